@@ -1,0 +1,111 @@
+# vtc — build with `make`; `make test` runs every test; `make help` lists targets.
+# Every stage folder's .c files go into libvtc; tests/test_*.c each become a test binary.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+CXX      ?= c++
+ARCH     ?= -march=x86-64-v3
+ifeq ($(NATIVE),1)
+ARCH     := -march=native
+endif
+OPT      ?= -O2
+SAN      ?=
+PKGS     := libpng libjpeg libavformat libavcodec libswscale libavutil openblas libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS   ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -fPIC -pthread -Iinclude -Isrc -I. $(PKG_CFLAGS) $(SAN)
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+LDFLAGS  += $(SAN)
+
+LIB_SRC  := $(sort $(wildcard src/*.c vision/*.c video/*.c prune/*.c lm/*.c))
+CLI_SRC  := src/cli/main.c
+LIB_SRC  := $(filter-out $(CLI_SRC),$(LIB_SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+CLI_OBJ  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EX_SRC   := $(sort $(wildcard examples/*.c))
+EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+
+.PHONY: all lib test check bench install uninstall clean help setup demo
+all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(BUILD)/vtc.pc $(EX_BIN)
+lib: $(BUILD)/libvtc.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvtc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libvtc.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/vtc: $(CLI_OBJ) $(BUILD)/libvtc.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/vtc.pc: Makefile
+	@mkdir -p $(BUILD)
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vtc\nDescription: visual token compression for vision-language models\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lvtc\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(PKGS)' > $@
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libvtc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
+
+# The public header must compile as C++ too (hosts include it from C++).
+$(BUILD)/tests/test_header_cxx: tests/header_cxx.cc include/vtc.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libvtc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libvtc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+
+# `make test`: every cmocka test binary plus the CLI contract tests. TESTS_FAST=1 skips slow cases.
+test: all $(TEST_BIN) $(BUILD)/tests/test_header_cxx
+	@VTC=$(BUILD)/vtc BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) $(BUILD)/tests/test_header_cxx
+check: test
+
+bench: all $(BENCH_BIN)
+
+# `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
+setup:
+	sh tools/setup.sh
+
+demo: all
+	$(BUILD)/vtc compress samples/vtest.mp4 --frames 8 -o $(BUILD)/demo.safetensors --report $(BUILD)/demo.json --viz $(BUILD)/demo.png
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/vtc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libvtc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvtc.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/vtc $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/vtc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/vtc.h $(DESTDIR)$(PREFIX)/lib/libvtc.a $(DESTDIR)$(PREFIX)/lib/libvtc.so \
+	      $(DESTDIR)$(PREFIX)/bin/vtc $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtc.pc
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "make [NATIVE=1] [SAN='-fsanitize=address,undefined'] [BUILD=dir]"
+	@echo "targets: all test bench setup demo install uninstall clean"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

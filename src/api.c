@@ -1,0 +1,192 @@
+// The public API glue: contexts, encoding (preprocess -> ViT -> projector),
+// features containers, and token files.
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "model.h"
+#include "safetensors.h"
+#include "tensor.h"
+#include "vision/preprocess.h"
+#include "vision/vit.h"
+
+struct vtc_ctx {
+    const vtc_model *model;
+    struct vtc_ctx_params params;
+    int n_threads;
+    vtc_vit_scratch *scratch;
+    float *pixels; // [3, S, S]
+    char error[1024];
+};
+
+struct vtc_ctx_params vtc_ctx_params_default(void) {
+    struct vtc_ctx_params p = { 0 };
+    p.n_threads = 0;
+    p.want_embeds = 1;
+    p.want_last_attn = 1;
+    return p;
+}
+
+// Records the thread's last error on the context and passes the status through.
+static int ctx_fail(vtc_ctx *ctx, int status) {
+    if (ctx && status) snprintf(ctx->error, sizeof ctx->error, "%s", vtc_last_error());
+    return status;
+}
+
+vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
+    if (!model) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_ctx_new: model is NULL");
+        return NULL;
+    }
+    if (params.n_threads < 0 || params.n_threads > 1024) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_ctx_new: bad thread count %d", params.n_threads);
+        return NULL;
+    }
+    vtc_ctx *ctx = vtc_zalloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->model = model;
+    ctx->params = params;
+    ctx->n_threads = params.n_threads ? params.n_threads : vtc_cpu_count();
+    ctx->scratch = vtc_vit_scratch_new(model, ctx->n_threads);
+    ctx->pixels = vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
+    if (!ctx->scratch || !ctx->pixels) {
+        vtc_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void vtc_ctx_free(vtc_ctx *ctx) {
+    if (!ctx) return;
+    vtc_vit_scratch_free(ctx->scratch);
+    free(ctx->pixels);
+    free(ctx);
+}
+
+const char *vtc_ctx_error(const vtc_ctx *ctx) { return ctx ? ctx->error : ""; }
+
+// ---------------------------------------------------------------- features
+
+vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim, int32_t lm_dim,
+                               unsigned fields) {
+    if (T <= 0 || H <= 0 || W <= 0 || dim <= 0 || head_dim < 0 || lm_dim < 0 || (int64_t)T * H * W > INT32_MAX ||
+        ((fields & VTC_F_KEYS) && head_dim <= 0) || ((fields & (VTC_F_EMBEDS | VTC_F_CLS_EMBED)) && lm_dim <= 0)) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_features_new: bad geometry T=%d H=%d W=%d dim=%d head_dim=%d lm_dim=%d", T, H,
+                      W, dim, head_dim, lm_dim);
+        return NULL;
+    }
+    vtc_features *f = vtc_zalloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->T = T, f->H = H, f->W = W, f->n = T * H * W;
+    f->dim = dim, f->head_dim = head_dim, f->lm_dim = lm_dim;
+    size_t n = (size_t)f->n;
+    int bad = 0;
+#define FIELD(bit, ptr, count, type)                                    \
+    if (fields & (bit)) {                                               \
+        ptr = vtc_zalloc((count), sizeof(type));                        \
+        bad |= ptr == NULL;                                             \
+    }
+    FIELD(VTC_F_FEATURES, f->features, n * dim, float);
+    FIELD(VTC_F_CLS, f->cls, (size_t)T * dim, float);
+    FIELD(VTC_F_CLS_ATTN, f->cls_attn, n, float);
+    FIELD(VTC_F_CLS_ATTN_LAST, f->cls_attn_last, n, float);
+    FIELD(VTC_F_KEYS, f->keys, n * head_dim, float);
+    FIELD(VTC_F_EMBEDS, f->embeds, n * lm_dim, float);
+    FIELD(VTC_F_CLS_EMBED, f->cls_embed, (size_t)T * lm_dim, float);
+    FIELD(VTC_F_TIMESTAMPS, f->timestamps, (size_t)T, double);
+#undef FIELD
+    if (bad) {
+        vtc_features_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void vtc_features_free(vtc_features *f) {
+    if (!f) return;
+    free(f->features); free(f->cls); free(f->cls_attn); free(f->cls_attn_last);
+    free(f->keys); free(f->embeds); free(f->cls_embed); free(f->timestamps);
+    free(f);
+}
+
+// ---------------------------------------------------------------- encoding
+
+int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels) {
+    if (!model || !img || !img->rgb || !pixels) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: NULL argument");
+    if (aspect < 0 || aspect > VTC_ASPECT_RESIZE) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: bad aspect %d", aspect);
+    int mode = aspect ? aspect : model->aspect;
+    return vtc_preprocess_rgb(img->rgb, img->width, img->height, model->image_size, mode, model->image_mean,
+                              model->image_std, pixels);
+}
+
+int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
+                      vtc_features **out) {
+    if (!ctx || !frames || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));
+    *out = NULL;
+    const vtc_model *m = ctx->model;
+    if (n_frames <= 0 || n_frames > m->limits.max_frames)
+        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
+                                           n_frames, m->limits.max_frames));
+    if ((int64_t)n_frames * m->grid * m->grid > m->limits.max_tokens)
+        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames x %d tokens exceeds the token limit %lld",
+                                           n_frames, m->grid * m->grid, (long long)m->limits.max_tokens));
+    const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
+    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
+                      (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
+                      (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
+                      (timestamps ? VTC_F_TIMESTAMPS : 0);
+    vtc_features *f = vtc_features_new(n_frames, m->grid, m->grid, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
+                                       fields);
+    if (!f) return ctx_fail(ctx, VTC_ERR_NOMEM);
+    f->cls_is_received = !m->has_cls;
+    const size_t P = (size_t)m->grid * m->grid, D = (size_t)m->hidden;
+    float *tmp = want_embeds ? vtc_alloc(P * m->lm_dim, sizeof(float)) : NULL;
+    if (want_embeds && !tmp) {
+        vtc_features_free(f);
+        return ctx_fail(ctx, VTC_ERR_NOMEM);
+    }
+    int st = VTC_OK;
+    for (int t = 0; t < n_frames && !st; t++) {
+        if (!frames[t]) {
+            st = vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame %d is NULL", t);
+            break;
+        }
+        double t0 = vtc_now_ms();
+        st = vtc_preprocess(m, frames[t], 0, ctx->pixels);
+        double t1 = vtc_now_ms();
+        f->ms_preprocess += t1 - t0;
+        if (st) break;
+        struct vtc_vit_out o = {
+            .features = f->features + t * P * D,
+            .cls = f->cls ? f->cls + t * D : NULL,
+            .cls_attn = f->cls_attn + t * P,
+            .cls_attn_last = f->cls_attn_last ? f->cls_attn_last + t * P : NULL,
+            .keys = f->keys + t * P * m->head_dim,
+        };
+        st = vtc_vit_forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
+        f->flops_encoder += o.flops;
+        double t2 = vtc_now_ms();
+        f->ms_encode += t2 - t1;
+        if (!st && want_embeds) {
+            f->flops_projector += vtc_project(m, o.features, (int)P, tmp, f->embeds + t * P * m->lm_dim, ctx->n_threads);
+            if (f->cls_embed)
+                f->flops_projector += vtc_project(m, o.cls, 1, tmp, f->cls_embed + (size_t)t * m->lm_dim, 1);
+            f->ms_project += vtc_now_ms() - t2;
+        }
+        if (timestamps) f->timestamps[t] = timestamps[t];
+    }
+    free(tmp);
+    if (st) {
+        vtc_features_free(f);
+        return ctx_fail(ctx, st);
+    }
+    *out = f;
+    return VTC_OK;
+}
+
+int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
+    return vtc_encode_frames(ctx, &img, 1, NULL, out);
+}

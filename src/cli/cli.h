@@ -1,0 +1,43 @@
+// Shared helpers of the vtc command-line tool. Exit codes (SPEC §7): 0 ok,
+// 1 runtime or input error, 2 usage error; errors are one line
+// "vtc: error: <what>: <why>" on stderr.
+#ifndef VTC_CLI_H
+#define VTC_CLI_H
+
+#include "vtc.h"
+
+#define CLI_OK 0
+#define CLI_RUNTIME 1
+#define CLI_USAGE 2
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+// Print "vtc: error: <message>" and return the matching exit code.
+int cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+int cli_runtime_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+// Maps a library status to an exit code (VTC_ERR_ARG -> 2, other errors -> 1)
+// and prints "vtc: error: <what>: <vtc_last_error()>".
+int cli_status_error(int status, const char *what);
+
+// Strict number parsing: the whole string must be a number in range. 0 on success.
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+
+// --keep: "64" (a count), "25%" (a percentage) or "0.25" (a fraction) into the
+// vtc_prune_params.keep convention (>= 1 count, (0, 1) fraction; "100%" = 0 = all).
+int cli_parse_keep(const char *s, double *out);
+
+// Subcommands: each parses its own argv (argv[0] is the subcommand name).
+int cmd_compress(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_flops(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_methods(int argc, char **argv);
+
+#endif

@@ -1,0 +1,290 @@
+// `vtc prune`, `vtc info`, `vtc methods`.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "common.h"
+#include "gguf.h"
+#include "json_out.h"
+#include "safetensors.h"
+#include "tensor.h"
+
+#define MAX_PARAMS 32
+
+// ---------------------------------------------------------------- prune
+
+int cmd_prune(int argc, char **argv) {
+    const char *input = NULL, *out = NULL, *method = NULL, *model_path = NULL;
+    const char *params[MAX_PARAMS];
+    int n_params = 0, json = 0, have_keep = 0;
+    double keep = 0;
+    long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "-o") || !strcmp(a, "--method") || !strcmp(a, "--keep") || !strcmp(a, "--param") ||
+                    !strcmp(a, "--seed") || !strcmp(a, "--model");
+        if (takes && !val) return cli_usage_error("prune: %s needs a value", a);
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs("usage: vtc prune FEATURES.safetensors --method NAME --keep K [--param NAME=VALUE ...]\n"
+                  "                 -o OUT.safetensors [--model M] [--seed S] [--json]\n"
+                  "\n"
+                  "Prunes a token file written by `vtc encode`. With --model, tokens a method merged in\n"
+                  "encoder space are projected to the language model's space; otherwise they stay in the\n"
+                  "method's space (metadata \"space\").\n",
+                  stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "-o")) {
+            out = val, i++;
+        } else if (!strcmp(a, "--method")) {
+            method = val, i++;
+        } else if (!strcmp(a, "--model")) {
+            model_path = val, i++;
+        } else if (!strcmp(a, "--keep")) {
+            if (cli_parse_keep(val, &keep)) return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", val);
+            have_keep = 1, i++;
+        } else if (!strcmp(a, "--param")) {
+            if (n_params == MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", MAX_PARAMS);
+            if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
+            params[n_params++] = val, i++;
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_parse_int(val, 0, (long long)1 << 62, &seed)) return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
+            i++;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("prune: unknown option '%s' (see `vtc prune --help`)", a);
+        } else if (!input) {
+            input = a;
+        } else {
+            return cli_usage_error("prune: unexpected argument '%s'", a);
+        }
+    }
+    if (!input) return cli_usage_error("prune: no FEATURES file given");
+    if (!method) return cli_usage_error("prune: --method is required (see `vtc methods`)");
+    if (!out) return cli_usage_error("prune: -o OUT.safetensors is required");
+    if (!have_keep) keep = 0;
+    char joined[2048] = "";
+    for (int i = 0; i < n_params; i++) snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", i ? "," : "", params[i]);
+    struct vtc_prune_params pp = vtc_prune_params_default();
+    pp.method = method;
+    pp.keep = keep;
+    pp.params = n_params ? joined : NULL;
+    pp.seed = (uint64_t)seed;
+    int st = vtc_prune_validate(pp);
+    if (st) return cli_status_error(st, "prune");
+
+    vtc_model *model = NULL;
+    vtc_features *f = NULL;
+    vtc_tokens *tok = NULL;
+    int rc = CLI_OK;
+    if (model_path) {
+        model = vtc_model_load(model_path, vtc_model_params_default());
+        if (!model) return cli_status_error(vtc_last_status(), "loading model");
+    }
+    double t0 = vtc_now_ms();
+    st = vtc_features_load(input, &f);
+    if (st) {
+        rc = cli_status_error(st, "reading features");
+        goto done;
+    }
+    double t1 = vtc_now_ms();
+    st = vtc_prune(NULL, model, f, pp, &tok);
+    double t2 = vtc_now_ms();
+    if (st) {
+        rc = cli_status_error(st, "pruning");
+        goto done;
+    }
+    char grid[64], nin[32], nkept[32], ratio[32];
+    snprintf(grid, sizeof grid, "%d,%d,%d", f->T, f->H, f->W);
+    snprintf(nin, sizeof nin, "%d", f->n);
+    snprintf(nkept, sizeof nkept, "%d", tok->n);
+    snprintf(ratio, sizeof ratio, "%.6f", (double)tok->n / f->n);
+    const char *meta[] = { "grid", grid, "method", method, "parameters", joined, "n_input", nin, "n_kept", nkept,
+                           "retained_ratio", ratio, "space", tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features",
+                           "source", input, "note", tok->note, NULL };
+    st = vtc_tokens_save(tok, out, meta);
+    double t3 = vtc_now_ms();
+    if (st) {
+        rc = cli_status_error(st, "writing");
+        goto done;
+    }
+    if (json) {
+        struct vtc_json j;
+        vtc_json_init_file(&j, stdout, 1);
+        vtc_json_begin_object(&j);
+        vtc_json_kv_string(&j, "command", "prune");
+        vtc_json_kv_string(&j, "input", input);
+        vtc_json_kv_string(&j, "output", out);
+        vtc_json_kv_string(&j, "method", method);
+        vtc_json_kv_string(&j, "parameters", joined);
+        vtc_json_kv_string(&j, "space", tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
+        vtc_json_kv_string(&j, "note", tok->note);
+        vtc_json_kv_int(&j, "n_input", f->n);
+        vtc_json_kv_int(&j, "n_kept", tok->n);
+        vtc_json_kv_double(&j, "retained_ratio", (double)tok->n / f->n);
+        vtc_json_key(&j, "timings_ms");
+        vtc_json_begin_object(&j);
+        vtc_json_kv_double(&j, "load", t1 - t0);
+        vtc_json_kv_double(&j, "prune", t2 - t1);
+        vtc_json_kv_double(&j, "write", t3 - t2);
+        vtc_json_end_object(&j);
+        vtc_json_end_object(&j);
+        vtc_json_finish(&j);
+    } else {
+        printf("method    %s%s%s\n", method, n_params ? " " : "", joined);
+        if (tok->note[0]) printf("note      %s\n", tok->note);
+        printf("tokens    %d -> %d  (retained ratio %.4f, %s space)\n", f->n, tok->n, (double)tok->n / f->n,
+               tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
+        printf("time ms   load %.1f, prune %.2f, write %.1f\n", t1 - t0, t2 - t1, t3 - t2);
+        printf("wrote     %s\n", out);
+    }
+done:
+    vtc_tokens_free(tok);
+    vtc_features_free(f);
+    vtc_model_free(model);
+    return rc;
+}
+
+// ---------------------------------------------------------------- methods
+
+int cmd_methods(int argc, char **argv) {
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs("usage: vtc methods\n\nLists each pruning method, its parameters and their defaults.\n", stdout);
+        return CLI_OK;
+    }
+    if (argc > 1) return cli_usage_error("methods: unexpected argument '%s'", argv[1]);
+    for (int i = 0; i < vtc_method_count(); i++) {
+        printf("%-10s %s\n", vtc_method_name(i), vtc_method_summary(i));
+        for (int j = 0; j < vtc_method_param_count(i); j++) {
+            const char *name, *def, *help;
+            if (vtc_method_param(i, j, &name, &def, &help) == 0)
+                printf("    --param %s=%s  %s\n", name, def, help);
+        }
+    }
+    return CLI_OK;
+}
+
+// ---------------------------------------------------------------- info
+
+static void print_shape(const vtc_tensor_view *t) {
+    printf("[");
+    for (int d = 0; d < t->n_dims; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    printf("]");
+}
+
+static int info_model(const char *path) {
+    vtc_model *m = vtc_model_load(path, vtc_model_params_default());
+    if (!m) return -1;
+    struct vtc_model_info mi;
+    vtc_model_get_info(m, &mi);
+    static const char *aspects[] = { "default", "crop", "pad", "resize" };
+    printf("%s: vision model (%s)\n", path, mi.format);
+    printf("  name           %s\n", mi.name);
+    printf("  architecture   %s, %d blocks, width %d, %d heads x %d, MLP %d\n", mi.arch, mi.n_layers, mi.hidden,
+           mi.heads, mi.head_dim, mi.ffn);
+    printf("  input          %d px, patch %d, grid %dx%d = %d tokens%s\n", mi.image_size, mi.patch_size, mi.grid,
+           mi.grid, mi.grid * mi.grid, mi.has_cls ? " + CLS" : "");
+    printf("  features       output of block %d\n", mi.feature_layer);
+    printf("  projector      %s", mi.has_projector ? "LLaVA MLP" : "none");
+    if (mi.has_projector) printf(" -> %d", mi.lm_dim);
+    printf("\n  preprocessing  %s, mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n", aspects[mi.aspect], mi.image_mean[0],
+           mi.image_mean[1], mi.image_mean[2], mi.image_std[0], mi.image_std[1], mi.image_std[2]);
+    vtc_model_free(m);
+    return 0;
+}
+
+static int info_safetensors(const char *path) {
+    vtc_st *s = NULL;
+    int st = vtc_st_open(path, 1, &s);
+    if (st) return st;
+    const char *fmt = vtc_st_meta(s, "format");
+    int is_tokens = fmt ? 1 : 0;
+    if (!is_tokens) {
+        vtc_st_close(s);
+        if (info_model(path) == 0) return 0;
+        // not a model either: list it as a plain safetensors file
+        st = vtc_st_open(path, 1, &s);
+        if (st) return st;
+        printf("%s: safetensors file (not a vtc token file or a vision model: %s)\n", path, vtc_last_error());
+    } else {
+        printf("%s: vtc %s file\n", path, strstr(fmt, "tokens") ? "token" : "features");
+    }
+    for (int i = 0; i < vtc_st_count(s); i++) {
+        const vtc_tensor_view *t = vtc_st_tensor(s, i);
+        printf("  %-16s %-5s ", t->name, vtc_dtype_name(t->dtype));
+        print_shape(t);
+        printf("\n");
+    }
+    static const char *keys[] = { "grid", "model", "model_format", "feature_layer", "source", "method", "parameters",
+                                  "n_input", "n_kept", "retained_ratio", "space", "note", "timestamps", NULL };
+    for (int k = 0; keys[k]; k++) {
+        const char *v = vtc_st_meta(s, keys[k]);
+        if (v && v[0]) printf("  %-16s %s\n", keys[k], v);
+    }
+    vtc_st_close(s);
+    return 0;
+}
+
+static int info_gguf(const char *path) {
+    vtc_gguf *g = NULL;
+    int st = vtc_gguf_open(path, 1, &g);
+    if (st) return st;
+    const char *arch = NULL;
+    vtc_gguf_get_str(g, "general.architecture", &arch);
+    int is_clip = arch && !strcmp(arch, "clip");
+    vtc_gguf_close(g);
+    if (is_clip) {
+        if (info_model(path) == 0) return 0;
+        return vtc_last_status();
+    }
+    return info_lm(path);
+}
+
+static int info_media(const char *path) {
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 1;
+    vtc_media *m = vtc_media_load(path, sp, NULL);
+    if (!m) return vtc_last_status();
+    if (m->is_video)
+        printf("%s: video (%s), %dx%d, %lld frames, %.3f fps\n", path, m->codec, m->frames[0]->width,
+               m->frames[0]->height, (long long)m->total_frames, m->fps);
+    else
+        printf("%s: image (%s), %dx%d\n", path, m->codec, m->frames[0]->width, m->frames[0]->height);
+    vtc_media_free(m);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs("usage: vtc info FILE\n\nSays what FILE is (vision model, language model, token file, image or video),\n"
+              "with its shapes and metadata.\n",
+              stdout);
+        return CLI_OK;
+    }
+    if (argc != 2) return cli_usage_error("info: expected exactly one FILE");
+    const char *path = argv[1];
+    struct stat sb;
+    if (stat(path, &sb) != 0) return cli_runtime_error("%s: no such file or directory", path);
+    if (S_ISDIR(sb.st_mode)) return info_model(path) == 0 ? CLI_OK : cli_status_error(vtc_last_status(), "info");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return cli_runtime_error("%s: cannot open", path);
+    unsigned char head[16] = { 0 };
+    size_t got = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    int st;
+    if (got >= 4 && !memcmp(head, "GGUF", 4)) {
+        st = info_gguf(path);
+    } else if (got >= 8 && (head[0] == 0x89 || (head[0] == 0xff && head[1] == 0xd8))) {
+        st = info_media(path);
+    } else if (got >= 9 && head[8] == '{') {
+        st = info_safetensors(path);
+    } else if (got >= 28 && (int32_t)(head[0] | head[1] << 8 | head[2] << 16 | (uint32_t)head[3] << 24) > 0 &&
+               vtc_lm_probe(path) == 0) {
+        st = info_lm(path);
+    } else {
+        st = info_media(path);
+    }
+    return st ? cli_status_error(st, "info") : CLI_OK;
+}

@@ -1,0 +1,285 @@
+// `vtc encode` and `vtc compress`: media -> frames -> pixels -> features
+// (-> kept tokens) -> token file + report. Both share option parsing and the
+// encode half of the pipeline.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common.h"
+#include "flops.h"
+#include "json_out.h"
+#include "report.h"
+#include "viz.h"
+
+#define MAX_PARAMS 32
+
+struct opts {
+    const char *model, *input, *out, *report, *viz, *method, *lm;
+    const char *params[MAX_PARAMS];
+    int n_params;
+    double keep;
+    int frames, threads, layer, aspect, json, text, gen;
+    double fps;
+    unsigned long long seed;
+    int is_compress;
+};
+
+static void usage(int compress) {
+    if (compress)
+        fputs("usage: vtc compress [--model M] INPUT [--method NAME] [--keep K] [--frames N | --fps F]\n"
+              "                    [-o OUT.safetensors] [--report R.json] [--viz V.png] [--lm PRESET]\n"
+              "                    [--threads N] [--param NAME=VALUE ...] [--seed S] [--json]\n"
+              "                    [--aspect crop|pad|resize] [--layer L] [--text T] [--gen G]\n"
+              "\n"
+              "  INPUT          image (PNG, JPEG) or video (anything FFmpeg demuxes)\n"
+              "  --model M      HF directory / .safetensors / mmproj .gguf (default: embedded demo model)\n"
+              "  --method NAME  pruning method (`vtc methods` lists them; default none)\n"
+              "  --keep K       tokens kept: a count (64), a percentage (25%) or a fraction (0.25)\n"
+              "  --frames N     video: N frames at floor(linspace(0, total-1, N)) (default 8)\n"
+              "  --fps F        video: F frames per second of video time instead\n"
+              "  -o OUT         token file (default INPUT's name + .tokens.safetensors)\n"
+              "  --report R     JSON report file;  --json prints it on stdout instead of the summary\n"
+              "  --viz V.png    picture of the kept tokens\n"
+              "  --lm PRESET    language model for FLOPs (default llava-1.5-7b; `vtc flops --help`)\n"
+              "  --text T, --gen G  prompt text tokens and generated tokens for FLOPs (default 64, 128)\n",
+              stdout);
+    else
+        fputs("usage: vtc encode [--model M] INPUT -o OUT.safetensors [--frames N | --fps F] [--json]\n"
+              "                  [--threads N] [--aspect crop|pad|resize] [--layer L]\n"
+              "\n"
+              "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
+              stdout);
+}
+
+static int parse(int argc, char **argv, struct opts *o) {
+    long long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED()                                                              \
+    do {                                                                    \
+        if (!val) return cli_usage_error("%s needs a value", a);            \
+        i++;                                                                \
+    } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(o->is_compress);
+            return -1;
+        } else if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
+            NEED(); o->model = val;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            NEED(); o->out = val;
+        } else if (!strcmp(a, "--frames")) {
+            NEED();
+            if (cli_parse_int(val, 1, 100000, &v)) return cli_usage_error("--frames: '%s' is not a frame count (1..100000)", val);
+            o->frames = (int)v;
+        } else if (!strcmp(a, "--fps")) {
+            NEED();
+            if (cli_parse_double(val, 1e-6, 1000, &o->fps)) return cli_usage_error("--fps: '%s' is not a rate in (0, 1000]", val);
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            NEED();
+            if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--threads: '%s' is not a thread count (1..1024)", val);
+            o->threads = (int)v;
+        } else if (!strcmp(a, "--layer")) {
+            NEED();
+            if (cli_parse_int(val, -1024, 1024, &v) || v == 0) return cli_usage_error("--layer: '%s' is not a layer index (-1 last, -2 penultimate, k > 0)", val);
+            o->layer = (int)v;
+        } else if (!strcmp(a, "--aspect")) {
+            NEED();
+            if (!strcmp(val, "crop")) o->aspect = VTC_ASPECT_CROP;
+            else if (!strcmp(val, "pad")) o->aspect = VTC_ASPECT_PAD;
+            else if (!strcmp(val, "resize")) o->aspect = VTC_ASPECT_RESIZE;
+            else return cli_usage_error("--aspect: '%s' is not one of crop, pad, resize", val);
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (o->is_compress && !strcmp(a, "--method")) {
+            NEED(); o->method = val;
+        } else if (o->is_compress && !strcmp(a, "--keep")) {
+            NEED();
+            if (cli_parse_keep(val, &o->keep)) return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", val);
+        } else if (o->is_compress && !strcmp(a, "--param")) {
+            NEED();
+            if (o->n_params == MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", MAX_PARAMS);
+            if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
+            o->params[o->n_params++] = val;
+        } else if (o->is_compress && !strcmp(a, "--seed")) {
+            NEED();
+            if (cli_parse_int(val, 0, (long long)1 << 62, &v)) return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
+            o->seed = (unsigned long long)v;
+        } else if (o->is_compress && !strcmp(a, "--report")) {
+            NEED(); o->report = val;
+        } else if (o->is_compress && !strcmp(a, "--viz")) {
+            NEED(); o->viz = val;
+        } else if (o->is_compress && !strcmp(a, "--lm")) {
+            NEED(); o->lm = val;
+        } else if (o->is_compress && (!strcmp(a, "--text") || !strcmp(a, "--gen"))) {
+            NEED();
+            if (cli_parse_int(val, 0, 1 << 24, &v)) return cli_usage_error("%s: '%s' is not a token count", a, val);
+            *(!strcmp(a, "--text") ? &o->text : &o->gen) = (int)v;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("%s: unknown option '%s' (see `vtc %s --help`)", argv[0], a, argv[0]);
+        } else if (!o->input) {
+            o->input = a;
+        } else {
+            return cli_usage_error("%s: unexpected argument '%s'", argv[0], a);
+        }
+#undef NEED
+    }
+    if (!o->input) return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
+    if (!o->is_compress && !o->out) return cli_usage_error("encode: -o OUT.safetensors is required");
+    if (o->frames && o->fps > 0) return cli_usage_error("%s: give --frames or --fps, not both", argv[0]);
+    return 0;
+}
+
+// "clip.mp4" -> "clip.tokens.safetensors" in the current directory.
+static void default_output(const char *input, char *out, size_t cap) {
+    const char *base = strrchr(input, '/');
+    base = base ? base + 1 : input;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    snprintf(out, cap, "%.*s.tokens.safetensors", (int)len, base);
+}
+
+// Joins --param values with commas, the form vtc_prune_params.params takes.
+static void join_params(const struct opts *o, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (int i = 0; i < o->n_params; i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", o->params[i]);
+}
+
+static int run(int argc, char **argv, int is_compress) {
+    struct opts o = { 0 };
+    o.is_compress = is_compress;
+    o.text = 64;
+    o.gen = 128;
+    int pr = parse(argc, argv, &o);
+    if (pr) return pr < 0 ? CLI_OK : pr;
+    char outbuf[4096], params[2048];
+    if (!o.out) {
+        default_output(o.input, outbuf, sizeof outbuf);
+        o.out = outbuf;
+    }
+    join_params(&o, params, sizeof params);
+    struct vtc_lm_shape lm;
+    const char *lm_name = o.lm ? o.lm : "llava-1.5-7b";
+    if (is_compress && vtc_lm_preset(lm_name, &lm)) return cli_usage_error("--lm: unknown preset '%s' (see `vtc flops --help`)", lm_name);
+
+    struct report r;
+    report_init(&r, o.input, is_compress ? "compress" : "encode");
+    int rc = CLI_OK;
+    vtc_model *model = NULL;
+    vtc_media *media = NULL;
+    vtc_ctx *ctx = NULL;
+    vtc_features *f = NULL;
+    vtc_tokens *tok = NULL;
+
+    // Validate what can be checked before any work: method name and parameters.
+    struct vtc_prune_params pp = vtc_prune_params_default();
+    pp.method = o.method ? o.method : "none";
+    pp.keep = o.keep;
+    pp.params = o.n_params ? params : NULL;
+    pp.seed = o.seed;
+    if (is_compress) {
+        int st = vtc_prune_validate(pp);
+        if (st) return cli_status_error(st, "compress");
+    }
+
+    struct vtc_model_params mp = vtc_model_params_default();
+    mp.feature_layer = o.layer;
+    mp.aspect = o.aspect;
+    double t0 = vtc_now_ms();
+    model = o.model ? vtc_model_load(o.model, mp) : vtc_model_default(mp);
+    r.ms_load = vtc_now_ms() - t0;
+    if (!model) {
+        rc = cli_status_error(vtc_last_status(), "loading model");
+        goto done;
+    }
+    r.model = model;
+
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    if (o.frames) sp.n_frames = o.frames;
+    if (o.fps > 0) sp.n_frames = 0, sp.fps = o.fps;
+    t0 = vtc_now_ms();
+    media = vtc_media_load(o.input, sp, &mp.limits);
+    r.ms_decode = vtc_now_ms() - t0;
+    if (!media) {
+        rc = cli_status_error(vtc_last_status(), "reading input");
+        goto done;
+    }
+    r.media = media;
+
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = o.threads;
+    // Compute post-projector embeddings for every token only when they are
+    // written (encode) or the method needs them (divprune, todre, pool, ...).
+    unsigned needs = 0;
+    vtc_method_needs(pp.method, &needs);
+    cp.want_embeds = !is_compress || (needs & VTC_F_EMBEDS);
+    ctx = vtc_ctx_new(model, cp);
+    if (!ctx) {
+        rc = cli_status_error(vtc_last_status(), "creating context");
+        goto done;
+    }
+    int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
+    if (st) {
+        rc = cli_status_error(st, "encoding");
+        goto done;
+    }
+    r.f = f;
+
+    if (is_compress) {
+        t0 = vtc_now_ms();
+        st = vtc_prune(ctx, model, f, pp, &tok);
+        r.ms_prune = vtc_now_ms() - t0;
+        if (st) {
+            rc = cli_status_error(st, "pruning");
+            goto done;
+        }
+        r.tokens = tok;
+        r.prune = pp;
+        r.lm = lm;
+        r.lm_name = lm_name;
+        r.n_text = o.text;
+        r.n_gen = o.gen;
+    }
+
+    t0 = vtc_now_ms();
+    const char **meta = report_metadata(&r);
+    st = is_compress ? vtc_tokens_save(tok, o.out, meta) : vtc_features_save(f, o.out, meta);
+    r.ms_write = vtc_now_ms() - t0;
+    if (st) {
+        rc = cli_status_error(st, "writing");
+        goto done;
+    }
+    r.output = o.out;
+    if (o.viz) {
+        st = viz_write(o.viz, model, media, f, tok, o.aspect);
+        if (st) {
+            unlink(o.out);
+            rc = cli_status_error(st, "writing picture");
+            goto done;
+        }
+    }
+    if (o.report) {
+        st = report_write_file(&r, o.report);
+        if (st) {
+            rc = cli_status_error(st, "writing report");
+            goto done;
+        }
+    }
+    if (o.json) report_write_json(&r, stdout, 1);
+    else report_print_summary(&r, stdout);
+
+done:
+    vtc_tokens_free(tok);
+    vtc_features_free(f);
+    vtc_ctx_free(ctx);
+    vtc_media_free(media);
+    vtc_model_free(model);
+    return rc;
+}
+
+int cmd_encode(int argc, char **argv) { return run(argc, argv, 0); }
+int cmd_compress(int argc, char **argv) { return run(argc, argv, 1); }

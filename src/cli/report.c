@@ -1,0 +1,215 @@
+// Reports: what ran, what was kept, FLOPs before -> after, time per stage.
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "flops.h"
+#include "json_out.h"
+#include "safetensors.h"
+
+void report_init(struct report *r, const char *input, const char *command) {
+    memset(r, 0, sizeof *r);
+    r->input = input;
+    r->command = command;
+}
+
+static int64_t n_input(const struct report *r) { return r->f ? r->f->n : 0; }
+static int64_t n_kept(const struct report *r) { return r->tokens ? r->tokens->n : n_input(r); }
+
+const char **report_metadata(struct report *r) {
+    struct vtc_model_info mi;
+    vtc_model_get_info(r->model, &mi);
+    int k = 0, t = 0;
+#define META(key, ...)                                                          \
+    do {                                                                        \
+        snprintf(r->meta_text[t], sizeof r->meta_text[t], __VA_ARGS__);        \
+        r->meta[k++] = key;                                                     \
+        r->meta[k++] = r->meta_text[t++];                                       \
+    } while (0)
+    META("grid", "%d,%d,%d", r->f->T, r->f->H, r->f->W);
+    META("model", "%s", mi.name);
+    META("model_format", "%s", mi.format);
+    META("feature_layer", "%d", mi.feature_layer);
+    META("source", "%s", r->input);
+    META("n_input", "%lld", (long long)n_input(r));
+    if (r->tokens) {
+        META("method", "%s", r->prune.method);
+        META("parameters", "%s", r->prune.params ? r->prune.params : "");
+        META("keep", "%.17g", r->prune.keep);
+        META("n_kept", "%lld", (long long)n_kept(r));
+        META("retained_ratio", "%.6f", (double)n_kept(r) / (double)n_input(r));
+        META("space", "%s", r->tokens->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
+        if (r->tokens->note[0]) META("note", "%s", r->tokens->note);
+    }
+    if (r->media && r->media->is_video) {
+        // frame timestamps, as many as fit
+        char *p = r->meta_text[t];
+        size_t cap = sizeof r->meta_text[t], len = 0;
+        p[0] = '\0';
+        for (int i = 0; i < r->media->n_frames && len + 24 < cap; i++)
+            len += (size_t)snprintf(p + len, cap - len, "%s%.3f", i ? "," : "", r->media->timestamps[i]);
+        r->meta[k++] = "timestamps";
+        r->meta[k++] = r->meta_text[t++];
+    }
+#undef META
+    r->meta[k] = NULL;
+    return r->meta;
+}
+
+static void flops_json(const struct report *r, struct vtc_json *j) {
+    vtc_json_key(j, "flops");
+    vtc_json_begin_object(j);
+    vtc_json_kv_double(j, "vision_encoder", r->f->flops_encoder);
+    vtc_json_kv_double(j, "projector", r->f->flops_projector);
+    if (r->tokens) {
+        struct vtc_flops before, after;
+        vtc_lm_flops(&r->lm, n_input(r), r->n_text, r->n_gen, &before);
+        vtc_lm_flops(&r->lm, n_kept(r), r->n_text, r->n_gen, &after);
+        vtc_json_kv_string(j, "lm", r->lm_name);
+        vtc_json_kv_int(j, "text_tokens", r->n_text);
+        vtc_json_kv_int(j, "generated_tokens", r->n_gen);
+        vtc_json_key(j, "prefill");
+        vtc_json_begin_object(j);
+        vtc_json_kv_double(j, "before", before.prefill);
+        vtc_json_kv_double(j, "after", after.prefill);
+        vtc_json_kv_double(j, "paper_before", before.paper_prefill);
+        vtc_json_kv_double(j, "paper_after", after.paper_prefill);
+        vtc_json_kv_double(j, "ratio", after.prefill / before.prefill);
+        vtc_json_end_object(j);
+        vtc_json_key(j, "decode");
+        vtc_json_begin_object(j);
+        vtc_json_kv_double(j, "before", before.decode);
+        vtc_json_kv_double(j, "after", after.decode);
+        vtc_json_kv_double(j, "per_token_before", before.decode_per_token);
+        vtc_json_kv_double(j, "per_token_after", after.decode_per_token);
+        vtc_json_end_object(j);
+    }
+    vtc_json_end_object(j);
+}
+
+int report_write_json(const struct report *r, FILE *fp, int pretty) {
+    struct vtc_json j;
+    vtc_json_init_file(&j, fp, pretty);
+    struct vtc_model_info mi;
+    vtc_model_get_info(r->model, &mi);
+    vtc_json_begin_object(&j);
+    vtc_json_kv_string(&j, "command", r->command);
+    vtc_json_kv_string(&j, "input", r->input);
+    vtc_json_kv_string(&j, "output", r->output);
+    vtc_json_key(&j, "model");
+    vtc_json_begin_object(&j);
+    vtc_json_kv_string(&j, "name", mi.name);
+    vtc_json_kv_string(&j, "format", mi.format);
+    vtc_json_kv_string(&j, "arch", mi.arch);
+    vtc_json_kv_bool(&j, "random_weights", mi.random_weights);
+    vtc_json_kv_int(&j, "image_size", mi.image_size);
+    vtc_json_kv_int(&j, "patch_size", mi.patch_size);
+    vtc_json_kv_int(&j, "hidden", mi.hidden);
+    vtc_json_kv_int(&j, "layers", mi.n_layers);
+    vtc_json_kv_int(&j, "feature_layer", mi.feature_layer);
+    vtc_json_kv_int(&j, "lm_dim", mi.lm_dim);
+    vtc_json_end_object(&j);
+    if (r->media) {
+        vtc_json_key(&j, "media");
+        vtc_json_begin_object(&j);
+        vtc_json_kv_string(&j, "kind", r->media->is_video ? "video" : "image");
+        vtc_json_kv_string(&j, "codec", r->media->codec);
+        vtc_json_kv_int(&j, "width", r->media->frames[0]->width);
+        vtc_json_kv_int(&j, "height", r->media->frames[0]->height);
+        vtc_json_kv_int(&j, "total_frames", r->media->total_frames);
+        vtc_json_kv_double(&j, "fps", r->media->fps);
+        vtc_json_key(&j, "frame_index");
+        vtc_json_begin_array(&j);
+        for (int i = 0; i < r->media->n_frames; i++) vtc_json_int(&j, r->media->frame_index[i]);
+        vtc_json_end_array(&j);
+        vtc_json_key(&j, "timestamps");
+        vtc_json_begin_array(&j);
+        for (int i = 0; i < r->media->n_frames; i++) vtc_json_double(&j, r->media->timestamps[i]);
+        vtc_json_end_array(&j);
+        vtc_json_end_object(&j);
+    }
+    vtc_json_key(&j, "grid");
+    vtc_json_begin_array(&j);
+    vtc_json_int(&j, r->f->T);
+    vtc_json_int(&j, r->f->H);
+    vtc_json_int(&j, r->f->W);
+    vtc_json_end_array(&j);
+    if (r->tokens) {
+        vtc_json_kv_string(&j, "method", r->prune.method);
+        vtc_json_kv_string(&j, "parameters", r->prune.params ? r->prune.params : "");
+        vtc_json_kv_double(&j, "keep", r->prune.keep);
+        vtc_json_kv_string(&j, "space", r->tokens->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
+        vtc_json_kv_string(&j, "note", r->tokens->note);
+    }
+    vtc_json_kv_int(&j, "n_input", n_input(r));
+    vtc_json_kv_int(&j, "n_kept", n_kept(r));
+    vtc_json_kv_double(&j, "retained_ratio", (double)n_kept(r) / (double)n_input(r));
+    flops_json(r, &j);
+    vtc_json_key(&j, "timings_ms");
+    vtc_json_begin_object(&j);
+    vtc_json_kv_double(&j, "load", r->ms_load);
+    vtc_json_kv_double(&j, "decode", r->ms_decode);
+    vtc_json_kv_double(&j, "preprocess", r->f->ms_preprocess);
+    vtc_json_kv_double(&j, "encode", r->f->ms_encode);
+    vtc_json_kv_double(&j, "project", r->f->ms_project);
+    vtc_json_kv_double(&j, "prune", r->ms_prune);
+    vtc_json_kv_double(&j, "write", r->ms_write);
+    vtc_json_end_object(&j);
+    vtc_json_end_object(&j);
+    return vtc_json_finish(&j);
+}
+
+int report_write_file(const struct report *r, const char *path) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) return vtc_set_error(VTC_ERR_NOMEM, "%s: cannot build report", path);
+    int st = report_write_json(r, mem, 1);
+    fclose(mem);
+    if (!st) st = vtc_write_file_atomic(path, buf, len);
+    free(buf);
+    return st;
+}
+
+static void human_flops(double v, char *out, size_t cap) {
+    if (v >= 1e12) snprintf(out, cap, "%.2f TFLOP", v / 1e12);
+    else if (v >= 1e9) snprintf(out, cap, "%.2f GFLOP", v / 1e9);
+    else snprintf(out, cap, "%.2f MFLOP", v / 1e6);
+}
+
+void report_print_summary(const struct report *r, FILE *fp) {
+    struct vtc_model_info mi;
+    vtc_model_get_info(r->model, &mi);
+    char a[32], b[32];
+    fprintf(fp, "input     %s (%s, %d frame%s, grid %dx%dx%d)\n", r->input,
+            r->media && r->media->is_video ? "video" : "image", r->f->T, r->f->T == 1 ? "" : "s", r->f->T, r->f->H,
+            r->f->W);
+    fprintf(fp, "model     %s [%s]%s\n", mi.name, mi.format, mi.random_weights ? " - random weights (demo)" : "");
+    if (r->tokens)
+        fprintf(fp, "method    %s%s%s%s%s\n", r->prune.method, r->prune.params ? " (" : "",
+                r->prune.params ? r->prune.params : "", r->prune.params ? ")" : "",
+                r->tokens->note[0] ? "" : "");
+    if (r->tokens && r->tokens->note[0]) fprintf(fp, "note      %s\n", r->tokens->note);
+    fprintf(fp, "tokens    %lld -> %lld  (retained ratio %.4f)\n", (long long)n_input(r), (long long)n_kept(r),
+            (double)n_kept(r) / (double)n_input(r));
+    human_flops(r->f->flops_encoder, a, sizeof a);
+    human_flops(r->f->flops_projector, b, sizeof b);
+    fprintf(fp, "encoder   %s, projector %s\n", a, b);
+    if (r->tokens) {
+        struct vtc_flops before, after;
+        vtc_lm_flops(&r->lm, n_input(r), r->n_text, r->n_gen, &before);
+        vtc_lm_flops(&r->lm, n_kept(r), r->n_text, r->n_gen, &after);
+        human_flops(before.prefill, a, sizeof a);
+        human_flops(after.prefill, b, sizeof b);
+        fprintf(fp, "prefill   %s -> %s  (%.1f%%, %s, %d text tokens)\n", a, b, 100.0 * after.prefill / before.prefill,
+                r->lm_name, r->n_text);
+        human_flops(before.decode, a, sizeof a);
+        human_flops(after.decode, b, sizeof b);
+        fprintf(fp, "decode    %s -> %s  (%d tokens)\n", a, b, r->n_gen);
+    }
+    fprintf(fp, "time ms   load %.1f, decode %.1f, preprocess %.1f, encode %.1f, project %.1f, prune %.1f, write %.1f\n",
+            r->ms_load, r->ms_decode, r->f->ms_preprocess, r->f->ms_encode, r->f->ms_project, r->ms_prune, r->ms_write);
+    if (r->output) fprintf(fp, "wrote     %s\n", r->output);
+}

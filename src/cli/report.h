@@ -1,0 +1,33 @@
+// The report of one encode/compress run: human summary, JSON, token-file metadata.
+#ifndef VTC_CLI_REPORT_H
+#define VTC_CLI_REPORT_H
+
+#include <stdio.h>
+
+#include "vtc.h"
+
+struct report {
+    const char *input, *command, *output;
+    const vtc_model *model;
+    const vtc_media *media;
+    const vtc_features *f;
+    const vtc_tokens *tokens;  // NULL for encode
+    struct vtc_prune_params prune;
+    struct vtc_lm_shape lm;
+    const char *lm_name;
+    int n_text, n_gen;
+    double ms_load, ms_decode, ms_prune, ms_write;
+    // token-file metadata, built by report_metadata
+    char meta_text[16][160];
+    const char *meta[33];
+};
+
+void report_init(struct report *r, const char *input, const char *command);
+// NULL-terminated key, value list for the token file's __metadata__ (owned by r).
+const char **report_metadata(struct report *r);
+int report_write_json(const struct report *r, FILE *fp, int pretty);
+// Writes the JSON report atomically to path.
+int report_write_file(const struct report *r, const char *path);
+void report_print_summary(const struct report *r, FILE *fp);
+
+#endif

@@ -1,0 +1,135 @@
+// --viz: the model's view of each frame (after preprocessing) with dropped
+// patches dimmed and kept patches outlined; tokens that stand for several
+// (merged) are outlined in a second colour; codebook methods colour each patch
+// by its code. Several frames make a contact sheet. Written with libpng, atomically.
+#include "viz.h"
+
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+enum { SHEET_COLS = 4, MAX_SHEET_FRAMES = 32, GAP = 4 };
+
+struct membuf {
+    unsigned char *data;
+    size_t len, cap;
+    int failed;
+};
+
+static void mem_write(png_structp png, png_bytep data, png_size_t len) {
+    struct membuf *m = png_get_io_ptr(png);
+    if (m->failed) return;
+    if (m->len + len > m->cap) {
+        size_t cap = (m->cap ? m->cap * 2 : 65536);
+        while (cap < m->len + len) cap *= 2;
+        unsigned char *p = realloc(m->data, cap);
+        if (!p) {
+            m->failed = 1;
+            return;
+        }
+        m->data = p;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, data, len);
+    m->len += len;
+}
+
+static void mem_flush(png_structp png) { (void)png; }
+
+static int png_encode(const uint8_t *rgb, int w, int h, struct membuf *out) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        return vtc_set_error(VTC_ERR_NOMEM, "cannot create PNG writer");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return vtc_set_error(VTC_ERR_INTERNAL, "PNG encoding failed");
+    }
+    png_set_write_fn(png, out, mem_write, mem_flush);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_bytep)(rgb + (size_t)y * w * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return out->failed ? vtc_set_error(VTC_ERR_NOMEM, "out of memory encoding PNG") : 0;
+}
+
+// A distinct colour per group id (golden-ratio hue walk).
+static void group_colour(int id, uint8_t c[3]) {
+    double h = (id * 0.61803398875);
+    h -= (int)h;
+    double r = 0.5 + 0.5 * cos(6.2831853 * (h + 0.0)), g = 0.5 + 0.5 * cos(6.2831853 * (h + 0.333)),
+           b = 0.5 + 0.5 * cos(6.2831853 * (h + 0.667));
+    c[0] = (uint8_t)(40 + 215 * r), c[1] = (uint8_t)(40 + 215 * g), c[2] = (uint8_t)(40 + 215 * b);
+}
+
+static void outline(uint8_t *img, int stride_px, int x0, int y0, int size, const uint8_t c[3]) {
+    for (int k = 0; k < size; k++)
+        for (int t = 0; t < 2 && t < size; t++) {
+            int pts[4][2] = { { x0 + k, y0 + t }, { x0 + k, y0 + size - 1 - t }, { x0 + t, y0 + k },
+                              { x0 + size - 1 - t, y0 + k } };
+            for (int q = 0; q < 4; q++) memcpy(img + ((size_t)pts[q][1] * stride_px + pts[q][0]) * 3, c, 3);
+        }
+}
+
+int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
+              const vtc_tokens *tok, int aspect) {
+    struct vtc_model_info mi;
+    vtc_model_get_info(model, &mi);
+    const int S = mi.image_size, p = mi.patch_size, G = mi.grid;
+    const int T = f->T < MAX_SHEET_FRAMES ? f->T : MAX_SHEET_FRAMES;
+    const int cols = T < SHEET_COLS ? T : SHEET_COLS, rows = (T + cols - 1) / cols;
+    const int W = cols * S + (cols - 1) * GAP, H = rows * S + (rows - 1) * GAP;
+    const size_t n = (size_t)f->n;
+    uint8_t *sheet = vtc_zalloc((size_t)W * H, 3);
+    float *pix = vtc_alloc((size_t)3 * S * S, sizeof(float));
+    int8_t *state = vtc_zalloc(n, 1); // 0 dropped, 1 kept, 2 kept and merged
+    int st = (!sheet || !pix || !state) ? VTC_ERR_NOMEM : 0;
+    if (!st && tok) {
+        for (int i = 0; i < tok->n; i++) {
+            int32_t idx = tok->index[i];
+            if (idx >= 0 && (size_t)idx < n) state[idx] = tok->weight[i] > 1.0f ? 2 : 1;
+        }
+    } else if (!st) {
+        memset(state, 1, n);
+    }
+    const uint8_t KEPT[3] = { 255, 210, 0 }, MERGED[3] = { 0, 220, 255 };
+    for (int t = 0; t < T && !st; t++) {
+        st = vtc_preprocess(model, media->frames[t], aspect, pix);
+        if (st) break;
+        int ox = (t % cols) * (S + GAP), oy = (t / cols) * (S + GAP);
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                size_t ti = (size_t)t * G * G + (size_t)(y / p) * G + (size_t)(x / p);
+                uint8_t code_c[3];
+                if (tok && tok->codes) group_colour(tok->codes[ti], code_c);
+                for (int c = 0; c < 3; c++) {
+                    float v = pix[(size_t)c * S * S + (size_t)y * S + x] * mi.image_std[c] + mi.image_mean[c];
+                    v = v < 0 ? 0 : v > 1 ? 1 : v;
+                    if (tok && tok->codes) v = 0.45f * v + 0.55f * code_c[c] / 255.0f;
+                    else if (!state[ti]) v *= 0.3f;
+                    sheet[((size_t)(oy + y) * W + ox + x) * 3 + c] = (uint8_t)(v * 255.0f + 0.5f);
+                }
+            }
+        if (tok && !tok->codes)
+            for (int g = 0; g < G * G; g++) {
+                int s = state[(size_t)t * G * G + g];
+                if (s) outline(sheet, W, ox + (g % G) * p, oy + (g / G) * p, p, s == 2 ? MERGED : KEPT);
+            }
+    }
+    struct membuf buf = { 0 };
+    if (!st) st = png_encode(sheet, W, H, &buf);
+    if (!st) st = vtc_write_file_atomic(path, buf.data, buf.len);
+    free(buf.data);
+    free(sheet);
+    free(pix);
+    free(state);
+    return st;
+}

@@ -1,0 +1,59 @@
+// Internal conventions shared by every stage of libvtc. Not installed.
+//
+// Errors: a fallible internal function returns an int status (VTC_OK = 0 or a
+// negative enum vtc_status) and, on failure, records "what: why" with
+// vtc_set_error(); the message lives in a thread-local buffer read by
+// vtc_last_error(). Never print, never exit, never abort on bad input.
+// Sizes: every size computed from file or user data goes through
+// vtc_mul_size()/vtc_add_size() so overflow becomes an error, not a wrap.
+#ifndef VTC_COMMON_H
+#define VTC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vtc.h"
+
+#if defined(__GNUC__)
+#define VTC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define VTC_PRINTF(a, b)
+#endif
+
+// Records the message for vtc_last_error() and returns `status` so callers can
+// write `return vtc_set_error(VTC_ERR_FORMAT, "%s: bad magic", path);`.
+int vtc_set_error(int status, const char *fmt, ...) VTC_PRINTF(2, 3);
+// Prefixes the current thread's error message with "prefix: " (context while unwinding).
+int vtc_wrap_error(int status, const char *fmt, ...) VTC_PRINTF(2, 3);
+void vtc_clear_error(void);
+
+// Overflow-checked size arithmetic: return 0 and set *out on success, -1 on overflow.
+int vtc_mul_size(size_t a, size_t b, size_t *out);
+int vtc_add_size(size_t a, size_t b, size_t *out);
+
+// malloc/calloc of n*size bytes with overflow check; NULL (and an error set) on failure.
+void *vtc_alloc(size_t n, size_t size);
+void *vtc_zalloc(size_t n, size_t size);
+
+// Runs fn(arg, begin, end) over [0, n) split into at most n_threads contiguous
+// chunks on worker threads (the calling thread takes the first chunk). Blocks
+// until all chunks are done. n_threads <= 1 runs inline.
+typedef void (*vtc_range_fn)(void *arg, int begin, int end);
+void vtc_parallel_for(int n_threads, int n, vtc_range_fn fn, void *arg);
+
+// vtc parallelises with its own threads and makes each BLAS call from one of
+// them, so OpenBLAS must run each call single-threaded (otherwise its spinning
+// workers fight vtc's threads for the cores). Sets that once per process.
+void vtc_blas_single_thread(void);
+
+// Number of online CPUs (>= 1).
+int vtc_cpu_count(void);
+
+// Monotonic clock in milliseconds.
+double vtc_now_ms(void);
+
+// IEEE half / bfloat16 to float.
+float vtc_f16_to_f32(uint16_t h);
+float vtc_bf16_to_f32(uint16_t h);
+uint16_t vtc_f32_to_f16(float f);
+
+#endif

@@ -1,0 +1,124 @@
+// The embedded default model: a CLIP ViT at LLaVA-1.5 geometry (336 px, patch 14,
+// 24x24 = 576 tokens) with a LLaVA MLP projector, built from a fixed seed. Its
+// weights are random ("demo"): selections show the pipeline, not semantics.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+enum { DEMO_HIDDEN = 256, DEMO_HEADS = 4, DEMO_FFN = 1024, DEMO_LAYERS = 6, DEMO_LM = 256 };
+#define DEMO_SEED 0x7674632d64656d6full /* "vtc-demo" */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// Standard normal by Box-Muller from 53-bit uniforms.
+static float normal(uint64_t *s) {
+    double u1 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (splitmix64(s) >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static float *fill(float **cursor, size_t n, float mean, float sd, uint64_t *s) {
+    float *p = *cursor;
+    for (size_t i = 0; i < n; i++) p[i] = mean + sd * normal(s);
+    *cursor += n;
+    return p;
+}
+
+struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vtc_model_params params) {
+    const size_t D = (size_t)spec->hidden, F = (size_t)spec->ffn, L = (size_t)spec->lm_dim;
+    const size_t p = (size_t)spec->patch_size, G = (size_t)(spec->image_size / spec->patch_size);
+    const size_t pp = 3 * p * p, npos = G * G + 1;
+    if (spec->hidden <= 0 || spec->heads <= 0 || spec->hidden % spec->heads || spec->ffn <= 0 || spec->layers <= 0 ||
+        spec->patch_size <= 0 || spec->image_size % spec->patch_size || spec->lm_dim < 0) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_model_random: inconsistent geometry");
+        return NULL;
+    }
+    vtc_model *m = vtc_zalloc(1, sizeof *m);
+    if (!m) return NULL;
+    snprintf(m->name, sizeof m->name, "%s", spec->name);
+    snprintf(m->format, sizeof m->format, "builtin");
+    m->arch = VTC_ARCH_CLIP;
+    m->act = VTC_ACT_QUICK_GELU;
+    m->image_size = spec->image_size;
+    m->patch_size = spec->patch_size;
+    m->grid = (int)G;
+    m->hidden = spec->hidden;
+    m->heads = spec->heads;
+    m->head_dim = spec->hidden / spec->heads;
+    m->ffn = spec->ffn;
+    m->n_layers = spec->layers;
+    m->has_cls = 1;
+    m->has_pre_ln = 1;
+    m->eps = 1e-5f;
+    m->lm_dim = spec->lm_dim;
+    m->aspect = VTC_ASPECT_PAD;
+    m->random_weights = 1;
+    m->limits = params.limits;
+    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+    static const float sd[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    memcpy(m->image_mean, mean, sizeof mean);
+    memcpy(m->image_std, sd, sizeof sd);
+
+    size_t per_block = 3 * D * D + 3 * D + D * D + D + 4 * D + F * D + F + D * F + D;
+    size_t total = D * pp + D + npos * D + 2 * D + (size_t)spec->layers * per_block + (L ? L * D + L + L * L + L : 0);
+    m->arena = vtc_alloc(total, sizeof(float));
+    m->blocks = vtc_zalloc((size_t)spec->layers, sizeof *m->blocks);
+    if (!m->arena || !m->blocks) {
+        vtc_model_free(m);
+        return NULL;
+    }
+    m->arena_floats = total;
+    uint64_t s = spec->seed;
+    float *c = m->arena;
+    m->patch_w = fill(&c, D * pp, 0, 1.0f / sqrtf((float)pp), &s);
+    m->class_emb = fill(&c, D, 0, 1.0f, &s);
+    m->pos_emb = fill(&c, npos * D, 0, 0.5f, &s);
+    m->pre_ln_w = fill(&c, D, 1, 0.05f, &s);
+    m->pre_ln_b = fill(&c, D, 0, 0.05f, &s);
+    for (int l = 0; l < spec->layers; l++) {
+        struct vtc_vit_block *b = &m->blocks[l];
+        b->qkv_w = fill(&c, 3 * D * D, 0, 1.5f / sqrtf((float)D), &s);
+        b->qkv_b = fill(&c, 3 * D, 0, 0.02f, &s);
+        b->o_w = fill(&c, D * D, 0, 0.5f / sqrtf((float)D), &s);
+        b->o_b = fill(&c, D, 0, 0.02f, &s);
+        b->ln1_w = fill(&c, D, 1, 0.05f, &s);
+        b->ln1_b = fill(&c, D, 0, 0.05f, &s);
+        b->ln2_w = fill(&c, D, 1, 0.05f, &s);
+        b->ln2_b = fill(&c, D, 0, 0.05f, &s);
+        b->fc1_w = fill(&c, F * D, 0, 1.0f / sqrtf((float)D), &s);
+        b->fc1_b = fill(&c, F, 0, 0.02f, &s);
+        b->fc2_w = fill(&c, D * F, 0, 0.5f / sqrtf((float)F), &s);
+        b->fc2_b = fill(&c, D, 0, 0.02f, &s);
+    }
+    if (L) {
+        m->mm0_w = fill(&c, L * D, 0, 1.0f / sqrtf((float)D), &s);
+        m->mm0_b = fill(&c, L, 0, 0.02f, &s);
+        m->mm2_w = fill(&c, L * L, 0, 1.0f / sqrtf((float)L), &s);
+        m->mm2_b = fill(&c, L, 0, 0.02f, &s);
+    }
+    int layer = params.feature_layer ? params.feature_layer : -2;
+    int block = vtc_resolve_feature_layer(layer, m->n_layers);
+    if (block < 0) {
+        vtc_model_free(m);
+        return NULL;
+    }
+    m->feature_block = block;
+    if (params.aspect) m->aspect = params.aspect;
+    return m;
+}
+
+vtc_model *vtc_model_default(struct vtc_model_params params) {
+    const struct vtc_random_spec demo = {
+        "vtc demo CLIP ViT-336/14 + projector, random weights (demo)", 336, 14, DEMO_HIDDEN, DEMO_HEADS, DEMO_FFN,
+        DEMO_LAYERS, DEMO_LM, DEMO_SEED,
+    };
+    return vtc_model_random(&demo, params);
+}

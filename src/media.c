@@ -1,0 +1,80 @@
+// vtc_media_load: an image (by content: PNG/JPEG magic) or frames sampled from a
+// video (anything FFmpeg demuxes), as one list of RGB frames with timestamps.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "video/video.h"
+
+struct vtc_sample_params vtc_sample_params_default(void) {
+    struct vtc_sample_params p = { 0 };
+    p.n_frames = 8;
+    p.fps = 0;
+    return p;
+}
+
+void vtc_media_free(vtc_media *m) {
+    if (!m) return;
+    for (int i = 0; m->frames && i < m->n_frames; i++) vtc_image_free(m->frames[i]);
+    free(m->frames);
+    free(m->timestamps);
+    free(m->frame_index);
+    free(m);
+}
+
+static vtc_media *media_new(int n) {
+    vtc_media *m = vtc_zalloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->n_frames = n;
+    m->frames = vtc_zalloc((size_t)n, sizeof *m->frames);
+    m->timestamps = vtc_zalloc((size_t)n, sizeof *m->timestamps);
+    m->frame_index = vtc_zalloc((size_t)n, sizeof *m->frame_index);
+    if (!m->frames || !m->timestamps || !m->frame_index) {
+        vtc_media_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+// 1 = PNG, 2 = JPEG, 0 = something else (maybe video), -1 = unreadable.
+static int sniff_image(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char h[8] = { 0 };
+    size_t got = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (got >= 8 && !memcmp(h, "\x89PNG\r\n\x1a\n", 8)) return 1;
+    if (got >= 3 && h[0] == 0xff && h[1] == 0xd8 && h[2] == 0xff) return 2;
+    return 0;
+}
+
+vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits) {
+    struct vtc_limits lim = limits ? *limits : vtc_limits_default();
+    if (!path) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_media_load: path is NULL");
+        return NULL;
+    }
+    if (sample.n_frames < 0 || (sample.n_frames == 0 && !(sample.fps > 0)) || sample.fps < 0) {
+        vtc_set_error(VTC_ERR_ARG, "%s: sampling needs a frame count >= 1 or a positive fps", path);
+        return NULL;
+    }
+    int kind = sniff_image(path);
+    if (kind < 0) {
+        vtc_set_error(VTC_ERR_IO, "%s: cannot open", path);
+        return NULL;
+    }
+    if (kind > 0) {
+        vtc_media *m = media_new(1);
+        if (!m) return NULL;
+        m->frames[0] = vtc_image_load(path, &lim);
+        if (!m->frames[0]) {
+            vtc_media_free(m);
+            return NULL;
+        }
+        m->total_frames = 1;
+        snprintf(m->codec, sizeof m->codec, "%s", kind == 1 ? "png" : "jpeg");
+        return m;
+    }
+    return vtc_video_load_media(path, sample.n_frames, sample.fps, &lim);
+}

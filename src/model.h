@@ -1,0 +1,65 @@
+// The one loaded representation of a vision model, whatever file it came from.
+// All weights are F32 in a single allocation (`arena`); tensors point into it.
+#ifndef VTC_MODEL_H
+#define VTC_MODEL_H
+
+#include "common.h"
+
+enum vtc_arch { VTC_ARCH_CLIP = 0, VTC_ARCH_SIGLIP = 1 };
+enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2 };
+
+struct vtc_vit_block {
+    float *ln1_w, *ln1_b;      // [D]
+    float *qkv_w;              // [3D, D]  q, k, v stacked (one sgemm)
+    float *qkv_b;              // [3D]
+    float *o_w, *o_b;          // [D, D], [D]
+    float *ln2_w, *ln2_b;      // [D]
+    float *fc1_w, *fc1_b;      // [F, D], [F]
+    float *fc2_w, *fc2_b;      // [D, F], [D]
+};
+
+struct vtc_model {
+    char name[128];
+    char format[16];           // "safetensors" | "gguf" | "builtin"
+    int arch;                  // enum vtc_arch
+    int act;                   // enum vtc_act (encoder MLP)
+    int image_size, patch_size, grid;  // grid = image_size / patch_size
+    int hidden, heads, head_dim, ffn;
+    int n_layers;              // blocks present
+    int feature_block;         // features = output of this block (1..n_layers)
+    int has_cls, has_pre_ln, patch_bias;
+    float eps;
+    float image_mean[3], image_std[3];
+    int aspect;                // resolved default enum vtc_aspect
+    int random_weights;
+
+    float *patch_w;            // [D, 3*p*p] (conv weight flattened c, ky, kx)
+    float *patch_b;            // [D] or NULL
+    float *class_emb;          // [D] or NULL
+    float *pos_emb;            // [n_pos, D], n_pos = grid^2 + has_cls
+    float *pre_ln_w, *pre_ln_b;// [D] or NULL
+    struct vtc_vit_block *blocks; // [n_layers]
+
+    int lm_dim;                // projector output width, 0 if none
+    float *mm0_w, *mm0_b;      // [lm_dim, D], [lm_dim]
+    float *mm2_w, *mm2_b;      // [lm_dim, lm_dim], [lm_dim]
+
+    float *arena;
+    size_t arena_floats;
+    struct vtc_limits limits;
+};
+
+// A CLIP-architecture model with seeded random weights (the embedded demo model,
+// benchmarks at real sizes). Caller frees with vtc_model_free.
+struct vtc_random_spec {
+    const char *name;
+    int image_size, patch_size, hidden, heads, ffn, layers, lm_dim;
+    uint64_t seed;
+};
+struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vtc_model_params params);
+
+// Resolves a transformers-style vision_feature_layer (-1 last, -2 penultimate,
+// k > 0 block k) against n_layers blocks; returns the 1-based block or a negative status.
+int vtc_resolve_feature_layer(int layer, int n_layers);
+
+#endif

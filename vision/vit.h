@@ -1,0 +1,38 @@
+// The ViT vision encoder (CLIP / SigLIP) and the LLaVA projector, on OpenBLAS.
+#ifndef VTC_VIT_H
+#define VTC_VIT_H
+
+#include "model.h"
+
+// Scratch buffers for forward passes of `model` with up to n_threads threads
+// (reused across calls).
+typedef struct vtc_vit_scratch vtc_vit_scratch;
+vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *model, int n_threads);
+void vtc_vit_scratch_free(vtc_vit_scratch *s);
+
+// What one image's forward pass produces. Arrays are caller-provided with the
+// sizes given; any of them may be NULL to skip it (cls_attn_last NULL also skips
+// the blocks after the feature block).
+struct vtc_vit_out {
+    float *features;      // [P, D]   P = grid^2 patch tokens, feature block output
+    float *cls;           // [D]      CLS row of the feature block output (CLIP)
+    float *cls_attn;      // [P]      head-mean CLS->patch attention in the feature block
+                          //          (SigLIP: mean attention each patch receives)
+    float *cls_attn_last; // [P]      the same in the last block present
+    float *keys;          // [P, head_dim] head-mean keys of the feature block
+    double flops;         // out: FLOPs executed (2 per multiply-accumulate)
+};
+
+// pixels: [3, S, S] normalised CHW. Thread-safe for distinct scratch buffers.
+// Parallelism is vtc's own (n_threads, at most the scratch's); each BLAS call is
+// made from one of those threads and expected to run single-threaded
+// (vtc_blas_single_thread()).
+int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels,
+                    int n_threads, struct vtc_vit_out *out);
+
+// LLaVA projector: x [n, D] -> y [n, lm_dim]: linear_2(gelu(linear_1(x))).
+// tmp has n*lm_dim floats. Returns FLOPs executed.
+double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
+                   int n_threads);
+
+#endif
