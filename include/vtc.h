@@ -248,6 +248,7 @@ typedef struct vtc_tokens {
     int32_t  grid[3];    // T, H, W of the source grid
     char     method[32]; // the method that made these tokens
     char     note[256];  // how it ran, e.g. "no CLS token: used mean received attention"
+    double   flops_projector; // FLOPs vtc_prune spent projecting kept tokens to the LM's space
 } vtc_tokens;
 
 enum vtc_space {

@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "prune.h"
 
 // Frames per window and the frame each window position is compared with
 // (-1: kept whole). Position 3 is compared with position 2: frame 4 with frame 3.
@@ -129,5 +129,80 @@ static int dycoke_select(const float *x, int T, int hw, int d, int keep_per_fram
     return n_out;
 }
 
-// Frames kept whole (the first of each window) among T.
-static int dycoke_whole_frames(int T) { return (T + DYCOKE_WINDOW - 1) / DYCOKE_WINDOW; }
+// ---------------------------------------------------------------- the method
+
+enum { P_K };
+static const struct vtc_param_def PARAMS[] = {
+    [P_K] = { "k", "0.7",
+              "merge ratio in (0, 1): frames 2-4 of each window of 4 keep int((1-k)*H*W) tokens, the least "
+              "similar to frame 1 (frames 2, 3) or frame 3 (frame 4); overrides --keep",
+              0, 1, 0 },
+};
+
+// "kept per frame: 8 x [196 58 58 58] + [196 58]": the repeating full window
+// once, then the trailing partial window.
+static void per_frame_note(char *note, size_t cap, const int32_t *per_frame, int T, int keep_per_frame, int from_keep) {
+    int full = T / DYCOKE_WINDOW, rest = T % DYCOKE_WINDOW;
+    size_t at = 0;
+    at += (size_t)snprintf(note, cap, "kept per frame:");
+    if (full && at < cap)
+        at += (size_t)snprintf(note + at, cap - at, " %d x [%d %d %d %d]", full, per_frame[0], per_frame[1],
+                               per_frame[2], per_frame[3]);
+    for (int q = 0; q < rest && at < cap; q++)
+        at += (size_t)snprintf(note + at, cap - at, "%s%d%s", q ? " " : (full ? " + [" : " ["),
+                               per_frame[full * DYCOKE_WINDOW + q], q == rest - 1 ? "]" : "");
+    if (from_keep && at < cap)
+        snprintf(note + at, cap - at, " (%d per compared frame from --keep)", keep_per_frame);
+}
+
+static int run_dycoke(const struct vtc_prune_input *in, vtc_tokens **out) {
+    const vtc_features *f = in->f;
+    const int T = f->T, hw = f->H * f->W;
+    const double k = in->p->v[P_K];
+    if (!(k > 0 && k < 1)) return vtc_set_error(VTC_ERR_ARG, "dycoke: k=%g must be in (0, 1)", k);
+    if (T < 1 || hw < 1 || (int64_t)T * hw != f->n)
+        return vtc_set_error(VTC_ERR_ARG, "dycoke: grid %dx%dx%d does not hold %d tokens", T, f->H, f->W, f->n);
+
+    // Frames kept whole (the first of each window) and frames compared.
+    const int whole = (T + DYCOKE_WINDOW - 1) / DYCOKE_WINDOW, compared = T - whole;
+    int keep_per_frame = (int)((1.0 - k) * hw); // as the reference: int(merging_ratio * N)
+    const int from_keep = in->keep_given && !(in->p->given & (1u << P_K));
+    if (from_keep) {
+        int64_t fixed = (int64_t)whole * hw;
+        if (in->keep < fixed)
+            return vtc_set_error(VTC_ERR_ARG,
+                                 "dycoke: --keep %lld is below the %lld tokens of the %d frames it keeps whole "
+                                 "(the first of every 4); give at least that, or set k",
+                                 (long long)in->keep, (long long)fixed, whole);
+        int64_t m = compared ? (in->keep - fixed) / compared : 0;
+        keep_per_frame = m < hw ? (int)m : hw;
+    }
+
+    int32_t dim;
+    int space;
+    const float *rows = vtc_prune_rows(f, VTC_SPACE_EMBEDS, &dim, &space);
+    int32_t *index = vtc_alloc((size_t)f->n, sizeof(int32_t));
+    float *weight = vtc_alloc((size_t)f->n, sizeof(float));
+    int32_t *per_frame = vtc_alloc((size_t)T, sizeof(int32_t));
+    int st = VTC_ERR_NOMEM;
+    if (index && weight && per_frame) {
+        int n_out = dycoke_select(rows, T, hw, dim, keep_per_frame, index, weight, per_frame);
+        st = n_out < 0 ? n_out : vtc_tokens_gather(f, rows, dim, space, index, n_out, out);
+        if (st == VTC_OK) {
+            memcpy((*out)->weight, weight, (size_t)n_out * sizeof(float));
+            per_frame_note((*out)->note, sizeof (*out)->note, per_frame, T, keep_per_frame, from_keep);
+        }
+    }
+    free(index);
+    free(weight);
+    free(per_frame);
+    return st;
+}
+
+const struct vtc_method vtc_method_dycoke = {
+    "dycoke",
+    "DyCoke temporal merging: windows of 4 frames, frame 1 whole, frames 2-4 keep their int((1-k)*H*W) tokens least "
+    "similar (same position) to frame 1 / frame 3; every window pruned (the reference skips the last), a trailing "
+    "window of 1-3 frames likewise; post-projector embeddings when present",
+    VTC_F_FEATURES, VTC_F_EMBEDS, VTC_SPACE_EMBEDS, PARAMS, 1, run_dycoke,
+};

@@ -50,7 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "prune.h"
 
 // ---------------------------------------------------------------- RNG
 
@@ -123,18 +123,79 @@ static void dots(const float *x, int rows, const float *c, int m, int d, float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, d, 1.0f, x, d, c, d, 0.0f, out, m);
 }
 
+// vtc runs every BLAS call single-threaded from its own threads (common.h): the
+// tokens are split into one contiguous slice per thread ("job").
+static int job_count(const struct vq_clip *clip) {
+    int jobs = clip->n_threads < 1 ? 1 : clip->n_threads;
+    return jobs < clip->n ? jobs : clip->n;
+}
+
+static void job_rows(const struct vq_clip *clip, int job, int *begin, int *end) {
+    int jobs = job_count(clip);
+    *begin = (int)((int64_t)clip->n * job / jobs);
+    *end = (int)((int64_t)clip->n * (job + 1) / jobs);
+}
+
+struct sqdist_job {
+    const struct vq_clip *clip;
+    const float *c, *c_sq;
+    int m;
+    float *d2;
+};
+
+static void sqdist_rows(void *arg, int job_begin, int job_end) {
+    const struct sqdist_job *job = arg;
+    const struct vq_clip *clip = job->clip;
+    int m = job->m;
+    for (int jb = job_begin; jb < job_end; jb++) {
+        int b, e;
+        job_rows(clip, jb, &b, &e);
+        float *out = job->d2 + (size_t)b * m;
+        dots(clip->x + (size_t)b * clip->d, e - b, job->c, m, clip->d, out);
+        for (int i = b; i < e; i++)
+            for (int j = 0; j < m; j++) {
+                float v = clip->sq[i] + job->c_sq[j] - 2.0f * out[(size_t)(i - b) * m + j];
+                out[(size_t)(i - b) * m + j] = v > 0 ? v : 0;
+            }
+    }
+}
+
 // d2 (n, m) = squared Euclidean distance of every token to the m rows of c (m, d)
 // whose squared norms are c_sq (m): |x|^2 + |c|^2 - 2 x.c, clamped at 0.
 static void sqdist(const struct vq_clip *clip, const float *c, const float *c_sq, int m, float *d2) {
-    for (int i0 = 0; i0 < clip->n; i0 += VQ_BLOCK) {
-        int rows = clip->n - i0 < VQ_BLOCK ? clip->n - i0 : VQ_BLOCK;
-        float *out = d2 + (size_t)i0 * m;
-        dots(clip->x + (size_t)i0 * clip->d, rows, c, m, clip->d, out);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < m; j++) {
-                float v = clip->sq[i0 + i] + c_sq[j] - 2.0f * out[(size_t)i * m + j];
-                out[(size_t)i * m + j] = v > 0 ? v : 0;
+    struct sqdist_job job = { clip, c, c_sq, m, d2 };
+    vtc_parallel_for(clip->n_threads, job_count(clip), sqdist_rows, &job);
+}
+
+struct assign_job {
+    const struct vq_clip *clip;
+    const float *unit; // (k, d) unit centres
+    int k;
+    float *scratch;    // (jobs, block, k)
+    int block;         // rows per sgemm: min(n, VQ_BLOCK)
+    int32_t *label;
+};
+
+// label_i = argmax_c x_i . unit_c (the first of equals), VQ_BLOCK rows per sgemm.
+static void assign_rows(void *arg, int job_begin, int job_end) {
+    const struct assign_job *job = arg;
+    const struct vq_clip *clip = job->clip;
+    int k = job->k;
+    for (int jb = job_begin; jb < job_end; jb++) {
+        float *dot = job->scratch + (size_t)jb * job->block * k;
+        int b, e;
+        job_rows(clip, jb, &b, &e);
+        for (int i0 = b; i0 < e; i0 += job->block) {
+            int rows = e - i0 < job->block ? e - i0 : job->block;
+            dots(clip->x + (size_t)i0 * clip->d, rows, job->unit, k, clip->d, dot);
+            for (int i = 0; i < rows; i++) {
+                const float *row = dot + (size_t)i * k;
+                int best = 0;
+                for (int c = 1; c < k; c++)
+                    if (row[c] > row[best]) best = c;
+                job->label[i0 + i] = best;
             }
+        }
     }
 }
 
@@ -256,7 +317,8 @@ static int kmeans_fit(const struct vq_clip *clip, int k, const struct vq_opts *o
     fit->count = vtc_alloc((size_t)k, sizeof(int32_t));
     float *centre = vtc_alloc((size_t)k * d, sizeof(float));
     float *unit = vtc_alloc((size_t)k * d, sizeof(float));
-    float *dot = vtc_alloc((size_t)(n < VQ_BLOCK ? n : VQ_BLOCK) * k, sizeof(float));
+    int block = n < VQ_BLOCK ? n : VQ_BLOCK;
+    float *dot = vtc_alloc((size_t)job_count(clip) * block * k, sizeof(float));
     double *sum = vtc_alloc((size_t)k * d, sizeof(double));
     int st = VTC_OK;
     if (!fit->label || !fit->mean || !fit->count || !centre || !unit || !dot || !sum) {
@@ -269,6 +331,7 @@ static int kmeans_fit(const struct vq_clip *clip, int k, const struct vq_opts *o
     if ((st = kmeanspp(clip, k, trials, &rng, centre)) != VTC_OK) goto done;
 
     struct sum_job job = { clip, fit->label, sum, k };
+    struct assign_job assign = { clip, unit, k, dot, block, fit->label };
     for (int it = 0; it < o->max_iter; it++) {
         // Assign: argmax_c x . c/|c| (the first of equals).
         for (int c = 0; c < k; c++) {
@@ -278,17 +341,7 @@ static int kmeans_fit(const struct vq_clip *clip, int k, const struct vq_opts *o
             double inv = s > 0 ? 1.0 / sqrt(s) : 0.0;
             for (int j = 0; j < d; j++) unit[(size_t)c * d + j] = (float)(cc[j] * inv);
         }
-        for (int i0 = 0; i0 < n; i0 += VQ_BLOCK) {
-            int rows = n - i0 < VQ_BLOCK ? n - i0 : VQ_BLOCK;
-            dots(clip->x + (size_t)i0 * d, rows, unit, k, d, dot);
-            for (int i = 0; i < rows; i++) {
-                const float *row = dot + (size_t)i * k;
-                int best = 0;
-                for (int c = 1; c < k; c++)
-                    if (row[c] > row[best]) best = c;
-                fit->label[i0 + i] = best;
-            }
-        }
+        vtc_parallel_for(clip->n_threads, job_count(clip), assign_rows, &assign);
         // Update: the mean of the members; an empty cluster keeps its centre.
         vtc_parallel_for(clip->n_threads, d, sum_columns, &job);
         memset(fit->count, 0, (size_t)k * sizeof(int32_t));
@@ -456,3 +509,74 @@ done:
     if (st) vq_book_free(b);
     return st;
 }
+
+// ---------------------------------------------------------------- the method
+
+enum { P_K, P_KMIN, P_KMAX, P_ITERS, P_TOL, P_TRIALS };
+static const struct vtc_param_def PARAMS[] = {
+    [P_K] = { "k", "0", "codebook size; 0 = the --keep count if given, else the elbow over [kmin, kmax]", 0, 1 << 30,
+              1 },
+    [P_KMIN] = { "kmin", "12", "smallest K the elbow considers (clipped to the token count)", 1, 1 << 30, 1 },
+    [P_KMAX] = { "kmax", "32", "largest K the elbow considers (clipped to the token count)", 1, 1 << 30, 1 },
+    [P_ITERS] = { "iters", "100", "k-means iterations at most", 1, 100000, 1 },
+    [P_TOL] = { "tol", "1e-4", "stop when the Frobenius norm of the centre shift is below this", 0, 1e9, 0 },
+    [P_TRIALS] = { "trials", "0",
+                   "k-means++ candidates per centre, the best kept; 0 = 2 + floor(ln K), 1 = plain k-means++ as "
+                   "the reference",
+                   0, 64, 1 },
+};
+
+static int run_vq(const struct vtc_prune_input *in, vtc_tokens **out) {
+    const vtc_features *f = in->f;
+    const struct vtc_param_values *p = in->p;
+    const int n = f->n;
+    const int kmin_param = (int)p->v[P_KMIN], kmax_param = (int)p->v[P_KMAX];
+    if (kmin_param > kmax_param)
+        return vtc_set_error(VTC_ERR_ARG, "vq: kmin=%d is above kmax=%d", kmin_param, kmax_param);
+    int k = (int)p->v[P_K];
+    const char *why = "k";
+    if (k == 0 && in->keep_given) {
+        k = (int)in->keep;
+        why = "--keep";
+    }
+    if (k > n) return vtc_set_error(VTC_ERR_ARG, "vq: k=%d codes for only %d tokens", k, n);
+    const int kmin = kmin_param < n ? kmin_param : n, kmax = kmax_param < n ? kmax_param : n;
+
+    int32_t dim;
+    int space;
+    const float *rows = vtc_prune_rows(f, VTC_SPACE_EMBEDS, &dim, &space);
+    struct vq_opts o = { (int)p->v[P_ITERS], p->v[P_TOL], (int)p->v[P_TRIALS], in->seed };
+    vtc_blas_single_thread();
+    struct vq_book b;
+    int st = vq_quantize(rows, n, dim, k, kmin, kmax, &o, vtc_cpu_count(), &b);
+    if (st) return st;
+    vtc_tokens *t = vtc_tokens_alloc(b.k, dim);
+    if (!t) {
+        vq_book_free(&b);
+        return VTC_ERR_NOMEM;
+    }
+    t->space = space;
+    memcpy(t->data, b.code, (size_t)b.k * dim * sizeof(float));
+    for (int c = 0; c < b.k; c++) {
+        t->index[c] = -1;
+        vtc_grid_pos(f, b.rep[c], t->pos + 3 * c);
+        t->weight[c] = (float)b.size[c];
+    }
+    t->codes = b.hash; // [T*H*W] code id of every token
+    b.hash = NULL;
+    int at = k ? snprintf(t->note, sizeof t->note, "K=%d (%s)", b.k_fit, why)
+               : snprintf(t->note, sizeof t->note, "K=%d (elbow over %d..%d)", b.k_fit, kmin, kmax);
+    if (b.k < b.k_fit && at > 0 && (size_t)at < sizeof t->note)
+        snprintf(t->note + at, sizeof t->note - at, "; %d empty cluster(s) dropped", b.k_fit - b.k);
+    vq_book_free(&b);
+    *out = t;
+    return VTC_OK;
+}
+
+const struct vtc_method vtc_method_vq = {
+    "vq",
+    "VQToken codebook: k-means (cosine, k-means++) of the clip's L2-normalised tokens; the K cluster means are the "
+    "tokens (weight = size), codes maps every source token to its code; K from k, --keep, or the elbow over "
+    "[kmin, kmax] (done right: the reference can only pick 12..22); post-projector embeddings when present",
+    VTC_F_FEATURES, VTC_F_EMBEDS, VTC_SPACE_EMBEDS, PARAMS, 6, run_vq,
+};

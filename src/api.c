@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "prune/prune.h"
 #include "safetensors.h"
 #include "tensor.h"
 #include "vision/preprocess.h"
@@ -189,4 +190,66 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
 
 int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
     return vtc_encode_frames(ctx, &img, 1, NULL, out);
+}
+
+// ---------------------------------------------------------------- pruning
+
+// Tokens in encoder space go through the projector when the model has one, so
+// what leaves vtc_prune is what the language model takes. Without a model,
+// unmodified source tokens can still be taken from precomputed embeddings.
+static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t, int n_threads) {
+    if (t->space != VTC_SPACE_FEATURES) return VTC_OK;
+    if (m && m->lm_dim > 0) {
+        if (t->dim != m->hidden)
+            return vtc_set_error(VTC_ERR_ARG, "features are %d wide but the model's encoder is %d wide", t->dim,
+                                 m->hidden);
+        float *y = vtc_alloc((size_t)t->n * m->lm_dim, sizeof(float));
+        float *tmp = vtc_alloc((size_t)t->n * m->lm_dim, sizeof(float));
+        if (!y || !tmp) {
+            free(y);
+            free(tmp);
+            return VTC_ERR_NOMEM;
+        }
+        if (t->n > 0) t->flops_projector = vtc_project(m, t->data, t->n, tmp, y, n_threads);
+        free(tmp);
+        free(t->data);
+        t->data = y;
+        t->dim = m->lm_dim;
+        t->space = VTC_SPACE_EMBEDS;
+        return VTC_OK;
+    }
+    if (!f->embeds) return VTC_OK;
+    for (int i = 0; i < t->n; i++)
+        if (t->index[i] < 0 || t->weight[i] != 1.0f) {
+            size_t len = strlen(t->note);
+            snprintf(t->note + len, sizeof t->note - len, "%smerged tokens stay in encoder space (no model to project them)",
+                     len ? "; " : "");
+            return VTC_OK;
+        }
+    float *y = vtc_alloc((size_t)t->n * f->lm_dim, sizeof(float));
+    if (!y) return VTC_ERR_NOMEM;
+    for (int i = 0; i < t->n; i++)
+        memcpy(y + (size_t)i * f->lm_dim, f->embeds + (size_t)t->index[i] * f->lm_dim, sizeof(float) * f->lm_dim);
+    free(t->data);
+    t->data = y;
+    t->dim = f->lm_dim;
+    t->space = VTC_SPACE_EMBEDS;
+    return VTC_OK;
+}
+
+int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struct vtc_prune_params params,
+              vtc_tokens **out) {
+    if (!f || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_prune: NULL argument"));
+    *out = NULL;
+    const struct vtc_method *m = vtc_method_find(params.method);
+    if (!m) return ctx_fail(ctx, VTC_ERR_ARG);
+    vtc_tokens *t = NULL;
+    int st = vtc_prune_run(m, f, &params, &t);
+    if (!st) st = to_lm_space(model, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
+    if (st) {
+        vtc_tokens_free(t);
+        return ctx_fail(ctx, st);
+    }
+    *out = t;
+    return VTC_OK;
 }

@@ -117,7 +117,7 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
 
 vtc_model *vtc_model_default(struct vtc_model_params params) {
     const struct vtc_random_spec demo = {
-        "vtc demo CLIP ViT-336/14 + projector, random weights (demo)", 336, 14, DEMO_HIDDEN, DEMO_HEADS, DEMO_FFN,
+        "vtc demo CLIP ViT-336/14 + projector", 336, 14, DEMO_HIDDEN, DEMO_HEADS, DEMO_FFN,
         DEMO_LAYERS, DEMO_LM, DEMO_SEED,
     };
     return vtc_model_random(&demo, params);

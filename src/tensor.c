@@ -41,13 +41,14 @@ int vtc_dtype_from_name(const char *name, size_t len) {
 
 int64_t vtc_tensor_numel(const vtc_tensor_view *t) {
     if (!t || t->n_dims < 0 || t->n_dims > VTC_TENSOR_MAX_DIMS) return -1;
+    for (int i = 0; i < t->n_dims; i++) {
+        if (t->shape[i] < 0) return -1;
+        if (t->shape[i] == 0) return 0;
+    }
     int64_t n = 1;
     for (int i = 0; i < t->n_dims; i++) {
-        int64_t d = t->shape[i];
-        if (d < 0) return -1;
-        if (d == 0) return 0;
-        if (n > INT64_MAX / d) return -1;
-        n *= d;
+        if (n > INT64_MAX / t->shape[i]) return -1;
+        n *= t->shape[i];
     }
     return n;
 }

@@ -40,4 +40,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_methods(int argc, char **argv);
 
+// Language-model files for `vtc info` (cmd_generate.c): 0 or a negative status.
+int vtc_lm_probe(const char *path);
+int info_lm(const char *path);
+
 #endif

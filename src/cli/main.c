@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mapfile.h"
 #include "safetensors.h"
 
 static const char *USAGE =

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "flops.h"
 #include "json_out.h"
+#include "mapfile.h"
 #include "safetensors.h"
 
 void report_init(struct report *r, const char *input, const char *command) {
@@ -58,11 +59,17 @@ const char **report_metadata(struct report *r) {
     return r->meta;
 }
 
+// The projector ran on every token (encode, or methods that need embeddings)
+// and/or on the kept tokens inside vtc_prune.
+static double projector_flops(const struct report *r) {
+    return r->f->flops_projector + (r->tokens ? r->tokens->flops_projector : 0);
+}
+
 static void flops_json(const struct report *r, struct vtc_json *j) {
     vtc_json_key(j, "flops");
     vtc_json_begin_object(j);
     vtc_json_kv_double(j, "vision_encoder", r->f->flops_encoder);
-    vtc_json_kv_double(j, "projector", r->f->flops_projector);
+    vtc_json_kv_double(j, "projector", projector_flops(r));
     if (r->tokens) {
         struct vtc_flops before, after;
         vtc_lm_flops(&r->lm, n_input(r), r->n_text, r->n_gen, &before);
@@ -195,7 +202,7 @@ void report_print_summary(const struct report *r, FILE *fp) {
     fprintf(fp, "tokens    %lld -> %lld  (retained ratio %.4f)\n", (long long)n_input(r), (long long)n_kept(r),
             (double)n_kept(r) / (double)n_input(r));
     human_flops(r->f->flops_encoder, a, sizeof a);
-    human_flops(r->f->flops_projector, b, sizeof b);
+    human_flops(projector_flops(r), b, sizeof b);
     fprintf(fp, "encoder   %s, projector %s\n", a, b);
     if (r->tokens) {
         struct vtc_flops before, after;

@@ -18,7 +18,7 @@ struct report {
     int n_text, n_gen;
     double ms_load, ms_decode, ms_prune, ms_write;
     // token-file metadata, built by report_metadata
-    char meta_text[16][160];
+    char meta_text[16][512];
     const char *meta[33];
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "mapfile.h"
 
 enum { SHEET_COLS = 4, MAX_SHEET_FRAMES = 32, GAP = 4 };
 

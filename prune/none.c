@@ -1,0 +1,22 @@
+// none: every token, unchanged — the unpruned baseline.
+#include <stdlib.h>
+
+#include "prune.h"
+
+static int run_none(const struct vtc_prune_input *in, vtc_tokens **out) {
+    const vtc_features *f = in->f;
+    int32_t *idx = vtc_alloc((size_t)f->n, sizeof *idx);
+    if (!idx) return VTC_ERR_NOMEM;
+    for (int32_t i = 0; i < f->n; i++) idx[i] = i;
+    int32_t dim;
+    int space;
+    const float *rows = vtc_prune_rows(f, VTC_SPACE_EMBEDS, &dim, &space);
+    int st = vtc_tokens_gather(f, rows, dim, space, idx, f->n, out);
+    free(idx);
+    return st;
+}
+
+const struct vtc_method vtc_method_none = {
+    "none", "keep every token (the unpruned baseline; --keep is ignored)", VTC_F_FEATURES, VTC_F_EMBEDS,
+    VTC_SPACE_EMBEDS, NULL, 0, run_none,
+};

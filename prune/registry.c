@@ -1,0 +1,293 @@
+// The method registry, parameter parsing, budgets, and the shared helpers.
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prune.h"
+
+extern const struct vtc_method vtc_method_none, vtc_method_random, vtc_method_uniform, vtc_method_pool,
+    vtc_method_cls, vtc_method_visionzip, vtc_method_divprune, vtc_method_todre, vtc_method_tome,
+    vtc_method_dycoke, vtc_method_vq;
+
+// The registry: one line per method.
+static const struct vtc_method *const METHODS[] = {
+    &vtc_method_none,     &vtc_method_random,   &vtc_method_uniform, &vtc_method_pool,
+    &vtc_method_cls,      &vtc_method_visionzip, &vtc_method_divprune, &vtc_method_todre,
+    &vtc_method_tome,     &vtc_method_dycoke,   &vtc_method_vq,
+};
+#define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
+
+int32_t vtc_method_count(void) { return N_METHODS; }
+const char *vtc_method_name(int32_t i) { return i >= 0 && i < N_METHODS ? METHODS[i]->name : NULL; }
+const char *vtc_method_summary(int32_t i) { return i >= 0 && i < N_METHODS ? METHODS[i]->summary : NULL; }
+int32_t vtc_method_param_count(int32_t i) { return i >= 0 && i < N_METHODS ? METHODS[i]->n_params : 0; }
+
+int vtc_method_param(int32_t i, int32_t j, const char **name, const char **def, const char **help) {
+    if (i < 0 || i >= N_METHODS || j < 0 || j >= METHODS[i]->n_params)
+        return vtc_set_error(VTC_ERR_ARG, "vtc_method_param: no parameter %d of method %d", j, i);
+    const struct vtc_param_def *d = &METHODS[i]->params[j];
+    if (name) *name = d->name;
+    if (def) *def = d->def;
+    if (help) *help = d->help;
+    return VTC_OK;
+}
+
+int vtc_method_index(const char *name) {
+    for (int i = 0; name && i < N_METHODS; i++)
+        if (!strcmp(METHODS[i]->name, name)) return i;
+    return -1;
+}
+
+const struct vtc_method *vtc_method_find(const char *name) {
+    int i = vtc_method_index(name);
+    if (i >= 0) return METHODS[i];
+    char list[512] = "";
+    for (int k = 0; k < N_METHODS; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", METHODS[k]->name);
+    vtc_set_error(VTC_ERR_ARG, "unknown method '%s' (methods: %s)", name ? name : "(null)", list);
+    return NULL;
+}
+
+struct vtc_prune_params vtc_prune_params_default(void) {
+    struct vtc_prune_params p = { "none", 0, NULL, 0 };
+    return p;
+}
+
+// Strict number: the whole text, finite.
+static int parse_number(const char *s, size_t len, double *out) {
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (isspace((unsigned char)buf[0])) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static void param_list(const struct vtc_method *m, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (int i = 0; i < m->n_params; i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s=%s", i ? ", " : "", m->params[i].name, m->params[i].def);
+    if (!m->n_params) snprintf(buf, cap, "none");
+}
+
+int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_param_values *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < m->n_params; i++) parse_number(m->params[i].def, strlen(m->params[i].def), &out->v[i]);
+    char valid[512];
+    const char *s = text ? text : "";
+    while (*s) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        const char *eq = memchr(s, '=', len);
+        if (!eq || eq == s) {
+            param_list(m, valid, sizeof valid);
+            return vtc_set_error(VTC_ERR_ARG, "method %s: parameter '%.*s' is not NAME=VALUE (parameters: %s)",
+                                 m->name, (int)len, s, valid);
+        }
+        size_t nlen = (size_t)(eq - s);
+        int found = -1;
+        for (int i = 0; i < m->n_params; i++)
+            if (strlen(m->params[i].name) == nlen && !strncmp(m->params[i].name, s, nlen)) found = i;
+        if (found < 0) {
+            param_list(m, valid, sizeof valid);
+            return vtc_set_error(VTC_ERR_ARG, "method %s has no parameter '%.*s' (parameters: %s)", m->name, (int)nlen,
+                                 s, valid);
+        }
+        const struct vtc_param_def *d = &m->params[found];
+        double v;
+        if (parse_number(eq + 1, len - nlen - 1, &v) || v < d->lo || v > d->hi || (d->integer && v != floor(v)))
+            return vtc_set_error(VTC_ERR_ARG, "method %s: %s='%.*s' must be %s in [%g, %g]", m->name, d->name,
+                                 (int)(len - nlen - 1), eq + 1, d->integer ? "an integer" : "a number", d->lo, d->hi);
+        out->v[found] = v;
+        out->given |= 1u << found;
+        s = end ? end + 1 : s + len;
+    }
+    return VTC_OK;
+}
+
+int64_t vtc_keep_count(double keep, int64_t n) {
+    if (n <= 0) return vtc_set_error(VTC_ERR_ARG, "there are no tokens to keep");
+    if (!isfinite(keep) || keep < 0)
+        return vtc_set_error(VTC_ERR_ARG, "--keep must be a positive count or a fraction in (0, 1), not %g", keep);
+    if (keep == 0) return n;
+    if (keep < 1) {
+        int64_t k = (int64_t)floor(keep * (double)n + 0.5);
+        return k < 1 ? 1 : k;
+    }
+    if (keep != floor(keep))
+        return vtc_set_error(VTC_ERR_ARG, "--keep %g: a count must be a whole number (or give a fraction < 1)", keep);
+    if (keep > (double)n)
+        return vtc_set_error(VTC_ERR_ARG, "--keep %.0f is more than the %lld tokens there are", keep, (long long)n);
+    return (int64_t)keep;
+}
+
+int vtc_prune_validate(struct vtc_prune_params p) {
+    const struct vtc_method *m = vtc_method_find(p.method);
+    if (!m) return VTC_ERR_ARG;
+    if (!isfinite(p.keep) || p.keep < 0 || (p.keep >= 1 && p.keep != floor(p.keep)))
+        return vtc_set_error(VTC_ERR_ARG, "--keep must be a positive count or a fraction in (0, 1), not %g", p.keep);
+    struct vtc_param_values v;
+    return vtc_params_parse(m, p.params, &v);
+}
+
+int vtc_method_needs(const char *name, unsigned *fields) {
+    const struct vtc_method *m = vtc_method_find(name);
+    if (!m) return VTC_ERR_ARG;
+    if (fields) *fields = m->needs | m->uses;
+    return VTC_OK;
+}
+
+static const char *field_name(unsigned bit) {
+    switch (bit) {
+    case VTC_F_FEATURES: return "features";
+    case VTC_F_CLS: return "cls";
+    case VTC_F_CLS_ATTN: return "cls_attn";
+    case VTC_F_CLS_ATTN_LAST: return "cls_attn_last";
+    case VTC_F_KEYS: return "keys";
+    case VTC_F_EMBEDS: return "embeds";
+    case VTC_F_CLS_EMBED: return "cls_embeds";
+    default: return "timestamps";
+    }
+}
+
+static unsigned fields_present(const vtc_features *f) {
+    return (f->features ? VTC_F_FEATURES : 0) | (f->cls ? VTC_F_CLS : 0) | (f->cls_attn ? VTC_F_CLS_ATTN : 0) |
+           (f->cls_attn_last ? VTC_F_CLS_ATTN_LAST : 0) | (f->keys ? VTC_F_KEYS : 0) | (f->embeds ? VTC_F_EMBEDS : 0) |
+           (f->cls_embed ? VTC_F_CLS_EMBED : 0) | (f->timestamps ? VTC_F_TIMESTAMPS : 0);
+}
+
+int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struct vtc_prune_params *p,
+                  vtc_tokens **out) {
+    *out = NULL;
+    if (!f || f->n <= 0 || !f->features || f->dim <= 0)
+        return vtc_set_error(VTC_ERR_ARG, "%s: no features to prune", m->name);
+    unsigned missing = m->needs & ~fields_present(f);
+    for (unsigned bit = 1; missing && bit; bit <<= 1)
+        if (missing & bit)
+            return vtc_set_error(VTC_ERR_ARG, "method %s needs %s, which these features lack", m->name, field_name(bit));
+    struct vtc_param_values v;
+    int st = vtc_params_parse(m, p->params, &v);
+    if (st) return st;
+    int64_t keep = vtc_keep_count(p->keep, f->n);
+    if (keep < 0) return (int)keep;
+    struct vtc_prune_input in = { f, keep, p->keep != 0, p->seed, &v };
+    st = m->run(&in, out);
+    if (st) {
+        vtc_tokens_free(*out);
+        *out = NULL;
+        return st;
+    }
+    vtc_tokens *t = *out;
+    t->n_input = f->n;
+    t->grid[0] = f->T, t->grid[1] = f->H, t->grid[2] = f->W;
+    snprintf(t->method, sizeof t->method, "%s", m->name);
+    return VTC_OK;
+}
+
+// ---------------------------------------------------------------- helpers
+
+vtc_tokens *vtc_tokens_alloc(int32_t n, int32_t dim) {
+    if (n < 0 || dim <= 0) {
+        vtc_set_error(VTC_ERR_INTERNAL, "vtc_tokens_alloc: bad size %d x %d", n, dim);
+        return NULL;
+    }
+    vtc_tokens *t = vtc_zalloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->n = n;
+    t->dim = dim;
+    t->data = vtc_alloc((size_t)n * dim, sizeof(float));
+    t->index = vtc_alloc((size_t)n, sizeof(int32_t));
+    t->pos = vtc_alloc((size_t)n * 3, sizeof(int32_t));
+    t->weight = vtc_alloc((size_t)n, sizeof(float));
+    if (!t->data || !t->index || !t->pos || !t->weight) {
+        vtc_tokens_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void vtc_tokens_free(vtc_tokens *t) {
+    if (!t) return;
+    free(t->data);
+    free(t->index);
+    free(t->pos);
+    free(t->weight);
+    free(t->codes);
+    free(t);
+}
+
+const float *vtc_prune_rows(const vtc_features *f, int space, int32_t *dim, int *space_out) {
+    if (space == VTC_SPACE_EMBEDS && f->embeds && f->lm_dim > 0) {
+        *dim = f->lm_dim;
+        *space_out = VTC_SPACE_EMBEDS;
+        return f->embeds;
+    }
+    *dim = f->dim;
+    *space_out = VTC_SPACE_FEATURES;
+    return f->features;
+}
+
+void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]) {
+    int32_t hw = f->H * f->W;
+    pos[0] = i / hw;
+    pos[1] = (i % hw) / f->W;
+    pos[2] = i % f->W;
+}
+
+int vtc_tokens_gather(const vtc_features *f, const float *rows, int32_t dim, int space, const int32_t *idx, int32_t k,
+                      vtc_tokens **out) {
+    vtc_tokens *t = vtc_tokens_alloc(k, dim);
+    if (!t) return VTC_ERR_NOMEM;
+    t->space = space;
+    for (int32_t i = 0; i < k; i++) {
+        memcpy(t->data + (size_t)i * dim, rows + (size_t)idx[i] * dim, sizeof(float) * dim);
+        t->index[i] = idx[i];
+        vtc_grid_pos(f, idx[i], t->pos + 3 * i);
+        t->weight[i] = 1.0f;
+    }
+    *out = t;
+    return VTC_OK;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void vtc_sort_i32(int32_t *v, int32_t n) { qsort(v, (size_t)n, sizeof *v, cmp_i32); }
+
+struct scored {
+    float s;
+    int32_t i;
+};
+
+// Descending score, ascending index on ties (the order torch.topk gives for
+// distinct values; for ties vtc fixes the lower index first).
+static int cmp_desc(const void *a, const void *b) {
+    const struct scored *x = a, *y = b;
+    if (x->s > y->s) return -1;
+    if (x->s < y->s) return 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx) {
+    struct scored *s = vtc_alloc((size_t)n, sizeof *s);
+    if (!s) return VTC_ERR_NOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        s[i].s = isnan(score[i]) ? -INFINITY : score[i];
+        s[i].i = i;
+    }
+    qsort(s, (size_t)n, sizeof *s, cmp_desc);
+    for (int32_t i = 0; i < k; i++) idx[i] = s[i].i;
+    free(s);
+    vtc_sort_i32(idx, k);
+    return VTC_OK;
+}

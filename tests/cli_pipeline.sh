@@ -1,0 +1,76 @@
+#!/bin/sh
+# CLI contract (SPEC §7): encode / compress / prune / info / methods on real inputs,
+# exit codes 0/1/2, one "vtc: error:" line, no output file left behind on failure.
+# Run from the repository root: sh tests/cli_pipeline.sh  (VTC=path/to/vtc)
+VTC=${VTC:-build/vtc}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0; n=0
+ok()   { n=$((n+1)); }
+bad()  { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
+# expect CODE CMD...: runs CMD, checks exit code; for codes 1/2 checks the error line
+expect() {
+  want=$1; shift
+  "$@" >"$T/out" 2>"$T/err"; got=$?
+  if [ "$got" != "$want" ]; then bad "exit $got (want $want): $*"; sed 's/^/  | /' "$T/err" | head -5; return; fi
+  if [ "$want" != 0 ]; then
+    if ! grep -q '^vtc: error: ' "$T/err" || [ "$(wc -l <"$T/err")" -ne 1 ]; then
+      bad "want one 'vtc: error:' line: $*"; sed 's/^/  | /' "$T/err" | head -5; return
+    fi
+  fi
+  ok
+}
+IMG=tests/fixtures/ref_images/photo.jpg
+[ -f "$IMG" ] || IMG=$(ls tests/fixtures/ref_images/*.jpg 2>/dev/null | head -n 1)
+VID=samples/vtest.mp4
+
+# --- happy paths
+expect 0 "$VTC" --help
+expect 0 "$VTC" methods
+expect 0 "$VTC" compress "$IMG" --method none -o "$T/a.safetensors" --report "$T/a.json"
+[ -s "$T/a.safetensors" ] && [ -s "$T/a.json" ] && ok || bad "compress wrote no token file or report"
+grep -q '"retained_ratio": 1' "$T/a.json" && ok || bad "report lacks retained_ratio 1"
+grep -q 'retained ratio' "$T/out" 2>/dev/null || true
+expect 0 "$VTC" compress "$IMG" --method none -o "$T/b.safetensors" --json
+for stage in load decode preprocess encode project prune write; do
+  grep -q "\"$stage\":" "$T/out" && ok || bad "--json timings_ms lacks $stage"
+done
+expect 0 "$VTC" encode "$IMG" -o "$T/f.safetensors"
+expect 0 "$VTC" info "$T/f.safetensors"
+grep -q 'cls_attn' "$T/out" && ok || bad "info on a features file does not list cls_attn"
+expect 0 "$VTC" info "$IMG"
+if [ -f "$VID" ]; then
+  expect 0 "$VTC" compress "$VID" --frames 4 -o "$T/v.safetensors" --json
+  grep -q '"kind": "video"' "$T/out" && ok || bad "video report lacks kind video"
+fi
+
+# --- usage errors: exit 2, nothing written
+expect 2 "$VTC"
+expect 2 "$VTC" frobnicate
+expect 2 "$VTC" compress
+expect 2 "$VTC" compress "$IMG" --keep
+expect 2 "$VTC" compress "$IMG" --keep abc -o "$T/u1.safetensors"
+expect 2 "$VTC" compress "$IMG" --keep -3 -o "$T/u2.safetensors"
+expect 2 "$VTC" compress "$IMG" --frames 0 -o "$T/u3.safetensors"
+expect 2 "$VTC" compress "$IMG" --frames 4 --fps 2 -o "$T/u4.safetensors"
+expect 2 "$VTC" compress "$IMG" --method nosuchmethod -o "$T/u5.safetensors"
+expect 2 "$VTC" compress "$IMG" --bogus -o "$T/u6.safetensors"
+expect 2 "$VTC" encode "$IMG"
+expect 2 "$VTC" compress "$IMG" --aspect sideways -o "$T/u7.safetensors"
+for f in u1 u2 u3 u4 u5 u6 u7; do [ -e "$T/$f.safetensors" ] && bad "usage error left $f.safetensors"; done
+
+# --- input errors: exit 1, nothing written
+printf 'not an image' > "$T/junk.png"
+expect 1 "$VTC" compress "$T/junk.png" -o "$T/e1.safetensors"
+expect 1 "$VTC" compress "$T/missing.jpg" -o "$T/e2.safetensors"
+head -c 300 "$IMG" > "$T/trunc.jpg"
+expect 1 "$VTC" compress "$T/trunc.jpg" -o "$T/e3.safetensors"
+expect 1 "$VTC" compress --model "$T/junk.png" "$IMG" -o "$T/e4.safetensors"
+expect 1 "$VTC" compress --model "$T" "$IMG" -o "$T/e5.safetensors"
+expect 1 "$VTC" prune "$T/junk.png" --method cls --keep 8 -o "$T/e6.safetensors"
+expect 1 "$VTC" compress "$IMG" -o "$T/nodir/e7.safetensors"
+for f in e1 e2 e3 e4 e5 e6; do [ -e "$T/$f.safetensors" ] && bad "input error left $f.safetensors"; done
+ls "$T" | grep -q '\.tmp' && bad "a temporary file was left behind"
+
+echo "cli_pipeline: $((n-fail)) passed, $fail failed"
+[ "$fail" -eq 0 ]
