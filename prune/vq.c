@@ -54,21 +54,14 @@
 
 // ---------------------------------------------------------------- RNG
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-// xoshiro256** (Blackman & Vigna), state filled by splitmix64.
+// xoshiro256** (Blackman & Vigna), state filled by vtc_splitmix64.
 struct vq_rng {
     uint64_t s[4];
 };
 
 static void vq_rng_seed(struct vq_rng *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = vtc_splitmix64(&x);
 }
 
 static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -212,10 +205,8 @@ static int kmeanspp(const struct vq_clip *clip, int k, int trials, struct vq_rng
     float *cand = vtc_alloc((size_t)trials * d, sizeof(float));
     float *cand_sq = vtc_alloc((size_t)trials, sizeof(float));
     double *potential = vtc_alloc((size_t)trials, sizeof(double));
-    if (!mind2 || !d2 || !cand || !cand_sq || !potential) {
-        free(mind2); free(d2); free(cand); free(cand_sq); free(potential);
-        return VTC_ERR_NOMEM;
-    }
+    int st = mind2 && d2 && cand && cand_sq && potential ? VTC_OK : VTC_ERR_NOMEM;
+    if (st) goto done;
     int first = (int)(vq_rng_uniform(rng) * n);
     if (first >= n) first = n - 1;
     memcpy(centre, clip->x + (size_t)first * d, (size_t)d * sizeof(float));
@@ -255,8 +246,13 @@ static int kmeanspp(const struct vq_clip *clip, int k, int trials, struct vq_rng
             if (v < mind2[i]) mind2[i] = v;
         }
     }
-    free(mind2); free(d2); free(cand); free(cand_sq); free(potential);
-    return VTC_OK;
+done:
+    free(mind2);
+    free(d2);
+    free(cand);
+    free(cand_sq);
+    free(potential);
+    return st;
 }
 
 struct vq_opts {
