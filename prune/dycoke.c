@@ -4,12 +4,14 @@
 //
 // Behaviour of the official code (KD-TAO/DyCoke, llava/model/llava_arch.py,
 // function dycole_ttm, run on LLaVA-OneVision's post-projector frame features
-// after its 2x2 pooling) and where vtc departs from it:
+// after its 2x2 pooling to 14x14 = 196 per frame; vtc runs on the grid it is
+// given) and where vtc departs from it:
 // - Frames go in windows of four. The first frame of a window is kept whole;
 //   frames 2 and 3 are compared with frame 1, frame 4 with frame 3 — with the
-//   UNPRUNED frame 3 (the reference's first loop compares every odd frame with
-//   the original even frame before it, its second loop re-prunes frame 3 against
-//   frame 1 from the original features).
+//   UNPRUNED frame 3. (The reference's first loop prunes the second frame of
+//   every pair (0,1), (2,3), ... against the first, from the original
+//   features; its second loop then redoes frame 3 of each window against
+//   frame 1.)
 // - Comparison: cosine similarity of the tokens at the same grid position, on
 //   the post-projector embeddings when the features have them, else on the
 //   encoder features. Each compared frame keeps int((1 - k) * H*W) tokens, those
@@ -157,11 +159,11 @@ static void per_frame_note(char *note, size_t cap, const int32_t *per_frame, int
 
 static int run_dycoke(const struct vtc_prune_input *in, vtc_tokens **out) {
     const vtc_features *f = in->f;
-    const int T = f->T, hw = f->H * f->W;
     const double k = in->p->v[P_K];
     if (!(k > 0 && k < 1)) return vtc_set_error(VTC_ERR_ARG, "dycoke: k=%g must be in (0, 1)", k);
-    if (T < 1 || hw < 1 || (int64_t)T * hw != f->n)
-        return vtc_set_error(VTC_ERR_ARG, "dycoke: grid %dx%dx%d does not hold %d tokens", T, f->H, f->W, f->n);
+    if (f->T < 1 || f->H < 1 || f->W < 1 || (int64_t)f->T * f->H * f->W != f->n)
+        return vtc_set_error(VTC_ERR_ARG, "dycoke: grid %dx%dx%d does not hold %d tokens", f->T, f->H, f->W, f->n);
+    const int T = f->T, hw = f->H * f->W;
 
     // Frames kept whole (the first of each window) and frames compared.
     const int whole = (T + DYCOKE_WINDOW - 1) / DYCOKE_WINDOW, compared = T - whole;

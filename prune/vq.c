@@ -22,20 +22,22 @@
 //   the reference). vtc draws `trials` candidates per step and keeps the one
 //   that lowers the potential most (greedy k-means++, as scikit-learn; default
 //   2 + floor(ln K)); trials = 1 is the reference's plain k-means++. Plain
-//   k-means++ merges two clusters on about a third of the seeds even on well
-//   separated data, which also makes the elbow curve bumpy.
+//   k-means++ merged two clusters on 3 of 10 seeds of the test fixture (6
+//   orthogonal clusters), and such misses make the elbow curve bumpy.
 //   RNG: xoshiro256** seeded through splitmix64 with seed + K * 0x9E3779B97F4A7C15,
 //   so the fit for a given K does not depend on the K range scanned: the
 //   adaptive choice at K equals `k=K` with the same seed.
 // - Codebook = per-cluster means of the normalised members, not re-normalised
 //   (vq_token.py's cluster_means), in cluster order (the order the k-means++
-//   centres were drawn). A cluster left empty at the end is dropped and the ids
+//   centres were drawn). Their norm is at most 1, not the scale of the model's
+//   embeddings: VQToken fine-tunes its LLM on them. A cluster left empty at the end is dropped and the ids
 //   renumbered (the reference hands on a zero vector). Each code is a token with
 //   index -1, weight = cluster size, pos = (t, y, x) of the member closest
 //   (cosine) to it (lowest index on ties).
 // - Adaptive K (k = 0 and no --keep): fit every K in [kmin, kmax] (default
 //   12..32, the reference's range; clipped to [1, N]), distortion = sum of
-//   squared Euclidean distances of the normalised tokens to their cluster mean,
+//   squared Euclidean distances of the normalised tokens to their cluster mean
+//   (the reference: to the centres of the last assignment, equal at convergence),
 //   and take the elbow: the K whose point lies farthest below the chord between
 //   the curve's end points, K and distortion each scaled to [0, 1] (the first
 //   of equals; kmin if the curve does not fall). The reference takes
@@ -43,6 +45,13 @@
 //   then max(., 12), so it can only return 12..22; the reference also refits
 //   the chosen K from a fresh draw, vtc reuses the seed so the fit is the same.
 // - Fixed K: param k > 0, else the caller's keep count. K > N is an error.
+// - Output: data = the codes, in embeds space when present; codes (vtc_tokens)
+//   = code id of every source token, written as `codes` I32 [T, H, W]. The note
+//   gives K, how it was chosen and the mean 1 - cos of the tokens to their code.
+// - Cost: k-means++ reads the tokens once per centre (one sgemm against the
+//   `trials` candidates), each iteration once (N x D by D x K); adaptive K runs
+//   kmax - kmin + 2 fits. Threads split the tokens; every BLAS call is
+//   single-threaded (common.h). Deterministic for a given seed and thread count.
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -407,8 +416,6 @@ struct vq_book {
     int32_t *rep;    // (k) token closest (cosine) to its code, lowest index on ties
     int32_t *hash;   // (n) code of every token
     double cost;     // sum_i 1 - cos(x_i, code of i)
-    double *sse;     // (kmax - kmin + 1) distortion curve of an adaptive choice, else NULL
-    int n_sse;
 };
 
 static void vq_book_free(struct vq_book *b) {
@@ -416,7 +423,6 @@ static void vq_book_free(struct vq_book *b) {
     free(b->size);
     free(b->rep);
     free(b->hash);
-    free(b->sse);
     memset(b, 0, sizeof *b);
 }
 
@@ -473,6 +479,7 @@ static int vq_quantize(const float *x, int n, int d, int k, int kmin, int kmax, 
     memset(b, 0, sizeof *b);
     float *xn = vtc_alloc((size_t)n * d, sizeof(float));
     float *sq = vtc_alloc((size_t)n, sizeof(float));
+    double *sse = NULL; // (kmax - kmin + 1) distortion curve of an adaptive choice
     int st = VTC_OK;
     if (!xn || !sq) {
         st = VTC_ERR_NOMEM;
@@ -482,18 +489,17 @@ static int vq_quantize(const float *x, int n, int d, int k, int kmin, int kmax, 
     struct vq_clip clip = { xn, sq, n, d, n_threads };
     struct vq_fit fit;
     if (k == 0) {
-        b->n_sse = kmax - kmin + 1;
-        b->sse = vtc_alloc((size_t)b->n_sse, sizeof(double));
-        if (!b->sse) {
+        sse = vtc_alloc((size_t)(kmax - kmin + 1), sizeof(double));
+        if (!sse) {
             st = VTC_ERR_NOMEM;
             goto done;
         }
         for (int kk = kmin; kk <= kmax; kk++) {
             if ((st = kmeans_fit(&clip, kk, o, &fit)) != VTC_OK) goto done;
-            b->sse[kk - kmin] = fit.sse;
+            sse[kk - kmin] = fit.sse;
             vq_fit_free(&fit);
         }
-        k = elbow(b->sse, kmin, b->n_sse);
+        k = elbow(sse, kmin, kmax - kmin + 1);
     }
     // The fit for k depends only on (seed, k): refitting the elbow's K gives the scan's fit.
     if ((st = kmeans_fit(&clip, k, o, &fit)) != VTC_OK) goto done;
@@ -502,6 +508,7 @@ static int vq_quantize(const float *x, int n, int d, int k, int kmin, int kmax, 
 done:
     free(xn);
     free(sq);
+    free(sse);
     if (st) vq_book_free(b);
     return st;
 }
@@ -526,6 +533,8 @@ static int run_vq(const struct vtc_prune_input *in, vtc_tokens **out) {
     const vtc_features *f = in->f;
     const struct vtc_param_values *p = in->p;
     const int n = f->n;
+    if (f->T < 1 || f->H < 1 || f->W < 1 || (int64_t)f->T * f->H * f->W != n)
+        return vtc_set_error(VTC_ERR_ARG, "vq: grid %dx%dx%d does not hold %d tokens", f->T, f->H, f->W, n);
     const int kmin_param = (int)p->v[P_KMIN], kmax_param = (int)p->v[P_KMAX];
     if (kmin_param > kmax_param)
         return vtc_set_error(VTC_ERR_ARG, "vq: kmin=%d is above kmax=%d", kmin_param, kmax_param);
@@ -560,8 +569,9 @@ static int run_vq(const struct vtc_prune_input *in, vtc_tokens **out) {
     }
     t->codes = b.hash; // [T*H*W] code id of every token
     b.hash = NULL;
-    int at = k ? snprintf(t->note, sizeof t->note, "K=%d (%s)", b.k_fit, why)
-               : snprintf(t->note, sizeof t->note, "K=%d (elbow over %d..%d)", b.k_fit, kmin, kmax);
+    int at = k ? snprintf(t->note, sizeof t->note, "K=%d (%s), mean 1-cos %.4f", b.k_fit, why, b.cost / n)
+               : snprintf(t->note, sizeof t->note, "K=%d (elbow over %d..%d), mean 1-cos %.4f", b.k_fit, kmin, kmax,
+                          b.cost / n);
     if (b.k < b.k_fit && at > 0 && (size_t)at < sizeof t->note)
         snprintf(t->note + at, sizeof t->note - at, "; %d empty cluster(s) dropped", b.k_fit - b.k);
     vq_book_free(&b);

@@ -323,6 +323,10 @@ static void test_dycoke_errors(void **state) {
     assert_int_equal(run("dycoke", f, 0, "k=0.5", 0, &t), VTC_OK); // 2x2 grid: frame 2 keeps 2 of 4
     assert_int_equal(t->n, 4 + 2);
     vtc_tokens_free(t);
+    t = NULL;
+    f->H = 65536, f->W = 65536; // a grid that does not hold n tokens (and overflows int)
+    assert_int_equal(run("dycoke", f, 0, NULL, 0, &t), VTC_ERR_ARG);
+    assert_null(t);
     free_features(f);
 }
 
@@ -590,6 +594,10 @@ static void test_vq_errors(void **state) {
     assert_int_equal(run("vq", f, 6, NULL, 0, &t), VTC_OK);
     assert_true(t->n <= 6);
     vtc_tokens_free(t);
+    t = NULL;
+    f->T = 2; // grid 2x2x3 for 6 tokens
+    assert_int_equal(run("vq", f, 0, NULL, 0, &t), VTC_ERR_ARG);
+    assert_null(t);
     free_features(f);
 }
 
