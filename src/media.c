@@ -1,5 +1,6 @@
 // vtc_media_load: an image (by content: PNG/JPEG magic) or frames sampled from a
 // video (anything FFmpeg demuxes), as one list of RGB frames with timestamps.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, con
     }
     int kind = sniff_image(path);
     if (kind < 0) {
-        vtc_set_error(VTC_ERR_IO, "%s: cannot open", path);
+        vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (kind > 0) {
