@@ -1,0 +1,199 @@
+// The public API as a host uses it: budgets, method registry, parameters, the
+// baseline methods' exact selections, token positions and weights, and errors.
+// (The method-specific parity tests are test_prune_*.c and test_temporal.c.)
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vtc.h"
+
+static void test_keep_count(void **state) {
+    (void)state;
+    assert_int_equal(vtc_keep_count(64, 576), 64);
+    assert_int_equal(vtc_keep_count(0, 576), 576);      // 0 = all
+    assert_int_equal(vtc_keep_count(0.25, 576), 144);   // fraction
+    assert_int_equal(vtc_keep_count(0.001, 576), 1);    // at least one
+    assert_int_equal(vtc_keep_count(576, 576), 576);
+    assert_true(vtc_keep_count(577, 576) < 0);          // more than there are
+    assert_true(vtc_keep_count(-1, 576) < 0);
+    assert_true(vtc_keep_count(NAN, 576) < 0);
+    assert_true(vtc_keep_count(INFINITY, 576) < 0);
+    assert_true(vtc_keep_count(2.5, 576) < 0);          // a count must be whole
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+}
+
+static void test_registry(void **state) {
+    (void)state;
+    const char *want[] = { "none", "random", "uniform", "pool", "cls", "visionzip", "divprune", "todre", "tome",
+                           "dycoke", "vq" };
+    assert_int_equal(vtc_method_count(), 11);
+    for (int i = 0; i < 11; i++) {
+        int found = 0;
+        for (int j = 0; j < vtc_method_count(); j++) found |= !strcmp(vtc_method_name(j), want[i]);
+        if (!found) fail_msg("method %s missing from the registry", want[i]);
+    }
+    for (int i = 0; i < vtc_method_count(); i++) {
+        assert_non_null(vtc_method_summary(i));
+        for (int j = 0; j < vtc_method_param_count(i); j++) {
+            const char *name, *def, *help;
+            assert_int_equal(vtc_method_param(i, j, &name, &def, &help), 0);
+            // every default must itself be accepted
+            char params[128];
+            snprintf(params, sizeof params, "%s=%s", name, def);
+            struct vtc_prune_params p = vtc_prune_params_default();
+            p.method = vtc_method_name(i);
+            p.params = params;
+            if (vtc_prune_validate(p)) fail_msg("%s: default %s rejected: %s", p.method, params, vtc_last_error());
+        }
+    }
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "nosuch";
+    assert_int_equal(vtc_prune_validate(p), VTC_ERR_ARG);
+    p.method = "random";
+    p.params = "per_frame=2";
+    assert_int_equal(vtc_prune_validate(p), VTC_ERR_ARG);
+    p.params = "bogus=1";
+    assert_int_equal(vtc_prune_validate(p), VTC_ERR_ARG);
+    assert_non_null(strstr(vtc_last_error(), "per_frame")); // the message lists the valid ones
+    p.params = "per_frame";
+    assert_int_equal(vtc_prune_validate(p), VTC_ERR_ARG);
+    p.params = "per_frame=1";
+    assert_int_equal(vtc_prune_validate(p), 0);
+}
+
+// A 2-frame 4x6 grid with CLS attention equal to a known permutation.
+static vtc_features *grid(void) {
+    vtc_features *f = vtc_features_new(2, 4, 6, 8, 4, 0, VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | VTC_F_CLS);
+    assert_non_null(f);
+    for (int i = 0; i < f->n; i++) {
+        f->cls_attn[i] = (float)((i * 7) % f->n) / f->n; // distinct values
+        for (int d = 0; d < f->dim; d++) f->features[i * f->dim + d] = (float)(i * 100 + d);
+    }
+    return f;
+}
+
+static void test_cls_selection(void **state) {
+    (void)state;
+    vtc_features *f = grid();
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "cls";
+    p.keep = 5;
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &t), 0);
+    assert_int_equal(t->n, 5);
+    // the 5 largest of (7i mod 48)/48 are i with 7i mod 48 in {47..43}: i = 41, 34, 27, 20, 13
+    const int32_t want[5] = { 13, 20, 27, 34, 41 }; // raster order
+    assert_memory_equal(t->index, want, sizeof want);
+    for (int k = 0; k < 5; k++) {
+        int32_t i = want[k];
+        assert_int_equal(t->pos[3 * k], i / 24);
+        assert_int_equal(t->pos[3 * k + 1], (i % 24) / 6);
+        assert_int_equal(t->pos[3 * k + 2], i % 6);
+        assert_true(t->weight[k] == 1.0f);
+        assert_true(t->data[k * t->dim] == (float)(i * 100)); // the token's own row
+    }
+    assert_int_equal(t->space, VTC_SPACE_FEATURES); // no model, no embeds
+    vtc_tokens_free(t);
+    vtc_features_free(f);
+}
+
+static void test_baselines(void **state) {
+    (void)state;
+    vtc_features *f = grid();
+    struct vtc_prune_params p = vtc_prune_params_default();
+    vtc_tokens *a = NULL, *b = NULL;
+    // random: seeded, reproducible, distinct, sorted
+    p.method = "random";
+    p.keep = 10;
+    p.seed = 7;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &b), 0);
+    assert_memory_equal(a->index, b->index, sizeof(int32_t) * 10);
+    for (int k = 1; k < 10; k++) assert_true(a->index[k] > a->index[k - 1]);
+    vtc_tokens_free(b);
+    p.seed = 8;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &b), 0);
+    assert_true(memcmp(a->index, b->index, sizeof(int32_t) * 10) != 0);
+    vtc_tokens_free(a);
+    vtc_tokens_free(b);
+    // uniform: 2 frames x 6 = a 2x3 lattice per frame: rows y = 1, 3; columns x = 1, 3, 5
+    p.method = "uniform";
+    p.keep = 12;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+    const int32_t want[12] = { 7, 9, 11, 19, 21, 23, 31, 33, 35, 43, 45, 47 };
+    assert_int_equal(a->n, 12);
+    assert_memory_equal(a->index, want, sizeof want);
+    vtc_tokens_free(a);
+    // none keeps everything
+    p.method = "none";
+    p.keep = 0;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+    assert_int_equal(a->n, f->n);
+    vtc_tokens_free(a);
+    // impossible budgets
+    p.method = "cls";
+    p.keep = 49;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), VTC_ERR_ARG);
+    assert_null(a);
+    vtc_features_free(f);
+}
+
+static void test_missing_fields(void **state) {
+    (void)state;
+    vtc_features *f = vtc_features_new(1, 2, 2, 4, 0, 0, VTC_F_FEATURES);
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "cls";
+    p.keep = 2;
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_prune(NULL, NULL, f, p, &t), VTC_ERR_ARG);
+    assert_non_null(strstr(vtc_last_error(), "cls_attn"));
+    vtc_features_free(f);
+    assert_null(vtc_features_new(0, 2, 2, 4, 0, 0, VTC_F_FEATURES));
+    assert_null(vtc_features_new(1, 2, 2, 4, 0, 0, VTC_F_EMBEDS)); // embeds need lm_dim
+}
+
+// End to end on the demo model: tokens come out in the LM's space.
+static void test_encode_prune_project(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+    vtc_image *img = vtc_image_load("samples/astronaut.jpg", NULL);
+    assert_non_null(img);
+    vtc_features *f = NULL;
+    assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+    assert_int_equal(f->n, 576);
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "cls";
+    p.keep = 64;
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_prune(ctx, m, f, p, &t), 0);
+    assert_int_equal(t->space, VTC_SPACE_EMBEDS);
+    assert_int_equal(t->dim, f->lm_dim);
+    // a selected token projected after selection equals its precomputed embedding
+    for (int k = 0; k < t->n; k++)
+        for (int d = 0; d < t->dim; d++)
+            assert_true(fabsf(t->data[k * t->dim + d] - f->embeds[(size_t)t->index[k] * f->lm_dim + d]) <= 1e-4f);
+    vtc_tokens_free(t);
+    p.keep = 1e9;
+    assert_int_equal(vtc_prune(ctx, m, f, p, &t), VTC_ERR_ARG);
+    assert_true(strlen(vtc_ctx_error(ctx)) > 0);
+    vtc_features_free(f);
+    vtc_image_free(img);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_baselines),
+        cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_encode_prune_project),
+    };
+    return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
