@@ -35,7 +35,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check bench install uninstall clean help setup demo
+.PHONY: all lib test check bench fuzz install uninstall clean help setup demo
 all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(BUILD)/vtc.pc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
@@ -81,6 +81,19 @@ test: all $(TEST_BIN) $(BUILD)/tests/test_header_cxx
 check: test
 
 bench: all $(BENCH_BIN)
+
+# `make fuzz`: libFuzzer + ASan + UBSan (clang), each target FUZZ_TIME seconds on
+# seeds from tests/fixtures; crashes land in build/fuzz/ (see fuzz/run.sh).
+FUZZ_TIME ?= 60
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -Iinclude -Isrc -I. $(PKG_CFLAGS)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) -lm -pthread
+fuzz: $(FUZZ_BIN)
+	sh fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "safetensors.h"
 #include "tensor.h"
+#include "tokenfile.h"
 
 // (t, y, x) of every source token of a T x H x W grid: [n, 3].
 static int32_t *grid_positions(int T, int H, int W) {
@@ -114,12 +115,9 @@ static int read_f32(const vtc_st *s, const char *path, const char *name, int64_t
     return 0;
 }
 
-int vtc_features_load(const char *path, vtc_features **out) {
-    if (!path || !out) return vtc_set_error(VTC_ERR_ARG, "vtc_features_load: NULL argument");
+int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) {
     *out = NULL;
-    vtc_st *s = NULL;
-    int st = vtc_st_open(path, 1, &s);
-    if (st) return st;
+    int st = 0;
     const vtc_tensor_view *ft = vtc_st_find(s, "features");
     const char *grid = vtc_st_meta(s, "grid");
     int T = 0, H = 0, W = 0;
@@ -153,11 +151,21 @@ int vtc_features_load(const char *path, vtc_features **out) {
         const char *recv = vtc_st_meta(s, "cls_attn");
         f->cls_is_received = recv && strstr(recv, "received") != NULL;
     }
-    vtc_st_close(s);
     if (st) {
         vtc_features_free(f);
         return st;
     }
     *out = f;
     return VTC_OK;
+}
+
+int vtc_features_load(const char *path, vtc_features **out) {
+    if (!path || !out) return vtc_set_error(VTC_ERR_ARG, "vtc_features_load: NULL argument");
+    *out = NULL;
+    vtc_st *s = NULL;
+    int st = vtc_st_open(path, 1, &s);
+    if (st) return st;
+    st = vtc_features_from_st(s, path, out);
+    vtc_st_close(s);
+    return st;
 }

@@ -2,6 +2,7 @@
 // (-> kept tokens) -> token file + report. Both share option parsing and the
 // encode half of the pipeline.
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct opts {
     double fps;
     unsigned long long seed;
     int is_compress;
+    struct vtc_limits limits;
 };
 
 static void usage(int compress) {
@@ -44,11 +46,13 @@ static void usage(int compress) {
               "  --report R     JSON report file;  --json prints it on stdout instead of the summary\n"
               "  --viz V.png    picture of the kept tokens\n"
               "  --lm PRESET    language model for FLOPs (default llava-1.5-7b; `vtc flops --help`)\n"
-              "  --text T, --gen G  prompt text tokens and generated tokens for FLOPs (default 64, 128)\n",
+              "  --text T, --gen G  prompt text tokens and generated tokens for FLOPs (default 64, 128)\n"
+              "  --max-pixels N, --max-frames N, --max-tokens N, --max-memory BYTES\n"
+              "                 input limits (defaults 67108864 pixels, 4096 frames, 1048576 tokens, 8 GiB)\n",
               stdout);
     else
         fputs("usage: vtc encode [--model M] INPUT -o OUT.safetensors [--frames N | --fps F] [--json]\n"
-              "                  [--threads N] [--aspect crop|pad|resize] [--layer L]\n"
+              "                  [--threads N] [--aspect crop|pad|resize] [--layer L] [--max-* N]\n"
               "\n"
               "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
               stdout);
@@ -92,6 +96,14 @@ static int parse(int argc, char **argv, struct opts *o) {
             else if (!strcmp(val, "pad")) o->aspect = VTC_ASPECT_PAD;
             else if (!strcmp(val, "resize")) o->aspect = VTC_ASPECT_RESIZE;
             else return cli_usage_error("--aspect: '%s' is not one of crop, pad, resize", val);
+        } else if (!strcmp(a, "--max-pixels") || !strcmp(a, "--max-frames") || !strcmp(a, "--max-tokens") ||
+                   !strcmp(a, "--max-memory")) {
+            NEED();
+            if (cli_parse_int(val, 1, (long long)1 << 50, &v)) return cli_usage_error("%s: '%s' is not a positive integer", a, val);
+            if (!strcmp(a, "--max-pixels")) o->limits.max_pixels = (uint64_t)v;
+            else if (!strcmp(a, "--max-frames")) o->limits.max_frames = v > INT32_MAX ? INT32_MAX : (int32_t)v;
+            else if (!strcmp(a, "--max-tokens")) o->limits.max_tokens = v;
+            else o->limits.max_memory = (uint64_t)v;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (o->is_compress && !strcmp(a, "--method")) {
@@ -152,6 +164,7 @@ static void join_params(const struct opts *o, char *buf, size_t cap) {
 static int run(int argc, char **argv, int is_compress) {
     struct opts o = { 0 };
     o.is_compress = is_compress;
+    o.limits = vtc_limits_default();
     o.text = 64;
     o.gen = 128;
     int pr = parse(argc, argv, &o);
@@ -189,6 +202,7 @@ static int run(int argc, char **argv, int is_compress) {
     struct vtc_model_params mp = vtc_model_params_default();
     mp.feature_layer = o.layer;
     mp.aspect = o.aspect;
+    mp.limits = o.limits;
     double t0 = vtc_now_ms();
     model = o.model ? vtc_model_load(o.model, mp) : vtc_model_default(mp);
     r.ms_load = vtc_now_ms() - t0;
