@@ -140,10 +140,16 @@ int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);
 
 typedef struct vtc_ctx vtc_ctx;
 
+// Called after each frame an encode call finishes (done of total). Runs on the
+// calling thread; must not call back into the same ctx.
+typedef void (*vtc_progress_fn)(void *user, int32_t done, int32_t total);
+
 struct vtc_ctx_params {
     int32_t n_threads;     // worker threads for the encoder and methods; 0 = all CPUs (default 0)
     int32_t want_embeds;   // run the projector on every token (needed by divprune/todre) (default 1)
     int32_t want_last_attn;// compute CLS attention of the last layer even past the feature layer (default 1)
+    vtc_progress_fn progress; // (default NULL)
+    void   *progress_user;    // passed to progress (default NULL)
 };
 struct vtc_ctx_params vtc_ctx_params_default(void);
 

@@ -178,6 +178,7 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
             f->ms_project += vtc_now_ms() - t2;
         }
         if (timestamps) f->timestamps[t] = timestamps[t];
+        if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t + 1, n_frames);
     }
     free(tmp);
     if (st) {

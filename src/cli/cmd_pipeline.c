@@ -145,6 +145,17 @@ static int parse(int argc, char **argv, struct opts *o) {
     return 0;
 }
 
+// A progress bar on stderr, only when it is a terminal and there is more than one frame.
+static void progress_bar(void *user, int32_t done, int32_t total) {
+    (void)user;
+    if (total < 2) return;
+    int width = 30, fill = (int)((int64_t)done * width / total);
+    fprintf(stderr, "\rencoding [%.*s%*s] %d/%d frames", fill, "##############################", width - fill, "", done,
+            total);
+    if (done == total) fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
+
 // "clip.mp4" -> "clip.tokens.safetensors" in the current directory.
 static void default_output(const char *input, char *out, size_t cap) {
     const char *base = strrchr(input, '/');
@@ -231,6 +242,7 @@ static int run(int argc, char **argv, int is_compress) {
     unsigned needs = 0;
     vtc_method_needs(pp.method, &needs);
     cp.want_embeds = !is_compress || (needs & VTC_F_EMBEDS);
+    if (isatty(STDERR_FILENO)) cp.progress = progress_bar;
     ctx = vtc_ctx_new(model, cp);
     if (!ctx) {
         rc = cli_status_error(vtc_last_status(), "creating context");

@@ -40,10 +40,7 @@ static void on_signal(int sig) {
 int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    if (argc < 2) {
-        fputs(USAGE, stderr);
-        return CLI_USAGE;
-    }
+    if (argc < 2) return cli_usage_error("no command given (see `vtc --help`)");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         fputs(USAGE, stdout);
