@@ -280,7 +280,7 @@ int cmd_info(int argc, char **argv) {
         st = info_media(path);
     } else if (got >= 9 && head[8] == '{') {
         st = info_safetensors(path);
-    } else if (got >= 28 && (int32_t)(head[0] | head[1] << 8 | head[2] << 16 | (uint32_t)head[3] << 24) > 0 &&
+    } else if (got >= 16 && (int32_t)(head[0] | head[1] << 8 | head[2] << 16 | (uint32_t)head[3] << 24) > 0 &&
                vtc_lm_probe(path) == 0) {
         st = info_lm(path);
     } else {
