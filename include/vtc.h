@@ -200,6 +200,14 @@ vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int
                                int32_t lm_dim, unsigned fields);
 void vtc_features_free(vtc_features *f);
 
+// s x s average pooling of every per-token array over each frame's grid (LLaVA-
+// OneVision's video pooling, applied after the projector; windows at the right
+// and bottom edges average the tokens they have, so H' = ceil(H / s)). CLS
+// attention sums over the window (a window receives its tokens' attention).
+// The result's grid is the pooled grid. NULL on failure; caller frees with
+// vtc_features_free. Thread-safe.
+vtc_features *vtc_features_pool(const vtc_features *f, int32_t size);
+
 // Encodes one image: preprocess (as the model's image processor), ViT forward,
 // attention statistics, projector. *out receives a new features struct (T = 1);
 // caller frees with vtc_features_free. Use the ctx from one thread at a time.

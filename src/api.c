@@ -195,45 +195,53 @@ int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
 
 // ---------------------------------------------------------------- pruning
 
-// Tokens in encoder space go through the projector when the model has one, so
-// what leaves vtc_prune is what the language model takes. Without a model,
-// unmodified source tokens can still be taken from precomputed embeddings.
+// Tokens in encoder space are mapped to the language model's space, so what
+// leaves vtc_prune is what the LM takes: unmodified source tokens from the
+// precomputed embeddings when there are any (the projector is per token, so
+// that equals projecting after selection), the rest through the projector.
 static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t, int n_threads) {
     if (t->space != VTC_SPACE_FEATURES) return VTC_OK;
-    if (m && m->lm_dim > 0) {
-        if (t->dim != m->hidden)
-            return vtc_set_error(VTC_ERR_ARG, "features are %d wide but the model's encoder is %d wide", t->dim,
-                                 m->hidden);
-        float *y = vtc_alloc((size_t)t->n * m->lm_dim, sizeof(float));
-        float *tmp = vtc_alloc((size_t)t->n * m->lm_dim, sizeof(float));
-        if (!y || !tmp) {
-            free(y);
-            free(tmp);
-            return VTC_ERR_NOMEM;
-        }
-        if (t->n > 0) t->flops_projector = vtc_project(m, t->data, t->n, tmp, y, n_threads);
-        free(tmp);
-        free(t->data);
-        t->data = y;
-        t->dim = m->lm_dim;
-        t->space = VTC_SPACE_EMBEDS;
+    const int project = m && m->lm_dim > 0;
+    const int lm_dim = project ? m->lm_dim : f->lm_dim;
+    if (project && t->dim != m->hidden)
+        return vtc_set_error(VTC_ERR_ARG, "features are %d wide but the model's encoder is %d wide", t->dim, m->hidden);
+    if (!project && !f->embeds) return VTC_OK; // nothing to map into: stay in encoder space
+    // Unmodified source tokens take their precomputed embedding; the rest
+    // (merged, synthetic) go through the projector, if there is one.
+    int n_proj = 0;
+    for (int i = 0; i < t->n; i++) n_proj += !(f->embeds && t->index[i] >= 0 && t->weight[i] == 1.0f);
+    if (n_proj && !project) {
+        size_t len = strlen(t->note);
+        snprintf(t->note + len, sizeof t->note - len, "%smerged tokens stay in encoder space (no model to project them)",
+                 len ? "; " : "");
         return VTC_OK;
     }
-    if (!f->embeds) return VTC_OK;
+    if (f->embeds && f->lm_dim != lm_dim)
+        return vtc_set_error(VTC_ERR_ARG, "embeddings are %d wide but the projector gives %d", f->lm_dim, lm_dim);
+    float *y = vtc_alloc((size_t)t->n * lm_dim, sizeof(float));
+    float *rows = n_proj ? vtc_alloc((size_t)n_proj * t->dim, sizeof(float)) : NULL;
+    float *tmp = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
+    float *out = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
+    if (!y || (n_proj && (!rows || !tmp || !out))) {
+        free(y); free(rows); free(tmp); free(out);
+        return VTC_ERR_NOMEM;
+    }
+    int k = 0;
     for (int i = 0; i < t->n; i++)
-        if (t->index[i] < 0 || t->weight[i] != 1.0f) {
-            size_t len = strlen(t->note);
-            snprintf(t->note + len, sizeof t->note - len, "%smerged tokens stay in encoder space (no model to project them)",
-                     len ? "; " : "");
-            return VTC_OK;
-        }
-    float *y = vtc_alloc((size_t)t->n * f->lm_dim, sizeof(float));
-    if (!y) return VTC_ERR_NOMEM;
-    for (int i = 0; i < t->n; i++)
-        memcpy(y + (size_t)i * f->lm_dim, f->embeds + (size_t)t->index[i] * f->lm_dim, sizeof(float) * f->lm_dim);
+        if (!(f->embeds && t->index[i] >= 0 && t->weight[i] == 1.0f))
+            memcpy(rows + (size_t)k++ * t->dim, t->data + (size_t)i * t->dim, sizeof(float) * t->dim);
+    if (n_proj) t->flops_projector = vtc_project(m, rows, n_proj, tmp, out, n_threads);
+    k = 0;
+    for (int i = 0; i < t->n; i++) {
+        const float *src = (f->embeds && t->index[i] >= 0 && t->weight[i] == 1.0f)
+                               ? f->embeds + (size_t)t->index[i] * f->lm_dim
+                               : out + (size_t)k++ * lm_dim;
+        memcpy(y + (size_t)i * lm_dim, src, sizeof(float) * lm_dim);
+    }
+    free(rows); free(tmp); free(out);
     free(t->data);
     t->data = y;
-    t->dim = f->lm_dim;
+    t->dim = lm_dim;
     t->space = VTC_SPACE_EMBEDS;
     return VTC_OK;
 }
@@ -253,4 +261,61 @@ int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struc
     }
     *out = t;
     return VTC_OK;
+}
+
+// ---------------------------------------------------------------- pooling
+
+// One s x s window average over a [T, H, W, d] array into [T, H', W', d].
+static void pool_rows(const float *in, int T, int H, int W, int d, int s, float *out) {
+    const int Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
+    for (int t = 0; t < T; t++)
+        for (int yo = 0; yo < Ho; yo++)
+            for (int xo = 0; xo < Wo; xo++) {
+                float *o = out + (((size_t)t * Ho + yo) * Wo + xo) * d;
+                memset(o, 0, sizeof(float) * d);
+                int cnt = 0;
+                for (int y = yo * s; y < yo * s + s && y < H; y++)
+                    for (int x = xo * s; x < xo * s + s && x < W; x++, cnt++) {
+                        const float *r = in + (((size_t)t * H + y) * W + x) * d;
+                        for (int e = 0; e < d; e++) o[e] += r[e];
+                    }
+                for (int e = 0; e < d; e++) o[e] /= cnt;
+            }
+}
+
+vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
+    if (!f || size < 1 || size > 64) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: pool size must be in [1, 64]");
+        return NULL;
+    }
+    const int T = f->T, H = f->H, W = f->W, s = size;
+    unsigned fields = VTC_F_FEATURES | (f->cls ? VTC_F_CLS : 0) | (f->cls_attn ? VTC_F_CLS_ATTN : 0) |
+                      (f->cls_attn_last ? VTC_F_CLS_ATTN_LAST : 0) | (f->keys ? VTC_F_KEYS : 0) |
+                      (f->embeds ? VTC_F_EMBEDS : 0) | (f->cls_embed ? VTC_F_CLS_EMBED : 0) |
+                      (f->timestamps ? VTC_F_TIMESTAMPS : 0);
+    vtc_features *o = vtc_features_new(T, (H + s - 1) / s, (W + s - 1) / s, f->dim, f->head_dim,
+                                       f->embeds ? f->lm_dim : 0, fields);
+    if (!o) return NULL;
+    pool_rows(f->features, T, H, W, f->dim, s, o->features);
+    if (f->keys) pool_rows(f->keys, T, H, W, f->head_dim, s, o->keys);
+    if (f->embeds) pool_rows(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
+    // attention a window receives is the sum of its tokens' shares
+    if (f->cls_attn) {
+        pool_rows(f->cls_attn, T, H, W, 1, s, o->cls_attn);
+        for (int i = 0; i < o->n; i++) o->cls_attn[i] *= (float)(s * s);
+    }
+    if (f->cls_attn_last) {
+        pool_rows(f->cls_attn_last, T, H, W, 1, s, o->cls_attn_last);
+        for (int i = 0; i < o->n; i++) o->cls_attn_last[i] *= (float)(s * s);
+    }
+    if (f->cls) memcpy(o->cls, f->cls, sizeof(float) * T * f->dim);
+    if (f->cls_embed) memcpy(o->cls_embed, f->cls_embed, sizeof(float) * T * f->lm_dim);
+    if (f->timestamps) memcpy(o->timestamps, f->timestamps, sizeof(double) * T);
+    o->cls_is_received = f->cls_is_received;
+    o->flops_encoder = f->flops_encoder;
+    o->flops_projector = f->flops_projector;
+    o->ms_preprocess = f->ms_preprocess;
+    o->ms_encode = f->ms_encode;
+    o->ms_project = f->ms_project;
+    return o;
 }

@@ -22,7 +22,7 @@ struct opts {
     const char *params[MAX_PARAMS];
     int n_params;
     double keep;
-    int frames, threads, layer, aspect, json, text, gen;
+    int frames, threads, layer, aspect, json, text, gen, pool;
     double fps;
     unsigned long long seed;
     int is_compress;
@@ -41,6 +41,7 @@ static void usage(int compress) {
               "  --method NAME  pruning method (`vtc methods` lists them; default none)\n"
               "  --keep K       tokens kept: a count (64), a percentage (25%) or a fraction (0.25)\n"
               "  --frames N     video: N frames at floor(linspace(0, total-1, N)) (default 8)\n"
+              "  --pool S       S x S average pooling of the token grid after the projector (LLaVA-OV video)\n"
               "  --fps F        video: F frames per second of video time instead\n"
               "  -o OUT         token file (default INPUT's name + .tokens.safetensors)\n"
               "  --report R     JSON report file;  --json prints it on stdout instead of the summary\n"
@@ -82,6 +83,10 @@ static int parse(int argc, char **argv, struct opts *o) {
         } else if (!strcmp(a, "--fps")) {
             NEED();
             if (cli_parse_double(val, 1e-6, 1000, &o->fps)) return cli_usage_error("--fps: '%s' is not a rate in (0, 1000]", val);
+        } else if (!strcmp(a, "--pool")) {
+            NEED();
+            if (cli_parse_int(val, 1, 8, &v)) return cli_usage_error("--pool: '%s' is not a pool size (1..8)", val);
+            o->pool = (int)v;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--threads: '%s' is not a thread count (1..1024)", val);
@@ -241,7 +246,7 @@ static int run(int argc, char **argv, int is_compress) {
     // written (encode) or the method needs them (divprune, todre, pool, ...).
     unsigned needs = 0;
     vtc_method_needs(pp.method, &needs);
-    cp.want_embeds = !is_compress || (needs & VTC_F_EMBEDS);
+    cp.want_embeds = !is_compress || (needs & VTC_F_EMBEDS) || o.pool > 1;
     if (isatty(STDERR_FILENO)) cp.progress = progress_bar;
     ctx = vtc_ctx_new(model, cp);
     if (!ctx) {
@@ -252,6 +257,15 @@ static int run(int argc, char **argv, int is_compress) {
     if (st) {
         rc = cli_status_error(st, "encoding");
         goto done;
+    }
+    if (o.pool > 1) { // LLaVA-OneVision's video pooling, after the projector, before any method
+        vtc_features *pooled = vtc_features_pool(f, o.pool);
+        if (!pooled) {
+            rc = cli_status_error(vtc_last_status(), "pooling");
+            goto done;
+        }
+        vtc_features_free(f);
+        f = pooled;
     }
     r.f = f;
 

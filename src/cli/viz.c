@@ -71,20 +71,20 @@ static void group_colour(int id, uint8_t c[3]) {
     c[0] = (uint8_t)(40 + 215 * r), c[1] = (uint8_t)(40 + 215 * g), c[2] = (uint8_t)(40 + 215 * b);
 }
 
-static void outline(uint8_t *img, int stride_px, int x0, int y0, int size, const uint8_t c[3]) {
-    for (int k = 0; k < size; k++)
-        for (int t = 0; t < 2 && t < size; t++) {
-            int pts[4][2] = { { x0 + k, y0 + t }, { x0 + k, y0 + size - 1 - t }, { x0 + t, y0 + k },
-                              { x0 + size - 1 - t, y0 + k } };
-            for (int q = 0; q < 4; q++) memcpy(img + ((size_t)pts[q][1] * stride_px + pts[q][0]) * 3, c, 3);
-        }
+// A 2-pixel frame around the w x h cell at (x0, y0) of an image stride_px wide.
+static void outline(uint8_t *img, int stride_px, int x0, int y0, int w, int h, const uint8_t c[3]) {
+    for (int y = y0; y < y0 + h; y++)
+        for (int x = x0; x < x0 + w; x++)
+            if (x - x0 < 2 || x0 + w - 1 - x < 2 || y - y0 < 2 || y0 + h - 1 - y < 2)
+                memcpy(img + ((size_t)y * stride_px + x) * 3, c, 3);
 }
 
 int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
               const vtc_tokens *tok, int aspect) {
     struct vtc_model_info mi;
     vtc_model_get_info(model, &mi);
-    const int S = mi.image_size, p = mi.patch_size, G = mi.grid;
+    // cells of the token grid (the model's patches, or pooled windows)
+    const int S = mi.image_size, G = f->W, p = (S + G - 1) / G;
     const int T = f->T < MAX_SHEET_FRAMES ? f->T : MAX_SHEET_FRAMES;
     const int cols = T < SHEET_COLS ? T : SHEET_COLS, rows = (T + cols - 1) / cols;
     const int W = cols * S + (cols - 1) * GAP, H = rows * S + (rows - 1) * GAP;
@@ -122,7 +122,10 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
         if (tok && !tok->codes)
             for (int g = 0; g < G * G; g++) {
                 int s = state[(size_t)t * G * G + g];
-                if (s) outline(sheet, W, ox + (g % G) * p, oy + (g / G) * p, p, s == 2 ? MERGED : KEPT);
+                int cx = (g % G) * p, cy = (g / G) * p;
+                if (s && cx < S && cy < S)
+                    outline(sheet, W, ox + cx, oy + cy, cx + p <= S ? p : S - cx, cy + p <= S ? p : S - cy,
+                            s == 2 ? MERGED : KEPT);
             }
     }
     struct membuf buf = { 0 };
