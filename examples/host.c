@@ -4,7 +4,7 @@
 //
 //   build/examples/host IMAGE LM.bin TOKENIZER.bin [--method M] [--keep K] [--prompt TEXT]
 //
-// e.g. build/examples/host samples/astronaut.jpg ../shared/models/stories260K.bin \
+// e.g. build/examples/host samples/astronaut.jpg ../shared/models/stories260K.bin
 //          ../shared/models/tok512.bin --method divprune --keep 64
 //
 // How the tokens are wired in (the same as a llama.cpp host filling a

@@ -83,6 +83,13 @@ void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]);
 // ascending index order.
 int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx);
 
+// Unit-length copies of n rows of width d (a zero row stays zero); caller frees.
+float *vtc_normalized_rows(const float *x, int32_t n, int32_t d);
+
+// s x s average pooling of a [T, H, W, d] grid into [T, ceil(H/s), ceil(W/s), d];
+// edge windows average the tokens they have.
+void vtc_pool_grid(const float *in, int32_t T, int32_t H, int32_t W, int32_t d, int32_t s, float *out);
+
 // ascending int32 sort
 void vtc_sort_i32(int32_t *v, int32_t n);
 

@@ -265,24 +265,6 @@ int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struc
 
 // ---------------------------------------------------------------- pooling
 
-// One s x s window average over a [T, H, W, d] array into [T, H', W', d].
-static void pool_rows(const float *in, int T, int H, int W, int d, int s, float *out) {
-    const int Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
-    for (int t = 0; t < T; t++)
-        for (int yo = 0; yo < Ho; yo++)
-            for (int xo = 0; xo < Wo; xo++) {
-                float *o = out + (((size_t)t * Ho + yo) * Wo + xo) * d;
-                memset(o, 0, sizeof(float) * d);
-                int cnt = 0;
-                for (int y = yo * s; y < yo * s + s && y < H; y++)
-                    for (int x = xo * s; x < xo * s + s && x < W; x++, cnt++) {
-                        const float *r = in + (((size_t)t * H + y) * W + x) * d;
-                        for (int e = 0; e < d; e++) o[e] += r[e];
-                    }
-                for (int e = 0; e < d; e++) o[e] /= cnt;
-            }
-}
-
 vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
     if (!f || size < 1 || size > 64) {
         vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: pool size must be in [1, 64]");
@@ -296,16 +278,16 @@ vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
     vtc_features *o = vtc_features_new(T, (H + s - 1) / s, (W + s - 1) / s, f->dim, f->head_dim,
                                        f->embeds ? f->lm_dim : 0, fields);
     if (!o) return NULL;
-    pool_rows(f->features, T, H, W, f->dim, s, o->features);
-    if (f->keys) pool_rows(f->keys, T, H, W, f->head_dim, s, o->keys);
-    if (f->embeds) pool_rows(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
+    vtc_pool_grid(f->features, T, H, W, f->dim, s, o->features);
+    if (f->keys) vtc_pool_grid(f->keys, T, H, W, f->head_dim, s, o->keys);
+    if (f->embeds) vtc_pool_grid(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
     // attention a window receives is the sum of its tokens' shares
     if (f->cls_attn) {
-        pool_rows(f->cls_attn, T, H, W, 1, s, o->cls_attn);
+        vtc_pool_grid(f->cls_attn, T, H, W, 1, s, o->cls_attn);
         for (int i = 0; i < o->n; i++) o->cls_attn[i] *= (float)(s * s);
     }
     if (f->cls_attn_last) {
-        pool_rows(f->cls_attn_last, T, H, W, 1, s, o->cls_attn_last);
+        vtc_pool_grid(f->cls_attn_last, T, H, W, 1, s, o->cls_attn_last);
         for (int i = 0; i < o->n; i++) o->cls_attn_last[i] *= (float)(s * s);
     }
     if (f->cls) memcpy(o->cls, f->cls, sizeof(float) * T * f->dim);
