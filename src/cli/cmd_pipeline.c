@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "decode_run.h"
 #include "flops.h"
 #include "json_out.h"
 #include "report.h"
@@ -27,6 +28,11 @@ struct opts {
     unsigned long long seed;
     int is_compress;
     struct vtc_limits limits;
+    // --decoder: the kept tokens through the reference decoder (decode_run.h)
+    const char *decoder, *tokenizer, *prompt, *decode_method;
+    const char *decode_params[MAX_PARAMS];
+    int n_decode_params, steps;
+    double temp;
 };
 
 static void usage(int compress) {
@@ -48,6 +54,14 @@ static void usage(int compress) {
               "  --viz V.png    picture of the kept tokens\n"
               "  --lm PRESET    language model for FLOPs (default llava-1.5-7b; `vtc flops --help`)\n"
               "  --text T, --gen G  prompt text tokens and generated tokens for FLOPs (default 64, 128)\n"
+              "  --decoder FILE run the kept tokens through a Llama decoder (llama2.c or GGUF file):\n"
+              "                 [BOS][visual tokens][prompt], then generate; reports text, time, FLOPs\n"
+              "                 executed vs accounted, KV-cache bytes, visual tokens per layer\n"
+              "  --tokenizer FILE  llama2.c tokenizer.bin (default: the GGUF's, or tokenizer.bin beside)\n"
+              "  --prompt TEXT  text after the visual tokens (default empty)\n"
+              "  --decode-method NAME  in-decoder policy: none, fastv, todre2, dycoke-kv (default none)\n"
+              "  --decode-param NAME=VALUE  its knobs (repeatable; e.g. k=2, r=0.5)\n"
+              "  -n STEPS       tokens to generate (default 32);  --temp T  0 = greedy (default 0)\n"
               "  --max-pixels N, --max-frames N, --max-tokens N, --max-memory BYTES\n"
               "                 input limits (defaults 67108864 pixels, 4096 frames, 1048576 tokens, 8 GiB)\n",
               stdout);
@@ -135,6 +149,26 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED();
             if (cli_parse_int(val, 0, 1 << 24, &v)) return cli_usage_error("%s: '%s' is not a token count", a, val);
             *(!strcmp(a, "--text") ? &o->text : &o->gen) = (int)v;
+        } else if (o->is_compress && !strcmp(a, "--decoder")) {
+            NEED(); o->decoder = val;
+        } else if (o->is_compress && !strcmp(a, "--tokenizer")) {
+            NEED(); o->tokenizer = val;
+        } else if (o->is_compress && !strcmp(a, "--prompt")) {
+            NEED(); o->prompt = val;
+        } else if (o->is_compress && !strcmp(a, "--decode-method")) {
+            NEED(); o->decode_method = val;
+        } else if (o->is_compress && !strcmp(a, "--decode-param")) {
+            NEED();
+            if (o->n_decode_params == MAX_PARAMS) return cli_usage_error("--decode-param: at most %d parameters", MAX_PARAMS);
+            if (!strchr(val, '=')) return cli_usage_error("--decode-param: '%s' is not NAME=VALUE", val);
+            o->decode_params[o->n_decode_params++] = val;
+        } else if (o->is_compress && !strcmp(a, "-n")) {
+            NEED();
+            if (cli_parse_int(val, 0, 1 << 20, &v)) return cli_usage_error("-n: '%s' is not a step count (0..1048576)", val);
+            o->steps = (int)v;
+        } else if (o->is_compress && !strcmp(a, "--temp")) {
+            NEED();
+            if (cli_parse_double(val, 0, 100, &o->temp)) return cli_usage_error("--temp: '%s' is not a temperature in [0, 100]", val);
         } else if (a[0] == '-' && a[1] != '\0') {
             return cli_usage_error("%s: unknown option '%s' (see `vtc %s --help`)", argv[0], a, argv[0]);
         } else if (!o->input) {
@@ -147,6 +181,9 @@ static int parse(int argc, char **argv, struct opts *o) {
     if (!o->input) return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
     if (!o->is_compress && !o->out) return cli_usage_error("encode: -o OUT.safetensors is required");
     if (o->frames && o->fps > 0) return cli_usage_error("%s: give --frames or --fps, not both", argv[0]);
+    if (!o->decoder && (o->tokenizer || o->prompt || o->decode_method || o->n_decode_params || o->steps >= 0 || o->temp >= 0))
+        return cli_usage_error("%s: --tokenizer, --prompt, --decode-method, --decode-param, -n and --temp need --decoder FILE",
+                               argv[0]);
     return 0;
 }
 
@@ -171,10 +208,9 @@ static void default_output(const char *input, char *out, size_t cap) {
 }
 
 // Joins --param values with commas, the form vtc_prune_params.params takes.
-static void join_params(const struct opts *o, char *buf, size_t cap) {
+static void join_params(const char *const *list, int n, char *buf, size_t cap) {
     buf[0] = '\0';
-    for (int i = 0; i < o->n_params; i++)
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", o->params[i]);
+    for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", list[i]);
 }
 
 static int run(int argc, char **argv, int is_compress) {
@@ -183,14 +219,19 @@ static int run(int argc, char **argv, int is_compress) {
     o.limits = vtc_limits_default();
     o.text = 64;
     o.gen = 128;
+    o.steps = -1; // -n and --temp not given
+    o.temp = -1;
     int pr = parse(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
-    char outbuf[4096], params[2048];
+    char outbuf[4096], params[2048], decode_params[2048];
     if (!o.out) {
         default_output(o.input, outbuf, sizeof outbuf);
         o.out = outbuf;
     }
-    join_params(&o, params, sizeof params);
+    join_params(o.params, o.n_params, params, sizeof params);
+    join_params(o.decode_params, o.n_decode_params, decode_params, sizeof decode_params);
+    if (o.steps < 0) o.steps = 32;
+    if (o.temp < 0) o.temp = 0;
     struct vtc_lm_shape lm;
     const char *lm_name = o.lm ? o.lm : "llava-1.5-7b";
     if (is_compress && vtc_lm_preset(lm_name, &lm)) return cli_usage_error("--lm: unknown preset '%s' (see `vtc flops --help`)", lm_name);
@@ -203,6 +244,7 @@ static int run(int argc, char **argv, int is_compress) {
     vtc_ctx *ctx = NULL;
     vtc_features *f = NULL;
     vtc_tokens *tok = NULL;
+    struct cli_decode_result dec = { 0 };
 
     // Validate what can be checked before any work: method name and parameters.
     struct vtc_prune_params pp = vtc_prune_params_default();
@@ -213,6 +255,9 @@ static int run(int argc, char **argv, int is_compress) {
     if (is_compress) {
         int st = vtc_prune_validate(pp);
         if (st) return cli_status_error(st, "compress");
+        const char *dp = o.n_decode_params ? decode_params : NULL;
+        if (o.decoder && (st = cli_decode_check_method(o.decode_method, dp)) != 0)
+            return cli_status_error(st, "--decode-method");
     }
 
     struct vtc_model_params mp = vtc_model_params_default();
@@ -283,6 +328,16 @@ static int run(int argc, char **argv, int is_compress) {
         r.lm_name = lm_name;
         r.n_text = o.text;
         r.n_gen = o.gen;
+        if (o.decoder) { // before anything is written: a failed decode leaves no output behind
+            st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
+                                 o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok, o.threads,
+                                 &dec);
+            if (st) {
+                rc = cli_status_error(st, "decoding");
+                goto done;
+            }
+            r.decode = &dec;
+        }
     }
 
     t0 = vtc_now_ms();
@@ -313,6 +368,7 @@ static int run(int argc, char **argv, int is_compress) {
     else report_print_summary(&r, stdout);
 
 done:
+    cli_decode_result_free(&dec);
     vtc_tokens_free(tok);
     vtc_features_free(f);
     vtc_ctx_free(ctx);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "decode_run.h"
 #include "flops.h"
 #include "json_out.h"
 #include "mapfile.h"
@@ -154,6 +155,7 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
     vtc_json_kv_int(&j, "n_kept", n_kept(r));
     vtc_json_kv_double(&j, "retained_ratio", (double)n_kept(r) / (double)n_input(r));
     flops_json(r, &j);
+    if (r->decode) cli_decode_write_json(r->decode, &j);
     vtc_json_key(&j, "timings_ms");
     vtc_json_begin_object(&j);
     vtc_json_kv_double(&j, "load", r->ms_load);
@@ -218,5 +220,6 @@ void report_print_summary(const struct report *r, FILE *fp) {
     }
     fprintf(fp, "time ms   load %.1f, decode %.1f, preprocess %.1f, encode %.1f, project %.1f, prune %.1f, write %.1f\n",
             r->ms_load, r->ms_decode, r->f->ms_preprocess, r->f->ms_encode, r->f->ms_project, r->ms_prune, r->ms_write);
+    if (r->decode) cli_decode_print(r->decode, fp);
     if (r->output) fprintf(fp, "wrote     %s\n", r->output);
 }

@@ -6,6 +6,8 @@
 
 #include "vtc.h"
 
+struct cli_decode_result;
+
 struct report {
     const char *input, *command, *output;
     const vtc_model *model;
@@ -17,6 +19,7 @@ struct report {
     const char *lm_name;
     int n_text, n_gen;
     double ms_load, ms_decode, ms_prune, ms_write;
+    const struct cli_decode_result *decode; // compress --decoder: its run (decode_run.h), or NULL
     // token-file metadata, built by report_metadata
     char meta_text[16][512];
     const char *meta[33];
