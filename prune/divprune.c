@@ -9,8 +9,10 @@
 // maximum). Output sorted by index.
 //
 // Cost: the first pick needs every token's nearest neighbour, O(N^2 D) in
-// row blocks of sgemm (bounded memory); the rest keeps a running minimum, one
-// sgemv row per pick: O(k N D) — never the O(k^2 N) re-scan of the chosen set.
+// row blocks of sgemm over the threads; that similarity matrix is kept when it
+// fits 192 MB, so each later pick reads one row of it (O(N)); otherwise each
+// pick computes its row with one sgemv (O(N D)). Either way a running minimum:
+// never the O(k^2 N) re-scan of the chosen set.
 // per_frame=1 on video runs the selection in each frame with k/T tokens
 // (remainder to the first frames).
 #include <cblas.h>
@@ -38,51 +40,84 @@ float *vtc_normalized_rows(const float *x, int32_t n, int32_t d) {
     return y;
 }
 
+// The similarity matrix is kept when it fits this budget (N = 6272 needs 157 MB);
+// beyond it each pick computes its row with one sgemv.
+#define SIM_CACHE_BYTES ((size_t)192 << 20)
+
+struct nn_job {
+    const float *xn, *sim;
+    int32_t n, d;
+    float *nn; // [n] nearest-neighbour distance
+};
+
+// Nearest-neighbour distances of rows [begin, end), from the cached matrix or
+// from row blocks computed here.
+static void nn_rows(void *p, int begin, int end) {
+    const struct nn_job *j = p;
+    enum { BLOCK = 64 };
+    float *blk = j->sim ? NULL : malloc(sizeof(float) * BLOCK * (size_t)j->n);
+    for (int b0 = begin; b0 < end; b0 += BLOCK) {
+        int bn = end - b0 < BLOCK ? end - b0 : BLOCK;
+        const float *s = j->sim ? j->sim + (size_t)b0 * j->n : blk;
+        if (!j->sim) {
+            if (!blk) return; // leaves nn = +inf: reported by the caller
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, j->n, j->d, 1.0f, j->xn + (size_t)b0 * j->d, j->d,
+                        j->xn, j->d, 0.0f, blk, j->n);
+        }
+        for (int i = 0; i < bn; i++) {
+            const float *r = s + (size_t)i * j->n;
+            float nn = INFINITY;
+            for (int32_t c = 0; c < j->n; c++)
+                if (c != b0 + i && 1.0f - r[c] < nn) nn = 1.0f - r[c];
+            j->nn[b0 + i] = nn;
+        }
+    }
+    free(blk);
+}
+
 // Greedy max-min selection of k of the n unit rows xn -> idx (ascending).
-static int divprune_select(const float *xn, int32_t n, int32_t d, int32_t k, int32_t *idx) {
-    enum { BLOCK = 256 };
+static int divprune_select(const float *xn, int32_t n, int32_t d, int32_t k, int n_threads, int32_t *idx) {
     float *mind = vtc_alloc((size_t)n, sizeof(float));
-    float *sim = vtc_alloc((size_t)BLOCK * n, sizeof(float));
+    float *nn = vtc_alloc((size_t)n, sizeof(float));
     float *row = vtc_alloc((size_t)n, sizeof(float));
     uint8_t *taken = vtc_zalloc((size_t)n, 1);
-    if (!mind || !sim || !row || !taken) {
-        free(mind); free(sim); free(row); free(taken);
+    float *sim = vtc_similarity_matrix(xn, n, d, n_threads, SIM_CACHE_BYTES);
+    if (!mind || !nn || !row || !taken) {
+        free(mind); free(nn); free(row); free(taken); free(sim);
         return VTC_ERR_NOMEM;
     }
-    // first pick: the largest nearest-neighbour distance
+    // first pick: the largest nearest-neighbour distance (first on ties)
+    for (int32_t j = 0; j < n; j++) nn[j] = n == 1 ? 0.0f : INFINITY;
+    struct nn_job job = { xn, sim, n, d, nn };
+    if (n > 1) vtc_parallel_for(n_threads, n, nn_rows, &job);
     int32_t best = 0;
-    float best_nn = -INFINITY;
-    for (int32_t b0 = 0; b0 < n; b0 += BLOCK) {
-        int32_t bn = n - b0 < BLOCK ? n - b0 : BLOCK;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, n, d, 1.0f, xn + (size_t)b0 * d, d, xn, d, 0.0f, sim,
-                    n);
-        for (int32_t i = 0; i < bn; i++) {
-            const float *s = sim + (size_t)i * n;
-            float nn = INFINITY;
-            for (int32_t j = 0; j < n; j++)
-                if (j != b0 + i && 1.0f - s[j] < nn) nn = 1.0f - s[j];
-            if (n == 1) nn = 0;
-            if (nn > best_nn) best_nn = nn, best = b0 + i;
+    for (int32_t j = 0; j < n; j++) {
+        if (isinf(nn[j]) && n > 1) {
+            free(mind); free(nn); free(row); free(taken); free(sim);
+            return vtc_set_error(VTC_ERR_NOMEM, "divprune: out of memory");
         }
+        if (nn[j] > nn[best]) best = j;
     }
     for (int32_t j = 0; j < n; j++) mind[j] = INFINITY;
     for (int32_t c = 0, pick = best; c < k; c++) {
         idx[c] = pick;
         taken[pick] = 1;
         if (c + 1 == k) break;
-        // running minimum: one row of distances to the new pick
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, d, 1.0f, xn, d, xn + (size_t)pick * d, 1, 0.0f, row, 1);
+        // running minimum: one row of similarities to the new pick
+        const float *r = row;
+        if (sim) r = sim + (size_t)pick * n;
+        else cblas_sgemv(CblasRowMajor, CblasNoTrans, n, d, 1.0f, xn, d, xn + (size_t)pick * d, 1, 0.0f, row, 1);
         float bv = -INFINITY;
         int32_t bi = -1;
         for (int32_t j = 0; j < n; j++) {
-            float dist = 1.0f - row[j];
+            float dist = 1.0f - r[j];
             if (dist < mind[j]) mind[j] = dist;
             if (!taken[j] && mind[j] > bv) bv = mind[j], bi = j;
         }
         pick = bi;
     }
     vtc_sort_i32(idx, k);
-    free(mind); free(sim); free(row); free(taken);
+    free(mind); free(nn); free(row); free(taken); free(sim);
     return VTC_OK;
 }
 
@@ -102,12 +137,12 @@ static int run_divprune(const struct vtc_prune_input *in, vtc_tokens **out) {
             int32_t kt = k / f->T + (t < k % f->T ? 1 : 0);
             if (kt > hw) kt = hw;
             if (kt <= 0) continue;
-            st = divprune_select(xn + (size_t)t * hw * dim, hw, dim, kt, idx + n_out);
+            st = divprune_select(xn + (size_t)t * hw * dim, hw, dim, kt, in->n_threads, idx + n_out);
             for (int32_t i = 0; i < kt; i++) idx[n_out + i] += t * hw;
             n_out += kt;
         }
     } else if (!st) {
-        st = divprune_select(xn, f->n, dim, k, idx);
+        st = divprune_select(xn, f->n, dim, k, in->n_threads, idx);
     }
     if (!st) st = vtc_tokens_gather(f, rows, dim, space, idx, n_out, out);
     free(idx);

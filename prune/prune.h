@@ -35,6 +35,7 @@ struct vtc_prune_input {
                         // methods with their own budget (dycoke, pool, vq) use theirs
     uint64_t seed;
     const struct vtc_param_values *p;
+    int n_threads;      // threads a method may use (the ctx's)
 };
 
 struct vtc_method {
@@ -60,7 +61,7 @@ int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_pa
 
 // Runs method m with everything checked (fields present, budget valid).
 int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struct vtc_prune_params *p,
-                  vtc_tokens **out);
+                  int n_threads, vtc_tokens **out);
 
 // ---------------------------------------------------------------- helpers for methods
 
@@ -82,6 +83,11 @@ void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]);
 // Indices of the k largest scores (ties: lower index first), written to idx in
 // ascending index order.
 int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx);
+
+// The n x n matrix of dot products of the unit rows xn (cosine similarities),
+// computed in row blocks on n_threads threads; NULL (no error) when it would
+// exceed max_bytes, so callers fall back to one row per step.
+float *vtc_similarity_matrix(const float *xn, int32_t n, int32_t d, int n_threads, size_t max_bytes);
 
 // Unit-length copies of n rows of width d (a zero row stays zero); caller frees.
 float *vtc_normalized_rows(const float *x, int32_t n, int32_t d);

@@ -8,6 +8,8 @@
 
 #include "prune.h"
 
+#include <cblas.h>
+
 extern const struct vtc_method vtc_method_none, vtc_method_random, vtc_method_uniform, vtc_method_pool,
     vtc_method_cls, vtc_method_visionzip, vtc_method_divprune, vtc_method_todre, vtc_method_tome,
     vtc_method_dycoke, vtc_method_vq;
@@ -165,7 +167,7 @@ static unsigned fields_present(const vtc_features *f) {
 }
 
 int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struct vtc_prune_params *p,
-                  vtc_tokens **out) {
+                  int n_threads, vtc_tokens **out) {
     *out = NULL;
     if (!f || f->n <= 0 || !f->features || f->dim <= 0)
         return vtc_set_error(VTC_ERR_ARG, "%s: no features to prune", m->name);
@@ -178,7 +180,7 @@ int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struc
     if (st) return st;
     int64_t keep = vtc_keep_count(p->keep, f->n);
     if (keep < 0) return (int)keep;
-    struct vtc_prune_input in = { f, keep, p->keep != 0, p->seed, &v };
+    struct vtc_prune_input in = { f, keep, p->keep != 0, p->seed, &v, n_threads > 0 ? n_threads : 1 };
     st = m->run(&in, out);
     if (st) {
         vtc_tokens_free(*out);
@@ -290,4 +292,31 @@ int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx) {
     free(s);
     vtc_sort_i32(idx, k);
     return VTC_OK;
+}
+
+struct sim_job {
+    const float *xn;
+    int32_t n, d;
+    float *out;
+};
+
+static void sim_rows(void *p, int begin, int end) {
+    const struct sim_job *j = p;
+    enum { BLOCK = 128 };
+    for (int b0 = begin; b0 < end; b0 += BLOCK) {
+        int bn = end - b0 < BLOCK ? end - b0 : BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, j->n, j->d, 1.0f, j->xn + (size_t)b0 * j->d, j->d,
+                    j->xn, j->d, 0.0f, j->out + (size_t)b0 * j->n, j->n);
+    }
+}
+
+float *vtc_similarity_matrix(const float *xn, int32_t n, int32_t d, int n_threads, size_t max_bytes) {
+    size_t bytes;
+    if (vtc_mul_size((size_t)n * (size_t)n, sizeof(float), &bytes) || bytes > max_bytes) return NULL;
+    float *s = malloc(bytes ? bytes : 1);
+    if (!s) return NULL;
+    vtc_blas_single_thread();
+    struct sim_job j = { xn, n, d, s };
+    vtc_parallel_for(n_threads, n, sim_rows, &j);
+    return s;
 }

@@ -37,6 +37,8 @@ static int run_todre(const struct vtc_prune_input *in, vtc_tokens **out) {
         pivot = (int32_t)(vtc_splitmix64(&s) % (uint64_t)n);
     }
     float *xn = vtc_normalized_rows(rows, n, dim);
+    // rows of the similarity matrix, all at once when they fit (one sgemm), else one sgemv per pick
+    float *sim = xn ? vtc_similarity_matrix(xn, n, dim, in->n_threads, (size_t)192 << 20) : NULL;
     float *score = vtc_zalloc((size_t)n, sizeof(float));
     uint8_t *taken = vtc_zalloc((size_t)n, 1);
     int32_t *idx = vtc_alloc((size_t)k, sizeof *idx);
@@ -45,7 +47,10 @@ static int run_todre(const struct vtc_prune_input *in, vtc_tokens **out) {
         idx[c] = pick;
         taken[pick] = 1;
         if (c + 1 == k) break;
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, 1.0f, xn, dim, xn + (size_t)pick * dim, 1, 1.0f, score, 1);
+        if (sim)
+            for (int32_t j = 0; j < n; j++) score[j] += sim[(size_t)pick * n + j];
+        else
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, 1.0f, xn, dim, xn + (size_t)pick * dim, 1, 1.0f, score, 1);
         float bv = INFINITY;
         int32_t bi = -1;
         for (int32_t j = 0; j < n; j++)
@@ -59,6 +64,7 @@ static int run_todre(const struct vtc_prune_input *in, vtc_tokens **out) {
     if (!st && (!attn || f->cls_is_received))
         snprintf((*out)->note, sizeof (*out)->note, "no CLS token: seeded random pivot (token %d)", pivot);
     free(xn);
+    free(sim);
     free(score);
     free(taken);
     free(idx);

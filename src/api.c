@@ -253,7 +253,7 @@ int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struc
     const struct vtc_method *m = vtc_method_find(params.method);
     if (!m) return ctx_fail(ctx, VTC_ERR_ARG);
     vtc_tokens *t = NULL;
-    int st = vtc_prune_run(m, f, &params, &t);
+    int st = vtc_prune_run(m, f, &params, ctx ? ctx->n_threads : vtc_cpu_count(), &t);
     if (!st) st = to_lm_space(model, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
     if (st) {
         vtc_tokens_free(t);

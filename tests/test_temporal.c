@@ -120,7 +120,7 @@ static int run(const char *method, const vtc_features *f, double keep, const cha
     p.keep = keep;
     p.params = params;
     p.seed = seed;
-    return vtc_prune_run(m, f, &p, out);
+    return vtc_prune_run(m, f, &p, 1, out);
 }
 
 // ---------------------------------------------------------------- dycoke
