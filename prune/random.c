@@ -32,31 +32,25 @@ static int run_random(const struct vtc_prune_input *in, vtc_tokens **out) {
         return VTC_ERR_NOMEM;
     }
     uint64_t s = in->seed;
-    if (in->p->v[0] && f->T > 1) {
-        int32_t at = 0;
+    int32_t n_out = k;
+    if (in->p->v[0] && f->T > 1) { // per frame: floor(k/T), the first k mod T frames one more
+        n_out = 0;
         for (int32_t t = 0; t < f->T; t++) {
             int32_t kt = k / f->T + (t < k % f->T ? 1 : 0);
             if (kt > hw) kt = hw;
-            draw(&s, hw, kt, perm, idx + at);
-            for (int32_t i = 0; i < kt; i++) idx[at + i] += t * hw;
-            at += kt;
+            draw(&s, hw, kt, perm, idx + n_out);
+            for (int32_t i = 0; i < kt; i++) idx[n_out + i] += t * hw;
+            n_out += kt;
         }
-        vtc_sort_i32(idx, at);
-        free(perm);
-        int32_t dim;
-        int space;
-        const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-        int st = vtc_tokens_gather(f, rows, dim, space, idx, at, out);
-        free(idx);
-        return st;
+    } else {
+        draw(&s, f->n, k, perm, idx);
     }
-    draw(&s, f->n, k, perm, idx);
-    vtc_sort_i32(idx, k);
+    vtc_sort_i32(idx, n_out);
     free(perm);
     int32_t dim;
     int space;
     const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-    int st = vtc_tokens_gather(f, rows, dim, space, idx, k, out);
+    int st = vtc_tokens_gather(f, rows, dim, space, idx, n_out, out);
     free(idx);
     return st;
 }
