@@ -336,6 +336,343 @@ struct vtc_flops {
 int vtc_lm_flops(const struct vtc_lm_shape *lm, int64_t n_visual, int64_t n_text, int64_t n_gen,
                  struct vtc_flops *out);
 
+// ================================================================ the language-model side
+//
+// The reference language-model decoder: a Llama-architecture transformer in f32
+// (RMSNorm, RoPE, SwiGLU, grouped-query attention, KV cache) that computes
+// exactly what llama2.c's run.c computes, with a batched prefill on OpenBLAS,
+// visual tokens entering as embedding rows at caller-chosen position ids, and
+// the hooks the in-decoder pruning methods (fastv, todre2, dycoke-kv) need.
+//
+// Objects
+// - vtc_lm: the weights, loaded from a llama2.c checkpoint (legacy v0) or a
+//   GGUF "llama" file. Immutable after load: share it across threads.
+// - vtc_lm_ctx: one sequence being decoded: its KV cache, scratch buffers,
+//   masks, hook and counters. One thread at a time.
+// - vtc_tokenizer: llama2.c tokenizer.bin (or a GGUF file's vocabulary).
+//   Immutable after load; thread-safe.
+// - vtc_sampler: greedy or temperature + top-p with run.c's xorshift RNG.
+//
+// KV-cache slots and positions are separate: the batch's rows take the next
+// free slots in order (slot order is the causal order), while RoPE uses each
+// row's position id, which may have gaps (pruned visual tokens keep their
+// original positions) and need not increase.
+//
+// Errors as everywhere in vtc: 0 or a negative enum vtc_status, the reason in
+// vtc_last_error(); constructors return NULL.
+
+typedef struct vtc_lm vtc_lm;
+typedef struct vtc_lm_ctx vtc_lm_ctx;
+typedef struct vtc_tokenizer vtc_tokenizer;
+typedef struct vtc_sampler vtc_sampler;
+
+// ---------------------------------------------------------------- the model
+
+struct vtc_lm_config {
+    int32_t dim;            // residual width d
+    int32_t hidden_dim;     // SwiGLU inner width m
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;     // divides n_heads (grouped-query attention)
+    int32_t head_dim;       // dim / n_heads (even)
+    int32_t kv_dim;         // head_dim * n_kv_heads
+    int32_t vocab_size;
+    int32_t seq_len;        // the context length the model was trained for
+    int32_t shared_classifier; // 1 when the LM head is the token embedding table
+    float   norm_eps;       // RMSNorm epsilon (1e-5 for llama2.c files)
+    float   rope_theta;     // RoPE base (10000 for llama2.c files)
+    char    format[16];     // "llama2c" or "gguf"
+};
+
+struct vtc_lm_params {
+    uint64_t max_memory; // refuse a model whose weights (as f32) exceed this many bytes
+                         // (default 8 GiB, as vtc_limits_default(); 0 = that)
+    float    rope_theta; // override the RoPE base; 0 = from the file (default 0)
+};
+struct vtc_lm_params vtc_lm_params_default(void);
+
+// Loads a llama2.c checkpoint (legacy v0: 7 int32 header, then f32 weights in
+// run.c's order; negative vocab_size = separate classifier) or a GGUF file with
+// general.architecture "llama" (F32/F16/BF16 tensors), detected by content.
+// Every header value and the file size are validated before anything is
+// allocated. NULL on failure. Caller frees with vtc_lm_free. Thread-safe.
+vtc_lm *vtc_lm_load(const char *path, struct vtc_lm_params params);
+void vtc_lm_free(vtc_lm *lm);
+// The model's hyperparameters (owned by lm). Thread-safe.
+const struct vtc_lm_config *vtc_lm_get_config(const vtc_lm *lm);
+// The shape for FLOPs accounting (vtc_lm_flops and src/flops.h). Thread-safe.
+void vtc_lm_get_shape(const vtc_lm *lm, struct vtc_lm_shape *shape);
+// Copies the embedding row of `token` into out[dim]. Thread-safe.
+int vtc_lm_token_embedding(const vtc_lm *lm, int32_t token, float *out);
+
+// ---------------------------------------------------------------- a sequence
+
+struct vtc_lm_ctx_params {
+    int32_t n_ctx;     // KV-cache slots; 0 = the model's seq_len, at most 4096 (default 0)
+    int32_t n_threads; // worker threads; 0 = all CPUs (default 0)
+};
+struct vtc_lm_ctx_params vtc_lm_ctx_params_default(void);
+
+// A new, empty sequence on `lm`, which must outlive it. NULL on failure
+// (VTC_ERR_LIMIT when the KV cache would exceed vtc_lm_params.max_memory).
+// Caller frees with vtc_lm_ctx_free. Thread-safe to create; use from one thread.
+vtc_lm_ctx *vtc_lm_ctx_new(const vtc_lm *lm, struct vtc_lm_ctx_params params);
+void vtc_lm_ctx_free(vtc_lm_ctx *ctx);
+// Empties the cache, clears masks and counters (the hook stays). A new request.
+// No effect when called from inside a hook.
+void vtc_lm_ctx_reset(vtc_lm_ctx *ctx);
+// Slots in use, and the position id after the largest one used so far (the
+// default position of the next row).
+int32_t vtc_lm_ctx_n_cache(const vtc_lm_ctx *ctx);
+int32_t vtc_lm_ctx_next_pos(const vtc_lm_ctx *ctx);
+// KV-cache capacity in slots (n_ctx resolved), and the model.
+int32_t vtc_lm_ctx_capacity(const vtc_lm_ctx *ctx);
+const vtc_lm *vtc_lm_ctx_model(const vtc_lm_ctx *ctx);
+
+// Marks a batch row that comes from `embeds` rather than the embedding table.
+#define VTC_LM_EMBED (-1)
+
+enum vtc_lm_logits {
+    VTC_LM_LOGITS_LAST = 0, // logits of the last row only (what generation needs)
+    VTC_LM_LOGITS_ALL  = 1, // every row
+    VTC_LM_LOGITS_NONE = 2, // none (fill the cache only)
+};
+
+// Rows fed to the model in one call: text token ids and/or embedding rows
+// (visual tokens), each with its position id.
+struct vtc_lm_batch {
+    int32_t        n;       // rows
+    const int32_t *tokens;  // [n] token ids, or VTC_LM_EMBED; NULL = every row is an embedding
+    const float   *embeds;  // [n_embed, dim]: row j feeds the j-th VTC_LM_EMBED row (in order);
+                            // NULL when no row is an embedding
+    const int32_t *pos;     // [n] RoPE position ids >= 0; NULL = next_pos, next_pos + 1, ...
+    int32_t        logits;  // enum vtc_lm_logits
+};
+
+// Runs the rows through every layer (prefill: one sgemm per weight matrix and
+// layer), appending their keys and values to the cache. VTC_ERR_LIMIT when the
+// cache has too few free slots; VTC_ERR_ARG for a bad token id, position or
+// batch. On failure the batch's slots are released (the cache holds what it
+// held before; drops or masks a hook set elsewhere stay). Counted as prefill.
+int vtc_lm_prefill(vtc_lm_ctx *ctx, const struct vtc_lm_batch *batch);
+// One token at position `pos` (< 0 = next_pos): the decode step (sgemv).
+// Logits of the token afterwards. Counted as decode.
+int vtc_lm_decode(vtc_lm_ctx *ctx, int32_t token, int32_t pos);
+// Logits [vocab] of row i of the last prefill/decode (i < 0 counts from the end:
+// -1 = last row), or NULL when that row's logits were not computed. Owned by ctx,
+// valid until the next call on it; writable (samplers work in place).
+float *vtc_lm_logits(vtc_lm_ctx *ctx, int32_t i);
+
+// ---------------------------------------------------------------- hooks for in-decoder methods
+//
+// A hook runs after each layer of every prefill/decode call, while the queries
+// of that layer are still at hand, so a method can read the attention it needs
+// without the n x n matrix ever existing, and can restrict what later layers
+// see. Inside the hook:
+// - vtc_lm_attn_row / vtc_lm_attn_share read the attention of the layer just run;
+// - vtc_lm_drop removes cache slots from later layers for good (FastV, ToDRE
+//   stage 2): they are not attended to there, and rows of the current batch
+//   that are dropped are no longer computed (their later-layer K/V never exist);
+// - vtc_lm_mask restricts which slots later layers attend to, leaving the cache
+//   whole, replaceable at any step (DyCoke-KV).
+// Masks and drops also work outside hooks (between calls).
+
+struct vtc_lm_hook_info {
+    int32_t layer;      // the layer just run (0-based)
+    int32_t n_layers;
+    int32_t first_slot; // the batch's rows are in slots [first_slot, first_slot + n_rows)
+    int32_t n_rows;
+    int32_t n_cache;    // slots in use, the batch included
+    int32_t is_decode;  // 1 inside vtc_lm_decode, 0 inside vtc_lm_prefill
+};
+// Return 0 to go on; a negative status aborts the call with it (the cache is
+// rolled back as on any failure).
+typedef int (*vtc_lm_hook_fn)(void *user, vtc_lm_ctx *ctx, const struct vtc_lm_hook_info *info);
+// Installs (fn non-NULL) or removes the hook. It stays across vtc_lm_ctx_reset.
+void vtc_lm_set_hook(vtc_lm_ctx *ctx, vtc_lm_hook_fn fn, void *user);
+
+// The head-mean softmax attention of the query in slot `query_slot` (a row of
+// the batch being run, not dropped) at the layer just run, over the key slots
+// [k0, k1) -> out[k1 - k0]. The softmax runs over every key that query attends
+// to (causal, drops and masks of that layer applied); slots it does not attend
+// to get 0. One row: O(n_cache * dim). Only inside a hook.
+int vtc_lm_attn_row(vtc_lm_ctx *ctx, int32_t query_slot, int32_t k0, int32_t k1, float *out);
+// The share of attention mass that the queries in slots [q0, q1) (rows of the
+// current batch; dropped ones skipped) put on key slots [k0, k1), averaged over
+// heads and over those queries -> *share in [0, 1]; *n_queries gets how many
+// queries were averaged (may be NULL). Computed row by row, never stored.
+// Only inside a hook.
+int vtc_lm_attn_share(vtc_lm_ctx *ctx, int32_t q0, int32_t q1, int32_t k0, int32_t k1,
+                      double *share, int32_t *n_queries);
+// Drops the slots s in [s0, s1) with keep[s - s0] == 0 (keep NULL: all of them)
+// from layers >= from_layer, for the rest of the sequence. A slot may be
+// dropped again from an earlier layer, never restored (vtc_lm_ctx_reset does).
+// Inside a hook, from_layer must be past the layer just run; from_layer =
+// n_layers drops nothing. The span may include the batch being run.
+int vtc_lm_drop(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
+// Layers >= from_layer attend only to the slots of [s0, s1) with keep[s - s0] != 0
+// (keep NULL: none of them) and to every slot outside the span. Replaces the
+// previous mask. Inside a hook, from_layer must be past the layer just run.
+int vtc_lm_mask(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
+void vtc_lm_mask_clear(vtc_lm_ctx *ctx);
+
+// ---------------------------------------------------------------- in-decoder policies (SPEC §5)
+//
+// The three methods that act inside the language model, as hooks on a
+// vtc_lm_ctx (lm/policies.c). A host with its own decoder reads the same
+// figures from the attention rows it computes; here they drive the reference
+// decoder end to end. One policy object serves one sequence at a time.
+//
+// fastv      after layer k-1 of the prefill, the last prompt row's attention
+//            over the visual span (head mean); the top round(n_vis * (1 - r))
+//            stay, the others are dropped from layers >= k (prefill and
+//            decode). Kept tokens keep their positions.
+//            k=2, r=0.5.
+// todre2     after layer `layer` of the prefill (-1: floor(7L/8)), alpha_tv =
+//            mean share of the text rows after the visual span on visual keys,
+//            alpha_vt = mean share of the visual rows on text keys (head
+//            means); when both are below tau, every visual slot is dropped from
+//            the layers after it, for the prefill and the decode steps.
+//            layer=-1, tau=0.1.
+// dycoke-kv  at each decode step, the new token's attention over the visual
+//            span after layer l-1 (head mean); on the first step, or when its
+//            cosine similarity with the previous step's vector is below sim,
+//            the top int(n_vis * (1 - p)) are selected again; layers >= l
+//            attend only to the current selection while the cache stays whole.
+//            l=3, p=0.7, sim=0.9.
+typedef struct vtc_lm_policy vtc_lm_policy;
+
+// A policy by name with "name=value,..." parameters (NULL or "" = defaults).
+// NULL on an unknown name or a bad parameter (VTC_ERR_ARG). Caller frees with
+// vtc_lm_policy_free.
+vtc_lm_policy *vtc_lm_policy_new(const char *name, const char *params);
+void vtc_lm_policy_free(vtc_lm_policy *p);
+// Starts a request on ctx: resets the policy's state, records that the visual
+// tokens will occupy KV slots [vis_begin, vis_end), and installs the policy as
+// ctx's hook (replacing any other; vtc_lm_set_hook(ctx, NULL, NULL) removes
+// it). fastv and todre2 act in the prefill call whose rows hold that span
+// entirely; dycoke-kv in the decode steps after it. The policy must outlive
+// its use by ctx.
+int vtc_lm_policy_begin(vtc_lm_policy *p, vtc_lm_ctx *ctx, int32_t vis_begin, int32_t vis_end);
+
+struct vtc_lm_policy_report {
+    char    name[16];
+    int32_t layer;        // resolved layer: fastv k, todre2's measured layer, dycoke-kv l
+    int32_t n_visual;
+    int32_t n_kept;       // visual tokens the later layers see now
+    int32_t fired;        // 1 once the policy has looked at the attention
+    double  alpha_tv;     // todre2
+    double  alpha_vt;     // todre2
+    int32_t dropped_all;  // todre2: 1 when every visual token was dropped
+    int32_t n_steps;      // dycoke-kv: decode steps seen
+    int32_t n_reselect;   // dycoke-kv: selections made (the first step included)
+    double  similarity;   // dycoke-kv: the last step's cosine similarity (0 on the first)
+};
+int vtc_lm_policy_get_report(const vtc_lm_policy *p, struct vtc_lm_policy_report *out);
+// The current keep flags of the visual span [n_visual] (1 = seen by the later
+// layers), owned by p; NULL before the policy fired.
+const uint8_t *vtc_lm_policy_keep(const vtc_lm_policy *p);
+
+// The policies' decisions on their own, for a host whose decoder computes the
+// attention rows itself (and used by the policy objects above). Thread-safe.
+// keep[i] = 1 for the k highest of score[n] (ties: the lower index), else 0.
+int vtc_lm_select_top(const float *score, int32_t n, int32_t k, uint8_t *keep);
+// fastv: round(n_visual * (1 - r)); dycoke-kv: int(n_visual * (1 - p)); both in [0, n_visual].
+int32_t vtc_lm_fastv_n_keep(int32_t n_visual, double r);
+int32_t vtc_lm_dycoke_n_keep(int32_t n_visual, double p);
+// todre2: 1 when both shares are below tau (drop every visual token from the later layers).
+int vtc_lm_todre2_drop(double alpha_tv, double alpha_vt, double tau);
+// Cosine similarity as torch.nn.functional.cosine_similarity (eps 1e-8), in double.
+double vtc_lm_cosine(const float *a, const float *b, int32_t n);
+
+// The policy registry: names, one-line summaries and parameters with their
+// defaults, for listing. Strings are static.
+int32_t     vtc_lm_policy_count(void);
+const char *vtc_lm_policy_name(int32_t i);
+const char *vtc_lm_policy_summary(int32_t i);
+int32_t     vtc_lm_policy_param_count(int32_t i);
+int vtc_lm_policy_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
+
+// ---------------------------------------------------------------- counters
+
+// What the sequence executed since creation or the last reset. FLOPs are
+// 2 x multiply-accumulates of every matmul run (q, k, v, o with grouped-query
+// sizes; attention scores and weighted sums over the keys actually attended;
+// the three SwiGLU matrices; the LM head only for rows whose logits were
+// computed), the convention of src/flops.h.
+struct vtc_lm_stats {
+    double  flops_prefill;   // vtc_lm_prefill calls
+    double  flops_decode;    // vtc_lm_decode calls
+    double  flops_probe;     // vtc_lm_attn_row/_share for hooks (not the model's work)
+    int64_t n_prefill_rows;  // rows run by prefill
+    int64_t n_decode_steps;  // vtc_lm_decode calls
+    int64_t layer_rows;      // sum over layers of rows computed (equivalent tokens x layers)
+    int32_t n_cache;         // slots in use
+    size_t  kv_bytes;        // K and V entries held now: sum over layers of slots not dropped
+                             // there, x 2 x kv_dim x 4 bytes
+    size_t  kv_bytes_full;   // the same without drops (n_cache x layers x 2 x kv_dim x 4)
+    size_t  kv_bytes_alloc;  // the cache allocated (n_ctx slots)
+};
+void vtc_lm_get_stats(const vtc_lm_ctx *ctx, struct vtc_lm_stats *out);
+
+// ---------------------------------------------------------------- tokenizer
+
+// Loads a llama2.c tokenizer.bin (int32 max_token_length, then per token: f32
+// score, int32 length, bytes) holding vocab_size tokens, validating every length
+// against the file. NULL on failure. Caller frees with vtc_tokenizer_free.
+vtc_tokenizer *vtc_tokenizer_load(const char *path, int32_t vocab_size);
+// The vocabulary of a GGUF file (tokenizer.ggml.tokens / scores, "llama"
+// SentencePiece model; U+2581 becomes a space as llama2.c's exporter does).
+vtc_tokenizer *vtc_tokenizer_load_gguf(const char *path);
+void vtc_tokenizer_free(vtc_tokenizer *t);
+int32_t vtc_tokenizer_vocab_size(const vtc_tokenizer *t);
+// Encodes UTF-8 text exactly as run.c's encode(): optional BOS (1), a dummy-
+// prefix space unless text is empty, codepoints looked up whole or as <0xXX>
+// byte tokens, then greedy merges of the best-scoring adjacent pair; optional
+// EOS (2). tokens[cap] receives the *n ids (VTC_ERR_LIMIT when more than cap);
+// strlen(text) + 3 always suffices. Thread-safe.
+int vtc_tokenizer_encode(const vtc_tokenizer *t, const char *text, int bos, int eos,
+                         int32_t *tokens, int32_t cap, int32_t *n);
+// The bytes of `token` as run.c's decode() gives them after `prev`: the leading
+// space stripped after BOS, a <0xXX> token as its raw byte. *len gets the byte
+// count (a raw NUL byte has length 1). Owned by t; NULL for an id out of range.
+const char *vtc_tokenizer_decode(const vtc_tokenizer *t, int32_t prev, int32_t token, size_t *len);
+
+// ---------------------------------------------------------------- sampling
+
+// temperature 0 = greedy (argmax, first maximum); otherwise logits / temperature,
+// softmax, and a coin from run.c's xorshift RNG seeded with `seed`; top-p
+// nucleus sampling when 0 < topp < 1, else from the whole distribution. NULL on
+// failure. Caller frees with vtc_sampler_free.
+vtc_sampler *vtc_sampler_new(int32_t vocab_size, float temperature, float topp, uint64_t seed);
+void vtc_sampler_free(vtc_sampler *s);
+// The next token from logits[vocab_size], which it overwrites (as run.c does).
+int32_t vtc_sampler_sample(vtc_sampler *s, float *logits);
+
+// ---------------------------------------------------------------- generation
+
+struct vtc_lm_gen_params {
+    int32_t  steps;       // positions to run, prompt included, as run.c's -n;
+                          // 0 or more than n_ctx = n_ctx (default 256)
+    float    temperature; // (default 1.0)
+    float    topp;        // (default 0.9)
+    uint64_t seed;        // (default 1)
+};
+struct vtc_lm_gen_params vtc_lm_gen_params_default(void);
+
+// Receives each printable piece of the output (run.c's safe_printf filter: a
+// lone byte that is neither printable ASCII nor whitespace is skipped). A
+// negative return stops generation with that status.
+typedef int (*vtc_lm_piece_fn)(void *user, const char *piece, size_t len);
+
+// Generates from a text prompt as run.c's generate() does (BOS + prompt, stop
+// at BOS or after `steps` positions), but with the prompt in one prefill.
+// Resets ctx first. *n_generated (may be NULL) gets the sampled token count.
+int vtc_lm_generate(vtc_lm_ctx *ctx, const vtc_tokenizer *tok, const char *prompt,
+                    struct vtc_lm_gen_params params, vtc_lm_piece_fn on_piece, void *user,
+                    int32_t *n_generated);
+
+
 #ifdef __cplusplus
 }
 #endif
