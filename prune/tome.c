@@ -1,30 +1,46 @@
-// tome (ToMe, Bolya et al., ICLR 2023): bipartite soft matching, applied in
-// rounds until K tokens remain, as facebookresearch/ToMe's
-// bipartite_soft_matching + merge_wavg do it:
-// - the current sequence alternates into sets A (even positions) and B (odd);
-// - metric = head-mean keys (ToMe uses the attention keys; encoder features
-//   when the file has none), L2-normalised; each A token's best match in B by
-//   cosine (ties: the first B);
-// - the r A tokens with the highest best-match scores (ties: earlier A first)
-//   merge into their B partners by size-weighted mean; r = min(tokens left to
-//   remove, |A|) per round (ToMe caps r at half the tokens);
-// - the new sequence is the unmerged A tokens (in score order, as ToMe's
-//   argsort leaves them) followed by all of B, then the next round.
-// The metric of a merged token is its size-weighted mean metric (ToMe recomputes
-// keys in the next layer; here there is no next layer). No token is protected:
-// vtc's grid has no CLS row. index/pos: the B token that absorbed the others
-// (its representative); weight: tokens it stands for. Encoder space.
+// tome (ToMe, Bolya et al., ICLR 2023): facebookresearch/ToMe's
+// bipartite_soft_matching + merge_wavg, applied in rounds to the feature layer
+// until k tokens remain. One round on the current sequence of t tokens:
+// - metric = head-mean keys (ToMe's timm patch matches on k.mean over heads),
+//   or the features when there are no keys or metric=1; L2-normalised (a zero
+//   row stays zero where ToMe would divide by zero);
+// - A = even positions, B = odd positions; each A token's best B by cosine
+//   (ties: the first B, as torch's max);
+// - r = min(t - k, t // 2): ToMe caps r at half the tokens ((t - protected) // 2);
+//   the r A tokens with the highest best scores merge into their B partners
+//   (ToMe argsorts descending; vtc breaks ties stably, earlier A first);
+// - merge_wavg: x * size summed into the partner, divided by the summed size,
+//   so a merged token is exactly the mean of the source tokens it stands for;
+//   its metric for the next round is its group's mean metric (ToMe recomputes
+//   keys in the next layer; after the feature layer there is none);
+// - the new sequence is cat([unmerged A in that descending-score order, B]),
+//   as ToMe's merge leaves it; the final order is ToMe's, not raster order.
+// The whole clip is one sequence (ToMe merges whatever sequence it is given).
+// ToMe's class_token flag protects row 0; vtc's features hold patches only (the
+// CLS row is not part of the token sequence), so no token is protected.
+// index / pos: the token that survived (the B token every merge landed in);
+// weight: the number of source tokens merged into it. Encoder feature space.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "prune.h"
+
+enum { P_METRIC };
+
+static const struct vtc_param_def PARAMS[] = {
+    { "metric", "0", "matching metric: 0 = head-mean keys (features when there are none), 1 = features", 0, 1, 1 },
+};
 
 struct edge {
     float score;
-    int32_t a;
+    int32_t a; // position in A
 };
 
+// Descending score, then ascending A position: a stable descending argsort.
 static int cmp_edge(const void *x, const void *y) {
     const struct edge *p = x, *q = y;
     if (p->score > q->score) return -1;
@@ -32,94 +48,149 @@ static int cmp_edge(const void *x, const void *y) {
     return (p->a > q->a) - (p->a < q->a);
 }
 
+struct match_job {
+    const float *an, *bn; // unit metric rows of A (na, md) and B (nb, md)
+    int32_t na, nb, md;
+    struct edge *edge;    // [na] best score of each A row
+    int32_t *partner;     // [na] its B position
+};
+
+static void best_of_row(const float *s, int32_t nb, float *best, int32_t *arg) {
+    float bs = -INFINITY;
+    int32_t bj = 0;
+    for (int32_t j = 0; j < nb; j++)
+        if (s[j] > bs) bs = s[j], bj = j; // NaN never wins
+    *best = bs, *arg = bj;
+}
+
+// A rows [begin, end): scores = an . bn^T in blocks of rows (BLAS), row maxima.
+static void match_rows(void *arg, int begin, int end) {
+    const struct match_job *j = arg;
+    enum { BLOCK = 64 };
+    float *s = malloc(sizeof(float) * BLOCK * (size_t)j->nb);
+    for (int32_t a0 = begin; a0 < end; a0 += BLOCK) {
+        int32_t bn = end - a0 < BLOCK ? end - a0 : BLOCK;
+        if (s) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, j->nb, j->md, 1.0f, j->an + (size_t)a0 * j->md,
+                        j->md, j->bn, j->md, 0.0f, s, j->nb);
+            for (int32_t i = 0; i < bn; i++)
+                best_of_row(s + (size_t)i * j->nb, j->nb, &j->edge[a0 + i].score, &j->partner[a0 + i]);
+        } else { // no scratch: one dot product at a time
+            for (int32_t i = a0; i < a0 + bn; i++) {
+                float bs = -INFINITY;
+                int32_t bj = 0;
+                for (int32_t b = 0; b < j->nb; b++) {
+                    float v = cblas_sdot(j->md, j->an + (size_t)i * j->md, 1, j->bn + (size_t)b * j->md, 1);
+                    if (v > bs) bs = v, bj = b;
+                }
+                j->edge[i].score = bs, j->partner[i] = bj;
+            }
+        }
+        for (int32_t i = a0; i < a0 + bn; i++) j->edge[i].a = i;
+    }
+    free(s);
+}
+
+// Unit copy of the group metric sum of slot s (the mean's direction).
+static void unit_metric(const double *msum, int32_t md, int32_t s, float *dst) {
+    const double *m = msum + (size_t)s * md;
+    double ss = 0;
+    for (int32_t e = 0; e < md; e++) ss += m[e] * m[e];
+    double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+    for (int32_t e = 0; e < md; e++) dst[e] = (float)(m[e] * inv);
+}
+
+// Slot every source token ended in (following the merges, compressing the path).
+static int32_t survivor(int32_t *into, int32_t i) {
+    int32_t r = i;
+    while (into[r] != r) r = into[r];
+    while (into[i] != r) {
+        int32_t next = into[i];
+        into[i] = r;
+        i = next;
+    }
+    return r;
+}
+
 static int run_tome(const struct vtc_prune_input *in, vtc_tokens **out) {
     const vtc_features *f = in->f;
-    const int32_t n0 = f->n, K = (int32_t)in->keep, D = f->dim;
-    const int32_t md = f->keys ? f->head_dim : D;
-    const float *metric_src = f->keys ? f->keys : f->features;
-    // current sequence: x (size-weighted sums), metric sums, size, representative
-    double *x = vtc_alloc((size_t)n0 * D, sizeof(double));
-    double *m = vtc_alloc((size_t)n0 * md, sizeof(double));
-    float *mn = vtc_alloc((size_t)n0 * md, sizeof(float));
-    double *size = vtc_alloc((size_t)n0, sizeof(double));
-    int32_t *rep = vtc_alloc((size_t)n0, sizeof(int32_t));
-    int32_t *order = vtc_alloc((size_t)n0, sizeof(int32_t)), *next = vtc_alloc((size_t)n0, sizeof(int32_t));
-    struct edge *edges = vtc_alloc((size_t)n0, sizeof(struct edge));
-    int32_t *match = vtc_alloc((size_t)n0, sizeof(int32_t));
-    uint8_t *merged = vtc_zalloc((size_t)n0, 1);
-    if (!x || !m || !mn || !size || !rep || !order || !next || !edges || !match || !merged) {
-        free(x); free(m); free(mn); free(size); free(rep); free(order); free(next); free(edges); free(match);
-        free(merged);
-        return VTC_ERR_NOMEM;
+    const int32_t n = f->n, K = (int32_t)in->keep, D = f->dim;
+    const int use_keys = f->keys && f->head_dim > 0 && in->p->v[P_METRIC] == 0;
+    const int32_t md = use_keys ? f->head_dim : D;
+    const float *metric = use_keys ? f->keys : f->features;
+    // Slots are source indices; a slot lives while its token is in the sequence.
+    double *msum = vtc_alloc((size_t)n * md, sizeof(double)); // group sums of the metric
+    int32_t *size = vtc_alloc((size_t)n, sizeof(int32_t));
+    int32_t *into = vtc_alloc((size_t)n, sizeof(int32_t));    // slot each slot merged into (itself if alive)
+    int32_t *seq = vtc_alloc((size_t)n, sizeof(int32_t)), *next = vtc_alloc((size_t)n, sizeof(int32_t));
+    float *an = vtc_alloc(((size_t)n + 1) / 2 * md, sizeof(float)), *bn = vtc_alloc((size_t)n / 2 * md + 1, sizeof(float));
+    struct edge *edge = vtc_alloc(((size_t)n + 1) / 2, sizeof *edge);
+    int32_t *partner = vtc_alloc(((size_t)n + 1) / 2, sizeof(int32_t));
+    int st = (!msum || !size || !into || !seq || !next || !an || !bn || !edge || !partner) ? VTC_ERR_NOMEM : VTC_OK;
+    int32_t t = n, rounds = 0;
+    if (!st) {
+        for (size_t i = 0; i < (size_t)n * md; i++) msum[i] = metric[i];
+        for (int32_t i = 0; i < n; i++) size[i] = 1, into[i] = i, seq[i] = i;
+        vtc_blas_single_thread();
     }
-    // token slots are the original indices; `order` lists the live ones in sequence order
-    for (int32_t i = 0; i < n0; i++) {
-        for (int32_t e = 0; e < D; e++) x[(size_t)i * D + e] = f->features[(size_t)i * D + e];
-        for (int32_t e = 0; e < md; e++) m[(size_t)i * md + e] = metric_src[(size_t)i * md + e];
-        size[i] = 1;
-        rep[i] = i;
-        order[i] = i;
-    }
-    int32_t t = n0;
-    while (t > K) {
-        int32_t na = (t + 1) / 2, nb = t / 2, r = t - K < na ? t - K : na;
-        if (nb == 0) break;
-        // unit metric of the live tokens (mean metric of each group)
-        for (int32_t p = 0; p < t; p++) {
-            int32_t s = order[p];
-            double ss = 0;
-            for (int32_t e = 0; e < md; e++) {
-                double v = m[(size_t)s * md + e] / size[s];
-                ss += v * v;
-            }
-            float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-            for (int32_t e = 0; e < md; e++) mn[(size_t)s * md + e] = (float)(m[(size_t)s * md + e] / size[s]) * inv;
-        }
-        for (int32_t ai = 0; ai < na; ai++) {
-            const float *av = mn + (size_t)order[2 * ai] * md;
-            float best = -INFINITY;
-            int32_t bj = 0;
-            for (int32_t bi = 0; bi < nb; bi++) {
-                const float *bv = mn + (size_t)order[2 * bi + 1] * md;
-                float sc = 0;
-                for (int32_t e = 0; e < md; e++) sc += av[e] * bv[e];
-                if (sc > best) best = sc, bj = bi;
-            }
-            edges[ai].score = best;
-            edges[ai].a = ai;
-            match[ai] = bj;
-        }
-        qsort(edges, (size_t)na, sizeof *edges, cmp_edge);
-        for (int32_t e = 0; e < r; e++) { // merge A into its B partner (sums: size-weighted)
-            int32_t src = order[2 * edges[e].a], dst = order[2 * match[edges[e].a] + 1];
-            for (int32_t q = 0; q < D; q++) x[(size_t)dst * D + q] += x[(size_t)src * D + q];
-            for (int32_t q = 0; q < md; q++) m[(size_t)dst * md + q] += m[(size_t)src * md + q];
+    while (!st && t > K) {
+        const int32_t na = (t + 1) / 2, nb = t / 2, r = t - K < t / 2 ? t - K : t / 2;
+        for (int32_t i = 0; i < na; i++) unit_metric(msum, md, seq[2 * i], an + (size_t)i * md);
+        for (int32_t i = 0; i < nb; i++) unit_metric(msum, md, seq[2 * i + 1], bn + (size_t)i * md);
+        struct match_job job = { an, bn, na, nb, md, edge, partner };
+        int threads = in->n_threads < (na + 63) / 64 ? in->n_threads : (na + 63) / 64;
+        vtc_parallel_for(threads, na, match_rows, &job);
+        for (int32_t i = 0; i < na; i++)
+            if (isnan(edge[i].score)) edge[i].score = -INFINITY;
+        qsort(edge, (size_t)na, sizeof *edge, cmp_edge);
+        for (int32_t e = 0; e < r; e++) { // merge_wavg: sums into the partner
+            int32_t src = seq[2 * edge[e].a], dst = seq[2 * partner[edge[e].a] + 1];
+            double *ms = msum + (size_t)src * md, *mdst = msum + (size_t)dst * md;
+            for (int32_t q = 0; q < md; q++) mdst[q] += ms[q];
             size[dst] += size[src];
-            merged[src] = 1;
+            into[src] = dst;
         }
         int32_t nt = 0;
-        for (int32_t e = r; e < na; e++) next[nt++] = order[2 * edges[e].a]; // unmerged A, score order
-        for (int32_t bi = 0; bi < nb; bi++) next[nt++] = order[2 * bi + 1];
-        memcpy(order, next, sizeof(int32_t) * nt);
+        for (int32_t e = r; e < na; e++) next[nt++] = seq[2 * edge[e].a];
+        for (int32_t i = 0; i < nb; i++) next[nt++] = seq[2 * i + 1];
+        int32_t *swap = seq;
+        seq = next, next = swap;
         t = nt;
+        rounds++;
     }
-    vtc_tokens *tok = vtc_tokens_alloc(t, D);
-    int st = tok ? 0 : VTC_ERR_NOMEM;
-    for (int32_t p = 0; !st && p < t; p++) {
-        int32_t s = order[p];
-        for (int32_t e = 0; e < D; e++) tok->data[(size_t)p * D + e] = (float)(x[(size_t)s * D + e] / size[s]);
-        tok->index[p] = rep[s];
-        vtc_grid_pos(f, rep[s], tok->pos + 3 * p);
-        tok->weight[p] = (float)size[s];
+    vtc_tokens *tok = st ? NULL : vtc_tokens_alloc(t, D);
+    double *acc = st ? NULL : vtc_zalloc((size_t)t * D, sizeof(double));
+    if (!st && (!tok || !acc)) st = VTC_ERR_NOMEM;
+    if (!st) {
+        // output row of each surviving slot, then every source token into its row's sum
+        int32_t *row = next;
+        for (int32_t p = 0; p < t; p++) row[seq[p]] = p;
+        for (int32_t i = 0; i < n; i++) {
+            const float *x = f->features + (size_t)i * D;
+            double *a = acc + (size_t)row[survivor(into, i)] * D;
+            for (int32_t e = 0; e < D; e++) a[e] += x[e];
+        }
+        for (int32_t p = 0; p < t; p++) {
+            const int32_t s = seq[p];
+            for (int32_t e = 0; e < D; e++) tok->data[(size_t)p * D + e] = (float)(acc[(size_t)p * D + e] / size[s]);
+            tok->index[p] = s;
+            vtc_grid_pos(f, s, tok->pos + 3 * p);
+            tok->weight[p] = (float)size[s];
+        }
+        tok->space = VTC_SPACE_FEATURES;
+        snprintf(tok->note, sizeof tok->note, "%d rounds of bipartite matching on %s%s", rounds,
+                 use_keys ? "keys" : "features",
+                 !use_keys && in->p->v[P_METRIC] == 0 ? " (no keys)" : "");
+        *out = tok;
+    } else {
+        vtc_tokens_free(tok);
     }
-    if (tok) tok->space = VTC_SPACE_FEATURES;
-    free(x); free(m); free(mn); free(size); free(rep); free(order); free(next); free(edges); free(match); free(merged);
-    if (st) return st;
-    *out = tok;
-    return VTC_OK;
+    free(acc); free(msum); free(size); free(into); free(seq); free(next); free(an); free(bn); free(edge);
+    free(partner);
+    return st;
 }
 
 const struct vtc_method vtc_method_tome = {
     "tome", "ToMe: bipartite soft matching on keys, size-weighted merges in rounds down to k tokens",
-    VTC_F_FEATURES, VTC_F_KEYS, VTC_SPACE_FEATURES, NULL, 0, run_tome,
+    VTC_F_FEATURES, VTC_F_KEYS, VTC_SPACE_FEATURES, PARAMS, 1, run_tome,
 };

@@ -204,6 +204,7 @@ static int plan(const struct vtc_prune_input *in, int has_cls, struct zip_frame 
 static int run_visionzip(const struct vtc_prune_input *in, vtc_tokens **out) {
     const vtc_features *f = in->f;
     const int has_cls = f->cls && !f->cls_is_received;
+    if (f->head_dim <= 0) return vtc_set_error(VTC_ERR_ARG, "visionzip: keys have no width (head_dim %d)", f->head_dim);
     struct zip_frame *fr = vtc_alloc((size_t)f->T, sizeof *fr);
     if (!fr) return VTC_ERR_NOMEM;
     int32_t total = 0;
@@ -219,16 +220,20 @@ static int run_visionzip(const struct vtc_prune_input *in, vtc_tokens **out) {
             if (fr[i].st) st = vtc_set_error(fr[i].st, "visionzip: frame %d: out of memory", i);
     }
     if (!st) {
-        size_t len = 0;
-        if (!has_cls)
-            len = (size_t)snprintf(t->note, sizeof t->note, "%s: %d dominant patches + %d contextual, no CLS token",
-                                   f->cls_is_received ? "no CLS token (ranked by mean received attention)"
-                                                      : "no CLS features given",
-                                   fr[0].d, fr[0].c);
+        char split[96];
+        snprintf(split, sizeof split, "%s%d dominant + %d contextual", has_cls ? "CLS + " : "", fr[0].d - has_cls,
+                 fr[0].c);
+        int len = 0;
+        if (f->T > 1)
+            len = snprintf(t->note, sizeof t->note, "%d frames zipped one by one, %d tokens each%s; frame 0: %s", f->T,
+                           fr[0].d + fr[0].c, fr[f->T - 1].d + fr[f->T - 1].c != fr[0].d + fr[0].c ? " or one less" : "",
+                           split);
         else
-            len = (size_t)snprintf(t->note, sizeof t->note, "CLS + %d dominant + %d contextual", fr[0].d - 1, fr[0].c);
-        if (f->T > 1 && len < sizeof t->note)
-            snprintf(t->note + len, sizeof t->note - len, " per frame (frame 0 of %d; each frame zipped alone)", f->T);
+            len = snprintf(t->note, sizeof t->note, "%s", split);
+        if (!has_cls && len >= 0 && (size_t)len < sizeof t->note)
+            snprintf(t->note + len, sizeof t->note - len, "; %s",
+                     f->cls_is_received ? "no CLS token: dominant ranked by the mean attention each patch receives"
+                                        : "no CLS features given: no CLS token output");
         *out = t;
     } else {
         vtc_tokens_free(t);
