@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -173,10 +174,58 @@ static void test_bad_inputs(void **state) {
     }
 }
 
+// vtc encode of sampled frames == vtc encode of the PNGs the ffmpeg CLI extracts
+// for the same frame numbers (the criterion: <= 5e-3 relative).
+static void test_features_match_cli_pngs(void **state) {
+    (void)state;
+    if (!have_ffmpeg()) skip();
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 3;
+    vtc_media *m = vtc_media_load("samples/vtest.mp4", sp, NULL);
+    assert_non_null(m);
+    vtc_model *model = vtc_model_default(vtc_model_params_default());
+    vtc_ctx *ctx = vtc_ctx_new(model, vtc_ctx_params_default());
+    vtc_features *f = NULL;
+    assert_int_equal(vtc_encode_frames(ctx, (const vtc_image *const *)m->frames, m->n_frames, m->timestamps, &f), 0);
+    char dir[] = "/tmp/vtc-test-png-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    double worst = 0;
+    for (int i = 0; i < m->n_frames; i++) {
+        char cmd[512], png[256];
+        snprintf(png, sizeof png, "%s/f%d.png", dir, i);
+        snprintf(cmd, sizeof cmd, "ffmpeg -v error -i samples/vtest.mp4 -vf 'select=eq(n\\,%d)' -vsync 0 -frames:v 1 %s",
+                 m->frame_index[i], png);
+        assert_int_equal(system(cmd), 0);
+        vtc_image *img = vtc_image_load(png, NULL);
+        assert_non_null(img);
+        vtc_features *g = NULL;
+        assert_int_equal(vtc_encode_image(ctx, img, &g), 0);
+        const float *a = f->features + (size_t)i * g->n * g->dim, *b = g->features;
+        double md = 0, mr = 0;
+        for (size_t k = 0; k < (size_t)g->n * g->dim; k++) {
+            if (fabs(a[k] - b[k]) > md) md = fabs(a[k] - b[k]);
+            if (fabs(b[k]) > mr) mr = fabs(b[k]);
+        }
+        if (md / mr > worst) worst = md / mr;
+        vtc_features_free(g);
+        vtc_image_free(img);
+        unlink(png);
+    }
+    rmdir(dir);
+    printf("  frames %d, %d, %d of samples/vtest.mp4: features vs the CLI's PNGs, rel err %.1e\n", m->frame_index[0],
+           m->frame_index[1], m->frame_index[2], worst);
+    assert_true(worst <= 5e-3);
+    vtc_features_free(f);
+    vtc_ctx_free(ctx);
+    vtc_model_free(model);
+    vtc_media_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_parity),  cmocka_unit_test(test_sampling), cmocka_unit_test(test_seeking_skips),
         cmocka_unit_test(test_media_load), cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_features_match_cli_pngs),
     };
     return cmocka_run_group_tests_name("video", tests, NULL, NULL);
 }
