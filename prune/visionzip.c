@@ -45,9 +45,9 @@ enum { P_DOMINANT, P_CONTEXTUAL };
 
 static const struct vtc_param_def PARAMS[] = {
     { "dominant", "0", "dominant tokens per frame, the CLS token included (0 = the budget minus contextual)", 0,
-      1 << 24, 1 },
+      1e6, 1 },
     { "contextual", "0", "contextual (merged) tokens per frame (0 = round(k * 10 / 64), at least 1 when k >= 2)", 0,
-      1 << 24, 1 },
+      1e6, 1 },
 };
 
 // The reference's 54 + 10 split for 64 tokens, at any budget.
@@ -187,13 +187,17 @@ static int plan(const struct vtc_prune_input *in, int has_cls, struct zip_frame 
         int32_t c = pc ? pc : pd ? k - pd : auto_contextual(k);
         int32_t d = k - c;
         if (k == 0) d = c = 0;
-        if (c < 0 || (k > 0 && d < has_cls))
-            return vtc_set_error(VTC_ERR_ARG, "visionzip: %d tokens%s cannot hold %s=%d%s", k,
-                                 T > 1 ? " per frame" : "", pd ? "dominant" : "contextual", pd ? pd : pc,
-                                 has_cls ? " (dominant counts the CLS token)" : "");
+        if (c < 0)
+            return vtc_set_error(VTC_ERR_ARG, "visionzip: dominant=%d is more than the %d tokens kept%s", pd, k,
+                                 T > 1 ? " in a frame" : "");
+        if (k > 0 && d < has_cls)
+            return vtc_set_error(VTC_ERR_ARG, "visionzip: contextual=%d %s the %d tokens kept%s", c,
+                                 has_cls ? "leaves no room for the CLS token among" : "is more than", k,
+                                 T > 1 ? " in a frame" : "");
         if (d - has_cls + c > hw)
-            return vtc_set_error(VTC_ERR_ARG, "visionzip: %d dominant + %d contextual tokens from a %d-token frame", d,
-                                 c, hw);
+            return vtc_set_error(VTC_ERR_ARG,
+                                 "visionzip: %d dominant patches + %d contextual tokens are more than a frame's %d",
+                                 d - has_cls, c, hw);
         fr[t].d = d, fr[t].c = c, fr[t].at = at, fr[t].st = VTC_OK;
         at += k;
     }
