@@ -4,6 +4,7 @@
 // (CLIP 224 F32, CLIP 336 F16, SigLIP 384 BF16, llava-hf sharded with projector,
 // legacy llama.cpp mmproj GGUF F16; JPEG and RGBA PNG; crop, pad and resize).
 //
+// The preprocessed model input must be bit-identical (hash of its float32 bytes).
 // Tolerance: max |vtc - ref| / max |ref| <= 1e-4 per tensor (vtc computes in
 // float32 from the same stored weights; the reference in float64).
 #include <math.h>
@@ -87,6 +88,21 @@ static void test_manifest(void **state) {
         vtc_st *st = NULL;
         assert_int_equal(vtc_st_open(path, 1, &st), 0);
         printf("  %s\n", file);
+        // the model input, bit for bit: FNV-1a 64 of the [3, S, S] float32 pixels
+        struct vtc_model_info mi;
+        vtc_model_get_info(m, &mi);
+        size_t npx = (size_t)3 * mi.image_size * mi.image_size;
+        float *px = malloc(npx * sizeof(float));
+        assert_int_equal(vtc_preprocess(m, img, 0, px), 0);
+        uint64_t h = 0xcbf29ce484222325ull;
+        const unsigned char *bytes = (const unsigned char *)px;
+        for (size_t b = 0; b < npx * sizeof(float); b++) h = (h ^ bytes[b]) * 0x100000001b3ull;
+        char hex[32];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+        const char *want = vtc_st_meta(st, "pixels_fnv1a64");
+        assert_non_null(want);
+        if (strcmp(want, hex)) fail_msg("%s: model input differs from the reference's (hash %s, want %s)", file, hex, want);
+        free(px);
         const size_t n = (size_t)f->n;
         check(file, st, "features", f->features, n * f->dim, &worst);
         check(file, st, "cls", f->cls, (size_t)f->dim, &worst);

@@ -130,7 +130,7 @@ def main():
     cases = {}
     # random features, and clustered ones (duplicates and near-ties)
     for name, kind in (("random", 0), ("clusters", 1)):
-        T, H, W, D, hd, L = 1, 24, 24, 32, 8, 48
+        T, H, W, D, hd, L = 1, 24, 24, 16, 8, 24
         N = T * H * W
         if kind == 0:
             feats = torch.randn(N, D, generator=g, dtype=torch.float64)
