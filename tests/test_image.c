@@ -162,6 +162,14 @@ static void test_limits_and_args(void **state) {
     assert_int_equal(vtc_preprocess_rgb(px, 2, 2, 0, VTC_ASPECT_CROP, MEAN, STD, out), VTC_ERR_ARG);
     assert_int_equal(vtc_preprocess_rgb(px, 2, 2, 4, 99, MEAN, STD, out), VTC_ERR_ARG);
     assert_int_equal(vtc_preprocess_rgb(px, 2, 2, 4, VTC_ASPECT_PAD, MEAN, STD, out), 0);
+    // an absurdly elongated image (found by fuzzing): a clear limit error, not gigapixels
+    uint8_t *strip = calloc((size_t)3 * 200000, 1);
+    float *big = malloc(sizeof(float) * 3 * 336 * 336);
+    assert_int_equal(vtc_preprocess_rgb(strip, 200000, 1, 336, VTC_ASPECT_CROP, MEAN, STD, big), VTC_ERR_LIMIT);
+    assert_int_equal(vtc_preprocess_rgb(strip, 1, 200000, 336, VTC_ASPECT_PAD, MEAN, STD, big), VTC_ERR_LIMIT);
+    assert_int_equal(vtc_preprocess_rgb(strip, 200000, 1, 336, VTC_ASPECT_RESIZE, MEAN, STD, big), 0);
+    free(strip);
+    free(big);
 }
 
 int main(void) {

@@ -177,6 +177,21 @@ int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, c
         return vtc_set_error(VTC_ERR_ARG, "preprocess: bad image %dx%d or size %d", w, h, size);
     if (aspect != VTC_ASPECT_CROP && aspect != VTC_ASPECT_PAD && aspect != VTC_ASPECT_RESIZE)
         return vtc_set_error(VTC_ERR_ARG, "preprocess: bad aspect mode %d", aspect);
+    // The processors build a full-size intermediate (the padded square, or the
+    // image resized on its shortest side) as Pillow does; bound it, since an
+    // extreme aspect ratio (1 x 100000) would otherwise need gigapixels.
+    const uint64_t max_intermediate = (uint64_t)1 << 26;
+    uint64_t side = (uint64_t)(w > h ? w : h), shortest = (uint64_t)(w < h ? w : h);
+    uint64_t padded_px = aspect == VTC_ASPECT_PAD ? side * side : 0;
+    uint64_t long_px = aspect == VTC_ASPECT_RESIZE ? 0
+                       : aspect == VTC_ASPECT_PAD ? (uint64_t)size * size
+                                                  : (uint64_t)size * (uint64_t)((double)size * side / shortest + 1);
+    if (padded_px > max_intermediate || long_px > max_intermediate)
+        return vtc_set_error(VTC_ERR_LIMIT,
+                             "preprocess: a %dx%d image is too elongated for this model's processor (intermediate of "
+                             "%llu pixels, limit %llu)",
+                             w, h, (unsigned long long)(padded_px > long_px ? padded_px : long_px),
+                             (unsigned long long)max_intermediate);
     int st = 0;
     uint8_t *padded = NULL, *resized = NULL;
     if (aspect == VTC_ASPECT_PAD && w != h) {
