@@ -1,231 +1,349 @@
 // Pillow-exact bicubic resampling and the CLIP / SigLIP / LLaVA image processors.
 //
-// The resampler follows Pillow's Resample.c behaviour (Pillow 9.x): for each
-// output pixel a window of input pixels centred at (x + 0.5) * scale, weights
-// from the bicubic kernel (a = -0.5) stretched by max(scale, 1) (antialiasing),
-// normalised to sum 1, then converted to 22-bit fixed point with rounding; each
-// pass accumulates from 1 << 21 (rounding) and clips to [0, 255]. Horizontal
-// pass first (only over the rows the vertical pass will read), then vertical.
+// The resampler is Pillow 9.x's Resample.c for 8-bit images: for output sample
+// i the input window is centred at (i + 0.5) * scale with support 2 * max(scale, 1)
+// (antialiasing when shrinking), weights bicubic(a = -0.5) of the distance scaled
+// by 1 / max(scale, 1), normalised to sum 1 in double, rounded half away from zero
+// to 22-bit fixed point; each pass accumulates from 1 << 21 in int32, shifts right
+// by 22 and clips to [0, 255]. Horizontal pass first, then vertical; a pass whose
+// dimension does not change is the identity (Pillow skips it: same result).
+//
+// Pillow materialises whatever it resizes; we do not need to. Both processors
+// that would make large intermediates are computed exactly without them:
+// - centre crop (CLIP): only the output window that survives the crop is
+//   evaluated (a 1 x 100000 strip resized to 336 x 33600000 is cheap);
+// - pad to square (LLaVA): the image sits on a constant-colour canvas; canvas
+//   samples are never built, the weights falling on the background are summed
+//   once (bg * sum(k) is exactly what Pillow's loop adds up).
+// The vertical pass streams through a ring of intermediate rows, in blocks of
+// columns, so memory is O(taps x block) rather than O(width x height).
 #include "preprocess.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 
 #define PRECISION_BITS (32 - 8 - 2)
+#define HALF (1 << (PRECISION_BITS - 1))
+#define ONE (1 << PRECISION_BITS)
+#define BLOCK_COLS 256                    // columns per vertical sweep
+#define MAX_STATE_BYTES ((size_t)1 << 30) // filter tables + ring; beyond it only absurd shapes
 
 static double bicubic(double x) {
     const double a = -0.5;
-    x = fabs(x);
+    if (x < 0.0) x = -x;
     if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
     if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
     return 0.0;
 }
 
-// Per output index: first input index, count, and ksize fixed-point weights.
-struct coeffs {
-    int ksize;
-    int *bounds;  // [out, 2]: xmin, xcount
-    int32_t *k;   // [out, ksize]
-};
-
-static int precompute(int in_size, double in0, double in1, int out_size, struct coeffs *c) {
-    const double support_base = 2.0;
-    double scale = (in1 - in0) / out_size;
-    double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = support_base * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
-    c->ksize = ksize;
-    c->bounds = vtc_alloc((size_t)out_size * 2, sizeof(int));
-    c->k = vtc_alloc((size_t)out_size * ksize, sizeof(int32_t));
-    double *pre = vtc_alloc((size_t)ksize, sizeof(double));
-    if (!c->bounds || !c->k || !pre) {
-        free(pre);
-        return VTC_ERR_NOMEM;
-    }
-    double ss = 1.0 / filterscale;
-    for (int xx = 0; xx < out_size; xx++) {
-        double center = in0 + (xx + 0.5) * scale;
-        double ww = 0.0;
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
-        for (int x = 0; x < xmax; x++) {
-            double w = bicubic((x + xmin - center + 0.5) * ss);
-            pre[x] = w;
-            ww += w;
-        }
-        for (int x = 0; x < xmax; x++)
-            if (ww != 0.0) pre[x] /= ww;
-        int32_t *k = c->k + (size_t)xx * ksize;
-        for (int x = 0; x < ksize; x++) {
-            double v = x < xmax ? pre[x] : 0.0;
-            // Pillow's normalize_coeffs_8bpc: round half away from zero
-            k[x] = (int32_t)(v < 0 ? (int)(-0.5 + v * (1 << PRECISION_BITS)) : (int)(0.5 + v * (1 << PRECISION_BITS)));
-        }
-        c->bounds[xx * 2] = xmin;
-        c->bounds[xx * 2 + 1] = xmax;
-    }
-    free(pre);
-    return 0;
-}
-
-static void coeffs_free(struct coeffs *c) {
-    free(c->bounds);
-    free(c->k);
-}
-
 static inline uint8_t clip8(int32_t v) {
-    v >>= PRECISION_BITS;
+    v >>= PRECISION_BITS; // arithmetic shift, as in Pillow
     return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-// rows [0, h) of src (w wide) -> dst (dw wide)
-static void pass_horizontal(const uint8_t *src, int w, int h, uint8_t *dst, int dw, const struct coeffs *c) {
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * w * 3;
-        uint8_t *out = dst + (size_t)y * dw * 3;
-        for (int xx = 0; xx < dw; xx++) {
-            int xmin = c->bounds[xx * 2], xmax = c->bounds[xx * 2 + 1];
-            const int32_t *k = c->k + (size_t)xx * c->ksize;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-            for (int x = 0; x < xmax; x++) {
-                const uint8_t *p = row + (size_t)(x + xmin) * 3;
-                s0 += p[0] * k[x];
-                s1 += p[1] * k[x];
-                s2 += p[2] * k[x];
-            }
-            out[xx * 3] = clip8(s0);
-            out[xx * 3 + 1] = clip8(s1);
-            out[xx * 3 + 2] = clip8(s2);
-        }
-    }
+// ---------------------------------------------------------------- one axis
+
+// Resizing `in` samples to `out` along one axis.
+typedef struct {
+    int64_t in, out;
+    double scale, support, ss;
+    int identity;
+} axis;
+
+static axis axis_make(int64_t in, int64_t out) {
+    axis a;
+    a.in = in;
+    a.out = out;
+    a.identity = in == out;
+    a.scale = (double)in / (double)out;
+    double filterscale = a.scale < 1.0 ? 1.0 : a.scale;
+    a.support = 2.0 * filterscale; // bicubic support 2, stretched when shrinking
+    a.ss = 1.0 / filterscale;
+    return a;
 }
 
-// src rows offset so that bounds index rows of src directly
-static void pass_vertical(const uint8_t *src, int w, uint8_t *dst, int dh, const struct coeffs *c, int row0) {
-    for (int yy = 0; yy < dh; yy++) {
-        int ymin = c->bounds[yy * 2] - row0, ymax = c->bounds[yy * 2 + 1];
-        const int32_t *k = c->k + (size_t)yy * c->ksize;
-        uint8_t *out = dst + (size_t)yy * w * 3;
-        for (int x = 0; x < w * 3; x++) {
-            int32_t s = 1 << (PRECISION_BITS - 1);
-            for (int y = 0; y < ymax; y++) s += src[(size_t)(y + ymin) * w * 3 + x] * k[y];
-            out[x] = clip8(s);
-        }
+// The input window [*first, *first + *n) of output sample i (Pillow's precompute_coeffs).
+static void axis_window(const axis *a, int64_t i, int *first, int *n) {
+    if (a->identity) {
+        *first = (int)i;
+        *n = 1;
+        return;
     }
+    double center = (i + 0.5) * a->scale;
+    int64_t lo = (int64_t)(center - a->support + 0.5);
+    int64_t hi = (int64_t)(center + a->support + 0.5);
+    if (lo < 0) lo = 0;
+    if (hi > a->in) hi = a->in;
+    *first = (int)lo;
+    *n = hi > lo ? (int)(hi - lo) : 0;
 }
 
-int vtc_resize_bicubic_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh) {
-    if (!src || !dst || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || dw > 65536 || dh > 65536)
-        return vtc_set_error(VTC_ERR_ARG, "resize: bad size %dx%d -> %dx%d", sw, sh, dw, dh);
-    int need_h = dw != sw, need_v = dh != sh;
-    if (!need_h && !need_v) {
-        memcpy(dst, src, (size_t)sw * sh * 3);
-        return 0;
+// Fixed-point weights of output sample i: those of the inputs in [lo, hi) go to
+// k in input order; returns the sum of all the window's weights.
+static int64_t axis_weights(const axis *a, int64_t i, int64_t lo, int64_t hi, int32_t *k) {
+    int first, n;
+    axis_window(a, i, &first, &n);
+    if (a->identity) {
+        if (first >= lo && first < hi) k[0] = ONE;
+        return ONE;
     }
-    struct coeffs ch = { 0 }, cv = { 0 };
+    double center = (i + 0.5) * a->scale, ww = 0.0;
+    for (int x = 0; x < n; x++) ww += bicubic((x + first - center + 0.5) * a->ss);
+    int64_t sum = 0;
+    for (int x = 0, o = 0; x < n; x++) {
+        double w = bicubic((x + first - center + 0.5) * a->ss); // the same value as above
+        if (ww != 0.0) w /= ww;
+        int32_t q = w < 0 ? (int32_t)(-0.5 + w * ONE) : (int32_t)(0.5 + w * ONE);
+        sum += q;
+        if (x + first >= lo && x + first < hi) k[o++] = q;
+    }
+    return sum;
+}
+
+// The part [a, b) of the window of output i that falls in [lo, hi); returns its length.
+static int window_part(const axis *ax, int64_t i, int64_t lo, int64_t hi, int *a) {
+    int first, n;
+    axis_window(ax, i, &first, &n);
+    int64_t s = first > lo ? first : lo, e = (int64_t)first + n < hi ? (int64_t)first + n : hi;
+    *a = (int)s;
+    return e > s ? (int)(e - s) : 0;
+}
+
+// ---------------------------------------------------------------- the canvas resampler
+
+// An RGB image placed at (ox, oy) on a canvas of a constant colour.
+struct canvas {
+    const uint8_t *rgb; // stride 3 * w
+    int w, h;
+    int width, height;  // canvas, >= the image
+    int ox, oy;
+    uint8_t bg[3];
+};
+
+// dst (wh rows of ww pixels, stride 3 * ww) = the window at (x0, y0) of Pillow's
+// BICUBIC resize of the canvas to out_w x out_h. The window must lie inside.
+static int resample(const struct canvas *cv, int64_t out_w, int64_t out_h, int64_t x0, int64_t y0, int ww, int wh,
+                    uint8_t *dst) {
+    const axis ax = axis_make(cv->width, out_w), ay = axis_make(cv->height, out_h);
+    const int64_t ix0 = cv->ox, ix1 = (int64_t)cv->ox + cv->w, iy0 = cv->oy, iy1 = (int64_t)cv->oy + cv->h;
     int st = 0;
-    if (need_h) st = precompute(sw, 0, sw, dw, &ch);
-    if (!st && need_v) st = precompute(sh, 0, sh, dh, &cv);
-    uint8_t *tmp = NULL;
-    if (!st && need_h && need_v) {
-        // only the rows the vertical pass reads
-        int ybox_first = cv.bounds[0];
-        int ybox_last = cv.bounds[(dh - 1) * 2] + cv.bounds[(dh - 1) * 2 + 1];
-        int rows = ybox_last - ybox_first;
-        tmp = vtc_alloc((size_t)dw * rows, 3);
-        if (!tmp) st = VTC_ERR_NOMEM;
-        if (!st) {
-            pass_horizontal(src + (size_t)ybox_first * sw * 3, sw, rows, tmp, dw, &ch);
-            pass_vertical(tmp, dw, dst, dh, &cv, ybox_first);
+
+    // Geometry first, to size everything before allocating it.
+    int tx0 = ww, tx1 = 0, maxband = 0, a;
+    size_t htaps = 0, vtaps = 0;
+    for (int j = 0; j < ww; j++)
+        if (window_part(&ax, x0 + j, ix0, ix1, &a) > 0) {
+            if (j < tx0) tx0 = j;
+            tx1 = j + 1;
         }
-    } else if (!st && need_h) {
-        pass_horizontal(src, sw, sh, dst, dw, &ch);
-    } else if (!st) {
-        pass_vertical(src, sw, dst, dh, &cv, 0);
+    for (int j = tx0; j < tx1; j++) htaps += (size_t)window_part(&ax, x0 + j, ix0, ix1, &a);
+    for (int i = 0; i < wh; i++) {
+        int n = window_part(&ay, y0 + i, iy0, iy1, &a);
+        vtaps += (size_t)n;
+        if (n > maxband) maxband = n;
     }
-    free(tmp);
-    coeffs_free(&ch);
-    coeffs_free(&cv);
+    const int tw = tx1 > tx0 ? tx1 - tx0 : 0, bw_max = tw < BLOCK_COLS ? tw : BLOCK_COLS;
+    const size_t state = (htaps + vtaps) * sizeof(int32_t) + (size_t)(maxband + 1) * bw_max * 3 +
+                         (size_t)ww * (3 + 4 * sizeof(int64_t)) + (size_t)wh * 4 * sizeof(int64_t) +
+                         (size_t)bw_max * 3 * sizeof(int32_t);
+    if (state > MAX_STATE_BYTES)
+        return vtc_set_error(VTC_ERR_LIMIT,
+                             "resize: %dx%d -> %lldx%lld needs %zu MiB of filter state (an image this elongated is "
+                             "not supported)",
+                             cv->width, cv->height, (long long)out_w, (long long)out_h, state >> 20);
+
+    uint8_t *hb = vtc_alloc((size_t)ww, 3);        // [ww][3] a background canvas row, resampled
+    int64_t *hcol = vtc_alloc((size_t)tw + 1, 3 * sizeof(int64_t)); // per touching column: x, n, offset
+    int64_t *hbgk = vtc_alloc((size_t)tw + 1, sizeof(int64_t));     // weight on the background
+    int32_t *hk = vtc_alloc(htaps + 1, sizeof(int32_t));
+    int64_t *vrow = vtc_alloc((size_t)wh, 4 * sizeof(int64_t));     // per row: first, n, offset, sum
+    int64_t *vbgk = vtc_alloc((size_t)wh, sizeof(int64_t));
+    int32_t *vk = vtc_alloc(vtaps + 1, sizeof(int32_t));
+    uint8_t *ring = vtc_alloc((size_t)(maxband + 1) * (bw_max + 1), 3);
+    int32_t *acc = vtc_alloc((size_t)bw_max + 1, 3 * sizeof(int32_t));
+    if (!hb || !hcol || !hbgk || !hk || !vrow || !vbgk || !vk || !ring || !acc) {
+        st = VTC_ERR_NOMEM;
+        goto done;
+    }
+
+    // Columns: the image-covering weights of the touching ones, and what a pure
+    // background row becomes (also the value of every row at a column that
+    // does not touch the image).
+    size_t off = 0;
+    for (int j = 0; j < ww; j++) {
+        int n = j >= tx0 && j < tx1 ? window_part(&ax, x0 + j, ix0, ix1, &a) : 0;
+        int64_t sum = axis_weights(&ax, x0 + j, ix0, ix0 + (n ? ix1 - ix0 : 0), hk + off);
+        for (int c = 0; c < 3; c++) hb[j * 3 + c] = clip8((int32_t)(HALF + cv->bg[c] * sum));
+        if (j >= tx0 && j < tx1) {
+            int64_t *col = hcol + (size_t)(j - tx0) * 3, inside = 0;
+            for (int t = 0; t < n; t++) inside += hk[off + t];
+            col[0] = a - cv->ox;
+            col[1] = n;
+            col[2] = (int64_t)off;
+            hbgk[j - tx0] = sum - inside;
+            off += (size_t)n;
+        }
+    }
+    // Rows: the image-covering weights, the weight on the background, the total.
+    off = 0;
+    for (int i = 0; i < wh; i++) {
+        int n = window_part(&ay, y0 + i, iy0, iy1, &a);
+        int64_t sum = axis_weights(&ay, y0 + i, iy0, iy0 + (n ? iy1 - iy0 : 0), vk + off), inside = 0;
+        for (int t = 0; t < n; t++) inside += vk[off + t];
+        int64_t *r = vrow + (size_t)i * 4;
+        r[0] = a;
+        r[1] = n;
+        r[2] = (int64_t)off;
+        r[3] = sum;
+        vbgk[i] = sum - inside;
+        off += (size_t)n;
+    }
+
+    // Columns that never see the image: every intermediate row holds hb there.
+    for (int i = 0; i < wh; i++) {
+        uint8_t *out = dst + (size_t)i * ww * 3;
+        for (int j = 0; j < ww; j++) {
+            if (j == tx0) j = tx1;
+            if (j >= ww) break;
+            for (int c = 0; c < 3; c++) out[j * 3 + c] = clip8((int32_t)(HALF + hb[j * 3 + c] * vrow[(size_t)i * 4 + 3]));
+        }
+    }
+
+    // Touching columns, a block at a time: horizontal pass into the ring, vertical out of it.
+    const int cap = maxband > 0 ? maxband : 1;
+    for (int jb = tx0; jb < tx1; jb += BLOCK_COLS) {
+        const int bw = tx1 - jb < BLOCK_COLS ? tx1 - jb : BLOCK_COLS;
+        const size_t rstride = (size_t)bw * 3;
+        int64_t hi = INT64_MIN; // rows [.., hi) of the image band are in the ring
+        for (int i = 0; i < wh; i++) {
+            const int64_t *r = vrow + (size_t)i * 4;
+            const int64_t first = r[0], n = r[1];
+            const int32_t *k = vk + r[2];
+            if (hi < first) hi = first;
+            for (; hi < first + n; hi++) { // horizontal pass for canvas row hi
+                const uint8_t *src = cv->rgb + (size_t)(hi - cv->oy) * cv->w * 3;
+                uint8_t *o = ring + (size_t)(hi % cap) * rstride;
+                for (int jj = 0; jj < bw; jj++) {
+                    const int64_t *col = hcol + (size_t)(jb - tx0 + jj) * 3;
+                    const uint8_t *p = src + (size_t)col[0] * 3;
+                    const int32_t *kk = hk + col[2];
+                    const int32_t kbg = (int32_t)hbgk[jb - tx0 + jj];
+                    int32_t s0 = HALF + cv->bg[0] * kbg, s1 = HALF + cv->bg[1] * kbg, s2 = HALF + cv->bg[2] * kbg;
+                    for (int64_t t = 0; t < col[1]; t++, p += 3) {
+                        s0 += p[0] * kk[t];
+                        s1 += p[1] * kk[t];
+                        s2 += p[2] * kk[t];
+                    }
+                    o[jj * 3] = clip8(s0);
+                    o[jj * 3 + 1] = clip8(s1);
+                    o[jj * 3 + 2] = clip8(s2);
+                }
+            }
+            const int32_t kbg = (int32_t)vbgk[i];
+            const uint8_t *bgrow = hb + (size_t)jb * 3;
+            for (size_t q = 0; q < rstride; q++) acc[q] = HALF + bgrow[q] * kbg;
+            for (int64_t t = 0; t < n; t++) {
+                const uint8_t *row = ring + (size_t)((first + t) % cap) * rstride;
+                const int32_t kt = k[t];
+                for (size_t q = 0; q < rstride; q++) acc[q] += row[q] * kt;
+            }
+            uint8_t *out = dst + ((size_t)i * ww + jb) * 3;
+            for (size_t q = 0; q < rstride; q++) out[q] = clip8(acc[q]);
+        }
+    }
+done:
+    free(hb);
+    free(hcol);
+    free(hbgk);
+    free(hk);
+    free(vrow);
+    free(vbgk);
+    free(vk);
+    free(ring);
+    free(acc);
     return st;
 }
 
-// transformers' rescale + normalize of a size x size RGB8 crop at (left, top) of img
-static void to_chw(const uint8_t *rgb, int w, int left, int top, int size, const float mean[3], const float std[3],
-                   float *out) {
-    for (int c = 0; c < 3; c++) {
-        float *plane = out + (size_t)c * size * size;
-        for (int y = 0; y < size; y++) {
-            const uint8_t *row = rgb + ((size_t)(y + top) * w + left) * 3;
-            for (int x = 0; x < size; x++) {
-                // rescale in double then to float (transformers: astype(float64) * 1/255 -> float32)
-                float v = (float)(row[x * 3 + c] * (1.0 / 255.0));
-                plane[(size_t)y * size + x] = (v - mean[c]) / std[c];
-            }
+// ---------------------------------------------------------------- public entry points
+
+#define MAX_SIDE (1 << 24)
+
+int vtc_resize_bicubic_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh) {
+    if (!src || !dst || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || dw > MAX_SIDE || dh > MAX_SIDE)
+        return vtc_set_error(VTC_ERR_ARG, "resize: bad size %dx%d -> %dx%d", sw, sh, dw, dh);
+    struct canvas cv = { src, sw, sh, sw, sh, 0, 0, { 0, 0, 0 } };
+    return resample(&cv, dw, dh, 0, 0, dw, dh, dst);
+}
+
+// LLaVA fills the square with tuple(int(x * 255) for x in image_mean), x the
+// Python float (a double) of the config's decimal; we hold a float32. A config
+// writes few digits, so the shortest decimal of up to 7 significant digits that
+// rounds to our float is taken as that decimal; failing one, the float itself.
+// Pillow clips the colour to [0, 255].
+static uint8_t mean_to_background(float m) {
+    double d = m;
+    char buf[32];
+    for (int digits = 1; digits <= 7; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)m);
+        if (strtof(buf, NULL) == m) {
+            d = strtod(buf, NULL);
+            break;
         }
     }
+    double v = d * 255.0;
+    if (!(v > 0.0)) return 0;
+    if (v >= 255.0) return 255;
+    return (uint8_t)(int)v; // int() truncates
 }
 
 int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, const float mean[3],
                        const float std[3], float *out) {
-    if (!rgb || !out || w <= 0 || h <= 0 || size <= 0 || size > 8192)
-        return vtc_set_error(VTC_ERR_ARG, "preprocess: bad image %dx%d or size %d", w, h, size);
+    if (!rgb || !out || !mean || !std || w <= 0 || h <= 0 || size < 1 || size > 8192)
+        return vtc_set_error(VTC_ERR_ARG, "preprocess: bad image %dx%d or size %d (1..8192)", w, h, size);
     if (aspect != VTC_ASPECT_CROP && aspect != VTC_ASPECT_PAD && aspect != VTC_ASPECT_RESIZE)
         return vtc_set_error(VTC_ERR_ARG, "preprocess: bad aspect mode %d", aspect);
-    // The processors build a full-size intermediate (the padded square, or the
-    // image resized on its shortest side) as Pillow does; bound it, since an
-    // extreme aspect ratio (1 x 100000) would otherwise need gigapixels.
-    const uint64_t max_intermediate = (uint64_t)1 << 26;
-    uint64_t side = (uint64_t)(w > h ? w : h), shortest = (uint64_t)(w < h ? w : h);
-    uint64_t padded_px = aspect == VTC_ASPECT_PAD ? side * side : 0;
-    uint64_t long_px = aspect == VTC_ASPECT_RESIZE ? 0
-                       : aspect == VTC_ASPECT_PAD ? (uint64_t)size * size
-                                                  : (uint64_t)size * (uint64_t)((double)size * side / shortest + 1);
-    if (padded_px > max_intermediate || long_px > max_intermediate)
-        return vtc_set_error(VTC_ERR_LIMIT,
-                             "preprocess: a %dx%d image is too elongated for this model's processor (intermediate of "
-                             "%llu pixels, limit %llu)",
-                             w, h, (unsigned long long)(padded_px > long_px ? padded_px : long_px),
-                             (unsigned long long)max_intermediate);
-    int st = 0;
-    uint8_t *padded = NULL, *resized = NULL;
-    if (aspect == VTC_ASPECT_PAD && w != h) {
-        // LLaVA's expand2square: background int(mean * 255), image pasted centred
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(mean[c]) || !isfinite(std[c]) || std[c] == 0.0f)
+            return vtc_set_error(VTC_ERR_ARG, "preprocess: bad mean/std (%g, %g) for channel %d", mean[c], std[c], c);
+
+    struct canvas cv = { rgb, w, h, w, h, 0, 0, { 0, 0, 0 } };
+    if (aspect == VTC_ASPECT_PAD && w != h) { // LLaVA's expand2square
         int s = w > h ? w : h;
-        padded = vtc_alloc((size_t)s * s, 3);
-        if (!padded) return VTC_ERR_NOMEM;
-        uint8_t bg[3];
-        for (int c = 0; c < 3; c++) bg[c] = (uint8_t)(int)(mean[c] * 255);
-        for (size_t i = 0; i < (size_t)s * s; i++) memcpy(padded + i * 3, bg, 3);
-        int ox = (s - w) / 2, oy = (s - h) / 2;
-        for (int y = 0; y < h; y++) memcpy(padded + ((size_t)(y + oy) * s + ox) * 3, rgb + (size_t)y * w * 3, (size_t)w * 3);
-        rgb = padded;
-        w = h = s;
+        cv.width = cv.height = s;
+        cv.ox = (s - w) / 2;
+        cv.oy = (s - h) / 2;
+        for (int c = 0; c < 3; c++) cv.bg[c] = mean_to_background(mean[c]);
     }
-    int rw, rh;
-    if (aspect == VTC_ASPECT_RESIZE) {
-        rw = rh = size;
-    } else { // shortest edge to size, the long one int(size * long / short)
-        if (w <= h) {
-            rw = size;
-            rh = (int)((double)size * h / w);
-        } else {
-            rh = size;
-            rw = (int)((double)size * w / h);
-        }
-        if (rw < size) rw = size;
-        if (rh < size) rh = size;
+    int64_t rw = size, rh = size;
+    if (aspect != VTC_ASPECT_RESIZE) {
+        // transformers' get_resize_output_image_size: shortest edge to size,
+        // the other int(size * long / short); then the centre crop.
+        if (cv.width <= cv.height)
+            rh = (int64_t)((double)size * cv.height / cv.width);
+        else
+            rw = (int64_t)((double)size * cv.width / cv.height);
     }
-    resized = vtc_alloc((size_t)rw * rh, 3);
-    if (!resized) st = VTC_ERR_NOMEM;
-    if (!st) st = vtc_resize_bicubic_u8(rgb, w, h, resized, rw, rh);
-    if (!st) to_chw(resized, rw, (rw - size) / 2, (rh - size) / 2, size, mean, std, out);
-    free(padded);
-    free(resized);
+    uint8_t *crop = vtc_alloc((size_t)size * size, 3);
+    if (!crop) return VTC_ERR_NOMEM;
+    int st = resample(&cv, rw, rh, (rw - size) / 2, (rh - size) / 2, size, size, crop);
+    if (st) vtc_wrap_error(st, "preprocess: %dx%d image to %d", w, h, size);
+    if (!st) {
+        // transformers' rescale (float64 x * (1/255), then float32) and normalize
+        // ((x - mean) / std in float32), tabulated per channel and value.
+        float table[3][256];
+        for (int c = 0; c < 3; c++)
+            for (int v = 0; v < 256; v++) {
+                float x = (float)(v * (1.0 / 255.0));
+                table[c][v] = (x - mean[c]) / std[c];
+            }
+        const size_t plane = (size_t)size * size;
+        for (size_t p = 0; p < plane; p++)
+            for (int c = 0; c < 3; c++) out[c * plane + p] = table[c][crop[p * 3 + c]];
+    }
+    free(crop);
     return st;
 }

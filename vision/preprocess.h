@@ -1,6 +1,8 @@
 // Model-exact preprocessing: Pillow's bicubic resampling on uint8 RGB, and the
 // image processors of CLIP (resize shortest edge + centre crop), SigLIP (resize
 // to square) and LLaVA-1.5 (pad to square with the mean colour, then CLIP).
+// Both functions are thread-safe, allocate only temporaries, and return 0 or a
+// negative enum vtc_status with vtc_last_error() saying why.
 #ifndef VTC_PREPROCESS_H
 #define VTC_PREPROCESS_H
 
@@ -8,14 +10,26 @@
 
 #include "vtc.h"
 
-// RGB8 resize bit-identical to Pillow's img.resize((dw, dh), Image.BICUBIC)
-// (separable, antialiased: support 2 x scale when shrinking, a = -0.5, 22-bit
-// fixed-point coefficients; horizontal pass first; a pass is skipped when that
-// dimension does not change). src stride 3*sw, dst stride 3*dw.
+// src (sw x sh RGB8, stride 3*sw) -> dst (dw x dh, stride 3*dw), bit-identical
+// to Pillow 9.4's img.resize((dw, dh), Image.BICUBIC): separable, horizontal
+// pass first, antialiased (support 2 * max(scale, 1), a = -0.5), 22-bit fixed-point
+// weights, each pass rounded and clipped to uint8; a dimension that does not
+// change is copied. Sides 1 .. 1 << 24, else VTC_ERR_ARG.
 int vtc_resize_bicubic_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
 
-// The model input for one RGB8 image: CHW float [3, size, size], normalised.
-// aspect is VTC_ASPECT_CROP, _PAD or _RESIZE (see enum vtc_aspect).
+// The model input of one RGB8 image (w x h, stride 3*w): out_chw is CHW float
+// [3, size, size], as transformers' processor gives pixel_values:
+//   VTC_ASPECT_CROP   CLIPImageProcessor: shortest edge to size (the other side
+//                     int(size * long / short)), Pillow BICUBIC, centre crop at
+//                     ((h' - size) // 2, (w' - size) // 2);
+//   VTC_ASPECT_PAD    LLaVA-1.5: expand2square with the colour int(mean * 255)
+//                     (image pasted centred on the short axis), then as CROP;
+//   VTC_ASPECT_RESIZE SiglipImageProcessor: BICUBIC straight to size x size;
+// then x * (1/255) (in double, rounded to float) and (x - mean) / std in float.
+// Elongated images cost no large intermediate (only the kept window is resampled,
+// the padding is never built); VTC_ERR_LIMIT only when the filter state alone
+// would pass 1 GiB (e.g. 1 x 64M pixels). size in 1..8192, mean and std finite,
+// std nonzero, else VTC_ERR_ARG.
 int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, const float mean[3],
                        const float std[3], float *out_chw);
 
