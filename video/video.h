@@ -1,6 +1,14 @@
 // Video input with FFmpeg: demux (libavformat), decode (libavcodec), convert
-// to RGB24 (libswscale, the ffmpeg CLI's default bicubic scaler), honour the
-// rotation in the stream's display matrix, and sample frames by index or rate.
+// to RGB24 (libswscale) with the bytes `ffmpeg -i IN -pix_fmt rgb24` gives,
+// honour the rotation in the stream's display matrix, sample frames by count
+// or by rate, and read them by seeking, not by decoding the whole file.
+//
+// Frame numbering: index k is the k-th frame the decoder outputs, in
+// presentation order, counting from 0 — the `n` of the CLI's
+// `-vf select=eq(n\,k)`. Timestamps are seconds since frame 0.
+//
+// Thread-safety: a vtc_video belongs to one thread at a time; different
+// handles may be used from different threads.
 #ifndef VTC_VIDEO_H
 #define VTC_VIDEO_H
 
@@ -12,36 +20,52 @@
 typedef struct vtc_video vtc_video;
 
 struct vtc_video_info {
-    int32_t width, height;  // after rotation
-    int64_t n_frames;       // frames in the stream (container count, or estimated)
-    int32_t n_frames_exact; // 1 when n_frames was counted or read from the container
-    double  fps;            // average frame rate
+    int32_t width, height;  // frame size after rotation
+    int64_t n_frames;       // frames the stream decodes to (see n_frames_exact)
+    int32_t n_frames_exact; // 1: from the container's sample count, an index of the packets or the
+                            // last packet's timestamp; 0: an estimate (duration x frame rate)
+    double  fps;            // nominal frame rate (0 when the stream has none)
     double  duration;       // seconds
     int32_t rotation;       // degrees clockwise applied to the frames (0, 90, 180, 270)
-    char    codec[32];
+    int32_t vfr;            // 1: timestamps do not follow the nominal rate (frames are located
+                            // through an index of every packet's timestamp)
+    char    codec[32];      // decoder name ("h264", "mpeg4", "mjpeg", ...)
+    char    format[32];     // demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", ...)
 };
 
-// Opens a video file (anything FFmpeg demuxes) with at least one video stream.
+// 1 when FFmpeg can demux `path` and it has a video stream with a decoder (not
+// just cover art), 0 when it is something else, VTC_ERR_IO when it cannot be
+// read. Reads the header only. FFmpeg also demuxes still images (PNG, JPEG), so
+// callers that treat images differently check for them first.
+int vtc_video_probe(const char *path);
+
+// Opens a video file (anything FFmpeg demuxes) and decodes its first frame, so a
+// file without a decodable frame fails here. *out: caller closes with vtc_video_close.
 int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video **out);
-// The same over a memory buffer (must outlive the handle), for fuzzing.
+// The same over a memory buffer, which must outlive the handle (for fuzzing and hosts
+// that hold the bytes).
 int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, vtc_video **out);
 void vtc_video_close(vtc_video *v);
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 
-// Frame indices to sample: n_frames > 0 -> floor(linspace(0, total-1, n))
-// (LLaVA-OneVision's rule; n > total repeats frames as the rule implies);
-// otherwise fps > 0 -> the first frame at or after each multiple of 1/fps
-// seconds (by index: floor(k * rate / fps)). *indices (caller frees) gets *n
-// ascending indices.
-int vtc_video_sample(const vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n);
+// Frame indices to sample (*indices: caller frees with free(); *n of them, ascending):
+// - n_frames > 0: floor(linspace(0, total-1, n_frames)) as numpy computes it
+//   (LLaVA-OneVision's loader); n_frames > total repeats frames, as that rule does;
+// - otherwise fps > 0: for each t = j/fps (j = 0, 1, ...) up to the last frame's
+//   timestamp, the first frame whose timestamp is >= t (1 ms tolerance, as Matroska
+//   stores milliseconds); a frame picked for two targets (fps above the video's
+//   rate) is listed once. fps above 10^6 is VTC_ERR_ARG.
+// More than limits.max_frames indices is VTC_ERR_LIMIT.
+int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n);
 
-// Decodes frame `index` (0-based, in presentation order) as RGB. Indices must
-// not decrease between calls (a sampled list, in order); a jump ahead seeks to
-// the keyframe before the target instead of decoding everything in between.
-// *frame: caller frees with vtc_image_free; *timestamp: seconds.
+// Decodes frame `index` as RGB (*frame: caller frees with vtc_image_free) and its
+// timestamp (seconds since frame 0; may be NULL). Any order works; ascending is
+// cheapest: a frame far ahead is reached by seeking to the keyframe before it and
+// decoding forward to it, a frame just ahead by decoding forward, the same index
+// again without decoding. Peak memory is one decoded frame plus the decoder's.
 int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *timestamp);
 
-// Frames decoded so far (to check that seeking skips work).
+// Frames the decoder has output since open (to check that seeking skips work).
 int64_t vtc_video_decoded_count(const vtc_video *v);
 
 // vtc_media_load's video half: open, sample, decode the sampled frames.
