@@ -2,9 +2,16 @@
 // feature layer (the head-mean CLS row of layer -2's softmax attention over the
 // patches), emitted in raster order. The projector is per token, so selecting
 // in encoder space and projecting afterwards equals FasterVLM's order.
-// Video: over the whole clip, or per_frame=1 with k/T per frame (remainder to
-// the first frames). Without a CLS token (SigLIP) cls_attn holds the mean
-// attention each token receives, and the note says so.
+// Official code (Theia-4869/FasterVLM): feature_select takes attentions[-2]
+// [:, :, 0, 1:] (the layer the features come from), encode_images takes
+// .mean(dim=1) over heads, torch.topk(k) and scatters it into a boolean mask, so
+// the kept tokens come out in raster order. torch.topk leaves ties open; vtc
+// keeps the lower index.
+// Video: over the whole clip by default, or per_frame=1 with k/T per frame (the
+// first k mod T frames one more) — per_frame=1 is FasterVLM's own Video-LLaVA
+// variant (encode_videos: topk per frame, each frame sorted, frames in order).
+// Without a CLS token (SigLIP) cls_attn holds the mean attention each token
+// receives, and the note says so.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,6 @@
-// none: every token, unchanged — the unpruned baseline.
+// none: every token, unchanged, in raster order — the unpruned baseline. A
+// selection like cls or random, so in encoder feature space: vtc_prune hands on
+// the precomputed embeddings (or projects), exactly as for the other selections.
 #include <stdlib.h>
 
 #include "prune.h"
@@ -10,13 +12,13 @@ static int run_none(const struct vtc_prune_input *in, vtc_tokens **out) {
     for (int32_t i = 0; i < f->n; i++) idx[i] = i;
     int32_t dim;
     int space;
-    const float *rows = vtc_prune_rows(f, VTC_SPACE_EMBEDS, &dim, &space);
+    const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
     int st = vtc_tokens_gather(f, rows, dim, space, idx, f->n, out);
     free(idx);
     return st;
 }
 
 const struct vtc_method vtc_method_none = {
-    "none", "keep every token (the unpruned baseline; --keep is ignored)", VTC_F_FEATURES, VTC_F_EMBEDS,
-    VTC_SPACE_EMBEDS, NULL, 0, run_none,
+    "none", "keep every token (the unpruned baseline; --keep is ignored)", VTC_F_FEATURES, 0,
+    VTC_SPACE_FEATURES, NULL, 0, run_none,
 };

@@ -1,10 +1,24 @@
 // The pruning stage: one small interface every method implements, and the
 // registry the CLI, the API, `vtc methods` and the tests all read. Adding a
-// method is adding one file and one line in registry.c.
+// method is adding one file (defining `const struct vtc_method vtc_method_NAME`)
+// and its name on METHOD_LIST in registry.c.
 //
 // Methods work on tensors only (vtc_features), never on images or video, so a
 // host can run them on features it computed itself. prune/ includes nothing
 // from vision/ or video/.
+//
+// The flow (vtc_prune_run): look the method up, check that the fields it needs
+// are present (VTC_ERR_ARG "method X needs Y, which these features lack"),
+// parse its "name=value,..." parameters against its table, resolve --keep
+// against f->n (vtc_keep_count), then call run(). A method fills a vtc_tokens in
+// its own space: VTC_SPACE_FEATURES for methods that select or merge encoder
+// features, projected afterwards by the caller (none of prune/ projects);
+// VTC_SPACE_EMBEDS for methods defined on post-projector embeddings, which fall
+// back to the encoder features (and say VTC_SPACE_FEATURES) when f->embeds is
+// NULL (SPEC §4: "encoder output if no projector"). Every token carries index
+// (source t*H*W + y*W + x, or -1 for a synthetic token), pos (t, y, x) of itself
+// or its representative, and weight (source tokens it stands for); out->note
+// says how it ran when that is not the usual (fallbacks, splits, per-frame counts).
 #ifndef VTC_PRUNE_H
 #define VTC_PRUNE_H
 
@@ -33,22 +47,23 @@ struct vtc_prune_input {
     int64_t keep;       // tokens to keep, resolved against f->n: in [1, n]
     int keep_given;     // 0 when the caller asked for no budget (keep = n then);
                         // methods with their own budget (dycoke, pool, vq) use theirs
-    uint64_t seed;
+    uint64_t seed;      // for the seeded methods (random, todre without CLS, vq)
     const struct vtc_param_values *p;
     int n_threads;      // threads a method may use (the ctx's)
 };
 
 struct vtc_method {
     const char *name;
-    const char *summary;
-    unsigned needs;     // VTC_F_* fields the method cannot run without
-    unsigned uses;      // VTC_F_* fields it prefers when present (e.g. embeds)
-    int space;          // enum vtc_space of the tokens it outputs when f->embeds exists
+    const char *summary; // one line, for `vtc methods`
+    unsigned needs;      // VTC_F_* fields the method cannot run without
+    unsigned uses;       // VTC_F_* fields it reads when present (embeds, CLS, last-layer attention)
+    int space;           // enum vtc_space of the tokens it outputs when f->embeds exists
     const struct vtc_param_def *params;
-    int n_params;
-    // Fills *out (allocated with vtc_tokens_alloc) or returns a negative status
-    // with vtc_set_error. Sets out->note when it ran differently from the usual
-    // (fallbacks, per-frame counts).
+    int n_params;        // at most VTC_PARAM_MAX
+    // Fills *out (allocated with vtc_tokens_alloc; n_input, grid and method are
+    // set by vtc_prune_run) or returns a negative status with vtc_set_error,
+    // leaving *out NULL or for the caller to free. Sets out->note when it ran
+    // differently from the usual. Must not keep pointers into `in`.
     int (*run)(const struct vtc_prune_input *in, vtc_tokens **out);
 };
 
@@ -56,16 +71,22 @@ struct vtc_method {
 const struct vtc_method *vtc_method_find(const char *name);
 int vtc_method_index(const char *name);
 
-// Parses "name=value,name=value" against m's table; defaults for the rest.
+// Parses "name=value,name=value" against m's table; defaults for the rest. A
+// name must be one of the table's, exactly, and given once; a value the whole
+// text of a finite number within [lo, hi], whole where the table says so.
+// Otherwise VTC_ERR_ARG naming the method and listing its parameters.
 int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_param_values *out);
 
-// Runs method m with everything checked (fields present, budget valid).
+// Runs method m with everything checked (fields present, parameters, budget);
+// n_threads for the methods that parallelise (<= 1: the calling thread only).
+// *out receives new tokens in the method's space; caller frees with vtc_tokens_free.
 int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struct vtc_prune_params *p,
                   int n_threads, vtc_tokens **out);
 
 // ---------------------------------------------------------------- helpers for methods
 
-// n tokens of width dim, arrays uninitialised except codes = NULL, note = "".
+// n tokens of width dim (prune/tokens.c), arrays uninitialised except codes =
+// NULL, note = "". NULL (and an error set) on failure. Free with vtc_tokens_free.
 vtc_tokens *vtc_tokens_alloc(int32_t n, int32_t dim);
 
 // The rows a method in `space` reads: f->embeds for VTC_SPACE_EMBEDS when
@@ -84,10 +105,12 @@ void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]);
 // ascending index order.
 int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx);
 
-// The n x n matrix of dot products of the unit rows xn (cosine similarities),
-// computed in row blocks on n_threads threads; NULL (no error) when it would
-// exceed max_bytes, so callers fall back to one row per step.
-float *vtc_similarity_matrix(const float *xn, int32_t n, int32_t d, int n_threads, size_t max_bytes);
+// Cosine similarities of the unit rows xn (n, d), divprune.c: the upper
+// triangle of the n x n matrix by sgemm tiles on n_threads threads into sim
+// (n*n floats, caller's); nn (optional, n floats) gets each row's nearest
+// other similarity. vtc_similarity_row reads row i of the whole matrix back.
+int vtc_similarity_tiles(const float *xn, int32_t n, int32_t d, int n_threads, float *sim, float *nn);
+void vtc_similarity_row(const float *sim, int32_t n, int32_t i, float *row);
 
 // Unit-length copies of n rows of width d (a zero row stays zero); caller frees.
 float *vtc_normalized_rows(const float *x, int32_t n, int32_t d);

@@ -1,7 +1,10 @@
 // random: k tokens drawn uniformly without replacement from a seeded generator
 // (splitmix64, partial Fisher-Yates), emitted in raster order. The baseline
 // every method must beat. per_frame=1 draws floor(k/T) per frame, the first
-// k mod T frames one more.
+// k mod T frames one more, frame after frame from the same generator.
+// The draw: state = seed; for i = 0..k-1: j = i + splitmix64(state) mod (n - i),
+// swap perm[i] and perm[j] (perm starts as the identity); the kept set is
+// perm[0..k), sorted. (The modulo bias is below n / 2^64.)
 #include <stdlib.h>
 
 #include "prune.h"

@@ -10,16 +10,14 @@
 
 #include <cblas.h>
 
-extern const struct vtc_method vtc_method_none, vtc_method_random, vtc_method_uniform, vtc_method_pool,
-    vtc_method_cls, vtc_method_visionzip, vtc_method_divprune, vtc_method_todre, vtc_method_tome,
-    vtc_method_dycoke, vtc_method_vq;
+// The registry: adding a method is adding its file and its name on this line
+// (the order is the order `vtc methods` lists them in).
+#define METHOD_LIST(X) X(none) X(random) X(uniform) X(pool) X(cls) X(visionzip) X(divprune) X(todre) X(tome) X(dycoke) X(vq)
 
-// The registry: one line per method.
-static const struct vtc_method *const METHODS[] = {
-    &vtc_method_none,     &vtc_method_random,   &vtc_method_uniform, &vtc_method_pool,
-    &vtc_method_cls,      &vtc_method_visionzip, &vtc_method_divprune, &vtc_method_todre,
-    &vtc_method_tome,     &vtc_method_dycoke,   &vtc_method_vq,
-};
+#define DECLARE_METHOD(name) extern const struct vtc_method vtc_method_##name;
+METHOD_LIST(DECLARE_METHOD)
+#define METHOD_ENTRY(name) &vtc_method_##name,
+static const struct vtc_method *const METHODS[] = { METHOD_LIST(METHOD_ENTRY) };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
 int32_t vtc_method_count(void) { return N_METHODS; }
@@ -103,6 +101,9 @@ int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_pa
             return vtc_set_error(VTC_ERR_ARG, "method %s has no parameter '%.*s' (parameters: %s)", m->name, (int)nlen,
                                  s, valid);
         }
+        if (out->given & (1u << found))
+            return vtc_set_error(VTC_ERR_ARG, "method %s: parameter '%s' is given twice", m->name,
+                                 m->params[found].name);
         const struct vtc_param_def *d = &m->params[found];
         double v;
         if (parse_number(eq + 1, len - nlen - 1, &v) || v < d->lo || v > d->hi || (d->integer && v != floor(v)))
@@ -121,8 +122,11 @@ int64_t vtc_keep_count(double keep, int64_t n) {
         return vtc_set_error(VTC_ERR_ARG, "--keep must be a positive count or a fraction in (0, 1), not %g", keep);
     if (keep == 0) return n;
     if (keep < 1) {
-        int64_t k = (int64_t)floor(keep * (double)n + 0.5);
-        return k < 1 ? 1 : k;
+        // Python's round() of the double keep * n, halves to even: DivPrune's
+        // int(round(ratio * n)). At least one token.
+        double x = keep * (double)n, r = floor(x), frac = x - r;
+        if (frac > 0.5 || (frac == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+        return r < 1 ? 1 : (int64_t)r;
     }
     if (keep != floor(keep))
         return vtc_set_error(VTC_ERR_ARG, "--keep %g: a count must be a whole number (or give a fraction < 1)", keep);
@@ -196,36 +200,6 @@ int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struc
 
 // ---------------------------------------------------------------- helpers
 
-vtc_tokens *vtc_tokens_alloc(int32_t n, int32_t dim) {
-    if (n < 0 || dim <= 0) {
-        vtc_set_error(VTC_ERR_INTERNAL, "vtc_tokens_alloc: bad size %d x %d", n, dim);
-        return NULL;
-    }
-    vtc_tokens *t = vtc_zalloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->n = n;
-    t->dim = dim;
-    t->data = vtc_alloc((size_t)n * dim, sizeof(float));
-    t->index = vtc_alloc((size_t)n, sizeof(int32_t));
-    t->pos = vtc_alloc((size_t)n * 3, sizeof(int32_t));
-    t->weight = vtc_alloc((size_t)n, sizeof(float));
-    if (!t->data || !t->index || !t->pos || !t->weight) {
-        vtc_tokens_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-void vtc_tokens_free(vtc_tokens *t) {
-    if (!t) return;
-    free(t->data);
-    free(t->index);
-    free(t->pos);
-    free(t->weight);
-    free(t->codes);
-    free(t);
-}
-
 const float *vtc_prune_rows(const vtc_features *f, int space, int32_t *dim, int *space_out) {
     if (space == VTC_SPACE_EMBEDS && f->embeds && f->lm_dim > 0) {
         *dim = f->lm_dim;
@@ -235,28 +209,6 @@ const float *vtc_prune_rows(const vtc_features *f, int space, int32_t *dim, int 
     *dim = f->dim;
     *space_out = VTC_SPACE_FEATURES;
     return f->features;
-}
-
-void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]) {
-    int32_t hw = f->H * f->W;
-    pos[0] = i / hw;
-    pos[1] = (i % hw) / f->W;
-    pos[2] = i % f->W;
-}
-
-int vtc_tokens_gather(const vtc_features *f, const float *rows, int32_t dim, int space, const int32_t *idx, int32_t k,
-                      vtc_tokens **out) {
-    vtc_tokens *t = vtc_tokens_alloc(k, dim);
-    if (!t) return VTC_ERR_NOMEM;
-    t->space = space;
-    for (int32_t i = 0; i < k; i++) {
-        memcpy(t->data + (size_t)i * dim, rows + (size_t)idx[i] * dim, sizeof(float) * dim);
-        t->index[i] = idx[i];
-        vtc_grid_pos(f, idx[i], t->pos + 3 * i);
-        t->weight[i] = 1.0f;
-    }
-    *out = t;
-    return VTC_OK;
 }
 
 static int cmp_i32(const void *a, const void *b) {
@@ -294,29 +246,3 @@ int vtc_topk_indices(const float *score, int32_t n, int32_t k, int32_t *idx) {
     return VTC_OK;
 }
 
-struct sim_job {
-    const float *xn;
-    int32_t n, d;
-    float *out;
-};
-
-static void sim_rows(void *p, int begin, int end) {
-    const struct sim_job *j = p;
-    enum { BLOCK = 128 };
-    for (int b0 = begin; b0 < end; b0 += BLOCK) {
-        int bn = end - b0 < BLOCK ? end - b0 : BLOCK;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, j->n, j->d, 1.0f, j->xn + (size_t)b0 * j->d, j->d,
-                    j->xn, j->d, 0.0f, j->out + (size_t)b0 * j->n, j->n);
-    }
-}
-
-float *vtc_similarity_matrix(const float *xn, int32_t n, int32_t d, int n_threads, size_t max_bytes) {
-    size_t bytes;
-    if (vtc_mul_size((size_t)n * (size_t)n, sizeof(float), &bytes) || bytes > max_bytes) return NULL;
-    float *s = malloc(bytes ? bytes : 1);
-    if (!s) return NULL;
-    vtc_blas_single_thread();
-    struct sim_job j = { xn, n, d, s };
-    vtc_parallel_for(n_threads, n, sim_rows, &j);
-    return s;
-}

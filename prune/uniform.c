@@ -3,7 +3,8 @@
 // r x c lattice with r = ceil(sqrt(k_t * H / W)) rows and c = ceil(k_t / r)
 // columns, row i at y = floor((i + 0.5) * H / r), column j at
 // x = floor((j + 0.5) * W / c), taken in raster order until k_t are placed
-// (576 tokens, k = 144: every other row and column). Raster order out.
+// (576 tokens, k = 144: every other row and column). Raster order out. Always
+// per frame: a lattice is a per-image notion, so there is no per_frame knob.
 #include <math.h>
 #include <stdlib.h>
 

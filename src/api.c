@@ -265,6 +265,18 @@ int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struc
 
 // ---------------------------------------------------------------- pooling
 
+// The attention a window receives: the sum of its tokens' shares (the window's
+// mean times its token count, which is smaller for partial windows at the edges).
+static void pool_attention(const float *a, int32_t T, int32_t H, int32_t W, int32_t s, float *out) {
+    const int32_t Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
+    vtc_pool_grid(a, T, H, W, 1, s, out);
+    for (int32_t i = 0; i < T * Ho * Wo; i++) {
+        const int32_t y = (i % (Ho * Wo)) / Wo * s, x = i % Wo * s;
+        const int32_t h = H - y < s ? H - y : s, w = W - x < s ? W - x : s;
+        out[i] *= (float)(h * w);
+    }
+}
+
 vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
     if (!f || size < 1 || size > 64) {
         vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: pool size must be in [1, 64]");
@@ -282,14 +294,8 @@ vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
     if (f->keys) vtc_pool_grid(f->keys, T, H, W, f->head_dim, s, o->keys);
     if (f->embeds) vtc_pool_grid(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
     // attention a window receives is the sum of its tokens' shares
-    if (f->cls_attn) {
-        vtc_pool_grid(f->cls_attn, T, H, W, 1, s, o->cls_attn);
-        for (int i = 0; i < o->n; i++) o->cls_attn[i] *= (float)(s * s);
-    }
-    if (f->cls_attn_last) {
-        vtc_pool_grid(f->cls_attn_last, T, H, W, 1, s, o->cls_attn_last);
-        for (int i = 0; i < o->n; i++) o->cls_attn_last[i] *= (float)(s * s);
-    }
+    if (f->cls_attn) pool_attention(f->cls_attn, T, H, W, s, o->cls_attn);
+    if (f->cls_attn_last) pool_attention(f->cls_attn_last, T, H, W, s, o->cls_attn_last);
     if (f->cls) memcpy(o->cls, f->cls, sizeof(float) * T * f->dim);
     if (f->cls_embed) memcpy(o->cls_embed, f->cls_embed, sizeof(float) * T * f->lm_dim);
     if (f->timestamps) memcpy(o->timestamps, f->timestamps, sizeof(double) * T);

@@ -78,6 +78,35 @@ static vtc_features *grid(void) {
     return f;
 }
 
+// --pool s on a grid that s does not divide: 4x6 by 4 leaves 1x2 windows of
+// 4x4 and 4x2 tokens. Features are the window means; the attention a window
+// receives is the sum of its tokens' (so the total is kept), whatever its size.
+static void test_features_pool(void **state) {
+    (void)state;
+    vtc_features *f = grid();
+    vtc_features *o = vtc_features_pool(f, 4);
+    assert_non_null(o);
+    assert_int_equal(o->T, 2), assert_int_equal(o->H, 1), assert_int_equal(o->W, 2), assert_int_equal(o->n, 4);
+    for (int t = 0; t < 2; t++) {
+        for (int wx = 0; wx < 2; wx++) {
+            double sum_attn = 0, sum_feat = 0;
+            int cnt = 0;
+            for (int y = 0; y < 4; y++)
+                for (int x = wx * 4; x < wx * 4 + 4 && x < 6; x++, cnt++) {
+                    int i = (t * 4 + y) * 6 + x;
+                    sum_attn += f->cls_attn[i];
+                    sum_feat += f->features[i * f->dim];
+                }
+            assert_int_equal(cnt, wx ? 8 : 16);
+            assert_float_equal(o->cls_attn[t * 2 + wx], sum_attn, 1e-6);
+            assert_float_equal(o->features[(t * 2 + wx) * o->dim], sum_feat / cnt, 1e-3);
+        }
+    }
+    assert_null(vtc_features_pool(f, 0));
+    vtc_features_free(o);
+    vtc_features_free(f);
+}
+
 static void test_cls_selection(void **state) {
     (void)state;
     vtc_features *f = grid();
@@ -192,7 +221,7 @@ static void test_encode_prune_project(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_baselines),
+        cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_encode_prune_project),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
