@@ -35,7 +35,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check bench fuzz install uninstall clean help setup demo
+.PHONY: all lib test check bench fuzz tsan install uninstall clean help setup demo
 all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(BUILD)/vtc.pc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
@@ -95,6 +95,16 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 fuzz: $(FUZZ_BIN)
 	sh fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
+# `make tsan`: the concurrency test and the library under ThreadSanitizer (clang);
+# no suppressions needed (OpenBLAS/libpng/libjpeg are not instrumented, see the test).
+TSAN_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -fno-omit-frame-pointer $(ARCH) \
+               -Iinclude -Isrc -I. $(PKG_CFLAGS)
+$(BUILD)/tsan/test_concurrency: tests/test_concurrency.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(TSAN_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -pthread
+tsan: $(BUILD)/tsan/test_concurrency
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" $<
+
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:
 	sh tools/setup.sh
@@ -119,6 +129,6 @@ clean:
 
 help:
 	@echo "make [NATIVE=1] [SAN='-fsanitize=address,undefined'] [BUILD=dir]"
-	@echo "targets: all test bench setup demo install uninstall clean"
+	@echo "targets: all test bench fuzz tsan setup demo install uninstall clean"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

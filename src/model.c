@@ -67,10 +67,20 @@ static float *take(struct arena *a, const struct source *src, const char *name, 
         *status = vtc_set_error(VTC_ERR_FORMAT, "%s: missing tensor %s", src->path, name);
         return NULL;
     }
-    // Shapes must match; leading/trailing 1s are tolerated (GGUF stores 1-D biases
-    // and HF stores class_embedding as [D]).
-    int64_t have = vtc_tensor_numel(t);
-    if (have != (int64_t)count) {
+    // Shapes must match once size-1 dimensions are dropped (GGUF stores 1-D biases
+    // and HF stores class_embedding as [D]); the same element count in another
+    // shape (a transposed matrix, a reshaped table) is a malformed file.
+    int same = 1;
+    for (int i = 0, j = 0; same;) {
+        while (i < t->n_dims && t->shape[i] == 1) i++;
+        while (j < n_dims && shape[j] == 1) j++;
+        if (i == t->n_dims || j == n_dims) {
+            same = i == t->n_dims && j == n_dims;
+            break;
+        }
+        same = t->shape[i++] == shape[j++];
+    }
+    if (!same) {
         char want[96] = "", got[96] = "";
         for (int i = 0; i < n_dims; i++)
             snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "", (long long)shape[i]);
@@ -262,6 +272,10 @@ static int check_geometry(struct vtc_model *m, const char *path) {
 static int finish(struct vtc_model *m, const struct vtc_model_params *params, int file_feature_layer) {
     int layer = params->feature_layer ? params->feature_layer : file_feature_layer;
     int block = vtc_resolve_feature_layer(layer, m->n_layers);
+    // out of range: the caller's mistake (--layer), or the model file's
+    if (block < 0 && !params->feature_layer)
+        return vtc_set_error(VTC_ERR_FORMAT, "the model's vision_feature_layer %d is out of range for its %d blocks",
+                             layer, m->n_layers);
     if (block < 0) return block;
     m->feature_block = block;
     if (params->aspect) m->aspect = params->aspect;
@@ -380,12 +394,15 @@ static int load_safetensors(struct vtc_model *m, const char *path, const struct 
         char *slash = strrchr(dir, '/');
         if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
     }
+    char tname[256];
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
     snprintf(pre_path, sizeof pre_path, "%s/preprocessor_config.json", dir);
     cJSON *cfg = read_json(cfg_path, 0, &st), *pre = NULL;
     if (!st) pre = read_json(pre_path, 0, &st);
     const cJSON *vc = cfg;
     if (cfg && cJSON_GetObjectItemCaseSensitive(cfg, "vision_config")) vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
+    if (!st && vc && !cJSON_IsObject(vc))
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: \"vision_config\" is not an object", cfg_path);
 
     struct naming nm = HF_NAMES;
     if (!st && find_prefix(src.st, nm.prefix, sizeof nm.prefix - 16))
@@ -396,15 +413,15 @@ static int load_safetensors(struct vtc_model *m, const char *path, const struct 
         char *vt = strstr(nm.proj_prefix, "vision_tower.");
         if (vt) *vt = '\0'; else nm.proj_prefix[0] = '\0';
     }
-    const vtc_tensor_view *pw = st ? NULL : source_find(&src, NAME(cfg_path, nm.patch_w, nm.prefix));
-    const vtc_tensor_view *pos = st ? NULL : source_find(&src, NAME(cfg_path, nm.pos_emb, nm.prefix));
+    const vtc_tensor_view *pw = st ? NULL : source_find(&src, NAME(tname, nm.patch_w, nm.prefix));
+    const vtc_tensor_view *pos = st ? NULL : source_find(&src, NAME(tname, nm.pos_emb, nm.prefix));
     if (!st && (!pw || pw->n_dims != 4 || pw->shape[1] != 3 || pw->shape[2] != pw->shape[3] || !pos || pos->n_dims != 2))
         st = vtc_set_error(VTC_ERR_FORMAT, "%s: patch or position embedding missing or malformed", path);
     if (!st) {
-        m->has_cls = source_find(&src, NAME(cfg_path, nm.class_emb, nm.prefix)) != NULL;
+        m->has_cls = source_find(&src, NAME(tname, nm.class_emb, nm.prefix)) != NULL;
         m->arch = m->has_cls ? VTC_ARCH_CLIP : VTC_ARCH_SIGLIP;
-        m->has_pre_ln = source_find(&src, NAME(cfg_path, nm.pre_ln_w, nm.prefix)) != NULL;
-        m->patch_bias = source_find(&src, NAME(cfg_path, nm.patch_b, nm.prefix)) != NULL;
+        m->has_pre_ln = source_find(&src, NAME(tname, nm.pre_ln_w, nm.prefix)) != NULL;
+        m->patch_bias = source_find(&src, NAME(tname, nm.patch_b, nm.prefix)) != NULL;
         m->hidden = (int)pw->shape[0];
         m->patch_size = (int)pw->shape[2];
         int n_pos = (int)pos->shape[0] - m->has_cls, side = (int)lround(sqrt(n_pos > 0 ? n_pos : 0));
@@ -415,17 +432,31 @@ static int load_safetensors(struct vtc_model *m, const char *path, const struct 
         int layers = 0;
         while (layers < 1024 && has_tensor(&src, nm.q_w, nm.prefix, layers)) layers++;
         m->n_layers = layers;
-        const vtc_tensor_view *fc1 = source_find(&src, NAME(cfg_path, nm.fc1_w, nm.prefix, 0));
+        const vtc_tensor_view *fc1 = source_find(&src, NAME(tname, nm.fc1_w, nm.prefix, 0));
         m->ffn = fc1 && fc1->n_dims == 2 ? (int)fc1->shape[0] : 0;
         float eps_def = m->arch == VTC_ARCH_CLIP ? 1e-5f : 1e-6f;
         if (!st) st = json_float(vc, "layer_norm_eps", eps_def, &m->eps, cfg_path);
+        // The geometry comes from the tensors; a config saying otherwise is inconsistent.
+        const struct { const char *key; int have; } agree[] = {
+            { "hidden_size", m->hidden }, { "intermediate_size", m->ffn }, { "patch_size", m->patch_size },
+        };
+        for (size_t i = 0; i < sizeof agree / sizeof agree[0] && !st; i++) {
+            int said;
+            st = json_int(vc, agree[i].key, agree[i].have, &said, cfg_path);
+            if (!st && said != agree[i].have)
+                st = vtc_set_error(VTC_ERR_FORMAT, "%s: \"%s\" is %d but the weights have %d", cfg_path, agree[i].key,
+                                   said, agree[i].have);
+        }
+        const cJSON *act = vc ? cJSON_GetObjectItemCaseSensitive(vc, "hidden_act") : NULL;
+        if (!st && act && !cJSON_IsString(act))
+            st = vtc_set_error(VTC_ERR_FORMAT, "%s: \"hidden_act\" must be a string", cfg_path);
         if (!st) st = act_from_name(json_str(vc, "hidden_act"),
                                     m->arch == VTC_ARCH_CLIP ? VTC_ACT_QUICK_GELU : VTC_ACT_GELU_TANH, &m->act, cfg_path);
         const float half[3] = { 0.5f, 0.5f, 0.5f };
         const float *mean_def = m->arch == VTC_ARCH_CLIP ? CLIP_MEAN : half, *std_def = m->arch == VTC_ARCH_CLIP ? CLIP_STD : half;
         if (!st) st = json_vec3(pre, "image_mean", mean_def, m->image_mean, pre_path);
         if (!st) st = json_vec3(pre, "image_std", std_def, m->image_std, pre_path);
-        const vtc_tensor_view *mm0 = source_find(&src, NAME(cfg_path, nm.mm0_w, nm.proj_prefix));
+        const vtc_tensor_view *mm0 = source_find(&src, NAME(tname, nm.mm0_w, nm.proj_prefix));
         m->lm_dim = mm0 && mm0->n_dims == 2 ? (int)mm0->shape[0] : 0;
         if (!st && mm0 && json_str(cfg, "projector_hidden_act") && strcmp(json_str(cfg, "projector_hidden_act"), "gelu"))
             st = vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector activation \"%s\" (only gelu)", cfg_path,
@@ -440,8 +471,8 @@ static int load_safetensors(struct vtc_model *m, const char *path, const struct 
     if (!st) st = load_weights(m, &src, &nm, 0);
     if (!st) st = finish(m, params, file_layer);
     if (!st) {
-        snprintf(m->name, sizeof m->name, "%s %s", m->arch == VTC_ARCH_CLIP ? "clip-vit" : "siglip",
-                 m->lm_dim ? "+ llava projector" : "");
+        snprintf(m->name, sizeof m->name, "%s%s", m->arch == VTC_ARCH_CLIP ? "clip-vit" : "siglip",
+                 m->lm_dim ? " + llava projector" : "");
         snprintf(m->format, sizeof m->format, "safetensors");
     }
     cJSON_Delete(cfg);

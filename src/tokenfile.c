@@ -121,11 +121,14 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
     const vtc_tensor_view *ft = vtc_st_find(s, "features");
     const char *grid = vtc_st_meta(s, "grid");
     int T = 0, H = 0, W = 0;
+    long long gt = 0, gh = 0, gw = 0; // %d overflows silently ("4294967297" reads as 1)
     char tail;
+    if (grid && sscanf(grid, "%lld,%lld,%lld%c", &gt, &gh, &gw, &tail) == 3 && gt > 0 && gh > 0 && gw > 0 &&
+        gt <= INT32_MAX && gh <= INT32_MAX && gw <= INT32_MAX)
+        T = (int)gt, H = (int)gh, W = (int)gw;
     if (!ft || ft->n_dims != 2) {
         st = vtc_set_error(VTC_ERR_FORMAT, "%s: not a vtc features file (no 2-D \"features\" tensor)", path);
-    } else if (!grid || sscanf(grid, "%d,%d,%d%c", &T, &H, &W, &tail) != 3 || T <= 0 || H <= 0 || W <= 0 ||
-               (int64_t)T * H * W != ft->shape[0]) {
+    } else if (!T || (int64_t)T * H * W != ft->shape[0]) {
         st = vtc_set_error(VTC_ERR_FORMAT, "%s: metadata \"grid\" missing or disagrees with features [%lld, ...]", path,
                            (long long)ft->shape[0]);
     } else if (ft->shape[1] <= 0 || ft->shape[1] > 65536) {
@@ -139,9 +142,15 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
     if (!st) {
         f->T = T, f->H = H, f->W = W, f->n = T * H * W, f->dim = (int)ft->shape[1];
         const vtc_tensor_view *k = vtc_st_find(s, "keys"), *e = vtc_st_find(s, "embeds");
+        // keys and embeds give their own widths: in another rank they are malformed, not absent
+        const vtc_tensor_view *sized[2] = { k, e };
+        for (int i = 0; i < 2 && !st; i++)
+            if (sized[i] && (sized[i]->n_dims != 2 || sized[i]->shape[1] <= 0 || sized[i]->shape[1] > 65536))
+                st = vtc_set_error(VTC_ERR_FORMAT, "%s: tensor \"%s\" is not [%d, width]", path, i ? "embeds" : "keys",
+                                   f->n);
         f->head_dim = k && k->n_dims == 2 ? (int)k->shape[1] : 0;
         f->lm_dim = e && e->n_dims == 2 ? (int)e->shape[1] : 0;
-        st = read_f32(s, path, "features", f->n, f->dim, 1, &f->features);
+        if (!st) st = read_f32(s, path, "features", f->n, f->dim, 1, &f->features);
         if (!st) st = read_f32(s, path, "cls", T, f->dim, 0, &f->cls);
         if (!st) st = read_f32(s, path, "cls_attn", f->n, 0, 0, &f->cls_attn);
         if (!st) st = read_f32(s, path, "cls_attn_last", f->n, 0, 0, &f->cls_attn_last);

@@ -89,6 +89,16 @@ static inline void vtc_x_sigmoid_ax(float *x, size_t n, float a) {
         __m256 e = vtc_exp8(_mm256_mul_ps(va, v));
         _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
     }
+    // The tail through the same lanes: an element's result must not depend on
+    // where a caller's chunk boundary falls (threads split the array anywhere).
+    if (i < n) {
+        float tail[8] = { 0 };
+        for (size_t k = i; k < n; k++) tail[k - i] = x[k];
+        __m256 v = _mm256_loadu_ps(tail);
+        _mm256_storeu_ps(tail, _mm256_div_ps(v, _mm256_add_ps(one, vtc_exp8(_mm256_mul_ps(va, v)))));
+        for (size_t k = i; k < n; k++) x[k] = tail[k - i];
+        i = n;
+    }
 #endif
     for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-a * x[i]));
 }

@@ -152,17 +152,18 @@ struct attn_job {
     int n, stat;
 };
 
-// Heads [begin, end): scores, softmax, the statistic, and the weighted sum, one
-// head at a time in this thread's own n x n buffer (kept hot in cache).
-static void attention_heads(void *p, int begin, int end) {
-    const struct attn_job *j = p;
+// Chunk c of the heads, [c*H/C, (c+1)*H/C) of C = s->n_chunks: scores, softmax,
+// the statistic, and the weighted sum, one head at a time in the chunk's own
+// n x n buffer c (kept hot in cache; no two chunks share one).
+static void attention_heads(const struct attn_job *j, int chunk) {
     const struct vtc_model *m = j->m;
     vtc_vit_scratch *s = j->s;
     const int n = j->n, D = m->hidden, hd = m->head_dim, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)hd);
-    // which buffer: heads are split into contiguous chunks, one chunk per thread
-    float *scores = s->scores + (size_t)(begin * s->n_chunks / m->heads) * n * n;
-    for (int h = begin; h < end; h++) {
+    float *scores = s->scores + (size_t)chunk * n * n;
+    const int h0 = (int)((int64_t)m->heads * chunk / s->n_chunks);
+    const int h1 = (int)((int64_t)m->heads * (chunk + 1) / s->n_chunks);
+    for (int h = h0; h < h1; h++) {
         const float *q = s->qkv + h * hd, *k = s->qkv + D + h * hd, *v = s->qkv + 2 * D + h * hd;
         // scores (n, n) = q (n, hd) · k (n, hd)^T * scale
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, ld, k, ld, 0.0f, scores, n);
@@ -183,13 +184,17 @@ static void attention_heads(void *p, int begin, int end) {
     }
 }
 
+static void attention_chunks(void *p, int begin, int end) {
+    for (int c = begin; c < end; c++) attention_heads(p, c);
+}
+
 // Multi-head self-attention of s->qkv -> s->att. If stat_out is given, it
 // receives the head-mean statistic (CLS row, or mean received attention) [n].
 static double attention(const struct vtc_model *m, vtc_vit_scratch *s, int n, int stat, float *stat_out,
                         int n_threads) {
     if (!stat_out) stat = STAT_NONE;
     struct attn_job j = { m, s, n, stat };
-    vtc_parallel_for(s->n_chunks < m->heads ? s->n_chunks : m->heads, m->heads, attention_heads, &j);
+    vtc_parallel_for(s->n_chunks, s->n_chunks, attention_chunks, &j);
     if (stat_out) {
         float norm = 1.0f / (m->heads * (stat == STAT_RECEIVED ? (float)n : 1.0f));
         for (int c = 0; c < n; c++) {

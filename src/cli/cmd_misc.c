@@ -8,6 +8,7 @@
 #include "common.h"
 #include "gguf.h"
 #include "json_out.h"
+#include "prune/prune.h"
 #include "safetensors.h"
 #include "tensor.h"
 
@@ -89,6 +90,20 @@ int cmd_prune(int argc, char **argv) {
         rc = cli_status_error(st, "reading features");
         goto done;
     }
+    // A file without a tensor the method cannot run without is an input error
+    // (exit 1); vtc_prune would call it an invalid argument (exit 2).
+    const unsigned needs = vtc_method_find(method)->needs;
+    const struct { unsigned bit; const void *have; const char *name; } fields[] = {
+        { VTC_F_CLS, f->cls, "cls" },           { VTC_F_CLS_ATTN, f->cls_attn, "cls_attn" },
+        { VTC_F_KEYS, f->keys, "keys" },        { VTC_F_CLS_ATTN_LAST, f->cls_attn_last, "cls_attn_last" },
+        { VTC_F_EMBEDS, f->embeds, "embeds" },  { VTC_F_CLS_EMBED, f->cls_embed, "cls_embeds" },
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if ((needs & fields[i].bit) && !fields[i].have) {
+            rc = cli_runtime_error("reading features: %s: no tensor \"%s\", which method %s needs", input,
+                                   fields[i].name, method);
+            goto done;
+        }
     double t1 = vtc_now_ms();
     st = vtc_prune(NULL, model, f, pp, &tok);
     double t2 = vtc_now_ms();

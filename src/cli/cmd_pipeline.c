@@ -359,7 +359,9 @@ static int run(int argc, char **argv, int is_compress) {
     }
     if (o.report) {
         st = report_write_file(&r, o.report);
-        if (st) {
+        if (st) { // a failed command leaves no output behind
+            unlink(o.out);
+            if (o.viz) unlink(o.viz);
             rc = cli_status_error(st, "writing report");
             goto done;
         }
