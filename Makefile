@@ -92,6 +92,10 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) -lm -pthread
+# the CLI target links the tool itself (its main() left out)
+$(BUILD)/fuzz/fuzz_cli: fuzz/fuzz_cli.c $(LIB_SRC) $(CLI_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -DVTC_CLI_NO_MAIN $(LIB_SRC) $(CLI_SRCS) $< -o $@ $(PKG_LIBS) -lm -pthread
 fuzz: $(FUZZ_BIN)
 	sh fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
 

@@ -31,6 +31,10 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 // vtc_prune_params.keep convention (>= 1 count, (0, 1) fraction; "100%" = 0 = all).
 int cli_parse_keep(const char *s, double *out);
 
+// The whole tool: argv as main() gets it; returns the exit code. main() adds
+// only the signal handlers (fuzz/fuzz_cli.c calls this directly).
+int vtc_cli_main(int argc, char **argv);
+
 // Subcommands: each parses its own argv (argv[0] is the subcommand name).
 int cmd_compress(int argc, char **argv);
 int cmd_encode(int argc, char **argv);

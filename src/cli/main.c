@@ -31,15 +31,15 @@ static const char *USAGE =
     "input error, 2 usage error.\n";
 
 // SIGINT/SIGTERM: remove an output file being written, then die by the signal.
+#ifndef VTC_CLI_NO_MAIN
 static void on_signal(int sig) {
     vtc_tmpfile_cleanup_signal_safe();
     signal(sig, SIG_DFL);
     raise(sig);
 }
+#endif
 
-int main(int argc, char **argv) {
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+int vtc_cli_main(int argc, char **argv) {
     if (argc < 2) return cli_usage_error("no command given (see `vtc --help`)");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
@@ -62,3 +62,11 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s' (see `vtc --help`)", cmd);
 }
+
+#ifndef VTC_CLI_NO_MAIN // fuzz/fuzz_cli.c calls vtc_cli_main itself
+int main(int argc, char **argv) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    return vtc_cli_main(argc, argv);
+}
+#endif
