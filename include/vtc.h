@@ -106,9 +106,10 @@ struct vtc_model_params vtc_model_params_default(void);
 // NULL on failure (see vtc_last_error). Caller frees with vtc_model_free.
 // Thread-safe; the returned model is immutable and shareable across threads.
 vtc_model *vtc_model_load(const char *path, struct vtc_model_params params);
-// The embedded default model (CLIP ViT at LLaVA geometry, 336 px, patch 14,
-// 576 tokens, projector to 256). Its weights are seeded random ("demo").
-// Caller frees with vtc_model_free. Thread-safe.
+// The embedded default model: vtc's small trained VLM's vision side (CLIP ViT at
+// LLaVA geometry, 336 px, patch 14, 576 tokens, hidden 128, projector to 128;
+// the files in samples/vlm, trained by tools/quality_train.py). Caller frees
+// with vtc_model_free. Thread-safe.
 vtc_model *vtc_model_default(struct vtc_model_params params);
 void vtc_model_free(vtc_model *model);
 
@@ -129,7 +130,7 @@ struct vtc_model_info {
     int32_t  has_projector; // 1 if a LLaVA MLP projector is present
     int32_t  lm_dim;        // projector output width (0 without projector)
     int32_t  aspect;        // resolved default enum vtc_aspect
-    int32_t  random_weights;// 1 for the built-in demo model
+    int32_t  random_weights;// 1 for a seeded random model (benchmarks), 0 for trained weights
     float    image_mean[3];
     float    image_std[3];
 };
@@ -421,6 +422,12 @@ void vtc_lm_ctx_free(vtc_lm_ctx *ctx);
 // Empties the cache, clears masks and counters (the hook stays). A new request.
 // No effect when called from inside a hook.
 void vtc_lm_ctx_reset(vtc_lm_ctx *ctx);
+// Keeps the first n_cache slots and forgets the rest (their drops and masks
+// too): a shared prefix (say BOS + visual tokens) prefilled once serves many
+// continuations, each run after truncating back to it. next_pos becomes one
+// past the largest position kept; counters keep counting. VTC_ERR_ARG for
+// n_cache outside [0, slots in use] or from inside a hook.
+int vtc_lm_ctx_truncate(vtc_lm_ctx *ctx, int32_t n_cache);
 // Slots in use, and the position id after the largest one used so far (the
 // default position of the next row).
 int32_t vtc_lm_ctx_n_cache(const vtc_lm_ctx *ctx);

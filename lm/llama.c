@@ -573,6 +573,20 @@ void vtc_lm_ctx_reset(vtc_lm_ctx *c) {
     memset(&c->stats, 0, sizeof c->stats);
 }
 
+int vtc_lm_ctx_truncate(vtc_lm_ctx *c, int32_t n_cache) {
+    if (!c || c->in_hook) return vtc_set_error(VTC_ERR_ARG, "lm: truncate from inside a hook");
+    if (n_cache < 0 || n_cache > c->n_cache)
+        return vtc_set_error(VTC_ERR_ARG, "lm: truncate to %d slots of %d", n_cache, c->n_cache);
+    for (int32_t s = n_cache; s < c->n_cache; s++) c->drop_from[s] = c->lm->cfg.n_layers, c->mask_keep[s] = 1;
+    c->n_cache = n_cache;
+    int32_t next = 0;
+    for (int32_t s = 0; s < n_cache; s++)
+        if (c->slot_pos[s] + 1 > next) next = c->slot_pos[s] + 1;
+    c->next_pos = next;
+    c->last_rows = 0;
+    return VTC_OK;
+}
+
 int32_t vtc_lm_ctx_n_cache(const vtc_lm_ctx *c) { return c->n_cache; }
 int32_t vtc_lm_ctx_next_pos(const vtc_lm_ctx *c) { return c->next_pos; }
 int32_t vtc_lm_ctx_capacity(const vtc_lm_ctx *c) { return c->n_ctx; }

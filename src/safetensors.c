@@ -365,20 +365,11 @@ static int ends_with(const char *s, const char *suffix) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 // Opens the named shards (file names in dir, sorted, unique) and indexes their tensors.
-static int stset_load(vtc_stset *set, const char *dir, char **names, int n_names, int use_mmap) {
-    set->shards = vtc_zalloc((size_t)n_names, sizeof *set->shards);
-    if (!set->shards) return VTC_ERR_NOMEM;
+// The name index over the shards already open.
+static int stset_index(vtc_stset *set) {
     size_t total = 0;
-    for (int i = 0; i < n_names; i++) {
-        char *p = dir ? join_path(dir, names[i]) : strdup(names[i]);
-        if (!p) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
-        int status = vtc_st_open(p, use_mmap, &set->shards[i]);
-        free(p);
-        if (status) return status;
-        set->n_shards++;
-        total += (size_t)set->shards[i]->n;
-    }
-    if (total > INT_MAX / 2) return vtc_set_error(VTC_ERR_LIMIT, "%s: too many tensors", dir ? dir : names[0]);
+    for (int s = 0; s < set->n_shards; s++) total += (size_t)set->shards[s]->n;
+    if (total > INT_MAX / 2) return vtc_set_error(VTC_ERR_LIMIT, "%s: too many tensors", set->shards[0]->path);
     set->views = vtc_alloc(total, sizeof *set->views);
     set->shard_of = vtc_alloc(total, sizeof *set->shard_of);
     if (!set->views || !set->shard_of || vtc_name_index_init(&set->ix, total)) return VTC_ERR_NOMEM;
@@ -393,6 +384,36 @@ static int stset_load(vtc_stset *set, const char *dir, char **names, int n_names
             set->shard_of[set->n] = s;
             set->n++;
         }
+    return VTC_OK;
+}
+
+static int stset_load(vtc_stset *set, const char *dir, char **names, int n_names, int use_mmap) {
+    set->shards = vtc_zalloc((size_t)n_names, sizeof *set->shards);
+    if (!set->shards) return VTC_ERR_NOMEM;
+    for (int i = 0; i < n_names; i++) {
+        char *p = dir ? join_path(dir, names[i]) : strdup(names[i]);
+        if (!p) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
+        int status = vtc_st_open(p, use_mmap, &set->shards[i]);
+        free(p);
+        if (status) return status;
+        set->n_shards++;
+    }
+    return stset_index(set);
+}
+
+int vtc_stset_open_memory(const void *data, size_t size, vtc_stset **out) {
+    if (!out || !data) return vtc_set_error(VTC_ERR_ARG, "vtc_stset_open_memory: NULL argument");
+    *out = NULL;
+    vtc_stset *set = vtc_zalloc(1, sizeof *set);
+    int status = set ? 0 : VTC_ERR_NOMEM;
+    if (!status && !(set->shards = vtc_zalloc(1, sizeof *set->shards))) status = VTC_ERR_NOMEM;
+    if (!status && !(status = vtc_st_open_memory(data, size, &set->shards[0]))) set->n_shards = 1;
+    if (!status) status = stset_index(set);
+    if (status) {
+        vtc_stset_close(set);
+        return status;
+    }
+    *out = set;
     return VTC_OK;
 }
 

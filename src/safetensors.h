@@ -72,6 +72,8 @@ typedef struct vtc_stset vtc_stset;
 // A tensor name found in two shards is VTC_ERR_FORMAT. *out receives the set;
 // caller frees with vtc_stset_close.
 int vtc_stset_open(const char *path, int use_mmap, vtc_stset **out);
+// One buffer as a one-shard set (the caller keeps data alive and unchanged until close).
+int vtc_stset_open_memory(const void *data, size_t size, vtc_stset **out);
 void vtc_stset_close(vtc_stset *set);
 // Tensors of all shards: shard order, then header order within a shard.
 int vtc_stset_count(const vtc_stset *set);

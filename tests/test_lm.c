@@ -319,6 +319,38 @@ static void test_embed_prefill_equals_stepwise(void **state) {
     free_stories(&s);
 }
 
+// A prefix prefilled once and truncated back to serves continuations exactly
+// as a fresh prefill of prefix + continuation does.
+static void test_truncate_shared_prefix(void **state) {
+    (void)state;
+    vtc_lm *lm = load_tiny(FIX "tiny.bin");
+    int32_t V = vtc_lm_get_config(lm)->vocab_size;
+    vtc_lm_ctx *shared = vtc_lm_ctx_new(lm, vtc_lm_ctx_params_default());
+    vtc_lm_ctx *fresh = vtc_lm_ctx_new(lm, vtc_lm_ctx_params_default());
+    int32_t prefix[6] = { 1, 5, 9, 13, 17, 21 };
+    struct vtc_lm_batch pb = { 6, prefix, NULL, NULL, VTC_LM_LOGITS_LAST };
+    assert_int_equal(vtc_lm_prefill(shared, &pb), 0);
+    for (int q = 0; q < 3; q++) {
+        int32_t cont[3] = { (3 + q) % V, (7 + 2 * q) % V, (11 + q) % V }, all[9];
+        memcpy(all, prefix, sizeof prefix);
+        memcpy(all + 6, cont, sizeof cont);
+        assert_int_equal(vtc_lm_ctx_truncate(shared, 6), 0);
+        assert_int_equal(vtc_lm_ctx_next_pos(shared), 6);
+        struct vtc_lm_batch cb = { 3, cont, NULL, NULL, VTC_LM_LOGITS_LAST };
+        assert_int_equal(vtc_lm_prefill(shared, &cb), 0);
+        vtc_lm_ctx_reset(fresh);
+        struct vtc_lm_batch fb = { 9, all, NULL, NULL, VTC_LM_LOGITS_LAST };
+        assert_int_equal(vtc_lm_prefill(fresh, &fb), 0);
+        const float *a = vtc_lm_logits(shared, -1), *b = vtc_lm_logits(fresh, -1);
+        for (int32_t i = 0; i < V; i++) assert_true(fabsf(a[i] - b[i]) <= 1e-5f * (1 + fabsf(b[i])));
+    }
+    assert_int_equal(vtc_lm_ctx_truncate(shared, 100), VTC_ERR_ARG);
+    assert_int_equal(vtc_lm_ctx_truncate(shared, -1), VTC_ERR_ARG);
+    vtc_lm_ctx_free(shared);
+    vtc_lm_ctx_free(fresh);
+    vtc_lm_free(lm);
+}
+
 // The counters agree with src/flops.h's accounting of the same run: a prefill
 // of n tokens (LM head on the last) and decode steps at growing context.
 static void flops_case(vtc_lm *lm, const char *name) {
@@ -1069,6 +1101,7 @@ int main(void) {
         cmocka_unit_test(test_encode_matches_run_c),
         cmocka_unit_test(test_embed_prefill_equals_stepwise),
         cmocka_unit_test(test_flops_and_kv_bytes),
+        cmocka_unit_test(test_truncate_shared_prefix),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_hostile_checkpoints),
         cmocka_unit_test(test_hostile_tokenizers),
