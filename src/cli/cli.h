@@ -43,6 +43,7 @@ int cmd_flops(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_methods(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 // Language-model files for `vtc info` (cmd_generate.c): 0 or a negative status.
 int vtc_lm_probe(const char *path);

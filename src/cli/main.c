@@ -24,6 +24,8 @@ static const char *USAGE =
     "                        language-model FLOPs before and after compression\n"
     "  generate --lm FILE [--tokenizer FILE] --prompt TEXT [-n STEPS] [--temp T]\n"
     "                        run the reference decoder\n"
+    "  eval     --decoder FILE --questions Q.tsv [--model M] [--methods LIST] [--keep LIST]\n"
+    "                        accuracy against kept tokens, per pruning method and budget\n"
     "  info     FILE         what a model, token or media file is\n"
     "  methods               the pruning methods, their parameters and defaults\n"
     "\n"
@@ -56,7 +58,7 @@ int vtc_cli_main(int argc, char **argv) {
     } cmds[] = {
         { "compress", cmd_compress }, { "encode", cmd_encode }, { "prune", cmd_prune },
         { "flops", cmd_flops },       { "generate", cmd_generate }, { "info", cmd_info },
-        { "methods", cmd_methods },
+        { "methods", cmd_methods },   { "eval", cmd_eval },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
