@@ -35,13 +35,17 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check bench fuzz tsan install uninstall clean help setup demo
+.PHONY: all lib test check bench fuzz tsan quality install uninstall clean help setup demo
 all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(BUILD)/vtc.pc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# the embedded default model (.incbin in src/default_model.c)
+DEFAULT_MODEL := samples/vlm/model.safetensors samples/vlm/config.json samples/vlm/preprocessor_config.json
+$(BUILD)/obj/src/default_model.o: $(DEFAULT_MODEL)
 
 $(BUILD)/libvtc.a: $(LIB_OBJ)
 	@rm -f $@
@@ -89,7 +93,7 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -Iinclude -Isrc -I. $(PKG_CFLAGS)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) -lm -pthread
 # the CLI target links the tool itself (its main() left out)
@@ -103,11 +107,25 @@ fuzz: $(FUZZ_BIN)
 # no suppressions needed (OpenBLAS/libpng/libjpeg are not instrumented, see the test).
 TSAN_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -fno-omit-frame-pointer $(ARCH) \
                -Iinclude -Isrc -I. $(PKG_CFLAGS)
-$(BUILD)/tsan/test_concurrency: tests/test_concurrency.c $(LIB_SRC)
+$(BUILD)/tsan/test_concurrency: tests/test_concurrency.c $(LIB_SRC) $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	clang $(TSAN_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -pthread
 tsan: $(BUILD)/tsan/test_concurrency
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" $<
+
+# `make quality`: the quality table (README "Quality"): 300 held-out scenes of
+# tools/quality_data.py through `vtc eval` with every method at 192/128/64/32
+# tokens and the in-decoder methods, on the trained model in samples/vlm; then
+# where each method's 64 kept tokens land on the first 50 scenes (tools/quality_items.py).
+QUALITY_SCENES ?= 300
+quality: $(BUILD)/vtc
+	/usr/bin/python3 tools/quality_data.py --out $(BUILD)/quality --n $(QUALITY_SCENES)
+	$(BUILD)/vtc eval --model samples/vlm --decoder samples/vlm/lm.bin --tokenizer samples/vlm/tokenizer.bin \
+	  --questions $(BUILD)/quality/questions.tsv --keep 192,128,64,32 --decode-methods fastv,todre2 \
+	  > $(BUILD)/quality/table.txt
+	/usr/bin/python3 tools/quality_items.py --data $(BUILD)/quality --vtc $(BUILD)/vtc --model samples/vlm --n 50 \
+	  --methods cls,visionzip,divprune,todre,tome,random,uniform,pool >> $(BUILD)/quality/table.txt
+	cat $(BUILD)/quality/table.txt
 
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:
@@ -133,6 +151,6 @@ clean:
 
 help:
 	@echo "make [NATIVE=1] [SAN='-fsanitize=address,undefined'] [BUILD=dir]"
-	@echo "targets: all test bench fuzz tsan setup demo install uninstall clean"
+	@echo "targets: all test bench fuzz tsan quality setup demo install uninstall clean"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -380,25 +380,14 @@ static int find_prefix(const vtc_stset *set, char *prefix, size_t cap) {
     return -1;
 }
 
-static int load_safetensors(struct vtc_model *m, const char *path, const struct vtc_model_params *params) {
-    struct source src = { path, NULL, NULL };
-    int st = vtc_stset_open(path, params->use_mmap, &src.st);
-    if (st) return st;
-    // config.json and preprocessor_config.json live in the directory (or beside the file).
-    char dir[4096], cfg_path[4200], pre_path[4200];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(dir, sizeof dir, "%s", path);
-    } else {
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
-    }
+// The safetensors model from its tensors and parsed config.json /
+// preprocessor_config.json (either may be NULL); the paths name them in errors.
+static int build_safetensors(struct vtc_model *m, const char *path, vtc_stset *set, const cJSON *cfg,
+                             const cJSON *pre, const char *cfg_path, const char *pre_path,
+                             const struct vtc_model_params *params) {
+    struct source src = { path, set, NULL };
+    int st = 0;
     char tname[256];
-    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
-    snprintf(pre_path, sizeof pre_path, "%s/preprocessor_config.json", dir);
-    cJSON *cfg = read_json(cfg_path, 0, &st), *pre = NULL;
-    if (!st) pre = read_json(pre_path, 0, &st);
     const cJSON *vc = cfg;
     if (cfg && cJSON_GetObjectItemCaseSensitive(cfg, "vision_config")) vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
     if (!st && vc && !cJSON_IsObject(vc))
@@ -475,9 +464,51 @@ static int load_safetensors(struct vtc_model *m, const char *path, const struct 
                  m->lm_dim ? " + llava projector" : "");
         snprintf(m->format, sizeof m->format, "safetensors");
     }
+    return st;
+}
+
+static int load_safetensors(struct vtc_model *m, const char *path, const struct vtc_model_params *params) {
+    vtc_stset *set = NULL;
+    int st = vtc_stset_open(path, params->use_mmap, &set);
+    if (st) return st;
+    // config.json and preprocessor_config.json live in the directory (or beside the file).
+    char dir[4096], cfg_path[4200], pre_path[4200];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+    } else {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+    }
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    snprintf(pre_path, sizeof pre_path, "%s/preprocessor_config.json", dir);
+    cJSON *cfg = read_json(cfg_path, 0, &st), *pre = NULL;
+    if (!st) pre = read_json(pre_path, 0, &st);
+    if (!st) st = build_safetensors(m, path, set, cfg, pre, cfg_path, pre_path, params);
     cJSON_Delete(cfg);
     cJSON_Delete(pre);
-    vtc_stset_close(src.st);
+    vtc_stset_close(set);
+    return st;
+}
+
+int vtc_model_load_memory(struct vtc_model *m, const char *name, const void *weights, size_t size,
+                          const char *config_json, const char *preprocessor_json, struct vtc_model_params params) {
+    char cfg_path[300], pre_path[300];
+    snprintf(cfg_path, sizeof cfg_path, "%s: config.json", name);
+    snprintf(pre_path, sizeof pre_path, "%s: preprocessor_config.json", name);
+    m->limits = params.limits;
+    vtc_stset *set = NULL;
+    int st = vtc_stset_open_memory(weights, size, &set);
+    cJSON *cfg = NULL, *pre = NULL;
+    if (!st && config_json && !(cfg = cJSON_Parse(config_json)))
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: not valid JSON", cfg_path);
+    if (!st && preprocessor_json && !(pre = cJSON_Parse(preprocessor_json)))
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: not valid JSON", pre_path);
+    if (!st) st = build_safetensors(m, name, set, cfg, pre, cfg_path, pre_path, &params);
+    cJSON_Delete(cfg);
+    cJSON_Delete(pre);
+    vtc_stset_close(set);
     return st;
 }
 

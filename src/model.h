@@ -49,14 +49,21 @@ struct vtc_model {
     struct vtc_limits limits;
 };
 
-// A CLIP-architecture model with seeded random weights (the embedded demo model,
-// benchmarks at real sizes). Caller frees with vtc_model_free.
+// A CLIP-architecture model with seeded random weights (tests, benchmarks at
+// real sizes). Caller frees with vtc_model_free.
 struct vtc_random_spec {
     const char *name;
     int image_size, patch_size, hidden, heads, ffn, layers, lm_dim;
     uint64_t seed;
 };
 struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vtc_model_params params);
+
+// A safetensors model held in memory (the embedded default): weights is one
+// safetensors file's bytes, the JSON texts those of config.json and
+// preprocessor_config.json (NULL: defaults); name labels errors. m is a zeroed
+// model the caller frees on failure; the weights are copied, not referenced.
+int vtc_model_load_memory(struct vtc_model *m, const char *name, const void *weights, size_t size,
+                          const char *config_json, const char *preprocessor_json, struct vtc_model_params params);
 
 // Resolves a transformers-style vision_feature_layer (-1 last, -2 penultimate,
 // k > 0 block k) against n_layers blocks; returns the 1-based block or a negative status.

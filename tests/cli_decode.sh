@@ -60,7 +60,7 @@ run() {
 common() {
   f=$T/$1.json
   check "$f" '.decode.visual_tokens == 32 and .decode.visual_tokens_uncompressed == 576' "$1: token counts"
-  check "$f" '.decode.text_tokens == 5 and .decode.input_dim == 256 and .decode.adapter == true' "$1: prompt layout"
+  check "$f" '.decode.text_tokens == 5 and .decode.input_dim == 128 and .decode.adapter == true' "$1: prompt layout"
   check "$f" '(.decode.generated_tokens == 24 and .decode.stop == "steps") or .decode.stop == "bos"' "$1: generated count"
   check "$f" '(.decode.text | length) > 0 and (.decode.tokens | length) == .decode.generated_tokens' "$1: no text"
   check "$f" '.decode.flops.agree == true and .decode.flops.rel_diff < 0.01' "$1: FLOPs disagree"

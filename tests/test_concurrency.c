@@ -4,18 +4,8 @@
 // result must be byte-identical to the single-threaded run. Also: the ctx thread
 // count (1, 2, 3) must not change a single bit of what comes out.
 //
-// Runs in `make test` like every tests/test_*.c. Under ThreadSanitizer (the
-// point of this test; `make tsan` where the Makefile has that target), from the
-// repository root:
-/*
-  P="libpng libjpeg libavformat libavcodec libswscale libavutil openblas libcjson"
-  mkdir -p build/tsan && clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread \
-    -fno-omit-frame-pointer -march=x86-64-v3 -Iinclude -Isrc -I. $(pkg-config --cflags $P) \
-    $(find src vision video prune lm -maxdepth 1 -name '*.c') tests/test_concurrency.c \
-    -o build/tsan/test_concurrency $(pkg-config --libs $P cmocka) -lm -pthread &&
-  TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/tsan/test_concurrency
-*/
-// (-maxdepth 1 keeps src/cli/ and the CLI's main out.) It needs no
+// Runs in `make test` like every tests/test_*.c, and under ThreadSanitizer (the
+// point of this test) with `make tsan`, as CI does. It needs no
 // suppressions: OpenBLAS, libpng and libjpeg are not instrumented, so TSan sees
 // only their intercepted calls (memset, malloc) on vtc's own buffers, where a
 // report is a real race. It found one: two threads sharing an attention scores

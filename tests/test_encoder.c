@@ -177,8 +177,24 @@ static void test_model_info(void **state) {
     vtc_model_free(m);
     m = vtc_model_default(vtc_model_params_default());
     vtc_model_get_info(m, &mi);
-    assert_int_equal(mi.random_weights, 1);
+    assert_int_equal(mi.random_weights, 0);
     assert_int_equal(mi.grid * mi.grid, 576);
+    // the embedded default is samples/vlm byte for byte: the same features as loading the directory
+    vtc_model *disk = vtc_model_load("samples/vlm", vtc_model_params_default());
+    assert_non_null(disk);
+    vtc_ctx *c1 = vtc_ctx_new(m, vtc_ctx_params_default()), *c2 = vtc_ctx_new(disk, vtc_ctx_params_default());
+    vtc_features *f1 = NULL, *f2 = NULL;
+    vtc_image *img = vtc_image_load("tests/fixtures/ref_images/photo.jpg", NULL);
+    assert_non_null(img);
+    assert_int_equal(vtc_encode_image(c1, img, &f1), 0);
+    assert_int_equal(vtc_encode_image(c2, img, &f2), 0);
+    vtc_image_free(img);
+    assert_int_equal(f1->n * f1->dim, f2->n * f2->dim);
+    assert_memory_equal(f1->features, f2->features, sizeof(float) * f1->n * f1->dim);
+    assert_memory_equal(f1->embeds, f2->embeds, sizeof(float) * f1->n * f1->lm_dim);
+    vtc_features_free(f1), vtc_features_free(f2);
+    vtc_ctx_free(c1), vtc_ctx_free(c2);
+    vtc_model_free(disk);
     vtc_model_free(m);
 }
 

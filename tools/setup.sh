@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Build and test dependencies (Debian package names).
 PKGS="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev
 libswscale-dev libavutil-dev libopenblas-dev libcmocka-dev libcjson-dev ffmpeg
-python3-torch python3-numpy python3-pil jq"
+python3-torch python3-numpy python3-pil python3-skimage dataset-fashion-mnist jq valgrind"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

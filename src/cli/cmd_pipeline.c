@@ -43,7 +43,7 @@ static void usage(int compress) {
               "                    [--aspect crop|pad|resize] [--layer L] [--text T] [--gen G]\n"
               "\n"
               "  INPUT          image (PNG, JPEG) or video (anything FFmpeg demuxes)\n"
-              "  --model M      HF directory / .safetensors / mmproj .gguf (default: embedded demo model)\n"
+              "  --model M      HF directory / .safetensors / mmproj .gguf (default: the embedded samples/vlm)\n"
               "  --method NAME  pruning method (`vtc methods` lists them; default none)\n"
               "  --keep K       tokens kept: a count (64), a percentage (25%) or a fraction (0.25)\n"
               "  --frames N     video: N frames at floor(linspace(0, total-1, N)) (default 8)\n"

@@ -88,7 +88,7 @@ int cli_decode_check_method(const char *method, const char *params);
 
 // Maps x [n, din] to y [n, dout] through a fixed seeded linear map, each output
 // row rescaled to RMS `target_rms`. A stand-in for a projector trained for the
-// LM (the demo vision model's weights are random anyway): it keeps distinct
+// LM, when the vision model's tokens are not as wide as its embeddings: it keeps distinct
 // tokens distinct and their scale the one the LM's embeddings have. The matrix
 // has entries uniform in [-0.5, 0.5) from splitmix64(seed) in (out, in) order,
 // so a given seed gives the same map everywhere. 0 or VTC_ERR_NOMEM.

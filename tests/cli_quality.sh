@@ -1,0 +1,77 @@
+#!/bin/sh
+# Quality regression on the trained VLM (samples/vlm): a slice of the held-out
+# benchmark `make quality` runs in full — the first 60 held-out scenes of
+# tools/quality_data.py (seed 10^9 on), four methods at 64 tokens — through
+# `vtc eval`. Checks:
+#  1. vtc's unpruned answers equal the independent PyTorch float64 reference
+#     (tools/quality_ref.py on the same scenes and exported weights), except
+#     where the reference's top-2 logit margin is under 1e-3;
+#  2. accuracies stay above thresholds derived from the full run (README,
+#     "Quality"): the full run's figure minus 3 standard errors of a
+#     60-scene slice;
+#  3. the benchmark still discriminates: random at 64 tokens loses to none;
+#  4. the attention- and diversity-based selections land on the items:
+#     tools/quality_items.py on the first 20 scenes, cls and divprune at 64.
+# Needs /usr/bin/python3 with numpy, Pillow, scikit-image's photos and Debian's
+# dataset-fashion-mnist (tools/setup.sh installs them).
+# Run from the repository root: sh tests/cli_quality.sh  (VTC=path/to/vtc)
+VTC=${VTC:-build/vtc}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0; n=0
+ok()  { n=$((n+1)); }
+bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
+M=samples/vlm
+
+# thresholds (percent) from the full run; see README "Quality" for the command
+. tests/fixtures/quality/thresholds.sh
+
+if ! /usr/bin/python3 tools/quality_data.py --out "$T/q" --n 60 >"$T/gen.log" 2>&1; then
+  bad "tools/quality_data.py failed (run tools/setup.sh):"; sed 's/^/  | /' "$T/gen.log" | tail -5
+  echo "cli_quality: $((n-fail)) passed, $fail failed"; exit 1
+fi
+# the generator is deterministic: the slice is the one the reference answered
+want=$(head -1 tests/fixtures/quality/ref_none.tsv | sed 's/.*questions \([0-9a-f]*\)$/\1/')
+got=$(grep -v '^#' "$T/q/questions.tsv" | sha256sum | cut -c1-16)
+[ "$want" = "$got" ] && ok || bad "the generated questions differ from the reference's ($got, want $want)"
+
+if ! "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/questions.tsv" \
+     --methods none,random,cls,divprune --keep 64 --json --no-time --per-question >"$T/e.json" 2>"$T/e.err"; then
+  bad "vtc eval failed:"; sed 's/^/  | /' "$T/e.err" | head -5
+  echo "cli_quality: $((n-fail)) passed, $fail failed"; exit 1
+fi
+
+# 1. parity of the unpruned answers with the PyTorch reference
+jq -r '.rows[0].predictions[].text | ltrimstr(" ")' "$T/e.json" > "$T/vtc.txt"
+grep -v '^#' tests/fixtures/quality/ref_none.tsv | cut -f3,4 > "$T/ref.txt"
+if [ "$(wc -l < "$T/vtc.txt")" -ne "$(wc -l < "$T/ref.txt")" ]; then
+  bad "vtc answered $(wc -l < "$T/vtc.txt") questions, the reference $(wc -l < "$T/ref.txt")"
+else
+  paste "$T/vtc.txt" "$T/ref.txt" | awk -F'\t' '
+    { if ($1 == $2) same++; else if ($3 + 0 < 1e-3) close_call++; else { differ++; if (differ <= 5) print "  differs: line " NR ": vtc " $1 ", reference " $2 " (margin " $3 ")" } }
+    END { printf "  unpruned answers vs PyTorch float64: %d equal, %d near-ties, %d differ\n", same, close_call, differ; exit differ > 0 }' \
+    && ok || bad "vtc's unpruned answers differ from tools/quality_ref.py's"
+fi
+
+# 2. and 3. accuracies
+acc() { jq -r --arg m "$1" '.rows[] | select(.method == $m) | .accuracy' "$T/e.json"; }
+above() { awk -v a="$2" -v t="$3" 'BEGIN { exit !(a >= t) }' && ok || bad "$1 accuracy $2% is below its threshold $3%"; }
+none=$(acc none); random=$(acc random); cls=$(acc cls); div=$(acc divprune)
+printf '  slice (60 scenes, %s questions): none %.1f%%, random@64 %.1f%%, cls@64 %.1f%%, divprune@64 %.1f%%\n' \
+  "$(jq .questions "$T/e.json")" "$none" "$random" "$cls" "$div"
+above none "$none" "$MIN_NONE"
+above cls@64 "$cls" "$MIN_CLS64"
+above divprune@64 "$div" "$MIN_DIVPRUNE64"
+awk -v a="$none" -v b="$random" -v g="$MIN_GAP_RANDOM64" 'BEGIN { exit !(a - b >= g) }' && ok ||
+  bad "random@64 ($random%) is not at least $MIN_GAP_RANDOM64 points under none ($none%)"
+
+# 4. kept tokens on the items
+if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M --n 20 --methods cls,divprune,random \
+     --min cls="$MIN_ONITEMS_CLS64" --min divprune="$MIN_ONITEMS_DIVPRUNE64" >"$T/items.log" 2>&1; then
+  ok; sed 's/^/  /' "$T/items.log"
+else
+  bad "kept tokens are not on the items:"; sed 's/^/  | /' "$T/items.log"
+fi
+
+echo "cli_quality: $((n-fail)) passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Scenes and questions for vtc's quality benchmark (issue: a small VLM trained
+here on real images, and accuracy versus kept tokens for every method).
+
+A scene is a 336 x 336 crop of a real photo (scikit-image's sample photos,
+dimmed) with 1-5 Fashion-MNIST items (Debian dataset-fashion-mnist, MIT)
+composited into the cells of a 3 x 3 layout, each item tinted, 56-84 px, at a
+random place inside its cell. Questions have one-word answers and depend on
+specific regions:
+
+  what   "what is at the top-left ?"     -> an item name or "nothing"
+  is     "is there a bag ?"              -> "yes" / "no"
+  count  "how many bags ?"               -> "0" .. "4"
+  where  "where is the bag ?"            -> a cell name (asked when exactly one)
+
+Training scenes draw items from Fashion-MNIST's training split and seeds from
+the trainer's stream; held-out scenes use the t10k split and seeds >= 10**9, so
+no held-out scene or item image was seen in training.
+
+    /usr/bin/python3 tools/quality_data.py --out DIR [--n 300] [--seed 1000000000]
+
+writes DIR/img/NNNNN.png, DIR/questions.tsv (media, kind, question, answer),
+the format `vtc eval --questions` reads, and DIR/items.tsv (media, then the
+raster indices of the 24 x 24 patches an item covers, which
+tools/quality_items.py reads). Deterministic: the same seed gives the same
+bytes (numpy's PCG64 stream and Pillow's resampling).
+"""
+import argparse
+import gzip
+import os
+
+import numpy as np
+from PIL import Image
+
+SIZE = 336
+GRID = 3
+CELL = SIZE // GRID  # 112
+PATCH = 14
+TOKENS = SIZE // PATCH  # 24
+
+# Fashion-MNIST labels used (the visually distinct ones) and their names
+CLASSES = [(0, "shirt"), (1, "trousers"), (3, "dress"), (7, "sneaker"), (8, "bag"), (9, "boot")]
+PLURAL = {"shirt": "shirts", "trousers": "trousers", "dress": "dresses", "sneaker": "sneakers", "bag": "bags",
+          "boot": "boots"}
+CELLS = ["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"]
+BACKGROUNDS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg",
+               "retina.jpg", "brick.png", "grass.png", "gravel.png", "camera.png", "page.png"]
+SKIMAGE_DATA = "/usr/lib/python3/dist-packages/skimage/data"
+FMNIST = "/usr/share/datasets/fashion-mnist"
+HELD_OUT_SEED = 10**9
+
+# The words of every question and answer; each is one token of the tokenizer
+# that tools/quality_train.py writes (a space-led word, as SentencePiece does).
+WORDS = (["what", "is", "at", "the", "there", "a", "how", "many", "where", "?", "nothing", "yes", "no"] +
+         [n for _, n in CLASSES] + sorted(set(PLURAL.values()) - {n for _, n in CLASSES}) + CELLS +
+         ["0", "1", "2", "3", "4"])
+
+
+def _idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+class Assets:
+    """Item images per class (one Fashion-MNIST split) and background photos."""
+
+    def __init__(self, split):
+        pre = "train" if split == "train" else "t10k"
+        images = _idx(os.path.join(FMNIST, pre + "-images-idx3-ubyte.gz"))
+        labels = _idx(os.path.join(FMNIST, pre + "-labels-idx1-ubyte.gz"))
+        self.items = [images[labels == lab] for lab, _ in CLASSES]
+        self.backgrounds = []
+        for name in BACKGROUNDS:
+            path = os.path.join(SKIMAGE_DATA, name)
+            if os.path.exists(path):
+                self.backgrounds.append(np.asarray(Image.open(path).convert("RGB")))
+        if not self.backgrounds:
+            raise SystemExit("quality_data: no background photos (install python3-skimage)")
+
+
+def _tint(rng):
+    h = rng.uniform(0, 6)
+    s, v = rng.uniform(0.5, 1.0), rng.uniform(0.8, 1.0)
+    i, f = int(h) % 6, h - int(h)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]) * 255.0
+
+
+def make_scene(rng, assets):
+    """-> image uint8 (336, 336, 3), objects [(class index, cell)], patch labels
+    (24, 24) int (class index, or len(CLASSES) for background)."""
+    bg = assets.backgrounds[rng.integers(len(assets.backgrounds))]
+    h, w = bg.shape[:2]
+    side = int(rng.integers(min(h, w) // 2, min(h, w) + 1))
+    y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    crop = Image.fromarray(bg[y0:y0 + side, x0:x0 + side]).resize((SIZE, SIZE), Image.BILINEAR)
+    img = np.asarray(crop, dtype=np.float64) * rng.uniform(0.45, 0.7)
+    cover = np.zeros((SIZE, SIZE), np.float64)  # alpha of the item at each pixel
+    owner = np.full((SIZE, SIZE), -1, np.int64)
+    n = int(rng.integers(1, 6))
+    cells = rng.choice(GRID * GRID, size=n, replace=False)
+    objects = []
+    for cell in sorted(int(c) for c in cells):
+        k = int(rng.integers(len(CLASSES)))
+        pool = assets.items[k]
+        item = pool[rng.integers(len(pool))]
+        s = int(rng.integers(56, 85))
+        v = np.asarray(Image.fromarray(item).resize((s, s), Image.BILINEAR), dtype=np.float64) / 255.0
+        cy, cx = divmod(cell, GRID)
+        oy = cy * CELL + int(rng.integers(0, CELL - s + 1))
+        ox = cx * CELL + int(rng.integers(0, CELL - s + 1))
+        a = np.clip(v * 2.0, 0, 1)
+        color = _tint(rng)[None, None, :] * (0.35 + 0.65 * v[:, :, None])
+        region = img[oy:oy + s, ox:ox + s]
+        img[oy:oy + s, ox:ox + s] = region * (1 - a[:, :, None]) + color * a[:, :, None]
+        cover[oy:oy + s, ox:ox + s] = np.maximum(cover[oy:oy + s, ox:ox + s], a)
+        owner[oy:oy + s, ox:ox + s][a > 0.3] = k
+        objects.append((k, cell))
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    # a patch belongs to an item when over a fifth of its pixels are item
+    labels = np.full((TOKENS, TOKENS), len(CLASSES), np.int64)
+    for ty in range(TOKENS):
+        for tx in range(TOKENS):
+            o = owner[ty * PATCH:(ty + 1) * PATCH, tx * PATCH:(tx + 1) * PATCH]
+            hit = o[o >= 0]
+            if hit.size > PATCH * PATCH // 5:
+                labels[ty, tx] = np.bincount(hit).argmax()
+    return img, objects, labels
+
+
+def make_questions(rng, objects, n_what=2):
+    """-> [(kind, question, answer)] for one scene: n_what cells (at least one
+    occupied), one presence question (yes half the time), one count, and one
+    where when some class appears exactly once."""
+    at = {cell: k for k, cell in objects}
+    counts = np.bincount([k for k, _ in objects], minlength=len(CLASSES))
+    qs = []
+    occupied = sorted(at)
+    cells = [occupied[rng.integers(len(occupied))]]
+    while len(cells) < n_what:
+        c = int(rng.integers(GRID * GRID))
+        if c not in cells:
+            cells.append(c)
+    for c in cells:
+        qs.append(("what", f"what is at the {CELLS[c]} ?", CLASSES[at[c]][1] if c in at else "nothing"))
+    present = [k for k in range(len(CLASSES)) if counts[k]]
+    absent = [k for k in range(len(CLASSES)) if not counts[k]]
+    if absent and (not present or rng.random() < 0.5):
+        k = absent[rng.integers(len(absent))]
+    else:
+        k = present[rng.integers(len(present))]
+    qs.append(("is", f"is there a {CLASSES[k][1]} ?", "yes" if counts[k] else "no"))
+    k = int(rng.integers(len(CLASSES))) if rng.random() < 0.3 else present[rng.integers(len(present))]
+    qs.append(("count", f"how many {PLURAL[CLASSES[k][1]]} ?", str(min(int(counts[k]), 4))))
+    once = [k for k in range(len(CLASSES)) if counts[k] == 1]
+    if once:
+        k = once[rng.integers(len(once))]
+        cell = next(c for kk, c in objects if kk == k)
+        qs.append(("where", f"where is the {CLASSES[k][1]} ?", CELLS[cell]))
+    return qs
+
+
+def scene_rng(seed):
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n", type=int, default=300, help="scenes")
+    ap.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="first scene's seed (scene i uses seed + i)")
+    ap.add_argument("--split", choices=["test", "train"], default="test", help="Fashion-MNIST split of the items")
+    a = ap.parse_args()
+    if a.split == "test" and a.seed < HELD_OUT_SEED:
+        raise SystemExit(f"quality_data: held-out seeds start at {HELD_OUT_SEED}")
+    assets = Assets(a.split)
+    os.makedirs(os.path.join(a.out, "img"), exist_ok=True)
+    lines = ["# media\tkind\tquestion\tanswer  (tools/quality_data.py --n %d --seed %d --split %s)" %
+             (a.n, a.seed, a.split)]
+    items = ["# media\tpatches covered by an item (raster index y * 24 + x)"]
+    for i in range(a.n):
+        rng = scene_rng(a.seed + i)
+        img, objects, labels = make_scene(rng, assets)
+        name = f"img/{i:05d}.png"
+        Image.fromarray(img).save(os.path.join(a.out, name), compress_level=1)
+        for kind, q, ans in make_questions(rng, objects):
+            lines.append(f"{name}\t{kind}\t{q}\t{ans}")
+        items.append(name + "\t" + " ".join(str(j) for j in np.flatnonzero(labels.reshape(-1) < len(CLASSES))))
+    with open(os.path.join(a.out, "questions.tsv"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(a.out, "items.tsv"), "w") as f:
+        f.write("\n".join(items) + "\n")
+    print(f"quality_data: {a.n} scenes, {len(lines) - 1} questions in {a.out}")
+
+
+if __name__ == "__main__":
+    main()

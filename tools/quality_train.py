@@ -1,0 +1,576 @@
+#!/usr/bin/python3
+"""Trains vtc's small VLM on the scenes of tools/quality_data.py and exports it
+in the formats vtc loads.
+
+    /usr/bin/python3 tools/quality_train.py --out DIR [--vision-minutes 30] [--minutes 100]
+        [--freeze-vision] [--init-vision DIR0] [--what 2] [--seed 1]
+
+The shipped samples/vlm comes from two runs (README, "Quality"): the first with
+stage 0 and stage 1, the second starting from the first's vision tower
+(--init-vision), frozen, with all nine cells asked per scene (--what 9).
+
+The model (LLaVA-1.5's shape, scaled down):
+  vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
+          4 pre-LN blocks, 4 heads, quick_gelu; features from the penultimate
+          block (vision_feature_layer -2) as LLaVA takes them
+  projector  LLaVA's MLP: linear, GELU, linear (128 -> 128)
+  language   Llama: dim 128, 4 layers, 4 heads, SwiGLU 384, RMSNorm, RoPE on
+          adjacent pairs (llama2.c's layout), a word-level vocabulary
+Sequence: [BOS, the visual tokens, the question's tokens], consecutive positions,
+the answer predicted at the last question token: the prefill `vtc eval` runs.
+
+Stage 0 (--vision-minutes) trains the vision tower alone on dense per-patch
+item labels and the CLS head (see vision_stage). Stage 1 (--minutes) trains
+everything, or with --freeze-vision the projector and language model only.
+Stage 1's signals: the answer (cross-entropy over the vocabulary); alignment of
+each visual token's post-projector embedding with the language model's word
+embeddings (its dot products with the item words and "nothing" classify the
+item under it, those with the cell words its cell), LLaVA's stage-1 idea of
+putting visual tokens where the words are; the final CLS token's multi-label
+"which items are present" (a linear head, training only), which gives the CLS
+token attention worth pruning by.
+Augmentation: in 30% of the steps the LM sees a random subset (5-100%) of the
+visual tokens, compacted, so it reads an item's place from the features (the
+ViT's position embeddings) rather than from the token's index in the sequence
+— which is what survives pruning.
+
+Several questions of one scene share one vision pass: question i's tokens see
+[BOS, visual] and their own question (a block mask), all at the positions they
+would have alone, which is the same function as separate sequences.
+
+Writes OUT/model.safetensors (float16, llava-hf names: vision_tower.vision_model.*,
+multi_modal_projector.*), OUT/config.json, OUT/preprocessor_config.json,
+OUT/lm.bin (llama2.c format), OUT/tokenizer.bin (llama2.c format) and
+OUT/train_log.tsv (step, minutes, loss, answer loss, batch accuracy, held-out
+accuracy; stage 0's rows are "v<step>", their last column the held-out share of
+item patches the patch head names).
+Matrix products run in bfloat16 under torch.autocast (oneDNN; AMX on this
+machine), weights and optimiser state in float32; the exported vision and
+projector weights are float16, lm.bin float32, and vtc computes in float32. The budget is wall-clock (--minutes), so
+the number of steps depends on the machine; --steps fixes it instead.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quality_data as qd  # noqa: E402
+from vtc_ref import read_safetensors, write_safetensors  # noqa: E402
+
+MEAN = [0.48145466, 0.4578275, 0.40821073]
+STD = [0.26862954, 0.26130258, 0.27577711]
+
+VIS = dict(hidden=128, layers=4, heads=4, mlp=512, patch=14, image=336)
+LM = dict(dim=128, hidden=384, layers=4, heads=4, kv_heads=4, seq_len=1024)
+Q_SLOTS = 7  # tokens per question slot (the longest question has 6)
+
+
+# ---------------------------------------------------------------- vocabulary
+
+def vocab():
+    """llama2.c pieces: <unk> <s> </s>, the 256 byte tokens, the printable ASCII
+    characters, then every prefix (2 characters and longer) of each space-led
+    word. Scores rise with length, so run.c's merge loop (best-scoring adjacent
+    pair first) builds each word left to right into one token."""
+    pieces = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)]
+    scores = [0.0] * len(pieces)
+    seen = set()
+    for c in map(chr, range(32, 127)):
+        pieces.append(c), scores.append(0.0), seen.add(c)
+    for w in qd.WORDS:
+        word = " " + w
+        for n in range(2, len(word) + 1):
+            p = word[:n]
+            if p not in seen:
+                seen.add(p), pieces.append(p), scores.append(float(n))
+    ids = {p: i for i, p in enumerate(pieces)}
+    return pieces, scores, ids
+
+
+def write_tokenizer(path, pieces, scores):
+    out = [struct.pack("<i", max(len(p.encode()) for p in pieces))]
+    for p, s in zip(pieces, scores):
+        b = p.encode()
+        out.append(struct.pack("<fi", s, len(b)) + b)
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+def encode(text, ids):
+    return [ids[" " + w] for w in text.split()]
+
+
+# ---------------------------------------------------------------- model
+
+class Block(nn.Module):
+    def __init__(self, d, h, m):
+        super().__init__()
+        self.h = h
+        self.ln1, self.ln2 = nn.LayerNorm(d, eps=1e-5), nn.LayerNorm(d, eps=1e-5)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.fc1, self.fc2 = nn.Linear(d, m), nn.Linear(m, d)
+
+    def forward(self, x):
+        B, N, D = x.shape
+        hd = D // self.h
+        y = self.ln1(x)
+        q = self.q(y).view(B, N, self.h, hd).transpose(1, 2) * hd ** -0.5
+        k = self.k(y).view(B, N, self.h, hd).transpose(1, 2)
+        v = self.v(y).view(B, N, self.h, hd).transpose(1, 2)
+        a = torch.softmax(q @ k.transpose(-1, -2), dim=-1)
+        x = x + self.o((a @ v).transpose(1, 2).reshape(B, N, D))
+        y = self.fc1(self.ln2(x))
+        return x + self.fc2(y * torch.sigmoid(1.702 * y))  # quick_gelu
+
+
+class Vision(nn.Module):
+    def __init__(self, c=VIS):
+        super().__init__()
+        d, p, n = c["hidden"], c["patch"], (c["image"] // c["patch"]) ** 2
+        self.patch = nn.Conv2d(3, d, p, p, bias=False)
+        self.cls = nn.Parameter(torch.randn(d) * 0.02)
+        self.pos = nn.Parameter(torch.randn(n + 1, d) * 0.02)
+        self.pre = nn.LayerNorm(d, eps=1e-5)
+        self.blocks = nn.ModuleList(Block(d, c["heads"], c["mlp"]) for _ in range(c["layers"]))
+        self.post = nn.LayerNorm(d, eps=1e-5)
+
+    def forward(self, px):
+        x = self.patch(px).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], 1) + self.pos
+        x = self.pre(x)
+        for i, b in enumerate(self.blocks):
+            x = b(x)
+            if i == len(self.blocks) - 2:
+                feat = x  # vision_feature_layer -2: the penultimate block's output, no post-LN
+        return feat, self.post(x[:, 0])
+
+
+class Projector(nn.Module):
+    def __init__(self, din, dout):
+        super().__init__()
+        self.l1, self.l2 = nn.Linear(din, dout), nn.Linear(dout, dout)
+
+    def forward(self, x):
+        return self.l2(F.gelu(self.l1(x)))
+
+
+def rope(x, pos):
+    """x (B, H, T, hd), adjacent pairs (2i, 2i+1) rotated by pos * 10000^(-2i/hd) (llama2.c)."""
+    hd = x.shape[-1]
+    freq = 1.0 / 10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)
+    ang = pos[:, None].float() * freq[None, :]  # (T, hd/2)
+    c, s = torch.cos(ang), torch.sin(ang)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.w
+
+
+class LMBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, h = c["dim"], c["hidden"]
+        self.h = c["heads"]
+        self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+        self.wq, self.wk, self.wv, self.wo = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.w1, self.w3 = nn.Linear(d, h, bias=False), nn.Linear(d, h, bias=False)
+        self.w2 = nn.Linear(h, d, bias=False)
+
+    def forward(self, x, pos, mask):
+        B, T, D = x.shape
+        hd = D // self.h
+        y = self.n1(x)
+        q = rope(self.wq(y).view(B, T, self.h, hd).transpose(1, 2), pos)
+        k = rope(self.wk(y).view(B, T, self.h, hd).transpose(1, 2), pos)
+        v = self.wv(y).view(B, T, self.h, hd).transpose(1, 2)
+        s = (q @ k.transpose(-1, -2)) * hd ** -0.5 + mask
+        x = x + self.wo((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D))
+        y = self.n2(x)
+        return x + self.w2(F.silu(self.w1(y)) * self.w3(y))
+
+
+class LanguageModel(nn.Module):
+    def __init__(self, vocab_size, c=LM):
+        super().__init__()
+        self.tok = nn.Embedding(vocab_size, c["dim"])
+        nn.init.normal_(self.tok.weight, std=0.02)
+        self.blocks = nn.ModuleList(LMBlock(c) for _ in range(c["layers"]))
+        self.norm = RMSNorm(c["dim"])
+
+    def forward(self, x, pos, mask):
+        for b in self.blocks:
+            x = b(x, pos, mask)
+        return self.norm(x) @ self.tok.weight.t()  # shared classifier, as llama2.c's positive vocab_size
+
+
+class VLM(nn.Module):
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vision = Vision()
+        self.proj = Projector(VIS["hidden"], LM["dim"])
+        self.lm = LanguageModel(vocab_size)
+        self.cls_head = nn.Linear(VIS["hidden"], len(qd.CLASSES))       # training only
+        self.patch_head = nn.Linear(VIS["hidden"], len(qd.CLASSES) + 1)  # training only (stage 0)
+
+
+# ---------------------------------------------------------------- batches
+
+def pixels(imgs):
+    x = torch.from_numpy(np.stack(imgs)).float().permute(0, 3, 1, 2) / 255.0
+    return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+
+
+def pad(questions, n):
+    """A scene's questions repeated cyclically to n (every scene of a batch has n slots)."""
+    return (questions * n)[:n]
+
+
+def text_block(questions, ids):
+    """n questions -> tokens (n * Q_SLOTS), last-token slot per question,
+    answers, and slot validity."""
+    n = len(questions)
+    toks = np.zeros((n, Q_SLOTS), np.int64)
+    valid = np.zeros((n, Q_SLOTS), bool)
+    last, ans = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for i, (_, q, a) in enumerate(questions):
+        t = encode(q, ids)
+        toks[i, :len(t)], valid[i, :len(t)] = t, True
+        last[i], ans[i] = i * Q_SLOTS + len(t) - 1, ids[" " + a]
+    return toks.reshape(-1), valid.reshape(-1), last, ans
+
+
+def seq_mask(K, n_q):
+    """Additive mask (T, T) and positions (T) for [BOS, K visual, n_q question
+    slots]. A question's padding slots come after its tokens, so causality
+    already keeps them out of every real token's view: one mask fits a batch."""
+    P = 1 + K
+    T = P + n_q * Q_SLOTS
+    allow = torch.zeros(T, T, dtype=torch.bool)
+    allow[:P, :P] = torch.tril(torch.ones(P, P, dtype=torch.bool))
+    allow[P:, :P] = True
+    slot_q = torch.arange(n_q * Q_SLOTS) // Q_SLOTS
+    same = slot_q[:, None] == slot_q[None, :]
+    allow[P:, P:] = same & torch.tril(torch.ones(n_q * Q_SLOTS, n_q * Q_SLOTS, dtype=torch.bool))
+    mask = torch.zeros(T, T).masked_fill(~allow, float("-inf"))
+    pos = torch.cat([torch.arange(P), P + torch.arange(n_q * Q_SLOTS) % Q_SLOTS])
+    return mask, pos
+
+
+def make_batch(rng, assets, n, n_what=2):
+    """n training scenes: images, patch labels, present items, and n_what + 3
+    questions each (n_what "what", one "is", one "count", a "where" when some
+    item appears once; cycled to fill)."""
+    imgs, labels, present, qs = [], [], [], []
+    for _ in range(n):
+        seed = int(rng.integers(0, qd.HELD_OUT_SEED))
+        srng = qd.scene_rng(seed)
+        img, objects, lab = qd.make_scene(srng, assets)
+        q = pad(qd.make_questions(srng, objects, n_what), n_what + 3)
+        imgs.append(img), labels.append(lab.reshape(-1))
+        pr = np.zeros(len(qd.CLASSES), np.float32)
+        for k, _ in objects:
+            pr[k] = 1
+        present.append(pr), qs.append(q)
+    return imgs, np.stack(labels), np.stack(present), qs
+
+
+def forward(model, imgs, qs, ids, keep_idx=None, frozen=False):
+    """-> answer logits (B, n_q, V), answers (B, n_q), every token's embedding
+    (B, 576, dim, before any drop), CLS logits, patch logits."""
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+        feat, cls = model.vision(pixels(imgs))
+    tokens = feat[:, 1:]
+    vis = vis_all = model.proj(tokens)
+    if keep_idx is not None:
+        vis = vis[:, keep_idx]
+    B, K = vis.shape[0], vis.shape[1]
+    blocks = [text_block(q, ids) for q in qs]
+    mask, pos = seq_mask(K, len(qs[0]))
+    bos = model.lm.tok.weight[1].expand(B, 1, -1)
+    txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
+    x = torch.cat([bos, vis, txt], 1)
+    logits = model.lm(x, pos, mask)
+    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+    ans = torch.from_numpy(np.stack([b[3] for b in blocks]))
+    out = logits[torch.arange(B)[:, None], last]
+    return out, ans, vis_all, model.cls_head(cls), model.patch_head(tokens)
+
+
+# ---------------------------------------------------------------- export
+
+def export(model, out, pieces, scores):
+    os.makedirs(out, exist_ok=True)
+    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    t = {hf: sd[ours] for ours, hf in hf_names().items()}
+    # float16 halves the file (vtc computes in float32 either way; the held-out
+    # figures of `vtc eval` are those of these rounded weights)
+    write_safetensors(os.path.join(out, "model.safetensors"),
+                      {k: np.ascontiguousarray(v, dtype=np.float16) for k, v in t.items()},
+                      {"format": "pt", "source": "tools/quality_train.py"})
+    cfg = {"architectures": ["LlavaForConditionalGeneration"], "model_type": "llava",
+           "projector_hidden_act": "gelu", "vision_feature_layer": -2,
+           "vision_feature_select_strategy": "default", "image_aspect_ratio": "pad", "torch_dtype": "float32",
+           "vision_config": {"model_type": "clip_vision_model", "hidden_size": VIS["hidden"],
+                             "intermediate_size": VIS["mlp"], "num_attention_heads": VIS["heads"],
+                             "num_hidden_layers": VIS["layers"], "image_size": VIS["image"],
+                             "patch_size": VIS["patch"], "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5,
+                             "num_channels": 3},
+           "text_config": {"model_type": "llama", "hidden_size": LM["dim"], "intermediate_size": LM["hidden"],
+                           "num_hidden_layers": LM["layers"], "num_attention_heads": LM["heads"],
+                           "num_key_value_heads": LM["kv_heads"], "vocab_size": len(pieces),
+                           "rms_norm_eps": 1e-5}}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    pre = {"crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "do_convert_rgb": True,
+           "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": MEAN, "image_std": STD,
+           "image_processor_type": "CLIPImageProcessor", "resample": 3, "rescale_factor": 1 / 255,
+           "size": {"shortest_edge": 336}}
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
+        json.dump(pre, f, indent=2)
+    # llama2.c: header, token embeddings, per-layer weights grouped by kind, final norm, freq tables
+    d, h, L, S = LM["dim"], LM["hidden"], LM["layers"], LM["seq_len"]
+    hs = d // LM["heads"]
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32).tobytes()
+    blob = [struct.pack("<7i", d, h, L, LM["heads"], LM["kv_heads"], len(pieces), S), f32(sd["lm.tok.weight"])]
+    for kind in ("n1.w", "wq.weight", "wk.weight", "wv.weight", "wo.weight", "n2.w", "w1.weight", "w2.weight",
+                 "w3.weight"):
+        blob += [f32(sd[f"lm.blocks.{i}.{kind}"]) for i in range(L)]
+    blob.append(f32(sd["lm.norm.w"]))
+    ang = np.arange(S)[:, None] * (1.0 / 10000.0 ** (np.arange(0, hs, 2) / hs))[None, :]
+    blob += [f32(np.cos(ang)), f32(np.sin(ang))]
+    with open(os.path.join(out, "lm.bin"), "wb") as f:
+        f.write(b"".join(blob))
+    write_tokenizer(os.path.join(out, "tokenizer.bin"), pieces, scores)
+
+
+def hf_names():
+    """Our parameter names -> llava-hf's, for the vision tower and projector."""
+    V = "vision_tower.vision_model."
+    m = {"vision.cls": V + "embeddings.class_embedding", "vision.patch.weight": V + "embeddings.patch_embedding.weight",
+         "vision.pos": V + "embeddings.position_embedding.weight", "vision.pre.weight": V + "pre_layrnorm.weight",
+         "vision.pre.bias": V + "pre_layrnorm.bias", "vision.post.weight": V + "post_layernorm.weight",
+         "vision.post.bias": V + "post_layernorm.bias"}
+    names = dict(q="self_attn.q_proj", k="self_attn.k_proj", v="self_attn.v_proj", o="self_attn.out_proj",
+                 ln1="layer_norm1", ln2="layer_norm2", fc1="mlp.fc1", fc2="mlp.fc2")
+    for i in range(VIS["layers"]):
+        for ours, hf in names.items():
+            for wb in ("weight", "bias"):
+                m[f"vision.blocks.{i}.{ours}.{wb}"] = f"{V}encoder.layers.{i}.{hf}.{wb}"
+    for ours, hf in (("l1", "linear_1"), ("l2", "linear_2")):
+        for wb in ("weight", "bias"):
+            m[f"proj.{ours}.{wb}"] = f"multi_modal_projector.{hf}.{wb}"
+    return m
+
+
+def load_vision(model, src):
+    """Loads the vision tower from an exported SRC/model.safetensors, for --init-vision."""
+    t, _ = read_safetensors(os.path.join(src, "model.safetensors"))
+    sd = model.state_dict()
+    for ours, hf in hf_names().items():
+        if ours.startswith("vision."):
+            sd[ours].copy_(torch.from_numpy(np.asarray(t[hf], dtype=np.float32)).reshape(sd[ours].shape))
+
+
+# ---------------------------------------------------------------- training
+
+@torch.no_grad()
+def held_out_accuracy(model, assets, ids, n=64):
+    model.eval()
+    right = total = 0
+    for i in range(0, n, 16):
+        imgs, qs, real = [], [], []
+        for j in range(i, min(n, i + 16)):
+            rng = qd.scene_rng(qd.HELD_OUT_SEED + 10**8 + j)  # a held-out range `vtc eval` does not use
+            img, objects, _ = qd.make_scene(rng, assets)
+            q = qd.make_questions(rng, objects)  # as `vtc eval` asks them
+            imgs.append(img), qs.append(pad(q, 5)), real.append([k < len(q) for k in range(5)])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, ans, _, _, _ = forward(model, imgs, qs, ids)
+        real = torch.tensor(real)
+        right += ((out.argmax(-1) == ans) & real).sum().item()
+        total += real.sum().item()
+    model.train()
+    return right / total
+
+
+def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
+    """Stage 0: the vision tower alone learns to name the item under each patch
+    (a linear head on the penultimate block's tokens, the features LLaVA hands
+    on) and which items the scene holds (the CLS head) -- the role CLIP's
+    pretraining plays for LLaVA, whose vision tower arrives already seeing.
+    Dense labels make this far faster than learning to see through the answers."""
+    params = list(model.vision.parameters()) + list(model.patch_head.parameters()) + \
+        list(model.cls_head.parameters())
+    opt = torch.optim.AdamW(params, lr=a.vision_lr, betas=(0.9, 0.98), weight_decay=0.05)
+    weight = torch.tensor([3.0] * len(qd.CLASSES) + [1.0])
+    budget, step = a.vision_minutes * 60, 0
+    start = time.time()
+    while time.time() - start < budget:
+        frac = (time.time() - start) / budget
+        lr = a.vision_lr * min(1.0, (step + 1) / 50) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        imgs, labels, present, _ = make_batch(rng, train_assets, a.batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            feat, cls = model.vision(pixels(imgs))
+            pl, cl = model.patch_head(feat[:, 1:]), model.cls_head(cls)
+        l_patch = F.cross_entropy(pl.float().reshape(-1, pl.shape[-1]), torch.from_numpy(labels).reshape(-1),
+                                  weight=weight)
+        l_cls = F.binary_cross_entropy_with_logits(cl.float(), torch.from_numpy(present))
+        loss = l_patch + 0.3 * l_cls
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        held = ""
+        if step % 50 == 0:
+            held = "%.4f" % patch_accuracy(model, test_assets)
+        log.write("v%d\t%.2f\t%.4f\t%.4f\t\t%s\n" % (step, (time.time() - t0) / 60, loss.item(), l_patch.item(),
+                                                      held))
+        log.flush()
+        if step % 10 == 0:
+            print("vision step %d  %.1f min  patch loss %.3f  cls loss %.3f %s" %
+                  (step, (time.time() - t0) / 60, l_patch.item(), l_cls.item(),
+                   "held-out item-patch acc " + held if held else ""), flush=True)
+
+
+@torch.no_grad()
+def patch_accuracy(model, assets, n=16):
+    """Share of held-out item patches whose item the stage-0 head names."""
+    model.eval()
+    imgs, labs = [], []
+    for j in range(n):
+        rng = qd.scene_rng(qd.HELD_OUT_SEED + 2 * 10**8 + j)
+        img, _, lab = qd.make_scene(rng, assets)
+        imgs.append(img), labs.append(lab.reshape(-1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        feat, _ = model.vision(pixels(imgs))
+        pred = model.patch_head(feat[:, 1:]).float().argmax(-1).numpy()
+    model.train()
+    lab = np.stack(labs)
+    item = lab < len(qd.CLASSES)
+    return float((pred[item] == lab[item]).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=100.0, help="wall-clock training budget")
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: by --minutes)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--vision-minutes", type=float, default=30.0, help="stage 0 budget (vision tower alone)")
+    ap.add_argument("--vision-lr", type=float, default=2e-3)
+    ap.add_argument("--what", type=int, default=2, help="\"what is at\" questions per training scene (of 9 cells)")
+    ap.add_argument("--freeze-vision", action="store_true",
+                    help="stage 1 trains the projector and language model only (LLaVA's recipe)")
+    ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    rng = np.random.Generator(np.random.PCG64(a.seed))
+    pieces, scores, ids = vocab()
+    train_assets, test_assets = qd.Assets("train"), qd.Assets("test")
+    model = VLM(len(pieces))
+    if a.init_vision:
+        load_vision(model, a.init_vision)
+    trained = [(n, p) for n, p in model.named_parameters()
+               if not (a.freeze_vision and n.startswith(("vision.", "patch_head.", "cls_head.")))]
+    decay = [p for n, p in trained if p.dim() >= 2]
+    other = [p for n, p in trained if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": other, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98))
+    n_tok = (VIS["image"] // VIS["patch"]) ** 2
+    g = VIS["image"] // VIS["patch"]
+    item_words = torch.tensor([ids[" " + n] for _, n in qd.CLASSES] + [ids[" nothing"]])
+    cell_words = torch.tensor([ids[" " + c] for c in qd.CELLS])
+    item_weight = torch.tensor([5.0] * len(qd.CLASSES) + [1.0])
+    ty, tx = torch.arange(n_tok) // g, torch.arange(n_tok) % g
+    token_cell = ((ty * VIS["patch"] // qd.CELL) * qd.GRID + tx * VIS["patch"] // qd.CELL)[None]
+    os.makedirs(a.out, exist_ok=True)
+    log = open(os.path.join(a.out, "train_log.tsv"), "w")
+    log.write("step\tminutes\tloss\tanswer_loss\tanswer_acc_batch\theld_out_acc\n")
+    t0 = time.time()
+    if a.vision_minutes > 0:
+        vision_stage(model, a, rng, train_assets, test_assets, log, t0)
+    t1 = time.time()  # stage 1's budget starts here; the log's minutes count from the start
+    budget = a.minutes * 60
+    step = 0
+    while True:
+        elapsed = time.time() - t1
+        if (a.steps and step >= a.steps) or (not a.steps and elapsed >= budget):
+            break
+        frac = step / a.steps if a.steps else elapsed / budget
+        lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * min(frac, 1.0))) * 0.95 + 0.05)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what)
+        keep = None
+        if rng.random() < 0.3:
+            k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
+            keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # oneDNN bf16 matmuls (AMX where the CPU has it)
+            out, ans, emb, cls_logits, patch_logits = forward(model, imgs, qs, ids, keep, a.freeze_vision)
+        out, emb, cls_logits, patch_logits = out.float(), emb.float(), cls_logits.float(), patch_logits.float()
+        l_ans = F.cross_entropy(out.reshape(-1, out.shape[-1]), ans.reshape(-1))
+        # alignment: each visual token's embedding scores highest against the
+        # word of its item (or "nothing") and the word of its cell
+        E = model.lm.tok.weight
+        # (item tokens are ~10% of a scene: weighted so they are not drowned by "nothing")
+        l_item = F.cross_entropy((emb @ E[item_words].t()).reshape(-1, len(item_words)),
+                                 torch.from_numpy(labels).reshape(-1), weight=item_weight)
+        l_cell = F.cross_entropy((emb @ E[cell_words].t()).reshape(-1, len(cell_words)),
+                                 token_cell.expand(emb.shape[0], -1).reshape(-1))
+        l_cls = F.binary_cross_entropy_with_logits(cls_logits, torch.from_numpy(present))
+        l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
+                                  torch.from_numpy(labels).reshape(-1), weight=item_weight)
+        loss = l_ans + 0.5 * l_item + 0.2 * l_cell
+        if not a.freeze_vision:
+            loss = loss + 0.3 * l_cls + 0.5 * l_patch
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for _, p in trained], 1.0)
+        opt.step()
+        step += 1
+        acc_b = (out.argmax(-1) == ans).float().mean().item()
+        held = ""
+        if step % a.eval_every == 0:
+            held = "%.4f" % held_out_accuracy(model, test_assets, ids)
+            export(model, a.out, pieces, scores)
+        log.write("%d\t%.2f\t%.4f\t%.4f\t%.3f\t%s\n" % (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
+                                                       acc_b, held))
+        log.flush()
+        if step % 10 == 0 or held:
+            print("step %d  %.1f min  loss %.3f  answer %.3f  batch acc %.2f %s" %
+                  (step, (time.time() - t0) / 60, loss.item(), l_ans.item(), acc_b,
+                   "held-out acc " + held if held else ""), flush=True)
+    held = held_out_accuracy(model, test_assets, ids, n=128)
+    log.write("%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held))
+    log.close()
+    export(model, a.out, pieces, scores)
+    print("quality_train: %d steps in %.1f min, held-out accuracy %.3f; wrote %s" %
+          (step, (time.time() - t0) / 60, held, a.out))
+
+
+if __name__ == "__main__":
+    main()
