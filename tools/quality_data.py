@@ -131,36 +131,63 @@ def make_scene(rng, assets):
     return img, objects, labels
 
 
+def _what(at, c):
+    return ("what", f"what is at the {CELLS[c]} ?", CLASSES[at[c]][1] if c in at else "nothing")
+
+
+def _is(counts, k):
+    return ("is", f"is there a {CLASSES[k][1]} ?", "yes" if counts[k] else "no")
+
+
+def _count(counts, k):
+    return ("count", f"how many {PLURAL[CLASSES[k][1]]} ?", str(min(int(counts[k]), 4)))
+
+
+def _where(objects, k):
+    return ("where", f"where is the {CLASSES[k][1]} ?", CELLS[next(c for kk, c in objects if kk == k)])
+
+
 def make_questions(rng, objects, n_what=2):
     """-> [(kind, question, answer)] for one scene: n_what cells (at least one
     occupied), one presence question (yes half the time), one count, and one
     where when some class appears exactly once."""
     at = {cell: k for k, cell in objects}
     counts = np.bincount([k for k, _ in objects], minlength=len(CLASSES))
-    qs = []
     occupied = sorted(at)
     cells = [occupied[rng.integers(len(occupied))]]
     while len(cells) < n_what:
         c = int(rng.integers(GRID * GRID))
         if c not in cells:
             cells.append(c)
-    for c in cells:
-        qs.append(("what", f"what is at the {CELLS[c]} ?", CLASSES[at[c]][1] if c in at else "nothing"))
+    qs = [_what(at, c) for c in cells]
     present = [k for k in range(len(CLASSES)) if counts[k]]
     absent = [k for k in range(len(CLASSES)) if not counts[k]]
     if absent and (not present or rng.random() < 0.5):
         k = absent[rng.integers(len(absent))]
     else:
         k = present[rng.integers(len(present))]
-    qs.append(("is", f"is there a {CLASSES[k][1]} ?", "yes" if counts[k] else "no"))
+    qs.append(_is(counts, k))
     k = int(rng.integers(len(CLASSES))) if rng.random() < 0.3 else present[rng.integers(len(present))]
-    qs.append(("count", f"how many {PLURAL[CLASSES[k][1]]} ?", str(min(int(counts[k]), 4))))
+    qs.append(_count(counts, k))
     once = [k for k in range(len(CLASSES)) if counts[k] == 1]
     if once:
-        k = once[rng.integers(len(once))]
-        cell = next(c for kk, c in objects if kk == k)
-        qs.append(("where", f"where is the {CLASSES[k][1]} ?", CELLS[cell]))
+        qs.append(_where(objects, once[rng.integers(len(once))]))
     return qs
+
+
+# every question a scene supports: 9 what, 6 is, 6 count, up to 5 where
+ALL_QUESTIONS = GRID * GRID + 2 * len(CLASSES) + 5
+
+
+def all_questions(objects):
+    """-> every question of make_questions' templates that the scene supports
+    (training asks them all: the presence, count and place of each class, not
+    one drawn at random)."""
+    at = {cell: k for k, cell in objects}
+    counts = np.bincount([k for k, _ in objects], minlength=len(CLASSES))
+    return ([_what(at, c) for c in range(GRID * GRID)] + [_is(counts, k) for k in range(len(CLASSES))] +
+            [_count(counts, k) for k in range(len(CLASSES))] +
+            [_where(objects, k) for k in range(len(CLASSES)) if counts[k] == 1])
 
 
 def scene_rng(seed):

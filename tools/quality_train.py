@@ -3,11 +3,12 @@
 in the formats vtc loads.
 
     /usr/bin/python3 tools/quality_train.py --out DIR [--vision-minutes 30] [--minutes 100]
-        [--freeze-vision] [--init-vision DIR0] [--what 2] [--seed 1]
+        [--freeze-vision] [--init-vision DIR0] [--what 2 | --all-questions] [--seed 1]
 
-The shipped samples/vlm comes from two runs (README, "Quality"): the first with
-stage 0 and stage 1, the second starting from the first's vision tower
-(--init-vision), frozen, with all nine cells asked per scene (--what 9).
+The shipped samples/vlm comes from two commands, 115 minutes in all (README,
+"Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision tower
+(--init-vision), frozen, asking each scene every question it supports
+(--all-questions).
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -272,16 +273,21 @@ def seq_mask(K, n_q):
     return mask, pos
 
 
-def make_batch(rng, assets, n, n_what=2):
-    """n training scenes: images, patch labels, present items, and n_what + 3
-    questions each (n_what "what", one "is", one "count", a "where" when some
-    item appears once; cycled to fill)."""
+def make_batch(rng, assets, n, n_what=2, every=False):
+    """n training scenes: images, patch labels, present items, and questions:
+    n_what "what", one "is", one "count", a "where" when some item appears once
+    (quality_data.make_questions, as held-out scenes are asked), or with every
+    each question the scene supports (quality_data.all_questions); cycled to
+    fill the same number of slots per scene."""
     imgs, labels, present, qs = [], [], [], []
     for _ in range(n):
         seed = int(rng.integers(0, qd.HELD_OUT_SEED))
         srng = qd.scene_rng(seed)
         img, objects, lab = qd.make_scene(srng, assets)
-        q = pad(qd.make_questions(srng, objects, n_what), n_what + 3)
+        if every:
+            q = pad(qd.all_questions(objects), qd.ALL_QUESTIONS)
+        else:
+            q = pad(qd.make_questions(srng, objects, n_what), n_what + 3)
         imgs.append(img), labels.append(lab.reshape(-1))
         pr = np.zeros(len(qd.CLASSES), np.float32)
         for k, _ in objects:
@@ -391,22 +397,28 @@ def load_vision(model, src):
 
 @torch.no_grad()
 def held_out_accuracy(model, assets, ids, n=64):
+    """-> accuracy on n held-out scenes' questions (a range `vtc eval` does
+    not use), and per question kind."""
     model.eval()
-    right = total = 0
+    right, total = {}, {}
     for i in range(0, n, 16):
         imgs, qs, real = [], [], []
         for j in range(i, min(n, i + 16)):
-            rng = qd.scene_rng(qd.HELD_OUT_SEED + 10**8 + j)  # a held-out range `vtc eval` does not use
+            rng = qd.scene_rng(qd.HELD_OUT_SEED + 10**8 + j)
             img, objects, _ = qd.make_scene(rng, assets)
             q = qd.make_questions(rng, objects)  # as `vtc eval` asks them
             imgs.append(img), qs.append(pad(q, 5)), real.append([k < len(q) for k in range(5)])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out, ans, _, _, _ = forward(model, imgs, qs, ids)
-        real = torch.tensor(real)
-        right += ((out.argmax(-1) == ans) & real).sum().item()
-        total += real.sum().item()
+        ok = (out.argmax(-1) == ans).numpy()
+        for b, q in enumerate(qs):
+            for k in range(len(q)):
+                if real[b][k]:
+                    kind = q[k][0]
+                    right[kind] = right.get(kind, 0) + int(ok[b, k])
+                    total[kind] = total.get(kind, 0) + 1
     model.train()
-    return right / total
+    return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
 
 
 def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
@@ -482,6 +494,8 @@ def main():
     ap.add_argument("--vision-minutes", type=float, default=30.0, help="stage 0 budget (vision tower alone)")
     ap.add_argument("--vision-lr", type=float, default=2e-3)
     ap.add_argument("--what", type=int, default=2, help="\"what is at\" questions per training scene (of 9 cells)")
+    ap.add_argument("--all-questions", action="store_true",
+                    help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
     ap.add_argument("--freeze-vision", action="store_true",
                     help="stage 1 trains the projector and language model only (LLaVA's recipe)")
     ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
@@ -524,7 +538,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * min(frac, 1.0))) * 0.95 + 0.05)
         for g in opt.param_groups:
             g["lr"] = lr
-        imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what)
+        imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what, a.all_questions)
         keep = None
         if rng.random() < 0.3:
             k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
@@ -554,8 +568,11 @@ def main():
         step += 1
         acc_b = (out.argmax(-1) == ans).float().mean().item()
         held = ""
+        kinds = ""
         if step % a.eval_every == 0:
-            held = "%.4f" % held_out_accuracy(model, test_assets, ids)
+            acc, per = held_out_accuracy(model, test_assets, ids)
+            held = "%.4f" % acc
+            kinds = " (" + " ".join("%s %.2f" % kv for kv in per.items()) + ")"
             export(model, a.out, pieces, scores)
         log.write("%d\t%.2f\t%.4f\t%.4f\t%.3f\t%s\n" % (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
                                                        acc_b, held))
@@ -563,13 +580,13 @@ def main():
         if step % 10 == 0 or held:
             print("step %d  %.1f min  loss %.3f  answer %.3f  batch acc %.2f %s" %
                   (step, (time.time() - t0) / 60, loss.item(), l_ans.item(), acc_b,
-                   "held-out acc " + held if held else ""), flush=True)
-    held = held_out_accuracy(model, test_assets, ids, n=128)
+                   "held-out acc " + held + kinds if held else ""), flush=True)
+    held, per = held_out_accuracy(model, test_assets, ids, n=128)
     log.write("%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held))
     log.close()
     export(model, a.out, pieces, scores)
-    print("quality_train: %d steps in %.1f min, held-out accuracy %.3f; wrote %s" %
-          (step, (time.time() - t0) / 60, held, a.out))
+    print("quality_train: %d steps in %.1f min, held-out accuracy %.3f (%s); wrote %s" %
+          (step, (time.time() - t0) / 60, held, " ".join("%s %.2f" % kv for kv in per.items()), a.out))
 
 
 if __name__ == "__main__":
