@@ -52,15 +52,9 @@ def main():
                 keep = torch.from_numpy(np.sort(rng.choice(vis.shape[1], a.keep, replace=False)))
                 media_done = media
             words = torch.tensor(qt.encode(q, ids))
-            runs = (("all", vis, torch.arange(1 + vis.shape[1])),
-                    ("compact", vis[:, keep], torch.arange(1 + a.keep)),
-                    ("original", vis[:, keep], torch.cat([torch.zeros(1, dtype=torch.long), 1 + keep])))
+            runs = (("all", vis, None), ("compact", vis[:, keep], None), ("original", vis[:, keep], 1 + keep))
             for name, v, pos in runs:
-                x = torch.cat([m.lm.tok.weight[1][None, None], v, m.lm.tok(words)[None]], 1)
-                T = x.shape[1]
-                pos = torch.cat([pos, pos[-1] + 1 + torch.arange(len(words))])
-                mask = torch.full((T, T), float("-inf")).triu(1)
-                right[name] += pieces[int(m.lm(x, pos, mask)[0, -1].argmax())].strip() == ans
+                right[name] += pieces[int(qr.last_logits(m, v, words, pos).argmax())].strip() == ans
         n += 1
     if not n:
         raise SystemExit("quality_positions: no questions of kind %r" % a.kind)

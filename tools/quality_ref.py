@@ -78,14 +78,24 @@ def preprocess(path):
 
 
 @torch.no_grad()
+def last_logits(m, vis, words, vis_pos=None):
+    """Prefill [BOS, vis (1, K, dim), the question's tokens] -> the last row's
+    logits. Positions are consecutive, or BOS at 0, vis at vis_pos and the
+    question after the last of them."""
+    x = torch.cat([m.lm.tok.weight[1][None, None], vis, m.lm.tok(words)[None]], 1)
+    T = x.shape[1]
+    if vis_pos is None:
+        pos = torch.arange(T)
+    else:
+        pos = torch.cat([torch.zeros(1, dtype=torch.long), vis_pos, vis_pos[-1] + 1 + torch.arange(len(words))])
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    return m.lm(x, pos, mask)[0, -1]
+
+
+@torch.no_grad()
 def answer(m, ids, pieces, img, question):
     feat, _ = m.vision(qt.pixels([img]).double())
-    vis = m.proj(feat[:, 1:])
-    q = torch.tensor(qt.encode(question, ids))
-    x = torch.cat([m.lm.tok.weight[1][None, None], vis, m.lm.tok(q)[None]], 1)
-    T = x.shape[1]
-    mask = torch.full((T, T), float("-inf")).triu(1)
-    logits = m.lm(x, torch.arange(T), mask)[0, -1]
+    logits = last_logits(m, m.proj(feat[:, 1:]), torch.tensor(qt.encode(question, ids)))
     top = torch.topk(logits, 2)
     return pieces[top.indices[0]].strip(), float(top.values[0] - top.values[1])
 
