@@ -8,7 +8,7 @@ in the formats vtc loads.
 The shipped samples/vlm comes from two commands, 115 minutes in all (README,
 "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision tower
 (--init-vision), frozen, asking each scene every question it supports
-(--all-questions).
+(--all-questions), half its steps on token subsets (--subset 0.5).
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -30,7 +30,7 @@ item under it, those with the cell words its cell), LLaVA's stage-1 idea of
 putting visual tokens where the words are; the final CLS token's multi-label
 "which items are present" (a linear head, training only), which gives the CLS
 token attention worth pruning by.
-Augmentation: in 30% of the steps the LM sees a random subset (5-100%) of the
+Augmentation: in a share of the steps (--subset) the LM sees a random subset (5-100%) of the
 visual tokens, compacted, so it reads an item's place from the features (the
 ViT's position embeddings) rather than from the token's index in the sequence
 — which is what survives pruning.
@@ -112,6 +112,24 @@ def encode(text, ids):
 
 # ---------------------------------------------------------------- model
 
+def attend(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(hd) + mask) v for (B, H, T, hd) inputs, the mask
+    (T, T, additive) fused into the product by baddbmm. Under autocast (training)
+    all of it runs in bfloat16: autocast would run the softmax in float32,
+    converting every (T, T) score tensor there and back, which was most of a
+    step's time, and bfloat16 attention is the usual mixed-precision trade (vtc
+    computes in float32). Otherwise in the inputs' dtype (quality_ref.py's float64)."""
+    B, H, T, hd = q.shape
+    dt = torch.bfloat16 if torch.is_autocast_cpu_enabled() else q.dtype
+    with torch.autocast("cpu", enabled=False):
+        q, k, v = (t.to(dt).reshape(B * H, T, hd) for t in (q, k, v))
+        if mask is None:
+            s = torch.bmm(q * hd ** -0.5, k.transpose(1, 2))
+        else:
+            s = torch.baddbmm(mask.to(dt).expand(B * H, T, T), q, k.transpose(1, 2), alpha=hd ** -0.5)
+        return torch.bmm(torch.softmax(s, -1), v).view(B, H, T, hd)
+
+
 class Block(nn.Module):
     def __init__(self, d, h, m):
         super().__init__()
@@ -124,11 +142,10 @@ class Block(nn.Module):
         B, N, D = x.shape
         hd = D // self.h
         y = self.ln1(x)
-        q = self.q(y).view(B, N, self.h, hd).transpose(1, 2) * hd ** -0.5
+        q = self.q(y).view(B, N, self.h, hd).transpose(1, 2)
         k = self.k(y).view(B, N, self.h, hd).transpose(1, 2)
         v = self.v(y).view(B, N, self.h, hd).transpose(1, 2)
-        a = torch.softmax(q @ k.transpose(-1, -2), dim=-1)
-        x = x + self.o((a @ v).transpose(1, 2).reshape(B, N, D))
+        x = x + self.o(attend(q, k, v).transpose(1, 2).reshape(B, N, D))
         y = self.fc1(self.ln2(x))
         return x + self.fc2(y * torch.sigmoid(1.702 * y))  # quick_gelu
 
@@ -200,8 +217,7 @@ class LMBlock(nn.Module):
         q = rope(self.wq(y).view(B, T, self.h, hd).transpose(1, 2), pos)
         k = rope(self.wk(y).view(B, T, self.h, hd).transpose(1, 2), pos)
         v = self.wv(y).view(B, T, self.h, hd).transpose(1, 2)
-        s = (q @ k.transpose(-1, -2)) * hd ** -0.5 + mask
-        x = x + self.wo((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D))
+        x = x + self.wo(attend(q, k, v, mask).transpose(1, 2).reshape(B, T, D))
         y = self.n2(x)
         return x + self.w2(F.silu(self.w1(y)) * self.w3(y))
 
@@ -496,6 +512,8 @@ def main():
     ap.add_argument("--what", type=int, default=2, help="\"what is at\" questions per training scene (of 9 cells)")
     ap.add_argument("--all-questions", action="store_true",
                     help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
+    ap.add_argument("--subset", type=float, default=0.3,
+                    help="share of stage-1 steps whose LM sees a random subset of the visual tokens, compacted")
     ap.add_argument("--freeze-vision", action="store_true",
                     help="stage 1 trains the projector and language model only (LLaVA's recipe)")
     ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
@@ -540,7 +558,7 @@ def main():
             g["lr"] = lr
         imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what, a.all_questions)
         keep = None
-        if rng.random() < 0.3:
+        if rng.random() < a.subset:
             k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
             keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
         with torch.autocast("cpu", dtype=torch.bfloat16):  # oneDNN bf16 matmuls (AMX where the CPU has it)
