@@ -2,7 +2,8 @@
 """Trains vtc's small VLM on the scenes of tools/quality_data.py and exports it
 in the formats vtc loads.
 
-    /usr/bin/python3 tools/quality_train.py --out DIR [--vision-minutes 30] [--minutes 100]
+    /usr/bin/python3 tools/quality_train.py --out DIR
+        [--vision-minutes 30 | --vision-steps N] [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0] [--what 2 | --all-questions] [--seed 1]
 
 The shipped samples/vlm comes from two commands, 115 minutes in all (README,
@@ -47,8 +48,12 @@ accuracy; stage 0's rows are "v<step>", their last column the held-out share of
 item patches the patch head names).
 Matrix products run in bfloat16 under torch.autocast (oneDNN; AMX on this
 machine), weights and optimiser state in float32; the exported vision and
-projector weights are float16, lm.bin float32, and vtc computes in float32. The budget is wall-clock (--minutes), so
-the number of steps depends on the machine; --steps fixes it instead.
+projector weights are float16, lm.bin float32, and vtc computes in float32.
+The budgets are wall-clock (--vision-minutes, --minutes), so the number of steps
+depends on the machine and its load, and the learning-rate schedule follows the
+clock: two runs of one command differ. --vision-steps and --steps fix the step
+counts (and make the schedule follow them) instead, which makes a run
+repeatable on one machine.
 """
 import argparse
 import json
@@ -449,8 +454,11 @@ def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
     weight = torch.tensor([3.0] * len(qd.CLASSES) + [1.0])
     budget, step = a.vision_minutes * 60, 0
     start = time.time()
-    while time.time() - start < budget:
-        frac = (time.time() - start) / budget
+    while True:
+        elapsed = time.time() - start
+        if (a.vision_steps and step >= a.vision_steps) or (not a.vision_steps and elapsed >= budget):
+            break
+        frac = step / a.vision_steps if a.vision_steps else elapsed / budget
         lr = a.vision_lr * min(1.0, (step + 1) / 50) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.9 + 0.1)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -508,6 +516,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--vision-minutes", type=float, default=30.0, help="stage 0 budget (vision tower alone)")
+    ap.add_argument("--vision-steps", type=int, default=0,
+                    help="stop stage 0 after this many steps (0: by --vision-minutes)")
     ap.add_argument("--vision-lr", type=float, default=2e-3)
     ap.add_argument("--what", type=int, default=2, help="\"what is at\" questions per training scene (of 9 cells)")
     ap.add_argument("--all-questions", action="store_true",
@@ -543,7 +553,7 @@ def main():
     log = open(os.path.join(a.out, "train_log.tsv"), "w")
     log.write("step\tminutes\tloss\tanswer_loss\tanswer_acc_batch\theld_out_acc\n")
     t0 = time.time()
-    if a.vision_minutes > 0:
+    if a.vision_steps > 0 or a.vision_minutes > 0:
         vision_stage(model, a, rng, train_assets, test_assets, log, t0)
     t1 = time.time()  # stage 1's budget starts here; the log's minutes count from the start
     budget = a.minutes * 60
