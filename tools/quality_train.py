@@ -442,6 +442,13 @@ def held_out_accuracy(model, assets, ids, n=64):
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
 
 
+def progress(step, steps, start, minutes):
+    """The share of a stage's budget spent before `step`: of `steps` when that
+    is set, else of `minutes` of wall clock since `start`; None once spent."""
+    frac = step / steps if steps else (time.time() - start) / (minutes * 60) if minutes > 0 else 1.0
+    return frac if frac < 1.0 else None
+
+
 def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
     """Stage 0: the vision tower alone learns to name the item under each patch
     (a linear head on the penultimate block's tokens, the features LLaVA hands
@@ -452,13 +459,8 @@ def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
         list(model.cls_head.parameters())
     opt = torch.optim.AdamW(params, lr=a.vision_lr, betas=(0.9, 0.98), weight_decay=0.05)
     weight = torch.tensor([3.0] * len(qd.CLASSES) + [1.0])
-    budget, step = a.vision_minutes * 60, 0
-    start = time.time()
-    while True:
-        elapsed = time.time() - start
-        if (a.vision_steps and step >= a.vision_steps) or (not a.vision_steps and elapsed >= budget):
-            break
-        frac = step / a.vision_steps if a.vision_steps else elapsed / budget
+    step, start = 0, time.time()
+    while (frac := progress(step, a.vision_steps, start, a.vision_minutes)) is not None:
         lr = a.vision_lr * min(1.0, (step + 1) / 50) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.9 + 0.1)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -556,14 +558,9 @@ def main():
     if a.vision_steps > 0 or a.vision_minutes > 0:
         vision_stage(model, a, rng, train_assets, test_assets, log, t0)
     t1 = time.time()  # stage 1's budget starts here; the log's minutes count from the start
-    budget = a.minutes * 60
     step = 0
-    while True:
-        elapsed = time.time() - t1
-        if (a.steps and step >= a.steps) or (not a.steps and elapsed >= budget):
-            break
-        frac = step / a.steps if a.steps else elapsed / budget
-        lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * min(frac, 1.0))) * 0.95 + 0.05)
+    while (frac := progress(step, a.steps, t1, a.minutes)) is not None:
+        lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
         for g in opt.param_groups:
             g["lr"] = lr
         imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what, a.all_questions)
