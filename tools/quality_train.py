@@ -31,10 +31,10 @@ item under it, those with the cell words its cell), LLaVA's stage-1 idea of
 putting visual tokens where the words are; the final CLS token's multi-label
 "which items are present" (a linear head, training only), which gives the CLS
 token attention worth pruning by.
-Augmentation: in a share of the steps (--subset) the LM sees a random subset (5-100%) of the
-visual tokens, compacted, so it reads an item's place from the features (the
-ViT's position embeddings) rather than from the token's index in the sequence
-— which is what survives pruning.
+Augmentation: in a share of the steps (--subset) the LM sees a random subset
+(5-100%) of the visual tokens, compacted, so it reads an item's place from the
+features (the ViT's position embeddings) rather than from the token's index in
+the sequence — which is what survives pruning.
 
 Several questions of one scene share one vision pass: question i's tokens see
 [BOS, visual] and their own question (a block mask), all at the positions they
@@ -445,7 +445,12 @@ def held_out_accuracy(model, assets, ids, n=64):
 def progress(step, steps, start, minutes):
     """The share of a stage's budget spent before `step`: of `steps` when that
     is set, else of `minutes` of wall clock since `start`; None once spent."""
-    frac = step / steps if steps else (time.time() - start) / (minutes * 60) if minutes > 0 else 1.0
+    if steps:
+        frac = step / steps
+    elif minutes > 0:
+        frac = (time.time() - start) / (minutes * 60)
+    else:
+        return None
     return frac if frac < 1.0 else None
 
 
