@@ -6,10 +6,11 @@ in the formats vtc loads.
         [--vision-minutes 30 | --vision-steps N] [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0] [--what 2 | --all-questions] [--seed 1]
 
-The shipped samples/vlm comes from two commands, 115 minutes in all (README,
-"Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision tower
-(--init-vision), frozen, asking each scene every question it supports
-(--all-questions), half its steps on token subsets (--subset 0.5).
+The shipped samples/vlm comes from two commands, under two hours in all
+(README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
+tower (--init-vision), frozen, asking each scene every question it supports
+(--all-questions), half its steps on token subsets (--subset 0.5), with the
+grounding loss (--ground 0.3), for a fixed 4500 steps.
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -30,7 +31,12 @@ embeddings (its dot products with the item words and "nothing" classify the
 item under it, those with the cell words its cell), LLaVA's stage-1 idea of
 putting visual tokens where the words are; the final CLS token's multi-label
 "which items are present" (a linear head, training only), which gives the CLS
-token attention worth pruning by.
+token attention worth pruning by; and grounding (--ground): one attention head
+of layers 0 and 1 is told where to look, from the question's key word and from
+its last token to the visual tokens of the cell or item the question names
+(see forward). Without it the decoder found that lookup from the answers alone
+only after ~4000 steps (held-out accuracy 0.46-0.57 from step 600 to 3400,
+samples/vlm/train_log.tsv of commit d7ac6ef); with it, in ~600.
 Augmentation: in a share of the steps (--subset) the LM sees a random subset
 (5-100%) of the visual tokens, compacted, so it reads an item's place from the
 features (the ViT's position embeddings) rather than from the token's index in
@@ -46,14 +52,19 @@ OUT/lm.bin (llama2.c format), OUT/tokenizer.bin (llama2.c format) and
 OUT/train_log.tsv (step, minutes, loss, answer loss, batch accuracy, held-out
 accuracy; stage 0's rows are "v<step>", their last column the held-out share of
 item patches the patch head names).
-Matrix products run in bfloat16 under torch.autocast (oneDNN; AMX on this
-machine), weights and optimiser state in float32; the exported vision and
+Matrix products run in bfloat16 under torch.autocast (oneDNN; AMX where the
+CPU has it), weights and optimiser state in float32; the exported vision and
 projector weights are float16, lm.bin float32, and vtc computes in float32.
 The budgets are wall-clock (--vision-minutes, --minutes), so the number of steps
 depends on the machine and its load, and the learning-rate schedule follows the
 clock: two runs of one command differ. --vision-steps and --steps fix the step
 counts (and make the schedule follow them) instead, which makes a run
 repeatable on one machine.
+PyTorch frees and maps its large buffers anew each step; where page faults are
+dear (a virtual machine) jemalloc told to keep them is 1.6x faster, with the
+same losses step for step (Debian libjemalloc2):
+    LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
+        /usr/bin/python3 tools/quality_train.py ...
 """
 import argparse
 import json
@@ -78,6 +89,10 @@ STD = [0.26862954, 0.26130258, 0.27577711]
 VIS = dict(hidden=128, layers=4, heads=4, mlp=512, patch=14, image=336)
 LM = dict(dim=128, hidden=384, layers=4, heads=4, kv_heads=4, seq_len=1024)
 Q_SLOTS = 7  # tokens per question slot (the longest question has 6)
+_G = VIS["image"] // VIS["patch"]
+# the 3 x 3 layout cell (0-8) of each of the 24 x 24 visual tokens, in raster order
+TOKEN_CELL = (torch.arange(_G * _G) // _G * VIS["patch"] // qd.CELL * qd.GRID +
+              torch.arange(_G * _G) % _G * VIS["patch"] // qd.CELL)
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -117,13 +132,15 @@ def encode(text, ids):
 
 # ---------------------------------------------------------------- model
 
-def attend(q, k, v, mask=None):
+def attend(q, k, v, mask=None, rows=None):
     """softmax(q k^T / sqrt(hd) + mask) v for (B, H, T, hd) inputs, the mask
     (T, T, additive) fused into the product by baddbmm. Under autocast (training)
     all of it runs in bfloat16: autocast would run the softmax in float32,
     converting every (T, T) score tensor there and back, which was most of a
     step's time, and bfloat16 attention is the usual mixed-precision trade (vtc
-    computes in float32). Otherwise in the inputs' dtype (quality_ref.py's float64)."""
+    computes in float32). Otherwise in the inputs' dtype (quality_ref.py's float64).
+    With rows (B, R) it also returns head 0's attention rows at those queries,
+    (B, R, T), for the grounding loss."""
     B, H, T, hd = q.shape
     dt = torch.bfloat16 if torch.is_autocast_cpu_enabled() else q.dtype
     with torch.autocast("cpu", enabled=False):
@@ -132,7 +149,11 @@ def attend(q, k, v, mask=None):
             s = torch.bmm(q * hd ** -0.5, k.transpose(1, 2))
         else:
             s = torch.baddbmm(mask.to(dt).expand(B * H, T, T), q, k.transpose(1, 2), alpha=hd ** -0.5)
-        return torch.bmm(torch.softmax(s, -1), v).view(B, H, T, hd)
+        p = torch.softmax(s, -1)
+        out = torch.bmm(p, v).view(B, H, T, hd)
+        if rows is None:
+            return out
+        return out, torch.gather(p.view(B, H, T, T)[:, 0], 1, rows[:, :, None].expand(-1, -1, T))
 
 
 class Block(nn.Module):
@@ -215,16 +236,17 @@ class LMBlock(nn.Module):
         self.w1, self.w3 = nn.Linear(d, h, bias=False), nn.Linear(d, h, bias=False)
         self.w2 = nn.Linear(h, d, bias=False)
 
-    def forward(self, x, pos, mask):
+    def forward(self, x, pos, mask, rows=None):
         B, T, D = x.shape
         hd = D // self.h
         y = self.n1(x)
         q = rope(self.wq(y).view(B, T, self.h, hd).transpose(1, 2), pos)
         k = rope(self.wk(y).view(B, T, self.h, hd).transpose(1, 2), pos)
         v = self.wv(y).view(B, T, self.h, hd).transpose(1, 2)
-        x = x + self.wo(attend(q, k, v, mask).transpose(1, 2).reshape(B, T, D))
+        a, probe = (attend(q, k, v, mask), None) if rows is None else attend(q, k, v, mask, rows)
+        x = x + self.wo(a.transpose(1, 2).reshape(B, T, D))
         y = self.n2(x)
-        return x + self.w2(F.silu(self.w1(y)) * self.w3(y))
+        return x + self.w2(F.silu(self.w1(y)) * self.w3(y)), probe
 
 
 class LanguageModel(nn.Module):
@@ -235,10 +257,17 @@ class LanguageModel(nn.Module):
         self.blocks = nn.ModuleList(LMBlock(c) for _ in range(c["layers"]))
         self.norm = RMSNorm(c["dim"])
 
-    def forward(self, x, pos, mask):
-        for b in self.blocks:
-            x = b(x, pos, mask)
-        return self.norm(x) @ self.tok.weight.t()  # shared classifier, as llama2.c's positive vocab_size
+    def forward(self, x, pos, mask, rows=()):
+        """-> logits (B, T, V); with rows, a list of (B, R) query indices per
+        layer from layer 0 on, also each such layer's head-0 attention at them
+        (B, R, T)."""
+        probes = []
+        for i, b in enumerate(self.blocks):
+            x, p = b(x, pos, mask, rows[i] if i < len(rows) else None)
+            if p is not None:
+                probes.append(p)
+        logits = self.norm(x) @ self.tok.weight.t()  # shared classifier, as llama2.c's positive vocab_size
+        return (logits, probes) if rows else logits
 
 
 class VLM(nn.Module):
@@ -265,16 +294,23 @@ def pad(questions, n):
 
 def text_block(questions, ids):
     """n questions -> tokens (n * Q_SLOTS), last-token slot per question,
-    answers, and slot validity."""
+    answers, slot validity, and each question's key word: its slot (the word
+    before "?" in every template) and what it names, a cell (0-8) or an item
+    class (9 + class index)."""
     n = len(questions)
     toks = np.zeros((n, Q_SLOTS), np.int64)
     valid = np.zeros((n, Q_SLOTS), bool)
     last, ans = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for i, (_, q, a) in enumerate(questions):
+    key, names = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for i, (kind, q, a) in enumerate(questions):
         t = encode(q, ids)
         toks[i, :len(t)], valid[i, :len(t)] = t, True
         last[i], ans[i] = i * Q_SLOTS + len(t) - 1, ids[" " + a]
-    return toks.reshape(-1), valid.reshape(-1), last, ans
+        key[i] = i * Q_SLOTS + len(t) - 2
+        word = q.split()[-2]
+        names[i] = qd.CELLS.index(word) if kind == "what" else \
+            qd.GRID * qd.GRID + next(j for j, (_, c) in enumerate(qd.CLASSES) if word in (c, qd.PLURAL[c]))
+    return toks.reshape(-1), valid.reshape(-1), last, ans, key, names
 
 
 def seq_mask(K, n_q):
@@ -317,9 +353,16 @@ def make_batch(rng, assets, n, n_what=2, every=False):
     return imgs, np.stack(labels), np.stack(present), qs
 
 
-def forward(model, imgs, qs, ids, keep_idx=None, frozen=False):
+def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
     """-> answer logits (B, n_q, V), answers (B, n_q), every token's embedding
-    (B, 576, dim, before any drop), CLS logits, patch logits."""
+    (B, 576, dim, before any drop), CLS logits, patch logits, and with the
+    scenes' patch labels (B, 576) the grounding loss (else None): head 0's
+    attention from each question's key word in layer 0, and from its last
+    token in layer 1, should fall on the visual tokens the key word names --
+    the cell's tokens for "what is at the CELL", the item's tokens for the
+    other kinds (skipped when the scene has none) -- which is the lookup every
+    answer needs, taught directly rather than left to emerge from the answers
+    alone (it took the LM ~4000 steps to find it)."""
     with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
         feat, cls = model.vision(pixels(imgs))
     tokens = feat[:, 1:]
@@ -332,11 +375,26 @@ def forward(model, imgs, qs, ids, keep_idx=None, frozen=False):
     bos = model.lm.tok.weight[1].expand(B, 1, -1)
     txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
     x = torch.cat([bos, vis, txt], 1)
-    logits = model.lm(x, pos, mask)
+    ground = None
+    if labels is None:
+        logits = model.lm(x, pos, mask)
+    else:
+        key = torch.from_numpy(np.stack([b[4] for b in blocks])) + 1 + K
+        last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+        logits, probes = model.lm(x, pos, mask, [key, last])
+        names = torch.from_numpy(np.stack([b[5] for b in blocks]))  # (B, n_q)
+        # what each visual token is, as a key-word id: its cell, or its item
+        target = (names[:, :, None] == TOKEN_CELL[None, None]) | \
+            (names[:, :, None] == qd.GRID * qd.GRID + torch.from_numpy(labels)[:, None])
+        if keep_idx is not None:
+            target = target[:, :, keep_idx]
+        has = target.any(-1)
+        ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
+                     for p in probes) / len(probes)
     last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
     ans = torch.from_numpy(np.stack([b[3] for b in blocks]))
     out = logits[torch.arange(B)[:, None], last]
-    return out, ans, vis_all, model.cls_head(cls), model.patch_head(tokens)
+    return out, ans, vis_all, model.cls_head(cls), model.patch_head(tokens), ground
 
 
 # ---------------------------------------------------------------- export
@@ -430,7 +488,7 @@ def held_out_accuracy(model, assets, ids, n=64):
             q = qd.make_questions(rng, objects)  # as `vtc eval` asks them
             imgs.append(img), qs.append(pad(q, 5)), real.append([k < len(q) for k in range(5)])
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out, ans, _, _, _ = forward(model, imgs, qs, ids)
+            out, ans, _, _, _, _ = forward(model, imgs, qs, ids)
         ok = (out.argmax(-1) == ans).numpy()
         for b, q in enumerate(qs):
             for k in range(len(q)):
@@ -531,6 +589,9 @@ def main():
                     help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
     ap.add_argument("--subset", type=float, default=0.3,
                     help="share of stage-1 steps whose LM sees a random subset of the visual tokens, compacted")
+    ap.add_argument("--ground", type=float, default=0.0,
+                    help="weight of the grounding loss (head 0 of layers 0 and 1 attends from the question to the "
+                         "visual tokens it names; see forward)")
     ap.add_argument("--freeze-vision", action="store_true",
                     help="stage 1 trains the projector and language model only (LLaVA's recipe)")
     ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
@@ -550,12 +611,9 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98))
     n_tok = (VIS["image"] // VIS["patch"]) ** 2
-    g = VIS["image"] // VIS["patch"]
     item_words = torch.tensor([ids[" " + n] for _, n in qd.CLASSES] + [ids[" nothing"]])
     cell_words = torch.tensor([ids[" " + c] for c in qd.CELLS])
     item_weight = torch.tensor([5.0] * len(qd.CLASSES) + [1.0])
-    ty, tx = torch.arange(n_tok) // g, torch.arange(n_tok) % g
-    token_cell = ((ty * VIS["patch"] // qd.CELL) * qd.GRID + tx * VIS["patch"] // qd.CELL)[None]
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "train_log.tsv"), "w")
     log.write("step\tminutes\tloss\tanswer_loss\tanswer_acc_batch\theld_out_acc\n")
@@ -574,7 +632,8 @@ def main():
             k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
             keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
         with torch.autocast("cpu", dtype=torch.bfloat16):  # oneDNN bf16 matmuls (AMX where the CPU has it)
-            out, ans, emb, cls_logits, patch_logits = forward(model, imgs, qs, ids, keep, a.freeze_vision)
+            out, ans, emb, cls_logits, patch_logits, ground = forward(model, imgs, qs, ids, keep, a.freeze_vision,
+                                                                      labels if a.ground > 0 else None)
         out, emb, cls_logits, patch_logits = out.float(), emb.float(), cls_logits.float(), patch_logits.float()
         l_ans = F.cross_entropy(out.reshape(-1, out.shape[-1]), ans.reshape(-1))
         # alignment: each visual token's embedding scores highest against the
@@ -584,11 +643,13 @@ def main():
         l_item = F.cross_entropy((emb @ E[item_words].t()).reshape(-1, len(item_words)),
                                  torch.from_numpy(labels).reshape(-1), weight=item_weight)
         l_cell = F.cross_entropy((emb @ E[cell_words].t()).reshape(-1, len(cell_words)),
-                                 token_cell.expand(emb.shape[0], -1).reshape(-1))
+                                 TOKEN_CELL[None].expand(emb.shape[0], -1).reshape(-1))
         l_cls = F.binary_cross_entropy_with_logits(cls_logits, torch.from_numpy(present))
         l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
                                   torch.from_numpy(labels).reshape(-1), weight=item_weight)
         loss = l_ans + 0.5 * l_item + 0.2 * l_cell
+        if ground is not None:
+            loss = loss + a.ground * ground
         if not a.freeze_vision:
             loss = loss + 0.3 * l_cls + 0.5 * l_patch
         opt.zero_grad(set_to_none=True)
@@ -608,8 +669,9 @@ def main():
                                                        acc_b, held))
         log.flush()
         if step % 10 == 0 or held:
-            print("step %d  %.1f min  loss %.3f  answer %.3f  batch acc %.2f %s" %
-                  (step, (time.time() - t0) / 60, loss.item(), l_ans.item(), acc_b,
+            print("step %d  %.1f min  loss %.3f  answer %.3f  grounding %.3f  batch acc %.2f %s" %
+                  (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
+                   ground.item() if ground is not None else 0.0, acc_b,
                    "held-out acc " + held + kinds if held else ""), flush=True)
     held, per = held_out_accuracy(model, test_assets, ids, n=128)
     log.write("%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held))
