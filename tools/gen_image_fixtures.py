@@ -204,6 +204,9 @@ def valid_images():
     i = good.index(b"IDAT") - 4
     end = i + 12 + struct.unpack(">I", good[i:i + 4])[0]
     files["tolerant.png"] = good[:33] + chunk(b"XCRT", b"ignored") + good[33:end - 1] + bytes([good[end - 1] ^ 0x55])
+    # A second IDAT after another chunk, once every row has arrived (found by fuzz_image:
+    # libpng's progressive reader announced the image again and the first one leaked).
+    files["idat_split.png"] = good[:end] + chunk(b"tEXt", b"Comment\0between") + good[i:]
     # JPEGs
     j = photo("chelsea.png", 64, 48, 40, 20)
     save("baseline.jpg", j, quality=85)

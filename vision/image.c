@@ -133,6 +133,9 @@ static void png_on_info(png_structp png, png_infop info) {
     struct png_dec *d = png_get_progressive_ptr(png);
     png_uint_32 w, h;
     int depth, ctype, interlace;
+    // With benign errors on, libpng's progressive reader announces the image
+    // again at an IDAT that follows another chunk; one image per file.
+    if (d->img) png_error(png, "image data (IDAT) split by another chunk");
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     d->img = image_new_checked(w, h, d->lim, d->name);
     if (!d->img) {
