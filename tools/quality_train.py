@@ -375,12 +375,12 @@ def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
     bos = model.lm.tok.weight[1].expand(B, 1, -1)
     txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
     x = torch.cat([bos, vis, txt], 1)
+    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
     ground = None
     if labels is None:
         logits = model.lm(x, pos, mask)
     else:
         key = torch.from_numpy(np.stack([b[4] for b in blocks])) + 1 + K
-        last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
         logits, probes = model.lm(x, pos, mask, [key, last])
         names = torch.from_numpy(np.stack([b[5] for b in blocks]))  # (B, n_q)
         # what each visual token is, as a key-word id: its cell, or its item
@@ -391,7 +391,6 @@ def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
         has = target.any(-1)
         ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
                      for p in probes) / len(probes)
-    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
     ans = torch.from_numpy(np.stack([b[3] for b in blocks]))
     out = logits[torch.arange(B)[:, None], last]
     return out, ans, vis_all, model.cls_head(cls), model.patch_head(tokens), ground
