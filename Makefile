@@ -116,16 +116,21 @@ tsan: $(BUILD)/tsan/test_concurrency
 # `make quality`: the quality table (README "Quality"): 300 held-out scenes of
 # tools/quality_data.py through `vtc eval` with every method at 192/128/64/32
 # tokens and the in-decoder methods, on the trained model in samples/vlm; then
-# where each method's 64 kept tokens land on the first 50 scenes (tools/quality_items.py).
+# where each method's 64 kept tokens land on the first 50 scenes (tools/quality_items.py);
+# then 100 held-out 8-frame clips, each frame's tokens pooled 3 x 3 (512 per clip),
+# with every method, the video ones (dycoke, vq, dycoke-kv) included.
 QUALITY_SCENES ?= 300
+QUALITY_CLIPS ?= 100
+QUALITY_EVAL = $(BUILD)/vtc eval --model samples/vlm --decoder samples/vlm/lm.bin --tokenizer samples/vlm/tokenizer.bin \
+	  --keep 192,128,64,32
 quality: $(BUILD)/vtc
-	/usr/bin/python3 tools/quality_data.py --out $(BUILD)/quality --n $(QUALITY_SCENES)
-	$(BUILD)/vtc eval --model samples/vlm --decoder samples/vlm/lm.bin --tokenizer samples/vlm/tokenizer.bin \
-	  --questions $(BUILD)/quality/questions.tsv --keep 192,128,64,32 --decode-methods fastv,todre2 \
-	  > $(BUILD)/quality/table.txt
+	/usr/bin/python3 tools/quality_data.py --out $(BUILD)/quality --n $(QUALITY_SCENES) --clips $(QUALITY_CLIPS)
+	$(QUALITY_EVAL) --questions $(BUILD)/quality/questions.tsv --decode-methods fastv,todre2 > $(BUILD)/quality/table.txt
 	/usr/bin/python3 tools/quality_items.py --data $(BUILD)/quality --vtc $(BUILD)/vtc --model samples/vlm --n 50 \
 	  --methods cls,visionzip,divprune,todre,tome,random,uniform,pool >> $(BUILD)/quality/table.txt
-	cat $(BUILD)/quality/table.txt
+	$(QUALITY_EVAL) --questions $(BUILD)/quality/clips.tsv --frames 8 --pool 3 \
+	  --decode-methods fastv,todre2,dycoke-kv > $(BUILD)/quality/clips.txt
+	cat $(BUILD)/quality/table.txt $(BUILD)/quality/clips.txt
 
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:

@@ -175,6 +175,9 @@ cp $FX/video/cam40.mp4 "$T/q/vid.mp4"
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods dycoke,cls --keep 400 --json --no-time &&
   check "$T/out" '.rows[1] | .method == "dycoke" and .questions == 1 and .skipped == 1 and .tokens == 400 and (.note | test("more than the 196"))' "dycoke skip" &&
   check "$T/out" '.rows[0].questions == 2 and .rows[0].tokens == (784 + 196) / 2 and (.notes | length) >= 2' "video none row"
+# --pool pools the video's frames (14 x 14 -> 7 x 7 each), not the image
+expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --pool 2 --methods cls --keep 16 --json --no-time &&
+  check "$T/out" '.pool == 2 and .rows[0].tokens == (4 * 49 + 196) / 2' "--pool on video only"
 
 # --- usage errors (exit 2)
 Q="--questions $T/q/q.tsv"
@@ -190,6 +193,8 @@ expect 2 "$VTC" eval --model "$MODEL" $LM $Q --decode-param k=2
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods pool --param pool:bogus=1
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods pool --param cls:per_frame=1
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --limit 0
+expect 2 "$VTC" eval --model "$MODEL" $LM $Q --pool 0
+expect 2 "$VTC" eval --model "$MODEL" $LM $Q --pool 9
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --bogus
 expect 2 "$VTC" eval --model "$MODEL" $LM
 expect 2 "$VTC" eval --model "$MODEL" $Q

@@ -11,7 +11,11 @@
 #     60-scene slice;
 #  3. the benchmark still discriminates: random at 64 tokens loses to none;
 #  4. the attention- and diversity-based selections land on the items:
-#     tools/quality_items.py on the first 20 scenes, cls and divprune at 64.
+#     tools/quality_items.py on the first 20 scenes, cls and divprune at 64;
+#  5. the first 20 held-out clips (8 frames, each pooled 3 x 3 to 64 tokens):
+#     unpruned answers equal the reference's (which decodes the videos with
+#     the ffmpeg tool and pools in PyTorch), and none and dycoke at 192 stay
+#     above their thresholds.
 # Needs /usr/bin/python3 with numpy, Pillow, scikit-image's photos and Debian's
 # dataset-fashion-mnist (tools/setup.sh installs them).
 # Run from the repository root: sh tests/cli_quality.sh  (VTC=path/to/vtc)
@@ -26,7 +30,7 @@ M=samples/vlm
 # thresholds (percent) from the full run; see README "Quality" for the command
 . tests/fixtures/quality/thresholds.sh
 
-if ! /usr/bin/python3 tools/quality_data.py --out "$T/q" --n 60 >"$T/gen.log" 2>&1; then
+if ! /usr/bin/python3 tools/quality_data.py --out "$T/q" --n 60 --clips 20 >"$T/gen.log" 2>&1; then
   bad "tools/quality_data.py failed (run tools/setup.sh):"; sed 's/^/  | /' "$T/gen.log" | tail -5
   echo "cli_quality: $((n-fail)) passed, $fail failed"; exit 1
 fi
@@ -42,16 +46,19 @@ if ! "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --q
 fi
 
 # 1. parity of the unpruned answers with the PyTorch reference
-jq -r '.rows[0].predictions[].text | ltrimstr(" ")' "$T/e.json" > "$T/vtc.txt"
-grep -v '^#' tests/fixtures/quality/ref_none.tsv | cut -f3,4 > "$T/ref.txt"
-if [ "$(wc -l < "$T/vtc.txt")" -ne "$(wc -l < "$T/ref.txt")" ]; then
-  bad "vtc answered $(wc -l < "$T/vtc.txt") questions, the reference $(wc -l < "$T/ref.txt")"
-else
-  paste "$T/vtc.txt" "$T/ref.txt" | awk -F'\t' '
-    { if ($1 == $2) same++; else if ($3 + 0 < 1e-3) close_call++; else { differ++; if (differ <= 5) print "  differs: line " NR ": vtc " $1 ", reference " $2 " (margin " $3 ")" } }
-    END { printf "  unpruned answers vs PyTorch float64: %d equal, %d near-ties, %d differ\n", same, close_call, differ; exit differ > 0 }' \
-    && ok || bad "vtc's unpruned answers differ from tools/quality_ref.py's"
-fi
+parity() { # eval JSON, reference TSV
+  jq -r '.rows[0].predictions[].text | ltrimstr(" ")' "$1" > "$T/vtc.txt"
+  grep -v '^#' "$2" | cut -f3,4 > "$T/ref.txt"
+  if [ "$(wc -l < "$T/vtc.txt")" -ne "$(wc -l < "$T/ref.txt")" ]; then
+    bad "vtc answered $(wc -l < "$T/vtc.txt") questions, the reference $(wc -l < "$T/ref.txt")"
+  else
+    paste "$T/vtc.txt" "$T/ref.txt" | awk -F'\t' '
+      { if ($1 == $2) same++; else if ($3 + 0 < 1e-3) close_call++; else { differ++; if (differ <= 5) print "  differs: line " NR ": vtc " $1 ", reference " $2 " (margin " $3 ")" } }
+      END { printf "  unpruned answers vs PyTorch float64: %d equal, %d near-ties, %d differ\n", same, close_call, differ; exit differ > 0 }' \
+      && ok || bad "vtc's unpruned answers differ from tools/quality_ref.py's ($2)"
+  fi
+}
+parity "$T/e.json" tests/fixtures/quality/ref_none.tsv
 
 # 2. and 3. accuracies
 acc() { jq -r --arg m "$1" '.rows[] | select(.method == $m) | .accuracy' "$T/e.json"; }
@@ -71,6 +78,22 @@ if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M
   ok; sed 's/^/  /' "$T/items.log"
 else
   bad "kept tokens are not on the items:"; sed 's/^/  | /' "$T/items.log"
+fi
+
+# 5. clips
+want=$(head -1 tests/fixtures/quality/ref_clips.tsv | sed 's/.*questions \([0-9a-f]*\)$/\1/')
+got=$(grep -v '^#' "$T/q/clips.tsv" | sha256sum | cut -c1-16)
+[ "$want" = "$got" ] && ok || bad "the generated clip questions differ from the reference's ($got, want $want)"
+if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/clips.tsv" \
+     --frames 8 --pool 3 --methods none,dycoke --keep 192 --json --no-time --per-question >"$T/c.json" 2>"$T/c.err"; then
+  parity "$T/c.json" tests/fixtures/quality/ref_clips.tsv
+  cnone=$(jq -r '.rows[] | select(.method == "none") | .accuracy' "$T/c.json")
+  cdy=$(jq -r '.rows[] | select(.method == "dycoke") | .accuracy' "$T/c.json")
+  printf '  clips (20, %s questions): none %.1f%%, dycoke@192 %.1f%%\n' "$(jq .questions "$T/c.json")" "$cnone" "$cdy"
+  above "clips none" "$cnone" "$MIN_CLIP_NONE"
+  above "clips dycoke@192" "$cdy" "$MIN_CLIP_DYCOKE192"
+else
+  bad "vtc eval on the clips failed:"; sed 's/^/  | /' "$T/c.err" | head -5
 fi
 
 echo "cli_quality: $((n-fail)) passed, $fail failed"

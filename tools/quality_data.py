@@ -51,9 +51,13 @@ HELD_OUT_SEED = 10**9
 
 # The words of every question and answer; each is one token of the tokenizer
 # that tools/quality_train.py writes (a space-led word, as SentencePiece does).
+# The clips' words come last, so the image vocabulary keeps its token ids.
 WORDS = (["what", "is", "at", "the", "there", "a", "how", "many", "where", "?", "nothing", "yes", "no"] +
          [n for _, n in CLASSES] + sorted(set(PLURAL.values()) - {n for _, n in CLASSES}) + CELLS +
-         ["0", "1", "2", "3", "4"])
+         ["0", "1", "2", "3", "4"] + ["changed", "first", "last", "appeared", "vanished"])
+CLIP_FRAMES = 8
+CLIP_FPS = 2
+CLIP_SEEDS = 5 * 10**8  # clip i of a run starting at seed S uses S + CLIP_SEEDS + i
 
 
 def _idx(path):
@@ -89,37 +93,51 @@ def _tint(rng):
     return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]) * 255.0
 
 
-def make_scene(rng, assets):
-    """-> image uint8 (336, 336, 3), objects [(class index, cell)], patch labels
-    (24, 24) int (class index, or len(CLASSES) for background)."""
+def _background(rng, assets):
     bg = assets.backgrounds[rng.integers(len(assets.backgrounds))]
     h, w = bg.shape[:2]
     side = int(rng.integers(min(h, w) // 2, min(h, w) + 1))
     y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     crop = Image.fromarray(bg[y0:y0 + side, x0:x0 + side]).resize((SIZE, SIZE), Image.BILINEAR)
-    img = np.asarray(crop, dtype=np.float64) * rng.uniform(0.45, 0.7)
-    cover = np.zeros((SIZE, SIZE), np.float64)  # alpha of the item at each pixel
-    owner = np.full((SIZE, SIZE), -1, np.int64)
-    n = int(rng.integers(1, 6))
-    cells = rng.choice(GRID * GRID, size=n, replace=False)
-    objects = []
-    for cell in sorted(int(c) for c in cells):
+    return np.asarray(crop, dtype=np.float64) * rng.uniform(0.45, 0.7)
+
+
+def _item(rng, assets, cell, k=None):
+    """-> one placed item: (class index, cell, y, x, alpha (s, s), colour (s, s, 3))."""
+    if k is None:
         k = int(rng.integers(len(CLASSES)))
-        pool = assets.items[k]
-        item = pool[rng.integers(len(pool))]
-        s = int(rng.integers(56, 85))
-        v = np.asarray(Image.fromarray(item).resize((s, s), Image.BILINEAR), dtype=np.float64) / 255.0
-        cy, cx = divmod(cell, GRID)
-        oy = cy * CELL + int(rng.integers(0, CELL - s + 1))
-        ox = cx * CELL + int(rng.integers(0, CELL - s + 1))
-        a = np.clip(v * 2.0, 0, 1)
-        color = _tint(rng)[None, None, :] * (0.35 + 0.65 * v[:, :, None])
+    pool = assets.items[k]
+    item = pool[rng.integers(len(pool))]
+    s = int(rng.integers(56, 85))
+    v = np.asarray(Image.fromarray(item).resize((s, s), Image.BILINEAR), dtype=np.float64) / 255.0
+    cy, cx = divmod(cell, GRID)
+    oy = cy * CELL + int(rng.integers(0, CELL - s + 1))
+    ox = cx * CELL + int(rng.integers(0, CELL - s + 1))
+    color = _tint(rng)[None, None, :] * (0.35 + 0.65 * v[:, :, None])
+    return k, cell, oy, ox, np.clip(v * 2.0, 0, 1), color
+
+
+def _composite(img, items):
+    """Draws items (in order) over a float copy of img -> uint8 image, owner map."""
+    img = img.copy()
+    owner = np.full((SIZE, SIZE), -1, np.int64)
+    for k, _, oy, ox, a, color in items:
+        s = a.shape[0]
         region = img[oy:oy + s, ox:ox + s]
         img[oy:oy + s, ox:ox + s] = region * (1 - a[:, :, None]) + color * a[:, :, None]
-        cover[oy:oy + s, ox:ox + s] = np.maximum(cover[oy:oy + s, ox:ox + s], a)
         owner[oy:oy + s, ox:ox + s][a > 0.3] = k
-        objects.append((k, cell))
-    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8), owner
+
+
+def make_scene(rng, assets):
+    """-> image uint8 (336, 336, 3), objects [(class index, cell)], patch labels
+    (24, 24) int (class index, or len(CLASSES) for background)."""
+    img = _background(rng, assets)
+    n = int(rng.integers(1, 6))
+    cells = rng.choice(GRID * GRID, size=n, replace=False)
+    items = [_item(rng, assets, cell) for cell in sorted(int(c) for c in cells)]
+    objects = [(it[0], it[1]) for it in items]
+    img, owner = _composite(img, items)
     # a patch belongs to an item when over a fifth of its pixels are item
     labels = np.full((TOKENS, TOKENS), len(CLASSES), np.int64)
     for ty in range(TOKENS):
@@ -190,6 +208,77 @@ def all_questions(objects):
             [_where(objects, k) for k in range(len(CLASSES)) if counts[k] == 1])
 
 
+def _patches(it):
+    """-> (24, 24) bool: the patches an item covers (over a fifth of their pixels)."""
+    _, _, oy, ox, a, _ = it
+    m = np.zeros((SIZE, SIZE), bool)
+    m[oy:oy + a.shape[0], ox:ox + a.shape[1]] = a > 0.3
+    return m.reshape(TOKENS, PATCH, TOKENS, PATCH).sum((1, 3)) > PATCH * PATCH // 5
+
+
+def make_clip(rng, assets, n_frames=CLIP_FRAMES):
+    """-> frames uint8 (n_frames, 336, 336, 3), events [(frame, "appeared" or
+    "vanished", class index)] and, per event, the patches its item covers in
+    each frame (n_frames, 24, 24) bool (empty where it is not shown): a scene's
+    photo with 1-3 items that stay, and two changes at distinct frames after
+    the first, each an item that appears in an empty cell or one that vanishes
+    (of a class neither other change has)."""
+    img = _background(rng, assets)
+    n = int(rng.integers(1, 4))
+    cells = [int(c) for c in rng.choice(GRID * GRID, size=n, replace=False)]
+    items = [_item(rng, assets, c) for c in sorted(cells)]
+    at = sorted(int(f) for f in rng.choice(np.arange(1, n_frames), size=2, replace=False))
+    events, shown, which = [], [(0, n_frames, it) for it in items], []  # shown: (from, until, item)
+    used = set()
+    for f in at:
+        vanish = rng.random() < 0.5
+        can = [i for i, (a, b, it) in enumerate(shown) if b == n_frames and a < f and it[0] not in used]
+        if vanish and can:
+            i = can[rng.integers(len(can))]
+            a, _, it = shown[i]
+            shown[i] = (a, f, it)
+            events.append((f, "vanished", it[0]))
+            which.append(i)
+        else:
+            free = [c for c in range(GRID * GRID) if all(it[1] != c for _, _, it in shown)]
+            k = int(rng.choice([k for k in range(len(CLASSES)) if k not in used]))
+            it = _item(rng, assets, int(free[rng.integers(len(free))]), k)
+            shown.append((f, n_frames, it))
+            events.append((f, "appeared", k))
+            which.append(len(shown) - 1)
+        used.add(events[-1][2])
+    frames = np.stack([_composite(img, [it for a, b, it in shown if a <= t < b])[0] for t in range(n_frames)])
+    masks = []
+    for i in which:
+        a, b, it = shown[i]
+        m = _patches(it)
+        masks.append(np.stack([m if a <= t < b else np.zeros_like(m) for t in range(n_frames)]))
+    return frames, events, masks
+
+
+def clip_questions(events):
+    """-> every question a clip supports: which item changed first and last
+    (order), and what appeared and what vanished (change; "nothing" when no
+    item did, not asked when two did)."""
+    name = lambda k: CLASSES[k][1]
+    qs = [("order", "what changed first ?", name(events[0][2])), ("order", "what changed last ?", name(events[1][2]))]
+    for kind in ("appeared", "vanished"):
+        hit = [k for _, e, k in events if e == kind]
+        if len(hit) < 2:
+            qs.append(("change", f"what {kind} ?", name(hit[0]) if hit else "nothing"))
+    return qs
+
+
+def write_clip(path, frames, fps=CLIP_FPS):
+    """Writes frames losslessly (FFV1, RGB) with the ffmpeg command-line tool."""
+    import subprocess
+    n, h, w, _ = frames.shape
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-r", str(fps), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-fflags", "+bitexact",
+           "-flags:v", "+bitexact", path]
+    subprocess.run(cmd, input=frames.tobytes(), check=True)
+
+
 def scene_rng(seed):
     return np.random.Generator(np.random.PCG64(seed))
 
@@ -200,6 +289,7 @@ def main():
     ap.add_argument("--n", type=int, default=300, help="scenes")
     ap.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="first scene's seed (scene i uses seed + i)")
     ap.add_argument("--split", choices=["test", "train"], default="test", help="Fashion-MNIST split of the items")
+    ap.add_argument("--clips", type=int, default=0, help="clips (clip i uses seed + %d + i)" % CLIP_SEEDS)
     a = ap.parse_args()
     if a.split == "test" and a.seed < HELD_OUT_SEED:
         raise SystemExit(f"quality_data: held-out seeds start at {HELD_OUT_SEED}")
@@ -221,6 +311,18 @@ def main():
     with open(os.path.join(a.out, "items.tsv"), "w") as f:
         f.write("\n".join(items) + "\n")
     print(f"quality_data: {a.n} scenes, {len(lines) - 1} questions in {a.out}")
+    if a.clips:
+        os.makedirs(os.path.join(a.out, "clip"), exist_ok=True)
+        lines = ["# media\tkind\tquestion\tanswer  (tools/quality_data.py --clips %d --seed %d --split %s; "
+                 "%d frames at %d fps)" % (a.clips, a.seed, a.split, CLIP_FRAMES, CLIP_FPS)]
+        for i in range(a.clips):
+            frames, events, _ = make_clip(scene_rng(a.seed + CLIP_SEEDS + i), assets)
+            name = f"clip/{i:05d}.mkv"
+            write_clip(os.path.join(a.out, name), frames)
+            lines += [f"{name}\t{kind}\t{q}\t{ans}" for kind, q, ans in clip_questions(events)]
+        with open(os.path.join(a.out, "clips.tsv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"quality_data: {a.clips} clips, {len(lines) - 1} questions in {a.out}/clips.tsv")
 
 
 if __name__ == "__main__":

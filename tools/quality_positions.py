@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quality_ref as qr  # noqa: E402  (sets float64 as the default dtype)
@@ -47,7 +48,7 @@ def main():
             continue
         with torch.no_grad():
             if media != media_done:
-                feat, _ = m.vision(qt.pixels([qr.preprocess(os.path.join(base, media))]).double())
+                feat, _ = m.vision(qt.pixels([qr.preprocess(Image.open(os.path.join(base, media)))]).double())
                 vis = m.proj(feat[:, 1:])
                 keep = torch.from_numpy(np.sort(rng.choice(vis.shape[1], a.keep, replace=False)))
                 media_done = media

@@ -4,12 +4,18 @@ back into tools/quality_train.py's PyTorch model, in float64, answering a
 questions TSV with every visual token (method none).
 
     /usr/bin/python3 tools/quality_ref.py --model samples/vlm --questions DIR/questions.tsv [--out FILE]
+        [--frames 8] [--pool 3]
 
 Preprocessing is the model's own CLIPImageProcessor (resize the shortest side
 to 336 with Pillow's bicubic, centre crop, rescale, normalise); the held-out
 scenes are 336 x 336 already, so it is the identity resize there. The sequence
 is vtc's: [BOS, 576 visual, the question's tokens], consecutive positions, the
-answer the argmax of the last row's logits. Writes one line per question:
+answer the argmax of the last row's logits. Video media (anything but PNG and
+JPEG) is decoded by the ffmpeg command-line tool to RGB frames, --frames of
+them taken at floor(linspace(0, count - 1, n)) as vtc samples, each frame
+encoded and projected, its tokens pooled --pool x --pool (average, as
+LLaVA-OneVision's video path and `vtc eval --pool`), the frames' tokens in
+order. Writes one line per question:
 media, question, predicted answer word, margin (top-1 minus top-2 logit),
 after a header naming the accuracy and the questions' digest (sha256 of the
 file's non-comment lines, as tests/cli_quality.sh checks it).
@@ -66,8 +72,23 @@ def load(model_dir):
     return m, ids, pieces
 
 
-def preprocess(path):
-    im = Image.open(path).convert("RGB")
+def video_frames(path, n):
+    """-> n frames (uint8 RGB) of a video, decoded by the ffmpeg tool."""
+    import json
+    import subprocess
+    info = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                      "stream=width,height", "-of", "json", path],
+                                     check=True, capture_output=True).stdout)["streams"][0]
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    w, h = info["width"], info["height"]
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+    at = np.floor(np.linspace(0, len(frames) - 1, n)).astype(np.int64)
+    return [preprocess(Image.fromarray(frames[i])) for i in at]
+
+
+def preprocess(im):
+    im = im.convert("RGB")
     w, h = im.size
     s = 336 / min(w, h)
     nw, nh = max(336, round(w * s)), max(336, round(h * s))
@@ -93,9 +114,18 @@ def last_logits(m, vis, words, vis_pos=None):
 
 
 @torch.no_grad()
-def answer(m, ids, pieces, img, question):
-    feat, _ = m.vision(qt.pixels([img]).double())
-    logits = last_logits(m, m.proj(feat[:, 1:]), torch.tensor(qt.encode(question, ids)))
+def visual(m, frames, pool):
+    """The visual tokens (1, K, dim) of an image (one frame) or a clip (pooled)."""
+    feat, _ = m.vision(qt.pixels(frames).double())
+    vis = m.proj(feat[:, 1:])
+    if len(frames) > 1 and pool > 1:
+        vis = qt.pool_frames(vis, len(frames), pool)
+    return vis.reshape(1, -1, vis.shape[-1])
+
+
+@torch.no_grad()
+def answer(m, ids, pieces, vis, question):
+    logits = last_logits(m, vis, torch.tensor(qt.encode(question, ids)))
     top = torch.topk(logits, 2)
     return pieces[top.indices[0]].strip(), float(top.values[0] - top.values[1])
 
@@ -106,6 +136,8 @@ def main():
     ap.add_argument("--questions", required=True)
     ap.add_argument("--out", default="-")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--frames", type=int, default=8, help="video: frames sampled")
+    ap.add_argument("--pool", type=int, default=1, help="video: pooling of each frame's token grid")
     a = ap.parse_args()
     torch.set_num_threads(2)
     m, ids, pieces = load(a.model)
@@ -117,7 +149,12 @@ def main():
         media, kind, q, ans = line.rstrip("\n").split("\t")
         if media not in cache:
             cache.clear()
-            cache[media] = preprocess(os.path.join(base, media))
+            path = os.path.join(base, media)
+            if path.lower().endswith((".png", ".jpg", ".jpeg")):
+                frames = [preprocess(Image.open(path))]
+            else:
+                frames = video_frames(path, a.frames)
+            cache[media] = visual(m, frames, a.pool)
         pred, margin = answer(m, ids, pieces, cache[media], q)
         right += pred == ans
         rows.append(f"{media}\t{q}\t{pred}\t{margin:.6f}")

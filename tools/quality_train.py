@@ -4,13 +4,18 @@ in the formats vtc loads.
 
     /usr/bin/python3 tools/quality_train.py --out DIR
         [--vision-minutes 30 | --vision-steps N] [--minutes 100 | --steps N]
-        [--freeze-vision] [--init-vision DIR0] [--what 2 | --all-questions] [--seed 1]
+        [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
+        [--clips SHARE] [--seed 1]
 
-The shipped samples/vlm comes from two commands, under two hours in all
+The shipped samples/vlm comes from three commands, under two hours in all
 (README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
 tower (--init-vision), frozen, asking each scene every question it supports
 (--all-questions), half its steps on token subsets (--subset 0.5), with the
-grounding loss (--ground 0.3), for a fixed 4500 steps.
+grounding loss (--ground 0.3), for a fixed 4500 steps; then the same again
+from stage 1's exported model (--init) with half the steps on clips (--clips
+0.5): 8-frame clips of quality_data.make_clip, each frame's tokens pooled 3 x 3
+(LLaVA-OneVision's video path) to 8 x 8, 512 tokens a clip, asked which item
+changed first and last and what appeared and vanished.
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -89,6 +94,7 @@ STD = [0.26862954, 0.26130258, 0.27577711]
 VIS = dict(hidden=128, layers=4, heads=4, mlp=512, patch=14, image=336)
 LM = dict(dim=128, hidden=384, layers=4, heads=4, kv_heads=4, seq_len=1024)
 Q_SLOTS = 7  # tokens per question slot (the longest question has 6)
+CLIP_POOL = 3  # clips: each frame's 24 x 24 tokens pooled to 8 x 8 (8 frames -> 512 tokens)
 _G = VIS["image"] // VIS["patch"]
 # the 3 x 3 layout cell (0-8) of each of the 24 x 24 visual tokens, in raster order
 TOKEN_CELL = (torch.arange(_G * _G) // _G * VIS["patch"] // qd.CELL * qd.GRID +
@@ -308,8 +314,11 @@ def text_block(questions, ids):
         last[i], ans[i] = i * Q_SLOTS + len(t) - 1, ids[" " + a]
         key[i] = i * Q_SLOTS + len(t) - 2
         word = q.split()[-2]
-        names[i] = qd.CELLS.index(word) if kind == "what" else \
-            qd.GRID * qd.GRID + next(j for j, (_, c) in enumerate(qd.CLASSES) if word in (c, qd.PLURAL[c]))
+        if kind in ("order", "change"):
+            names[i] = -1  # a clip's question: no one region to look at
+        else:
+            names[i] = qd.CELLS.index(word) if kind == "what" else \
+                qd.GRID * qd.GRID + next(j for j, (_, c) in enumerate(qd.CLASSES) if word in (c, qd.PLURAL[c]))
     return toks.reshape(-1), valid.reshape(-1), last, ans, key, names
 
 
@@ -351,6 +360,78 @@ def make_batch(rng, assets, n, n_what=2, every=False):
             pr[k] = 1
         present.append(pr), qs.append(q)
     return imgs, np.stack(labels), np.stack(present), qs
+
+
+def make_clip_batch(rng, assets, n):
+    """n training clips: frames (n, 8, 336, 336, 3), every question each
+    supports (quality_data.clip_questions), cycled to 4 slots, and for each
+    question the pooled tokens (n, 4, 8 * 64) that show the item it asks
+    about, in the frames that show it (none for a "nothing" answer)."""
+    frames, qs, targets = [], [], []
+    g = _G // CLIP_POOL
+    for _ in range(n):
+        seed = int(rng.integers(0, qd.HELD_OUT_SEED))
+        f, events, masks = qd.make_clip(qd.scene_rng(seed), assets)
+        q = pad(qd.clip_questions(events), 4)
+        # a pooled token shows the item when any of its 3 x 3 patches does
+        pooled = [m.reshape(len(m), g, CLIP_POOL, g, CLIP_POOL).any((2, 4)).reshape(-1) for m in masks]
+        t = np.zeros((4, len(pooled[0])), bool)
+        for i, (_, text, _) in enumerate(q):
+            word = text.split()[-2]
+            hit = [0] if word == "first" else [1] if word == "last" else \
+                [j for j, e in enumerate(events) if e[1] == word]
+            if hit:
+                t[i] = pooled[hit[0]]
+        frames.append(f), qs.append(q), targets.append(t)
+    return np.stack(frames), qs, np.stack(targets)
+
+
+def pool_frames(vis, n_frames, s=CLIP_POOL):
+    """(B * n_frames, 576, D) post-projector tokens -> (B, n_frames * (24/s)^2, D):
+    s x s average pooling of each frame's grid, frames in order -- LLaVA-
+    OneVision's video pooling, which `vtc eval --pool s` (vtc_features_pool) runs."""
+    BT, N, D = vis.shape
+    x = vis.reshape(BT, _G, _G, D).permute(0, 3, 1, 2)
+    x = F.avg_pool2d(x, s).permute(0, 2, 3, 1)
+    return x.reshape(BT // n_frames, -1, D)
+
+
+def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None):
+    """-> answer logits (B, n_q, V), answers, and with targets (B, n_q, tokens)
+    the grounding loss (else None) for clips: each frame through the vision
+    tower (without gradient: the clips teach the language model to read frames
+    in time, the images teach the tower to see) and the projector, pooled, the
+    frames' tokens in order, then the questions as for an image. Grounding:
+    head 0 of layer 1 from the last token onto the tokens of the item asked
+    about, in the frames that show it. (Not layer 0 from the key word as for
+    images: which item changed is not in any one token's embedding, the
+    decoder has to compare frames first.)"""
+    B, T = frames.shape[:2]
+    with torch.no_grad():
+        feat, _ = model.vision(pixels(list(frames.reshape(B * T, *frames.shape[2:]))))
+    vis = pool_frames(model.proj(feat[:, 1:]), T)
+    if keep_idx is not None:
+        vis = vis[:, keep_idx]
+    K = vis.shape[1]
+    blocks = [text_block(q, ids) for q in qs]
+    mask, pos = seq_mask(K, len(qs[0]))
+    bos = model.lm.tok.weight[1].expand(B, 1, -1)
+    txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
+    x = torch.cat([bos, vis, txt], 1)
+    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+    ground = None
+    if targets is None:
+        logits = model.lm(x, pos, mask)
+    else:
+        logits, probes = model.lm(x, pos, mask, [None, last])
+        target = torch.from_numpy(targets)
+        if keep_idx is not None:
+            target = target[:, :, keep_idx]
+        has = target.any(-1)
+        if has.any():
+            ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
+                         for p in probes) / len(probes)
+    return logits[torch.arange(B)[:, None], last], torch.from_numpy(np.stack([b[3] for b in blocks])), ground
 
 
 def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
@@ -471,6 +552,40 @@ def load_vision(model, src):
             sd[ours].copy_(torch.from_numpy(np.asarray(t[hf], dtype=np.float32)).reshape(sd[ours].shape))
 
 
+def load_all(model, src, n_vocab):
+    """Loads every exported weight from SRC (model.safetensors' vision tower and
+    projector, lm.bin's language model), for --init: a stage that goes on from
+    an exported model. The training-only heads are not exported: they start at
+    zero, which sends no gradient into the tower until they have learnt."""
+    for head in (model.cls_head, model.patch_head):
+        nn.init.zeros_(head.weight), nn.init.zeros_(head.bias)
+    t, _ = read_safetensors(os.path.join(src, "model.safetensors"))
+    sd = model.state_dict()
+    for ours, hf in hf_names().items():
+        sd[ours].copy_(torch.from_numpy(np.asarray(t[hf], dtype=np.float32)).reshape(sd[ours].shape))
+    d, h, L = LM["dim"], LM["hidden"], LM["layers"]
+    with open(os.path.join(src, "lm.bin"), "rb") as f:
+        head = struct.unpack("<7i", f.read(28))
+        if head[:5] != (d, h, L, LM["heads"], LM["kv_heads"]) or not 0 < head[5] <= n_vocab:
+            raise SystemExit(f"quality_train: {src}/lm.bin has shape {head}, not this script's model")
+        w = np.frombuffer(f.read(), np.float32)
+    # words added since (the vocabulary only grows at its end) keep their fresh embeddings
+    n_old = head[5]
+    sd["lm.tok.weight"][:n_old] = torch.from_numpy(w[:n_old * d].copy()).reshape(n_old, d)
+    w = w[n_old * d:]
+    shapes = []
+    for kind, shape in (("n1.w", (d,)), ("wq.weight", (d, d)), ("wk.weight", (d, d)), ("wv.weight", (d, d)),
+                        ("wo.weight", (d, d)), ("n2.w", (d,)), ("w1.weight", (h, d)), ("w2.weight", (d, h)),
+                        ("w3.weight", (h, d))):
+        shapes += [(f"lm.blocks.{i}.{kind}", shape) for i in range(L)]
+    shapes.append(("lm.norm.w", (d,)))
+    at = 0
+    for name, shape in shapes:
+        n = int(np.prod(shape))
+        sd[name].copy_(torch.from_numpy(w[at:at + n].copy()).reshape(shape))
+        at += n
+
+
 # ---------------------------------------------------------------- training
 
 @torch.no_grad()
@@ -495,6 +610,30 @@ def held_out_accuracy(model, assets, ids, n=64):
                     kind = q[k][0]
                     right[kind] = right.get(kind, 0) + int(ok[b, k])
                     total[kind] = total.get(kind, 0) + 1
+    model.train()
+    return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
+
+
+@torch.no_grad()
+def held_out_clip_accuracy(model, assets, ids, n=32):
+    """-> accuracy on n held-out clips' questions (seeds `vtc eval`'s clips do
+    not use), and per question kind."""
+    model.eval()
+    right, total = {}, {}
+    for i in range(0, n, 4):
+        frames, qs = [], []
+        for j in range(i, min(n, i + 4)):
+            f, events, _ = qd.make_clip(qd.scene_rng(qd.HELD_OUT_SEED + 3 * 10**8 + j), assets)
+            frames.append(f), qs.append(qd.clip_questions(events))
+        real = [len(q) for q in qs]
+        qs = [pad(q, 4) for q in qs]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, ans, _ = forward_clip(model, np.stack(frames), qs, ids)
+        ok = (out.argmax(-1) == ans).numpy()
+        for b, q in enumerate(qs):
+            for k in range(real[b]):
+                right[q[k][0]] = right.get(q[k][0], 0) + int(ok[b, k])
+                total[q[k][0]] = total.get(q[k][0], 0) + 1
     model.train()
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
 
@@ -569,6 +708,41 @@ def patch_accuracy(model, assets, n=16):
     return float((pred[item] == lab[item]).mean())
 
 
+def clip_step(model, opt, trained, a, rng, assets, ids, step, log, t0):
+    """One stage-1 step on clips: the answer loss and grounding (--ground; their
+    frames' tokens get the image steps' alignment), on a random subset of the
+    pooled tokens in --subset of them as for images. Logged as "c<step>" rows."""
+    frames, qs, targets = make_clip_batch(rng, assets, a.clip_batch)
+    n_tok = qd.CLIP_FRAMES * (_G // CLIP_POOL) ** 2
+    keep = None
+    if rng.random() < a.subset:
+        k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
+        keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, ans, ground = forward_clip(model, frames, qs, ids, keep, targets if a.ground > 0 else None)
+    out = out.float()
+    l_ans = F.cross_entropy(out.reshape(-1, out.shape[-1]), ans.reshape(-1))
+    loss = l_ans + a.ground * ground if ground is not None else l_ans
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for _, p in trained], 1.0)
+    opt.step()
+    acc_b = (out.argmax(-1) == ans).float().mean().item()
+    log.write("c%d\t%.2f\t%.4f\t%.4f\t%.3f\t\n" % (step + 1, (time.time() - t0) / 60, loss.item(), l_ans.item(), acc_b))
+    log.flush()
+
+
+def evaluate(model, a, assets, ids):
+    """-> the held-out image accuracy (as a log cell) and a line of it per
+    kind, with the clips' when stage 1 trains on clips."""
+    acc, per = held_out_accuracy(model, assets, ids)
+    line = "held-out acc %.4f (%s)" % (acc, " ".join("%s %.2f" % kv for kv in per.items()))
+    if a.clips > 0:
+        acc_c, per_c = held_out_clip_accuracy(model, assets, ids)
+        line += ", clips %.4f (%s)" % (acc_c, " ".join("%s %.2f" % kv for kv in per_c.items()))
+    return "%.4f" % acc, line
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
@@ -591,9 +765,15 @@ def main():
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding loss (head 0 of layers 0 and 1 attends from the question to the "
                          "visual tokens it names; see forward)")
+    ap.add_argument("--clips", type=float, default=0.0,
+                    help="share of stage-1 steps on clips (quality_data.make_clip), their frames pooled")
+    ap.add_argument("--clip-batch", type=int, default=4, help="clips per clip step")
     ap.add_argument("--freeze-vision", action="store_true",
                     help="stage 1 trains the projector and language model only (LLaVA's recipe)")
     ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
+    ap.add_argument("--init", metavar="DIR", help="start from every weight of an exported model in DIR")
+    ap.add_argument("--vision-lr-scale", type=float, default=1.0,
+                    help="stage 1: the vision tower's learning rate relative to --lr")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -601,14 +781,19 @@ def main():
     pieces, scores, ids = vocab()
     train_assets, test_assets = qd.Assets("train"), qd.Assets("test")
     model = VLM(len(pieces))
-    if a.init_vision:
+    if a.init:
+        load_all(model, a.init, len(pieces))
+    elif a.init_vision:
         load_vision(model, a.init_vision)
     trained = [(n, p) for n, p in model.named_parameters()
                if not (a.freeze_vision and n.startswith(("vision.", "patch_head.", "cls_head.")))]
-    decay = [p for n, p in trained if p.dim() >= 2]
-    other = [p for n, p in trained if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": other, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98))
+    groups = []
+    for is_vis in (False, True):
+        part = [(n, p) for n, p in trained if n.startswith("vision.") == is_vis]
+        scale = a.vision_lr_scale if is_vis else 1.0
+        groups += [{"params": [p for _, p in part if p.dim() >= 2], "weight_decay": 0.05, "scale": scale},
+                   {"params": [p for _, p in part if p.dim() < 2], "weight_decay": 0.0, "scale": scale}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=a.lr, betas=(0.9, 0.98))
     n_tok = (VIS["image"] // VIS["patch"]) ** 2
     item_words = torch.tensor([ids[" " + n] for _, n in qd.CLASSES] + [ids[" nothing"]])
     cell_words = torch.tensor([ids[" " + c] for c in qd.CELLS])
@@ -624,7 +809,15 @@ def main():
     while (frac := progress(step, a.steps, t1, a.minutes)) is not None:
         lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["scale"]
+        if a.clips > 0 and rng.random() < a.clips:
+            clip_step(model, opt, trained, a, rng, train_assets, ids, step, log, t0)
+            step += 1
+            if step % a.eval_every == 0:
+                print("step %d  %.1f min  %s" % (step, (time.time() - t0) / 60, evaluate(model, a, test_assets, ids)[1]),
+                      flush=True)
+                export(model, a.out, pieces, scores)
+            continue
         imgs, labels, present, qs = make_batch(rng, train_assets, a.batch, a.what, a.all_questions)
         keep = None
         if rng.random() < a.subset:
@@ -660,9 +853,7 @@ def main():
         held = ""
         kinds = ""
         if step % a.eval_every == 0:
-            acc, per = held_out_accuracy(model, test_assets, ids)
-            held = "%.4f" % acc
-            kinds = " (" + " ".join("%s %.2f" % kv for kv in per.items()) + ")"
+            held, kinds = evaluate(model, a, test_assets, ids)
             export(model, a.out, pieces, scores)
         log.write("%d\t%.2f\t%.4f\t%.4f\t%.3f\t%s\n" % (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
                                                        acc_b, held))
@@ -671,9 +862,14 @@ def main():
             print("step %d  %.1f min  loss %.3f  answer %.3f  grounding %.3f  batch acc %.2f %s" %
                   (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
                    ground.item() if ground is not None else 0.0, acc_b,
-                   "held-out acc " + held + kinds if held else ""), flush=True)
+                   kinds if held else ""), flush=True)
     held, per = held_out_accuracy(model, test_assets, ids, n=128)
     log.write("%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held))
+    if a.clips > 0:
+        held_c, per_c = held_out_clip_accuracy(model, test_assets, ids, n=64)
+        log.write("c%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held_c))
+        print("quality_train: held-out clip accuracy %.3f (%s)" % (held_c, " ".join("%s %.2f" % kv for kv in
+                                                                                  per_c.items())))
     log.close()
     export(model, a.out, pieces, scores)
     print("quality_train: %d steps in %.1f min, held-out accuracy %.3f (%s); wrote %s" %

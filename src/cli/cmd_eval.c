@@ -34,7 +34,7 @@
 
 static const char *USAGE =
     "usage: vtc eval --decoder FILE --questions FILE.tsv [--model M] [--tokenizer FILE]\n"
-    "                [--methods LIST] [--keep LIST] [--decode-methods LIST] [--frames N]\n"
+    "                [--methods LIST] [--keep LIST] [--decode-methods LIST] [--frames N] [--pool S]\n"
     "                [--limit N] [--seed S] [--threads N] [--json] [--no-time] [--per-question]\n"
     "\n"
     "Accuracy against visual tokens kept, for each pruning method and budget: every\n"
@@ -59,6 +59,8 @@ static const char *USAGE =
     "  --decode-methods LIST  in-decoder methods on the unpruned tokens: fastv, todre2, dycoke-kv\n"
     "  --decode-param [METHOD:]NAME=VALUE  their knobs (repeatable)\n"
     "  --frames N         video: frames sampled (default 8)\n"
+    "  --pool S           video: S x S average pooling of each frame's tokens after the projector,\n"
+    "                     before any method (LLaVA-OneVision's video path; images are not pooled)\n"
     "  --limit N          the first N questions only\n"
     "  --seed S           seed of the seeded methods (random, vq; default 0)\n"
     "  --threads N        worker threads (default: all CPUs)\n"
@@ -71,7 +73,7 @@ struct opts {
     const char *params[MAX_PARAMS], *decode_params[MAX_PARAMS];
     int n_params, n_decode_params;
     long long limit;
-    int threads, frames, json, no_time, per_question;
+    int threads, frames, pool, json, no_time, per_question;
     unsigned long long seed;
 };
 
@@ -117,6 +119,7 @@ struct eval {
     struct row *rows;
     int n_rows;
     int n_media, n_encodes, max_positions; // distinct media; runs of consecutive questions on one
+    int n_video_encodes;                   // encodes of video media
     vtc_lm *lm;
     vtc_tokenizer *tok;
     const char *tokenizer_path;
@@ -215,6 +218,10 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 100000, &v)) return cli_usage_error("--frames: '%s' is not a frame count (1..100000)", val);
             o->frames = (int)v;
+        } else if (!strcmp(a, "--pool")) {
+            NEED();
+            if (cli_parse_int(val, 1, 8, &v)) return cli_usage_error("--pool: '%s' is not a pool size (1..8)", val);
+            o->pool = (int)v;
         } else if (!strcmp(a, "--limit")) {
             NEED();
             if (cli_parse_int(val, 1, (long long)1 << 40, &o->limit)) return cli_usage_error("--limit: '%s' is not a positive count", val);
@@ -612,6 +619,16 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
         rc = cli_runtime_error("%s:%d: encoding %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
         goto done;
     }
+    if (media->is_video) e->n_video_encodes++;
+    if (media->is_video && e->o.pool > 1) {
+        vtc_features *pooled = vtc_features_pool(f, e->o.pool);
+        if (!pooled) {
+            rc = cli_runtime_error("%s:%d: pooling %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
+            goto done;
+        }
+        vtc_features_free(f);
+        f = pooled;
+    }
     for (int ri = 0; ri < e->n_rows && !rc; ri++) {
         struct row *w = &e->rows[ri];
         vtc_tokens *t = unpruned;
@@ -769,6 +786,7 @@ static int write_json(const struct eval *e, char notes[][640], int n_notes) {
     vtc_json_kv_int(&j, "media", e->n_media);
     vtc_json_kv_int(&j, "encodes", e->n_encodes);
     vtc_json_kv_int(&j, "frames", e->o.frames ? e->o.frames : vtc_sample_params_default().n_frames);
+    vtc_json_kv_int(&j, "pool", e->o.pool > 1 ? e->o.pool : 1);
     vtc_json_kv_int(&j, "seed", (int64_t)e->o.seed);
     vtc_json_kv_double(&j, "unpruned_accuracy", pct(none->n_correct, none->n_run));
     vtc_json_key(&j, "kinds");
@@ -880,6 +898,13 @@ static void print_table(const struct eval *e, char notes[][640], int n_notes) {
     printf("%d questions on %d media (%d encodes); unpruned accuracy %.1f%% (%lld of %lld)\n", e->n_q, e->n_media,
            e->n_encodes,
            pct(none->n_correct, none->n_run), (long long)none->n_correct, (long long)none->n_run);
+    if (e->n_video_encodes) {
+        int fr = e->o.frames ? e->o.frames : vtc_sample_params_default().n_frames;
+        if (e->o.pool > 1)
+            printf("video: %d frames sampled, each frame's tokens pooled %dx%d after the projector\n", fr, e->o.pool, e->o.pool);
+        else
+            printf("video: %d frames sampled, every frame's tokens\n", fr);
+    }
     // the FLOPs column in one unit, the one that suits the unpruned prefill
     static const char *const units[] = { "", "k", "M", "G", "T", "P" };
     double scale = 1, top = none->n_run ? none->flops / (double)none->n_run : 0;
