@@ -118,7 +118,8 @@ tsan: $(BUILD)/tsan/test_concurrency
 # tokens and the in-decoder methods, on the trained model in samples/vlm; then
 # where each method's 64 kept tokens land on the first 50 scenes (tools/quality_items.py);
 # then 100 held-out 8-frame clips, each frame's tokens pooled 3 x 3 (512 per clip),
-# with every method, the video ones (dycoke, vq, dycoke-kv) included.
+# with every method, the video ones (dycoke, vq, dycoke-kv) included; then both
+# again with the kept tokens at their original RoPE positions (--positions original).
 QUALITY_SCENES ?= 300
 QUALITY_CLIPS ?= 100
 QUALITY_EVAL = $(BUILD)/vtc eval --model samples/vlm --decoder samples/vlm/lm.bin --tokenizer samples/vlm/tokenizer.bin \
@@ -130,7 +131,11 @@ quality: $(BUILD)/vtc
 	  --methods cls,visionzip,divprune,todre,tome,random,uniform,pool >> $(BUILD)/quality/table.txt
 	$(QUALITY_EVAL) --questions $(BUILD)/quality/clips.tsv --frames 8 --pool 3 \
 	  --decode-methods fastv,todre2,dycoke-kv > $(BUILD)/quality/clips.txt
+	$(QUALITY_EVAL) --questions $(BUILD)/quality/questions.tsv --positions original > $(BUILD)/quality/table_original.txt
+	$(QUALITY_EVAL) --questions $(BUILD)/quality/clips.tsv --frames 8 --pool 3 --positions original \
+	  > $(BUILD)/quality/clips_original.txt
 	cat $(BUILD)/quality/table.txt $(BUILD)/quality/clips.txt
+	cat $(BUILD)/quality/table_original.txt $(BUILD)/quality/clips_original.txt
 
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:

@@ -178,6 +178,14 @@ expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --
 # --pool pools the video's frames (14 x 14 -> 7 x 7 each), not the image
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --pool 2 --methods cls --keep 16 --json --no-time &&
   check "$T/out" '.pool == 2 and .rows[0].tokens == (4 * 49 + 196) / 2' "--pool on video only"
+# --positions original: the unpruned row is the same (its positions are 1..N either way)
+expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods uniform --keep 16 --json --no-time --per-question &&
+  cp "$T/out" "$T/compact.json"
+expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods uniform --keep 16 --json --no-time --per-question \
+    --positions original &&
+  check "$T/out" '.positions == "original" and .rows[1].tokens == 16' "--positions original"
+[ "$(jq -c '.rows[0]' "$T/out")" = "$(jq -c '.rows[0]' "$T/compact.json")" ] && ok ||
+  bad "--positions original changed the unpruned row"
 
 # --- usage errors (exit 2)
 Q="--questions $T/q/q.tsv"
@@ -195,6 +203,7 @@ expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods pool --param cls:per_fram
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --limit 0
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --pool 0
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --pool 9
+expect 2 "$VTC" eval --model "$MODEL" $LM $Q --positions renumbered
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --bogus
 expect 2 "$VTC" eval --model "$MODEL" $LM
 expect 2 "$VTC" eval --model "$MODEL" $Q

@@ -12,7 +12,10 @@
 #  3. the benchmark still discriminates: random at 64 tokens loses to none;
 #  4. the attention- and diversity-based selections land on the items:
 #     tools/quality_items.py on the first 20 scenes, cls and divprune at 64;
-#  5. the first 20 held-out clips (8 frames, each pooled 3 x 3 to 64 tokens):
+#  5. uniform at 192 with --positions original: the answers equal
+#     tools/quality_positions.py's (the same kept tokens at their unpruned
+#     positions in PyTorch float64);
+#  6. the first 20 held-out clips (8 frames, each pooled 3 x 3 to 64 tokens):
 #     unpruned answers equal the reference's (which decodes the videos with
 #     the ffmpeg tool and pools in PyTorch), and none and dycoke at 192 stay
 #     above their thresholds.
@@ -46,16 +49,16 @@ if ! "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --q
 fi
 
 # 1. parity of the unpruned answers with the PyTorch reference
-parity() { # eval JSON, reference TSV
-  jq -r '.rows[0].predictions[].text | ltrimstr(" ")' "$1" > "$T/vtc.txt"
+parity() { # eval JSON, reference TSV[, row of the JSON (default 0, none)[, what is compared]]
+  jq -r --argjson r "${3:-0}" '.rows[$r].predictions[].text | ltrimstr(" ")' "$1" > "$T/vtc.txt"
   grep -v '^#' "$2" | cut -f3,4 > "$T/ref.txt"
   if [ "$(wc -l < "$T/vtc.txt")" -ne "$(wc -l < "$T/ref.txt")" ]; then
     bad "vtc answered $(wc -l < "$T/vtc.txt") questions, the reference $(wc -l < "$T/ref.txt")"
   else
-    paste "$T/vtc.txt" "$T/ref.txt" | awk -F'\t' '
+    paste "$T/vtc.txt" "$T/ref.txt" | awk -F'\t' -v what="${4:-unpruned answers}" '
       { if ($1 == $2) same++; else if ($3 + 0 < 1e-3) close_call++; else { differ++; if (differ <= 5) print "  differs: line " NR ": vtc " $1 ", reference " $2 " (margin " $3 ")" } }
-      END { printf "  unpruned answers vs PyTorch float64: %d equal, %d near-ties, %d differ\n", same, close_call, differ; exit differ > 0 }' \
-      && ok || bad "vtc's unpruned answers differ from tools/quality_ref.py's ($2)"
+      END { printf "  %s vs PyTorch float64: %d equal, %d near-ties, %d differ\n", what, same, close_call, differ; exit differ > 0 }' \
+      && ok || bad "vtc's answers differ from the reference's ($2)"
   fi
 }
 parity "$T/e.json" tests/fixtures/quality/ref_none.tsv
@@ -80,7 +83,16 @@ else
   bad "kept tokens are not on the items:"; sed 's/^/  | /' "$T/items.log"
 fi
 
-# 5. clips
+# 5. pruned tokens at their original RoPE positions (--positions original):
+# uniform at 192, against tools/quality_positions.py's forward of the same kept tokens
+if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/questions.tsv" \
+     --methods uniform --keep 192 --positions original --json --no-time --per-question >"$T/o.json" 2>"$T/o.err"; then
+  parity "$T/o.json" tests/fixtures/quality/ref_uniform192_original.tsv 1 "uniform@192 answers, original positions,"
+else
+  bad "vtc eval --positions original failed:"; sed 's/^/  | /' "$T/o.err" | head -5
+fi
+
+# 6. clips
 want=$(head -1 tests/fixtures/quality/ref_clips.tsv | sed 's/.*questions \([0-9a-f]*\)$/\1/')
 got=$(grep -v '^#' "$T/q/clips.tsv" | sha256sum | cut -c1-16)
 [ "$want" = "$got" ] && ok || bad "the generated clip questions differ from the reference's ($got, want $want)"

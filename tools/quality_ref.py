@@ -99,16 +99,17 @@ def preprocess(im):
 
 
 @torch.no_grad()
-def last_logits(m, vis, words, vis_pos=None):
+def last_logits(m, vis, words, vis_pos=None, text_at=None):
     """Prefill [BOS, vis (1, K, dim), the question's tokens] -> the last row's
     logits. Positions are consecutive, or BOS at 0, vis at vis_pos and the
-    question after the last of them."""
+    question from text_at (default: after the last of them)."""
     x = torch.cat([m.lm.tok.weight[1][None, None], vis, m.lm.tok(words)[None]], 1)
     T = x.shape[1]
     if vis_pos is None:
         pos = torch.arange(T)
     else:
-        pos = torch.cat([torch.zeros(1, dtype=torch.long), vis_pos, vis_pos[-1] + 1 + torch.arange(len(words))])
+        at = int(vis_pos.max()) + 1 if text_at is None else text_at
+        pos = torch.cat([torch.zeros(1, dtype=torch.long), vis_pos, at + torch.arange(len(words))])
     mask = torch.full((T, T), float("-inf")).triu(1)
     return m.lm(x, pos, mask)[0, -1]
 

@@ -7,6 +7,10 @@
 // `vtc compress --decoder` feeds (decode_run.h): [BOS][K kept visual rows]
 // [question tokens] at consecutive positions; the argmax of the last row's
 // logits (ties: the lower id) must equal the answer, which is one token.
+// With --positions original the kept rows keep the RoPE positions their source
+// tokens hold in the unpruned prompt (gaps where tokens were dropped, as FastV
+// keeps them) and the question sits where it would unpruned: SPEC section 3,
+// "vtc never renumbers silently: the host chooses".
 //
 // Work is shared as far as it can be: a run of consecutive questions on the same
 // media is encoded once and pruned once per (method, budget); only the decoder
@@ -35,6 +39,7 @@
 static const char *USAGE =
     "usage: vtc eval --decoder FILE --questions FILE.tsv [--model M] [--tokenizer FILE]\n"
     "                [--methods LIST] [--keep LIST] [--decode-methods LIST] [--frames N] [--pool S]\n"
+    "                [--positions compact|original]\n"
     "                [--limit N] [--seed S] [--threads N] [--json] [--no-time] [--per-question]\n"
     "\n"
     "Accuracy against visual tokens kept, for each pruning method and budget: every\n"
@@ -61,6 +66,9 @@ static const char *USAGE =
     "  --frames N         video: frames sampled (default 8)\n"
     "  --pool S           video: S x S average pooling of each frame's tokens after the projector,\n"
     "                     before any method (LLaVA-OneVision's video path; images are not pooled)\n"
+    "  --positions P      RoPE positions of the kept visual rows: compact (default; 1..K, the\n"
+    "                     question after them, as `vtc compress --decoder`) or original (each\n"
+    "                     row where its source token sits unpruned, the question after all N)\n"
     "  --limit N          the first N questions only\n"
     "  --seed S           seed of the seeded methods (random, vq; default 0)\n"
     "  --threads N        worker threads (default: all CPUs)\n"
@@ -73,7 +81,7 @@ struct opts {
     const char *params[MAX_PARAMS], *decode_params[MAX_PARAMS];
     int n_params, n_decode_params;
     long long limit;
-    int threads, frames, pool, json, no_time, per_question;
+    int threads, frames, pool, original_positions, json, no_time, per_question;
     unsigned long long seed;
 };
 
@@ -222,6 +230,11 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 8, &v)) return cli_usage_error("--pool: '%s' is not a pool size (1..8)", val);
             o->pool = (int)v;
+        } else if (!strcmp(a, "--positions")) {
+            NEED();
+            if (!strcmp(val, "original")) o->original_positions = 1;
+            else if (!strcmp(val, "compact")) o->original_positions = 0;
+            else return cli_usage_error("--positions: '%s' is neither compact nor original", val);
         } else if (!strcmp(a, "--limit")) {
             NEED();
             if (cli_parse_int(val, 1, (long long)1 << 40, &o->limit)) return cli_usage_error("--limit: '%s' is not a positive count", val);
@@ -531,6 +544,21 @@ static int ask(struct eval *e, struct row *w, int qi, const vtc_tokens *t, uint8
     return 0;
 }
 
+// --positions original: row i of t at the position its source token holds in
+// the unpruned prompt [BOS, T*H*W visual, question], 1 + (t*H + y)*W + x from
+// its (t, y, x) (a merged token's representative); a row with no grid position
+// (VisionZip's contextual tokens, a CLS) shares the position of the row before
+// it. pos[0] is BOS's 0. Returns the first position after the visual span.
+static int32_t original_positions(const vtc_tokens *t, int32_t *pos) {
+    const int64_t grid = (int64_t)t->grid[0] * t->grid[1] * t->grid[2];
+    pos[0] = 0;
+    for (int32_t i = 0; i < t->n; i++) {
+        const int32_t *p = t->pos + 3 * i;
+        pos[1 + i] = p[1] < 0 || p[2] < 0 ? pos[i] : 1 + (p[0] * t->grid[1] + p[1]) * t->grid[2] + p[2];
+    }
+    return 1 + (int32_t)(grid > t->n_input ? grid : t->n_input);
+}
+
 // Every question of one media on the kept tokens t of a pruning row: the
 // prefix [BOS, visual] is prefilled once and each question continues it after
 // vtc_lm_ctx_truncate back to the prefix — the same logits as a whole prefill
@@ -545,15 +573,26 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
     cp.n_threads = e->o.threads;
     vtc_lm_ctx *c = vtc_lm_ctx_new(e->lm, cp);
     int32_t *rows = malloc(sizeof *rows * (size_t)(1 + t->n));
+    int32_t *pos = NULL, *qpos = NULL, text_at = 1 + t->n; // positions NULL: consecutive
+    if (e->o.original_positions) {
+        pos = malloc(sizeof *pos * (size_t)(1 + t->n));
+        qpos = malloc(sizeof *qpos * (size_t)(longest ? longest : 1));
+    }
     int32_t V = vtc_lm_get_config(e->lm)->vocab_size;
-    if (!c || !rows) {
+    if (!c || !rows || (e->o.original_positions && (!pos || !qpos))) {
         vtc_lm_ctx_free(c);
         free(rows);
+        free(pos);
+        free(qpos);
         return cli_status_error(c ? VTC_ERR_NOMEM : vtc_last_status(), "eval: decoder context");
+    }
+    if (pos) {
+        text_at = original_positions(t, pos);
+        for (int32_t j = 0; j < longest; j++) qpos[j] = text_at + j;
     }
     rows[0] = 1; // BOS, as cli_decode_visual
     for (int32_t i = 0; i < t->n; i++) rows[1 + i] = VTC_LM_EMBED;
-    struct vtc_lm_batch prefix = { 1 + t->n, rows, t->data, NULL, VTC_LM_LOGITS_NONE };
+    struct vtc_lm_batch prefix = { 1 + t->n, rows, t->data, pos, VTC_LM_LOGITS_NONE };
     double t0 = vtc_now_ms();
     int st = vtc_lm_prefill(c, &prefix);
     double ms_prefix = vtc_now_ms() - t0;
@@ -565,7 +604,7 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
         vtc_lm_get_stats(c, &before);
         t0 = vtc_now_ms();
         if (!(st = vtc_lm_ctx_truncate(c, 1 + t->n))) {
-            struct vtc_lm_batch qb = { q->n_ids, q->ids, NULL, NULL, VTC_LM_LOGITS_LAST };
+            struct vtc_lm_batch qb = { q->n_ids, q->ids, NULL, qpos, VTC_LM_LOGITS_LAST };
             st = vtc_lm_prefill(c, &qb);
         }
         if (st) break;
@@ -587,11 +626,13 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
         w->equiv += t->n;
         w->flops += prefix_flops + (after.flops_prefill - before.flops_prefill);
         w->ms += ms_prefix / (q1 - q0) + ms;
-        int positions = 1 + t->n + q->n_ids;
+        int positions = text_at + q->n_ids;
         if (positions > e->max_positions) e->max_positions = positions;
     }
     vtc_lm_ctx_free(c);
     free(rows);
+    free(pos);
+    free(qpos);
     if (st)
         return cli_runtime_error("%s:%d: %s (budget %s): %s", e->o.questions, e->q[q0].line, w->method, w->budget,
                                  vtc_last_error());
@@ -787,6 +828,7 @@ static int write_json(const struct eval *e, char notes[][640], int n_notes) {
     vtc_json_kv_int(&j, "encodes", e->n_encodes);
     vtc_json_kv_int(&j, "frames", e->o.frames ? e->o.frames : vtc_sample_params_default().n_frames);
     vtc_json_kv_int(&j, "pool", e->o.pool > 1 ? e->o.pool : 1);
+    vtc_json_kv_string(&j, "positions", e->o.original_positions ? "original" : "compact");
     vtc_json_kv_int(&j, "seed", (int64_t)e->o.seed);
     vtc_json_kv_double(&j, "unpruned_accuracy", pct(none->n_correct, none->n_run));
     vtc_json_key(&j, "kinds");
@@ -905,6 +947,8 @@ static void print_table(const struct eval *e, char notes[][640], int n_notes) {
         else
             printf("video: %d frames sampled, every frame's tokens\n", fr);
     }
+    if (e->o.original_positions)
+        printf("positions: original (kept visual rows at their unpruned RoPE positions, the question after all)\n");
     // the FLOPs column in one unit, the one that suits the unpruned prefill
     static const char *const units[] = { "", "k", "M", "G", "T", "P" };
     double scale = 1, top = none->n_run ? none->flops / (double)none->n_run : 0;
