@@ -133,7 +133,7 @@ static int run_case(const vtc_lm *lm, const struct bench_case *c, const float *v
         memcpy(rows + (size_t)i * dim, visual + (size_t)((int64_t)i * N_VISUAL / c->n_visual) * dim,
                (size_t)dim * sizeof *rows);
     struct cli_decode_request q = { lm, rows, c->n_visual, N_VISUAL, text, N_TEXT, c->method, c->params,
-                                    gen, 0.0f, 1, threads, 0 };
+                                    gen, 0.0f, 1, threads, 0, NULL, 0 };
     memset(&out->r, 0, sizeof out->r);
     for (int rep = -1; !st && rep < reps; rep++) {
         struct cli_decode_result r;

@@ -106,6 +106,15 @@ run none && {
   check "$T/fastv.json" ".decode.flops.prefill.executed < $(jq '.decode.flops.prefill.executed' "$T/none.json")" \
     "fastv prefill not below none's"
 }
+# --positions original: the same 32 tokens at their unpruned positions (gaps), the prompt at
+# 577..: the same FLOPs as compact (the text may differ); fastv runs on it too
+run orig --positions original && {
+  common orig
+  check "$T/orig.json" '.decode.positions == "original"' "orig: positions not reported"
+  check "$T/none.json" '.decode.positions == "compact"' "none: positions not reported"
+  check "$T/orig.json" ".decode.flops == $(jq -c '.decode.flops' "$T/none.json")" "orig: FLOPs differ from compact's"
+}
+run origfastv --positions original --decode-method fastv && common origfastv
 # todre2 at its default layer (floor(7*5/8) = 4, the last) cannot drop anything; forced at layer 1
 run todre2 --decode-method todre2 && {
   common todre2

@@ -57,7 +57,9 @@ expect 2 "$VTC" compress "$IMG" --method nosuchmethod -o "$T/u5.safetensors"
 expect 2 "$VTC" compress "$IMG" --bogus -o "$T/u6.safetensors"
 expect 2 "$VTC" encode "$IMG"
 expect 2 "$VTC" compress "$IMG" --aspect sideways -o "$T/u7.safetensors"
-for f in u1 u2 u3 u4 u5 u6 u7; do [ -e "$T/$f.safetensors" ] && bad "usage error left $f.safetensors"; done
+expect 2 "$VTC" compress "$IMG" --positions original -o "$T/u8.safetensors"   # needs --decoder
+expect 2 "$VTC" compress "$IMG" --decoder samples/vlm/lm.bin --positions shifted -o "$T/u9.safetensors"
+for f in u1 u2 u3 u4 u5 u6 u7 u8 u9; do [ -e "$T/$f.safetensors" ] && bad "usage error left $f.safetensors"; done
 
 # --- input errors: exit 1, nothing written
 printf 'not an image' > "$T/junk.png"

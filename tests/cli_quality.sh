@@ -91,6 +91,29 @@ if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --que
 else
   bad "vtc eval --positions original failed:"; sed 's/^/  | /' "$T/o.err" | head -5
 fi
+# the same through `vtc compress --decoder --positions original`, question as the
+# prompt, one greedy token, on the first 8 questions; and the unpruned tokens
+# answer alike at either setting (their positions are 1..576 both ways)
+grep -v '^#' tests/fixtures/quality/ref_uniform192_original.tsv | head -8 > "$T/o8.tsv"
+same=0; differ=0
+while IFS="$(printf '\t')" read -r media q ref margin; do
+  for p in compact original; do
+    "$VTC" compress "$T/q/$media" --model $M --method none --decoder $M/lm.bin --tokenizer $M/tokenizer.bin \
+      --prompt "$q" -n 1 --temp 0 --positions $p --json -o "$T/n-$p.safetensors" >"$T/n-$p.json" 2>>"$T/n.err"
+  done
+  [ "$(jq -r .decode.text "$T/n-compact.json")" = "$(jq -r .decode.text "$T/n-original.json")" ] || differ=$((differ+1))
+  if "$VTC" compress "$T/q/$media" --model $M --method uniform --keep 192 --decoder $M/lm.bin \
+       --tokenizer $M/tokenizer.bin --prompt "$q" -n 1 --temp 0 --positions original --json \
+       -o "$T/u.safetensors" >"$T/u.json" 2>>"$T/n.err" &&
+     [ "$(jq -r '.decode.text | ltrimstr(" ")' "$T/u.json")" = "$ref" ] &&
+     [ "$(jq -r .decode.positions "$T/u.json")" = original ]; then
+    same=$((same+1))
+  else
+    differ=$((differ+1)); echo "  differs: $media '$q': vtc $(jq -r .decode.text "$T/u.json" 2>/dev/null), reference $ref"
+  fi
+done < "$T/o8.tsv"
+echo "  vtc compress --positions original, 8 questions: $same as the reference, $differ not"
+[ "$same" -eq 8 ] && [ "$differ" -eq 0 ] && ok || { bad "vtc compress --positions original"; head -3 "$T/n.err"; }
 
 # 6. clips
 want=$(head -1 tests/fixtures/quality/ref_clips.tsv | sed 's/.*questions \([0-9a-f]*\)$/\1/')

@@ -515,6 +515,7 @@ static int ask(struct eval *e, struct row *w, int qi, const vtc_tokens *t, uint8
         1,    // one token: the argmax of the prefill's last row
         0.0f, // greedy, the first maximum
         1, e->o.threads, 0,
+        NULL, 0, // the unpruned tokens (in-decoder methods): their positions are 1..N either way
     };
     struct cli_decode_result r;
     int st = cli_decode_visual(&req, &r);
@@ -544,21 +545,6 @@ static int ask(struct eval *e, struct row *w, int qi, const vtc_tokens *t, uint8
     return 0;
 }
 
-// --positions original: row i of t at the position its source token holds in
-// the unpruned prompt [BOS, T*H*W visual, question], 1 + (t*H + y)*W + x from
-// its (t, y, x) (a merged token's representative); a row with no grid position
-// (VisionZip's contextual tokens, a CLS) shares the position of the row before
-// it. pos[0] is BOS's 0. Returns the first position after the visual span.
-static int32_t original_positions(const vtc_tokens *t, int32_t *pos) {
-    const int64_t grid = (int64_t)t->grid[0] * t->grid[1] * t->grid[2];
-    pos[0] = 0;
-    for (int32_t i = 0; i < t->n; i++) {
-        const int32_t *p = t->pos + 3 * i;
-        pos[1 + i] = p[1] < 0 || p[2] < 0 ? pos[i] : 1 + (p[0] * t->grid[1] + p[1]) * t->grid[2] + p[2];
-    }
-    return 1 + (int32_t)(grid > t->n_input ? grid : t->n_input);
-}
-
 // Every question of one media on the kept tokens t of a pruning row: the
 // prefix [BOS, visual] is prefilled once and each question continues it after
 // vtc_lm_ctx_truncate back to the prefix — the same logits as a whole prefill
@@ -586,8 +572,9 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
         free(qpos);
         return cli_status_error(c ? VTC_ERR_NOMEM : vtc_last_status(), "eval: decoder context");
     }
-    if (pos) {
-        text_at = original_positions(t, pos);
+    if (pos) { // BOS at 0, then cli_decode_original_positions
+        pos[0] = 0;
+        text_at = cli_decode_original_positions(t, pos + 1);
         for (int32_t j = 0; j < longest; j++) qpos[j] = text_at + j;
     }
     rows[0] = 1; // BOS, as cli_decode_visual

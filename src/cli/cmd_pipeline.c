@@ -32,6 +32,7 @@ struct opts {
     const char *decoder, *tokenizer, *prompt, *decode_method;
     const char *decode_params[MAX_PARAMS];
     int n_decode_params, steps;
+    int original_positions, positions_given; // --positions
     double temp;
 };
 
@@ -62,6 +63,9 @@ static void usage(int compress) {
               "  --decode-method NAME  in-decoder policy: none, fastv, todre2, dycoke-kv (default none)\n"
               "  --decode-param NAME=VALUE  its knobs (repeatable; e.g. k=2, r=0.5)\n"
               "  -n STEPS       tokens to generate (default 32);  --temp T  0 = greedy (default 0)\n"
+              "  --positions P  the visual tokens' RoPE positions: compact (default; 1..K, the prompt\n"
+              "                 after them) or original (each where its source token sits unpruned,\n"
+              "                 the prompt after all N, as FastV keeps them)\n"
               "  --max-pixels N, --max-frames N, --max-tokens N, --max-memory BYTES\n"
               "                 input limits (defaults 67108864 pixels, 4096 frames, 1048576 tokens, 8 GiB)\n",
               stdout);
@@ -166,6 +170,12 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED();
             if (cli_parse_int(val, 0, 1 << 20, &v)) return cli_usage_error("-n: '%s' is not a step count (0..1048576)", val);
             o->steps = (int)v;
+        } else if (o->is_compress && !strcmp(a, "--positions")) {
+            NEED();
+            if (!strcmp(val, "original")) o->original_positions = 1;
+            else if (!strcmp(val, "compact")) o->original_positions = 0;
+            else return cli_usage_error("--positions: '%s' is neither compact nor original", val);
+            o->positions_given = 1;
         } else if (o->is_compress && !strcmp(a, "--temp")) {
             NEED();
             if (cli_parse_double(val, 0, 100, &o->temp)) return cli_usage_error("--temp: '%s' is not a temperature in [0, 100]", val);
@@ -181,8 +191,10 @@ static int parse(int argc, char **argv, struct opts *o) {
     if (!o->input) return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
     if (!o->is_compress && !o->out) return cli_usage_error("encode: -o OUT.safetensors is required");
     if (o->frames && o->fps > 0) return cli_usage_error("%s: give --frames or --fps, not both", argv[0]);
-    if (!o->decoder && (o->tokenizer || o->prompt || o->decode_method || o->n_decode_params || o->steps >= 0 || o->temp >= 0))
-        return cli_usage_error("%s: --tokenizer, --prompt, --decode-method, --decode-param, -n and --temp need --decoder FILE",
+    if (!o->decoder && (o->tokenizer || o->prompt || o->decode_method || o->n_decode_params || o->steps >= 0 ||
+                        o->temp >= 0 || o->positions_given))
+        return cli_usage_error("%s: --tokenizer, --prompt, --decode-method, --decode-param, -n, --temp and --positions "
+                               "need --decoder FILE",
                                argv[0]);
     return 0;
 }
@@ -330,8 +342,8 @@ static int run(int argc, char **argv, int is_compress) {
         r.n_gen = o.gen;
         if (o.decoder) { // before anything is written: a failed decode leaves no output behind
             st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
-                                 o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok, o.threads,
-                                 &dec);
+                                 o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok,
+                                 o.original_positions, o.threads, &dec);
             if (st) {
                 rc = cli_status_error(st, "decoding");
                 goto done;

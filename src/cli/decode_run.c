@@ -153,6 +153,15 @@ static int account(struct cli_decode_result *r) {
     return 0;
 }
 
+int32_t cli_decode_original_positions(const vtc_tokens *t, int32_t *pos) {
+    const int64_t grid = (int64_t)t->grid[0] * t->grid[1] * t->grid[2];
+    for (int32_t i = 0; i < t->n; i++) {
+        const int32_t *p = t->pos + 3 * i;
+        pos[i] = p[1] < 0 || p[2] < 0 ? (i ? pos[i - 1] : 1) : 1 + (p[0] * t->grid[1] + p[1]) * t->grid[2] + p[2];
+    }
+    return 1 + (int32_t)(grid > t->n_input ? grid : t->n_input);
+}
+
 int cli_decode_visual(const struct cli_decode_request *q, struct cli_decode_result *r) {
     memset(r, 0, sizeof *r);
     if (!q || !q->lm || !q->visual || q->n_visual < 1 || q->n_text < 0 || (q->n_text > 0 && !q->text) ||
@@ -172,14 +181,27 @@ int cli_decode_visual(const struct cli_decode_request *q, struct cli_decode_resu
     int32_t K = q->n_visual;
     int64_t n_prompt = 1 + (int64_t)K + q->n_text, n_ctx = n_prompt + q->steps;
     if (n_ctx > INT32_MAX) return vtc_set_error(VTC_ERR_LIMIT, "decode: %lld positions", (long long)n_ctx);
+    int64_t text_at = 1 + (int64_t)K; // the first text row's position
+    if (q->visual_pos) {
+        for (int32_t i = 0; i < K; i++)
+            if (q->visual_pos[i] < 1 || q->visual_pos[i] >= q->text_pos)
+                return vtc_set_error(VTC_ERR_ARG, "decode: visual row %d at position %d, outside 1..%d", i,
+                                     q->visual_pos[i], q->text_pos - 1);
+        text_at = q->text_pos;
+    }
+    if (text_at + q->n_text + q->steps > INT32_MAX)
+        return vtc_set_error(VTC_ERR_LIMIT, "decode: positions past %d", INT32_MAX);
+    r->original_positions = q->visual_pos != NULL;
+    r->text_pos = (int32_t)text_at;
 
     int32_t *rows = vtc_alloc((size_t)n_prompt, sizeof *rows);
+    int32_t *pos = q->visual_pos ? vtc_alloc((size_t)n_prompt, sizeof *pos) : NULL;
     r->tokens = vtc_alloc((size_t)(q->steps ? q->steps : 1), sizeof *r->tokens);
     r->visual_per_layer = vtc_alloc((size_t)cfg->n_layers, sizeof *r->visual_per_layer);
     vtc_lm_policy *pol = NULL;
     vtc_lm_ctx *ctx = NULL;
     vtc_sampler *smp = NULL;
-    if (st || !rows || !r->tokens || !r->visual_per_layer) {
+    if (st || !rows || !r->tokens || !r->visual_per_layer || (q->visual_pos && !pos)) {
         st = VTC_ERR_NOMEM;
         goto done;
     }
@@ -203,9 +225,14 @@ int cli_decode_visual(const struct cli_decode_request *q, struct cli_decode_resu
     rows[0] = BOS_TOKEN;
     for (int32_t i = 0; i < K; i++) rows[1 + i] = VTC_LM_EMBED;
     if (q->n_text) memcpy(rows + 1 + K, q->text, (size_t)q->n_text * sizeof *rows);
+    if (pos) { // BOS at 0, the visual rows where the caller put them, the text from text_pos
+        pos[0] = 0;
+        memcpy(pos + 1, q->visual_pos, (size_t)K * sizeof *pos);
+        for (int32_t j = 0; j < q->n_text; j++) pos[1 + K + j] = (int32_t)text_at + j;
+    }
     if (pol && (st = vtc_lm_policy_begin(pol, ctx, 1, 1 + K)) != 0) goto done;
 
-    struct vtc_lm_batch batch = { (int32_t)n_prompt, rows, q->visual, NULL, VTC_LM_LOGITS_LAST };
+    struct vtc_lm_batch batch = { (int32_t)n_prompt, rows, q->visual, pos, VTC_LM_LOGITS_LAST };
     double t0 = vtc_now_ms();
     st = vtc_lm_prefill(ctx, &batch);
     r->ms_prefill = vtc_now_ms() - t0;
@@ -214,7 +241,9 @@ int cli_decode_visual(const struct cli_decode_request *q, struct cli_decode_resu
     // back only when another token is wanted (G tokens: G - 1 decode steps).
     t0 = vtc_now_ms();
     for (int32_t s = 0; s < q->steps; s++) {
-        if (s > 0 && (st = vtc_lm_decode(ctx, r->tokens[s - 1], -1)) != 0) break;
+        // a fed-back token goes after the text (not after the largest visual
+        // position: with no text those differ)
+        if (s > 0 && (st = vtc_lm_decode(ctx, r->tokens[s - 1], (int32_t)(text_at + q->n_text + s - 1))) != 0) break;
         int32_t next = vtc_sampler_sample(smp, vtc_lm_logits(ctx, -1));
         if (q->stop_at_bos && next == BOS_TOKEN) {
             r->stop = "bos";
@@ -233,6 +262,7 @@ done:
     vtc_lm_ctx_free(ctx);
     vtc_lm_policy_free(pol);
     free(rows);
+    free(pos);
     return st;
 }
 
@@ -262,7 +292,7 @@ static char *detokenize(const vtc_tokenizer *tok, int32_t prev, const int32_t *i
 
 int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char *prompt,
                     const char *decode_method, const char *decode_params, int steps, float temp,
-                    const vtc_tokens *kept, int n_threads, struct cli_decode_result *out) {
+                    const vtc_tokens *kept, int original_positions, int n_threads, struct cli_decode_result *out) {
     memset(out, 0, sizeof *out);
     if (!lm_path || !kept || kept->n < 1 || kept->dim < 1 || !kept->data || steps < 0)
         return vtc_set_error(VTC_ERR_ARG, "decode: no decoder file, no kept tokens or a negative step count");
@@ -271,7 +301,7 @@ int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char 
     if (!prompt) prompt = "";
     vtc_tokenizer *tok = NULL;
     float *adapted = NULL;
-    int32_t *ids = NULL, n_ids = 0;
+    int32_t *ids = NULL, n_ids = 0, *vpos = NULL, text_pos = 0;
     char beside[4096];
     vtc_lm *lm = vtc_lm_load(lm_path, vtc_lm_params_default());
     if (!lm) return vtc_last_status();
@@ -307,8 +337,19 @@ int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char 
             goto done;
         visual = adapted;
     }
+    if (original_positions) {
+        if (!kept->pos) {
+            st = vtc_set_error(VTC_ERR_ARG, "decode: the kept tokens carry no positions");
+            goto done;
+        }
+        if (!(vpos = vtc_alloc((size_t)kept->n, sizeof *vpos))) {
+            st = VTC_ERR_NOMEM;
+            goto done;
+        }
+        text_pos = cli_decode_original_positions(kept, vpos);
+    }
     struct cli_decode_request q = { lm, visual, kept->n, kept->n_input, ids, n_ids, decode_method, decode_params,
-                                    steps, temp, 1, n_threads, 1 };
+                                    steps, temp, 1, n_threads, 1, vpos, text_pos };
     st = cli_decode_visual(&q, out);
     out->in_dim = kept->dim;
     out->adapted = adapted != NULL;
@@ -324,6 +365,7 @@ int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char 
 done:
     free(adapted);
     free(ids);
+    free(vpos);
     vtc_tokenizer_free(tok);
     vtc_lm_free(lm);
     return st;
@@ -362,6 +404,7 @@ int cli_decode_write_json(const struct cli_decode_result *r, struct vtc_json *j)
     vtc_json_kv_string(j, "method", r->method);
     vtc_json_kv_string(j, "parameters", r->params);
     vtc_json_kv_string(j, "prompt", r->prompt);
+    vtc_json_kv_string(j, "positions", r->original_positions ? "original" : "compact");
     vtc_json_kv_int(j, "visual_tokens", r->n_visual);
     vtc_json_kv_int(j, "visual_tokens_uncompressed", r->n_visual_input);
     vtc_json_kv_int(j, "text_tokens", r->n_text);
@@ -459,8 +502,9 @@ void cli_decode_print(const struct cli_decode_result *r, FILE *fp) {
     fprintf(fp, "prompt    BOS + %d visual", r->n_visual);
     if (r->adapted) fprintf(fp, " (width %d -> %d, seeded adapter)", r->in_dim, r->shape.hidden);
     fprintf(fp, " + %d text tokens", r->n_text - 1);
-    int32_t total = 1 + r->n_visual + r->n_text - 1 + r->n_tokens;
-    if (total > r->trained_ctx) fprintf(fp, " (%d positions: past the model's %d)", total, r->trained_ctx);
+    if (r->original_positions) fprintf(fp, ", visual tokens at their original positions");
+    int64_t total = (int64_t)r->text_pos + r->n_text - 1 + r->n_tokens;
+    if (total > r->trained_ctx) fprintf(fp, " (%lld positions: past the model's %d)", (long long)total, r->trained_ctx);
     fputc('\n', fp);
     fputs("output    ", fp);
     for (const char *s = r->text ? r->text : ""; *s; s++) {
@@ -503,10 +547,11 @@ void cli_decode_print(const struct cli_decode_result *r, FILE *fp) {
 
 int cli_decode_run(const char *lm_path, const char *tokenizer_path, const char *prompt,
                    const char *decode_method, const char *decode_params, int steps, float temp,
-                   const vtc_tokens *kept, int n_threads, struct vtc_json *json, FILE *human) {
+                   const vtc_tokens *kept, int original_positions, int n_threads, struct vtc_json *json,
+                   FILE *human) {
     struct cli_decode_result r;
     int st = cli_decode_exec(lm_path, tokenizer_path, prompt, decode_method, decode_params, steps, temp, kept,
-                             n_threads, &r);
+                             original_positions, n_threads, &r);
     if (!st && json) st = cli_decode_write_json(&r, json);
     if (!st && human) cli_decode_print(&r, human);
     cli_decode_result_free(&r);

@@ -6,7 +6,10 @@
 // `embd` rows, LLaVA's input_embeds):
 //   [BOS] [visual rows at positions 1..K] [prompt tokens at K+1, ...]
 // Visual rows enter as embeddings; pruned tokens are renumbered (gaps closed),
-// the text continues after them. Then `steps` tokens are generated.
+// the text continues after them. Or, when the caller asks (`--positions
+// original`), each visual row keeps the position its source token holds in the
+// unpruned prompt and the text starts where it would unpruned, at 1 + N
+// (cli_decode_original_positions). Then `steps` tokens are generated.
 //
 // Reported beside each other: the decoder's executed FLOPs (vtc_lm_get_stats)
 // and src/flops.h's account of the same sizes (vtc_lm_flops_split; they agree
@@ -45,6 +48,8 @@ struct cli_decode_request {
     uint64_t       seed;           // sampler seed (temperature > 0)
     int32_t        n_threads;      // 0 = all CPUs
     int32_t        stop_at_bos;    // 1: a sampled BOS ends the text (run.c); 0: run all steps
+    const int32_t *visual_pos;     // [n_visual] RoPE positions of the visual rows; NULL = 1..K
+    int32_t        text_pos;       // with visual_pos: the first text row's position (above them all)
 };
 
 // What a run did. Everything is owned by the result (cli_decode_result_free).
@@ -58,6 +63,8 @@ struct cli_decode_result {
     int32_t  n_visual;        // visual rows fed (K)
     int32_t  n_visual_input;  // visual tokens before compression
     int32_t  n_text;          // text rows of the prompt: BOS + prompt tokens
+    int32_t  original_positions; // 1: visual rows at their unpruned positions (request.visual_pos)
+    int32_t  text_pos;        // position of the first text row (1 + K when compact)
     int32_t *tokens;          // [n_tokens] generated ids (a stopping BOS not included)
     int32_t  n_tokens;
     char    *text;            // their text, NUL-terminated (cli_decode_exec only, else NULL)
@@ -101,6 +108,14 @@ int cli_decode_adapt(const float *x, int32_t n, int32_t din, float *y, int32_t d
 // across the vocabulary: the scale visual rows should enter with. 0 or VTC_ERR_NOMEM.
 int cli_decode_embedding_rms(const vtc_lm *lm, double *rms);
 
+// --positions original: the RoPE position of each kept token t->data[i] in the
+// unpruned prompt [BOS, T*H*W visual rows, text], 1 + (t*H + y)*W + x from its
+// (t, y, x) (a merged token's representative), into pos[0..t->n); a token with
+// no grid position (VisionZip's contextual tokens, a CLS) shares the position of
+// the one before it (1 for the first). Returns the position of the first text
+// row, 1 + max(T*H*W, t->n_input).
+int32_t cli_decode_original_positions(const vtc_tokens *t, int32_t *pos);
+
 // Runs one request. *out is filled (zeroed first); free it with
 // cli_decode_result_free whatever the return value. VTC_ERR_INTERNAL when the
 // executed FLOPs and the account differ by more than CLI_DECODE_FLOPS_TOLERANCE.
@@ -110,10 +125,11 @@ int cli_decode_visual(const struct cli_decode_request *req, struct cli_decode_re
 // tokenizer (tokenizer_path NULL: the GGUF's vocabulary, or tokenizer.bin
 // beside a llama2.c checkpoint), maps `kept` into the LM's width (adapter when
 // kept->dim differs), encodes the prompt, runs cli_decode_visual with seed 1
-// and decodes the generated text. *out as for cli_decode_visual.
+// (at the kept tokens' original positions when original_positions is 1) and
+// decodes the generated text. *out as for cli_decode_visual.
 int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char *prompt,
                     const char *decode_method, const char *decode_params, int steps, float temp,
-                    const vtc_tokens *kept, int n_threads, struct cli_decode_result *out);
+                    const vtc_tokens *kept, int original_positions, int n_threads, struct cli_decode_result *out);
 
 // Writes the member "decode": {...} into an object open in j. Returns j's status.
 int cli_decode_write_json(const struct cli_decode_result *r, struct vtc_json *j);
@@ -127,6 +143,7 @@ void cli_decode_result_free(struct cli_decode_result *r);
 // compress` keeps the result in its report instead (report.h).
 int cli_decode_run(const char *lm_path, const char *tokenizer_path, const char *prompt,
                    const char *decode_method, const char *decode_params, int steps, float temp,
-                   const vtc_tokens *kept, int n_threads, struct vtc_json *json, FILE *human);
+                   const vtc_tokens *kept, int original_positions, int n_threads, struct vtc_json *json,
+                   FILE *human);
 
 #endif
