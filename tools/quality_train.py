@@ -396,6 +396,20 @@ def pool_frames(vis, n_frames, s=CLIP_POOL):
     return x.reshape(BT // n_frames, -1, D)
 
 
+def sequence(model, vis, qs, ids):
+    """The decoder's input for visual tokens vis (B, K, dim) and each sample's
+    questions: [BOS, vis, the questions' text block] -> (embeddings, positions,
+    mask, the index of each question's last token, text_block's blocks)."""
+    B, K = vis.shape[0], vis.shape[1]
+    blocks = [text_block(q, ids) for q in qs]
+    mask, pos = seq_mask(K, len(qs[0]))
+    bos = model.lm.tok.weight[1].expand(B, 1, -1)
+    txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
+    x = torch.cat([bos, vis, txt], 1)
+    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+    return x, pos, mask, last, blocks
+
+
 def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None):
     """-> answer logits (B, n_q, V), answers, and with targets (B, n_q, tokens)
     the grounding loss (else None) for clips: each frame through the vision
@@ -413,12 +427,7 @@ def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None):
     if keep_idx is not None:
         vis = vis[:, keep_idx]
     K = vis.shape[1]
-    blocks = [text_block(q, ids) for q in qs]
-    mask, pos = seq_mask(K, len(qs[0]))
-    bos = model.lm.tok.weight[1].expand(B, 1, -1)
-    txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
-    x = torch.cat([bos, vis, txt], 1)
-    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+    x, pos, mask, last, blocks = sequence(model, vis, qs, ids)
     ground = None
     if targets is None:
         logits = model.lm(x, pos, mask)
@@ -451,12 +460,7 @@ def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
     if keep_idx is not None:
         vis = vis[:, keep_idx]
     B, K = vis.shape[0], vis.shape[1]
-    blocks = [text_block(q, ids) for q in qs]
-    mask, pos = seq_mask(K, len(qs[0]))
-    bos = model.lm.tok.weight[1].expand(B, 1, -1)
-    txt = model.lm.tok(torch.from_numpy(np.stack([b[0] for b in blocks])))
-    x = torch.cat([bos, vis, txt], 1)
-    last = torch.from_numpy(np.stack([b[2] for b in blocks])) + 1 + K
+    x, pos, mask, last, blocks = sequence(model, vis, qs, ids)
     ground = None
     if labels is None:
         logits = model.lm(x, pos, mask)

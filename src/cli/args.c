@@ -21,3 +21,9 @@ int cli_parse_keep(const char *s, double *out) {
     *out = v;
     return 0;
 }
+
+int cli_parse_positions(const char *s, int *original) {
+    if (!s || (strcmp(s, "compact") && strcmp(s, "original"))) return -1;
+    *original = !strcmp(s, "original");
+    return 0;
+}

@@ -31,6 +31,9 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 // vtc_prune_params.keep convention (>= 1 count, (0, 1) fraction; "100%" = 0 = all).
 int cli_parse_keep(const char *s, double *out);
 
+// --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
+int cli_parse_positions(const char *s, int *original);
+
 // The whole tool: argv as main() gets it; returns the exit code. main() adds
 // only the signal handlers (fuzz/fuzz_cli.c calls this directly).
 int vtc_cli_main(int argc, char **argv);

@@ -232,9 +232,8 @@ static int parse(int argc, char **argv, struct opts *o) {
             o->pool = (int)v;
         } else if (!strcmp(a, "--positions")) {
             NEED();
-            if (!strcmp(val, "original")) o->original_positions = 1;
-            else if (!strcmp(val, "compact")) o->original_positions = 0;
-            else return cli_usage_error("--positions: '%s' is neither compact nor original", val);
+            if (cli_parse_positions(val, &o->original_positions))
+                return cli_usage_error("--positions: '%s' is neither compact nor original", val);
         } else if (!strcmp(a, "--limit")) {
             NEED();
             if (cli_parse_int(val, 1, (long long)1 << 40, &o->limit)) return cli_usage_error("--limit: '%s' is not a positive count", val);

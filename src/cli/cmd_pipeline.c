@@ -172,9 +172,8 @@ static int parse(int argc, char **argv, struct opts *o) {
             o->steps = (int)v;
         } else if (o->is_compress && !strcmp(a, "--positions")) {
             NEED();
-            if (!strcmp(val, "original")) o->original_positions = 1;
-            else if (!strcmp(val, "compact")) o->original_positions = 0;
-            else return cli_usage_error("--positions: '%s' is neither compact nor original", val);
+            if (cli_parse_positions(val, &o->original_positions))
+                return cli_usage_error("--positions: '%s' is neither compact nor original", val);
             o->positions_given = 1;
         } else if (o->is_compress && !strcmp(a, "--temp")) {
             NEED();
