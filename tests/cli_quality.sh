@@ -14,7 +14,8 @@
 #     tools/quality_items.py on the first 20 scenes, cls and divprune at 64;
 #  5. uniform at 192 with --positions original: the answers equal
 #     tools/quality_positions.py's (the same kept tokens at their unpruned
-#     positions in PyTorch float64);
+#     positions in PyTorch float64), through vtc eval and vtc compress;
+#     divprune at 64 there stays above its threshold;
 #  6. the first 20 held-out clips (8 frames, each pooled 3 x 3 to 64 tokens):
 #     unpruned answers equal the reference's (which decodes the videos with
 #     the ffmpeg tool and pools in PyTorch), and none and dycoke at 192 stay
@@ -84,10 +85,15 @@ else
 fi
 
 # 5. pruned tokens at their original RoPE positions (--positions original):
-# uniform at 192, against tools/quality_positions.py's forward of the same kept tokens
+# uniform at 192, against tools/quality_positions.py's forward of the same kept
+# tokens; divprune at 64 above its threshold
 if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/questions.tsv" \
-     --methods uniform --keep 192 --positions original --json --no-time --per-question >"$T/o.json" 2>"$T/o.err"; then
+     --methods uniform,divprune --keep 192,64 --positions original --json --no-time --per-question \
+     >"$T/o.json" 2>"$T/o.err"; then
   parity "$T/o.json" tests/fixtures/quality/ref_uniform192_original.tsv 1 "uniform@192 answers, original positions,"
+  odiv=$(jq -r '.rows[] | select(.method == "divprune" and .budget == "64") | .accuracy' "$T/o.json")
+  printf '  slice at original positions: divprune@64 %.1f%%\n' "$odiv"
+  above "divprune@64 (original positions)" "$odiv" "$MIN_DIVPRUNE64_ORIGINAL"
 else
   bad "vtc eval --positions original failed:"; sed 's/^/  | /' "$T/o.err" | head -5
 fi
