@@ -592,6 +592,15 @@ def load_all(model, src, n_vocab):
 
 # ---------------------------------------------------------------- training
 
+def _tally(right, total, qs, n_real, ok):
+    """Adds batch results to per-kind counts: the first n_real[b] questions of
+    sample b are real (the rest padding), ok[b, k] whether question k was right."""
+    for b, q in enumerate(qs):
+        for k in range(n_real[b]):
+            right[q[k][0]] = right.get(q[k][0], 0) + int(ok[b, k])
+            total[q[k][0]] = total.get(q[k][0], 0) + 1
+
+
 @torch.no_grad()
 def held_out_accuracy(model, assets, ids, n=64):
     """-> accuracy on n held-out scenes' questions (a range `vtc eval` does
@@ -604,16 +613,10 @@ def held_out_accuracy(model, assets, ids, n=64):
             rng = qd.scene_rng(qd.HELD_OUT_SEED + 10**8 + j)
             img, objects, _ = qd.make_scene(rng, assets)
             q = qd.make_questions(rng, objects)  # as `vtc eval` asks them
-            imgs.append(img), qs.append(pad(q, 5)), real.append([k < len(q) for k in range(5)])
+            imgs.append(img), qs.append(pad(q, 5)), real.append(min(len(q), 5))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out, ans, _, _, _, _ = forward(model, imgs, qs, ids)
-        ok = (out.argmax(-1) == ans).numpy()
-        for b, q in enumerate(qs):
-            for k in range(len(q)):
-                if real[b][k]:
-                    kind = q[k][0]
-                    right[kind] = right.get(kind, 0) + int(ok[b, k])
-                    total[kind] = total.get(kind, 0) + 1
+        _tally(right, total, qs, real, (out.argmax(-1) == ans).numpy())
     model.train()
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
 
@@ -629,15 +632,11 @@ def held_out_clip_accuracy(model, assets, ids, n=32):
         for j in range(i, min(n, i + 4)):
             f, events, _ = qd.make_clip(qd.scene_rng(qd.HELD_OUT_SEED + 3 * 10**8 + j), assets)
             frames.append(f), qs.append(qd.clip_questions(events))
-        real = [len(q) for q in qs]
+        real = [min(len(q), 4) for q in qs]
         qs = [pad(q, 4) for q in qs]
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out, ans, _ = forward_clip(model, np.stack(frames), qs, ids)
-        ok = (out.argmax(-1) == ans).numpy()
-        for b, q in enumerate(qs):
-            for k in range(real[b]):
-                right[q[k][0]] = right.get(q[k][0], 0) + int(ok[b, k])
-                total[q[k][0]] = total.get(q[k][0], 0) + 1
+        _tally(right, total, qs, real, (out.argmax(-1) == ans).numpy())
     model.train()
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
 
