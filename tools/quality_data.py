@@ -54,7 +54,7 @@ HELD_OUT_SEED = 10**9
 # The clips' words come last, so the image vocabulary keeps its token ids.
 WORDS = (["what", "is", "at", "the", "there", "a", "how", "many", "where", "?", "nothing", "yes", "no"] +
          [n for _, n in CLASSES] + sorted(set(PLURAL.values()) - {n for _, n in CLASSES}) + CELLS +
-         ["0", "1", "2", "3", "4"] + ["changed", "first", "last", "appeared", "vanished"])
+         ["0", "1", "2", "3", "4"] + ["changed", "first", "last", "appeared", "vanished", "moved"])
 CLIP_FRAMES = 8
 CLIP_FPS = 2
 CLIP_SEEDS = 5 * 10**8  # clip i of a run starting at seed S uses S + CLIP_SEEDS + i
@@ -216,13 +216,27 @@ def _patches(it):
     return m.reshape(TOKENS, PATCH, TOKENS, PATCH).sum((1, 3)) > PATCH * PATCH // 5
 
 
+def _moved(rng, it, cell):
+    """-> item it (the same picture, size and colour) at a random place in cell."""
+    k, _, _, _, a, color = it
+    s = a.shape[0]
+    cy, cx = divmod(cell, GRID)
+    return k, cell, cy * CELL + int(rng.integers(0, CELL - s + 1)), cx * CELL + int(rng.integers(0, CELL - s + 1)), \
+        a, color
+
+
+CHANGES = ("appeared", "vanished", "moved")
+
+
 def make_clip(rng, assets, n_frames=CLIP_FRAMES):
-    """-> frames uint8 (n_frames, 336, 336, 3), events [(frame, "appeared" or
-    "vanished", class index)] and, per event, the patches its item covers in
-    each frame (n_frames, 24, 24) bool (empty where it is not shown): a scene's
-    photo with 1-3 items that stay, and two changes at distinct frames after
-    the first, each an item that appears in an empty cell or one that vanishes
-    (of a class neither other change has)."""
+    """-> frames uint8 (n_frames, 336, 336, 3), events [(frame, "appeared",
+    "vanished" or "moved", class index)] and, per event, the patches its item
+    covers in each frame (n_frames, 24, 24) bool (empty where it is not shown;
+    a moved item's before and after): a scene's photo with 1-3 items that
+    stay, and two changes at distinct frames after the first, each an item
+    that appears in an empty cell, vanishes, or moves to an empty cell (one
+    of a class neither other change has; an item that stays until then, else
+    an appearance)."""
     img = _background(rng, assets)
     n = int(rng.integers(1, 4))
     cells = [int(c) for c in rng.choice(GRID * GRID, size=n, replace=False)]
@@ -231,41 +245,50 @@ def make_clip(rng, assets, n_frames=CLIP_FRAMES):
     events, shown, which = [], [(0, n_frames, it) for it in items], []  # shown: (from, until, item)
     used = set()
     for f in at:
-        vanish = rng.random() < 0.5
+        kind = CHANGES[int(rng.integers(len(CHANGES)))]
         can = [i for i, (a, b, it) in enumerate(shown) if b == n_frames and a < f and it[0] not in used]
-        if vanish and can:
+        free = [c for c in range(GRID * GRID) if all(it[1] != c for _, _, it in shown)]
+        if kind != "appeared" and can:
             i = can[rng.integers(len(can))]
             a, _, it = shown[i]
             shown[i] = (a, f, it)
-            events.append((f, "vanished", it[0]))
-            which.append(i)
+            which.append([i])
+            if kind == "moved":
+                shown.append((f, n_frames, _moved(rng, it, int(free[rng.integers(len(free))]))))
+                which[-1].append(len(shown) - 1)
+            events.append((f, kind, it[0]))
         else:
-            free = [c for c in range(GRID * GRID) if all(it[1] != c for _, _, it in shown)]
             k = int(rng.choice([k for k in range(len(CLASSES)) if k not in used]))
             it = _item(rng, assets, int(free[rng.integers(len(free))]), k)
             shown.append((f, n_frames, it))
             events.append((f, "appeared", k))
-            which.append(len(shown) - 1)
+            which.append([len(shown) - 1])
         used.add(events[-1][2])
     frames = np.stack([_composite(img, [it for a, b, it in shown if a <= t < b])[0] for t in range(n_frames)])
     masks = []
-    for i in which:
-        a, b, it = shown[i]
-        m = _patches(it)
-        masks.append(np.stack([m if a <= t < b else np.zeros_like(m) for t in range(n_frames)]))
+    for idx in which:
+        m = np.zeros((n_frames, TOKENS, TOKENS), bool)
+        for i in idx:
+            a, b, it = shown[i]
+            m[a:b] |= _patches(it)
+        masks.append(m)
     return frames, events, masks
+
+
+CLIP_QUESTIONS = 2 + len(CHANGES)  # the most a clip supports
 
 
 def clip_questions(events):
     """-> every question a clip supports: which item changed first and last
-    (order), and what appeared and what vanished (change; "nothing" when no
-    item did, not asked when two did)."""
+    (kind "order"), and what appeared, what vanished and what moved (kinds
+    "appeared", "vanished", "moved"; "nothing" when no item did, not asked
+    when two did)."""
     name = lambda k: CLASSES[k][1]
     qs = [("order", "what changed first ?", name(events[0][2])), ("order", "what changed last ?", name(events[1][2]))]
-    for kind in ("appeared", "vanished"):
+    for kind in CHANGES:
         hit = [k for _, e, k in events if e == kind]
         if len(hit) < 2:
-            qs.append(("change", f"what {kind} ?", name(hit[0]) if hit else "nothing"))
+            qs.append((kind, f"what {kind} ?", name(hit[0]) if hit else "nothing"))
     return qs
 
 

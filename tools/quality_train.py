@@ -7,15 +7,15 @@ in the formats vtc loads.
         [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
         [--clips SHARE] [--seed 1]
 
-The shipped samples/vlm comes from three commands, under two hours in all
+The shipped samples/vlm comes from three commands, about two hours in all
 (README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
 tower (--init-vision), frozen, asking each scene every question it supports
 (--all-questions), half its steps on token subsets (--subset 0.5), with the
 grounding loss (--ground 0.3), for a fixed 4500 steps; then the same again
-from stage 1's exported model (--init) with half the steps on clips (--clips
-0.5): 8-frame clips of quality_data.make_clip, each frame's tokens pooled 3 x 3
+from stage 1's exported model (--init) with 60% of the steps on clips (--clips
+0.6): 8-frame clips of quality_data.make_clip, each frame's tokens pooled 3 x 3
 (LLaVA-OneVision's video path) to 8 x 8, 512 tokens a clip, asked which item
-changed first and last and what appeared and vanished.
+changed first and last and what appeared, vanished and moved.
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -314,7 +314,7 @@ def text_block(questions, ids):
         last[i], ans[i] = i * Q_SLOTS + len(t) - 1, ids[" " + a]
         key[i] = i * Q_SLOTS + len(t) - 2
         word = q.split()[-2]
-        if kind in ("order", "change"):
+        if kind == "order" or kind in qd.CHANGES:
             names[i] = -1  # a clip's question: no one region to look at
         else:
             names[i] = qd.CELLS.index(word) if kind == "what" else \
@@ -364,18 +364,19 @@ def make_batch(rng, assets, n, n_what=2, every=False):
 
 def make_clip_batch(rng, assets, n):
     """n training clips: frames (n, 8, 336, 336, 3), every question each
-    supports (quality_data.clip_questions), cycled to 4 slots, and for each
-    question the pooled tokens (n, 4, 8 * 64) that show the item it asks
-    about, in the frames that show it (none for a "nothing" answer)."""
+    supports (quality_data.clip_questions), cycled to CLIP_QUESTIONS slots,
+    and for each question the pooled tokens (n, CLIP_QUESTIONS, 8 * 64) that
+    show the item it asks about, in the frames that show it (a moved item
+    before and after; none for a "nothing" answer)."""
     frames, qs, targets = [], [], []
     g = _G // CLIP_POOL
     for _ in range(n):
         seed = int(rng.integers(0, qd.HELD_OUT_SEED))
         f, events, masks = qd.make_clip(qd.scene_rng(seed), assets)
-        q = pad(qd.clip_questions(events), 4)
+        q = pad(qd.clip_questions(events), qd.CLIP_QUESTIONS)
         # a pooled token shows the item when any of its 3 x 3 patches does
         pooled = [m.reshape(len(m), g, CLIP_POOL, g, CLIP_POOL).any((2, 4)).reshape(-1) for m in masks]
-        t = np.zeros((4, len(pooled[0])), bool)
+        t = np.zeros((qd.CLIP_QUESTIONS, len(pooled[0])), bool)
         for i, (_, text, _) in enumerate(q):
             word = text.split()[-2]
             hit = [0] if word == "first" else [1] if word == "last" else \
@@ -632,8 +633,8 @@ def held_out_clip_accuracy(model, assets, ids, n=32):
         for j in range(i, min(n, i + 4)):
             f, events, _ = qd.make_clip(qd.scene_rng(qd.HELD_OUT_SEED + 3 * 10**8 + j), assets)
             frames.append(f), qs.append(qd.clip_questions(events))
-        real = [min(len(q), 4) for q in qs]
-        qs = [pad(q, 4) for q in qs]
+        real = [len(q) for q in qs]
+        qs = [pad(q, qd.CLIP_QUESTIONS) for q in qs]
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out, ans, _ = forward_clip(model, np.stack(frames), qs, ids)
         _tally(right, total, qs, real, (out.argmax(-1) == ans).numpy())
