@@ -110,11 +110,15 @@ def _item(rng, assets, cell, k=None):
     item = pool[rng.integers(len(pool))]
     s = int(rng.integers(56, 85))
     v = np.asarray(Image.fromarray(item).resize((s, s), Image.BILINEAR), dtype=np.float64) / 255.0
-    cy, cx = divmod(cell, GRID)
-    oy = cy * CELL + int(rng.integers(0, CELL - s + 1))
-    ox = cx * CELL + int(rng.integers(0, CELL - s + 1))
+    oy, ox = _place(rng, cell, s)
     color = _tint(rng)[None, None, :] * (0.35 + 0.65 * v[:, :, None])
     return k, cell, oy, ox, np.clip(v * 2.0, 0, 1), color
+
+
+def _place(rng, cell, s):
+    """-> the top-left corner (y, x) of an s x s item at a random place inside cell."""
+    cy, cx = divmod(cell, GRID)
+    return cy * CELL + int(rng.integers(0, CELL - s + 1)), cx * CELL + int(rng.integers(0, CELL - s + 1))
 
 
 def _composite(img, items):
@@ -219,10 +223,7 @@ def _patches(it):
 def _moved(rng, it, cell):
     """-> item it (the same picture, size and colour) at a random place in cell."""
     k, _, _, _, a, color = it
-    s = a.shape[0]
-    cy, cx = divmod(cell, GRID)
-    return k, cell, cy * CELL + int(rng.integers(0, CELL - s + 1)), cx * CELL + int(rng.integers(0, CELL - s + 1)), \
-        a, color
+    return (k, cell) + _place(rng, cell, a.shape[0]) + (a, color)
 
 
 CHANGES = ("appeared", "vanished", "moved")
