@@ -129,8 +129,8 @@ vtc_tokenizer *vtc_tokenizer_load(const char *path, int32_t vocab_size) {
         vtc_set_error(VTC_ERR_ARG, "tokenizer: no path");
         return NULL;
     }
-    if (vocab_size <= 0 || vocab_size > TOK_MAX_VOCAB) {
-        vtc_set_error(VTC_ERR_ARG, "%s: vocabulary size %d out of range [1, %d]", path, (int)vocab_size,
+    if (vocab_size < 3 || vocab_size > TOK_MAX_VOCAB) { // ids 0-2 are <unk>, BOS and EOS
+        vtc_set_error(VTC_ERR_ARG, "%s: vocabulary size %d out of range [3, %d]", path, (int)vocab_size,
                       TOK_MAX_VOCAB);
         return NULL;
     }
@@ -209,8 +209,8 @@ vtc_tokenizer *vtc_tokenizer_load_gguf(const char *path) {
         goto done;
     }
     int64_t n = vtc_gguf_kv_arr_count(g, ti);
-    if (n <= 0 || n > TOK_MAX_VOCAB) {
-        vtc_set_error(VTC_ERR_FORMAT, "%s: tokenizer.ggml.tokens: %lld tokens out of range [1, %d]", path,
+    if (n < 3 || n > TOK_MAX_VOCAB) { // ids 0-2 are <unk>, BOS and EOS
+        vtc_set_error(VTC_ERR_FORMAT, "%s: tokenizer.ggml.tokens: %lld tokens out of range [3, %d]", path,
                       (long long)n, TOK_MAX_VOCAB);
         goto done;
     }

@@ -175,6 +175,9 @@ int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struc
     *out = NULL;
     if (!f || f->n <= 0 || !f->features || f->dim <= 0)
         return vtc_set_error(VTC_ERR_ARG, "%s: no features to prune", m->name);
+    if (f->T <= 0 || f->H <= 0 || f->W <= 0 || (int64_t)f->T * f->H > INT32_MAX || (int64_t)f->T * f->H * f->W != f->n)
+        return vtc_set_error(VTC_ERR_ARG, "%s: features grid %dx%dx%d does not hold their %d tokens", m->name, f->T,
+                             f->H, f->W, f->n);
     unsigned missing = m->needs & ~fields_present(f);
     for (unsigned bit = 1; missing && bit; bit <<= 1)
         if (missing & bit)

@@ -553,7 +553,7 @@ static int run_vq(const struct vtc_prune_input *in, vtc_tokens **out) {
     struct vq_opts o = { (int)p->v[P_ITERS], p->v[P_TOL], (int)p->v[P_TRIALS], in->seed };
     vtc_blas_single_thread();
     struct vq_book b;
-    int st = vq_quantize(rows, n, dim, k, kmin, kmax, &o, vtc_cpu_count(), &b);
+    int st = vq_quantize(rows, n, dim, k, kmin, kmax, &o, in->n_threads, &b);
     if (st) return st;
     vtc_tokens *t = vtc_tokens_alloc(b.k, dim);
     if (!t) {

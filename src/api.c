@@ -73,7 +73,8 @@ const char *vtc_ctx_error(const vtc_ctx *ctx) { return ctx ? ctx->error : ""; }
 
 vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim, int32_t lm_dim,
                                unsigned fields) {
-    if (T <= 0 || H <= 0 || W <= 0 || dim <= 0 || head_dim < 0 || lm_dim < 0 || (int64_t)T * H * W > INT32_MAX ||
+    if (T <= 0 || H <= 0 || W <= 0 || dim <= 0 || head_dim < 0 || lm_dim < 0 || (int64_t)T * H > INT32_MAX ||
+        (int64_t)T * H * W > INT32_MAX ||
         ((fields & VTC_F_KEYS) && head_dim <= 0) || ((fields & (VTC_F_EMBEDS | VTC_F_CLS_EMBED)) && lm_dim <= 0)) {
         vtc_set_error(VTC_ERR_ARG, "vtc_features_new: bad geometry T=%d H=%d W=%d dim=%d head_dim=%d lm_dim=%d", T, H,
                       W, dim, head_dim, lm_dim);
@@ -135,6 +136,12 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames x %d tokens exceeds the token limit %lld",
                                            n_frames, m->grid * m->grid, (long long)m->limits.max_tokens));
     const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
+    const int widest = want_embeds && m->lm_dim > m->hidden ? m->lm_dim : m->hidden; // of features, keys, embeds
+    const uint64_t bytes = (uint64_t)n_frames * m->grid * m->grid * (uint64_t)widest * sizeof(float);
+    if (bytes > m->limits.max_memory)
+        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: their %d-wide features take %llu bytes, over the "
+                                           "memory limit of %llu", n_frames, widest, (unsigned long long)bytes,
+                                           (unsigned long long)m->limits.max_memory));
     unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
                       (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
                       (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |

@@ -48,6 +48,10 @@ void vtc_blas_single_thread(void);
 // Number of online CPUs (>= 1).
 int vtc_cpu_count(void);
 
+// Length of the well-formed UTF-8 sequence at s (n bytes available): 1-4, or 0
+// where it is not one (stray continuation, overlong, surrogate, past U+10FFFF).
+size_t vtc_utf8_len(const unsigned char *s, size_t n);
+
 // Monotonic clock in milliseconds.
 double vtc_now_ms(void);
 

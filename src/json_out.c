@@ -110,33 +110,13 @@ int vtc_json_end_object(struct vtc_json *j) { return end(j, 'o'); }
 int vtc_json_begin_array(struct vtc_json *j) { return begin(j, 'a'); }
 int vtc_json_end_array(struct vtc_json *j) { return end(j, 'a'); }
 
-// Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid.
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    const unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
-    else return 0;
-    if (n < len) return 0;
-    unsigned cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
 static int write_string(struct vtc_json *j, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     emit(j, "\"", 1);
     size_t run = 0; // start of the pending run of bytes copied verbatim
     for (size_t i = 0; i < n && j->status == VTC_OK;) {
         const unsigned c = s[i];
-        size_t len = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(s + i, n - i) : 1;
+        size_t len = c >= 0x20 && c != '"' && c != '\\' ? vtc_utf8_len(s + i, n - i) : 1;
         if (len > 0 && c >= 0x20 && c != '"' && c != '\\') {
             i += len;
             continue;

@@ -617,31 +617,9 @@ void vtc_st_writer_free(vtc_st_writer *w) {
 
 // Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF): JSON readers insist.
 static int valid_utf8(const char *str) {
-    const uint8_t *s = (const uint8_t *)str;
-    while (*s) {
-        uint8_t c = *s;
-        int extra;
-        uint32_t cp;
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            extra = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            extra = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            extra = 3, cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        for (int i = 1; i <= extra; i++) {
-            if ((s[i] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        static const uint32_t MIN[4] = { 0, 0x80, 0x800, 0x10000 };
-        if (cp < MIN[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        s += extra + 1;
-    }
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t n = strlen(str), len; n; s += len, n -= len)
+        if (!(len = vtc_utf8_len(s, n))) return 0;
     return 1;
 }
 

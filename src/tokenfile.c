@@ -124,8 +124,8 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
     long long gt = 0, gh = 0, gw = 0; // %d overflows silently ("4294967297" reads as 1)
     char tail;
     if (grid && sscanf(grid, "%lld,%lld,%lld%c", &gt, &gh, &gw, &tail) == 3 && gt > 0 && gh > 0 && gw > 0 &&
-        gt <= INT32_MAX && gh <= INT32_MAX && gw <= INT32_MAX)
-        T = (int)gt, H = (int)gh, W = (int)gw;
+        gt <= INT32_MAX && gh <= INT32_MAX && gw <= INT32_MAX && gt * gh <= INT32_MAX && gt * gh * gw <= INT32_MAX)
+        T = (int)gt, H = (int)gh, W = (int)gw; // (each product checked before the next can overflow)
     if (!ft || ft->n_dims != 2) {
         st = vtc_set_error(VTC_ERR_FORMAT, "%s: not a vtc features file (no 2-D \"features\" tensor)", path);
     } else if (!T || (int64_t)T * H * W != ft->shape[0]) {

@@ -234,6 +234,7 @@ for v in audio.wav trunc.mp4 garbage.avi cover.mp3; do
   expect 1 "$VTC" compress --model "$M" "tests/fixtures/video/$v" -o "$OUT"
   expect 1 "$VTC" encode --model "$M" "tests/fixtures/video/$v" --fps 1 -o "$OUT"
 done
+expect 1 "$VTC" encode --model "$M" tests/fixtures/video/gap.mkv --fps 4 -o "$OUT"   # sample times past 2^52
 head -c 20000 "$VID" > "$T/half.mp4"
 expect_0_or_1 "$VTC" compress --model "$M" "$T/half.mp4" --frames 4 -o "$OUT"
 
@@ -254,6 +255,7 @@ if [ "$HAVE_PY" = 1 ]; then
     "meta['grid'] = '1,14,14x'" \
     "meta['grid'] = '1,14'" \
     "meta['grid'] = '4294967297,14,14'" \
+    "meta['grid'] = '1323003836,30871,3161593'" \
     "ts['features'][1] = [196 * 32]" \
     "ts['features'][1] = [98, 64]" \
     "ts['features'][1] = [196, 16, 2]" \
@@ -330,10 +332,25 @@ expect 1 "$VTC" compress --model "$M" "$IMG" -o "$O"                            
 expect 1 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --report "$T/nodir/r.json"  # token file must go too
 expect 1 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --report "$O"
 expect 1 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --viz "$T/nodir/v.png"
+# a file name that is not UTF-8 is still a name: its bytes go to the metadata escaped
+cp "$IMG" "$T/caf$(printf '\351').png"
+run "$VTC" compress --model "$M" "$T/caf$(printf '\351').png" -o "$T/latin1.safetensors"
+[ "$rc" = 0 ] && grep -aq 'caf\\\\xe9\.png' "$T/latin1.safetensors" && ok ||
+  bad "a Latin-1 file name: exit $rc, or its source metadata is not escaped as caf\\xe9.png"
+# ... and a failed command leaves the previous output as it was
+run "$VTC" compress --model "$M" "$IMG" --method cls --keep 8 -o "$T/prev.safetensors"
+[ "$rc" = 0 ] && ok || bad "compress for the previous-output cases failed (exit $rc)"
+cp "$T/prev.safetensors" "$T/prev.copy"
+expect 1 "$VTC" compress --model "$M" "$IMG" --method cls --keep 4 -o "$T/prev.safetensors" --report "$T/nodir/r.json"
+expect 1 "$VTC" compress --model "$M" "$IMG" --method cls --keep 4 -o "$T/prev.safetensors" --viz "$T/nodir/v.png"
+cmp -s "$T/prev.safetensors" "$T/prev.copy" && ok || bad "a failed --report / --viz replaced the previous token file"
+[ -z "$(find "$T" -name '*.vtc-staged')" ] && ok || bad "staged token files left: $(find "$T" -name '*.vtc-staged')"
 if command -v mkfifo >/dev/null 2>&1 && mkfifo "$T/fifo"; then
   # the atomic rename would replace a FIFO (or, as root, /dev/null) with a regular file
   expect 1 "$VTC" compress --model "$M" "$IMG" -o "$T/fifo"
   [ -p "$T/fifo" ] && ok || bad "-o FIFO: the FIFO was replaced by a regular file"
+  expect 1 "$VTC" compress --model "$M" "$IMG" -o "$T/fifo" --viz "$T/fifo.png"   # staged, then renamed
+  [ -p "$T/fifo" ] && ok || bad "-o FIFO --viz: the FIFO was replaced by a regular file"
 fi
 [ -z "$(find "$T" -name '*.tmp.*')" ] && ok || bad "temporary files left: $(find "$T" -name '*.tmp.*')"
 

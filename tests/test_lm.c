@@ -1005,6 +1005,9 @@ static void test_hostile_tokenizers(void **state) {
     assert_int_equal(vtc_last_status(), VTC_ERR_FORMAT);
     assert_null(vtc_tokenizer_load(path, 0));
     assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    // fewer than <unk>, BOS and EOS: encoding with BOS would name an id past the vocabulary
+    assert_null(vtc_tokenizer_load(path, 2));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
     unlink(path);
     int32_t neg = -5;
     memcpy(buf + 4 + 4, &neg, 4); // first record's length

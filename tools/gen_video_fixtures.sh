@@ -69,5 +69,8 @@ $F -i "$D/cam40.mp4" -c copy -movflags +faststart "$D/fast.tmp.mp4"             
 head -c 6000 "$D/fast.tmp.mp4" > "$D/truncfs.mp4"                                     # the frames cut off
 rm -f "$D/fast.tmp.mp4"
 printf 'RIFF\0\0\0\0AVI garbage garbage garbage' > "$D/garbage.avi"
+# two frames 4.6e15 s apart (Matroska's millisecond ticks near int64's end): --fps must refuse, not count forever
+$F -f lavfi -i testsrc=size=32x32:rate=1 -frames:v 2 -fps_mode passthrough -c:v ffv1 \
+   -bsf:v "setts=ts=N*4600000000000000000" "$D/gap.mkv"
 ls -la "$D"
 du -sh "$D"

@@ -48,8 +48,10 @@
 // Logging: a library must not print, yet FFmpeg's logging is process-global.
 // On first use vtc installs an av_log callback that drops messages logged while
 // the calling thread is inside a vtc video call and passes every other message
-// to av_log_default_callback, so a host's own FFmpeg use logs as before (its
-// level is not touched). A host that installs its own callback replaces vtc's.
+// to av_log_default_callback, so a host's own FFmpeg use logs as FFmpeg's
+// default would (its level is not touched). FFmpeg cannot report the callback
+// in place, so a host's own callback installed before vtc's first video call
+// is replaced; installed after it, it replaces vtc's (README, "The library").
 //
 // Inputs: a path opens local files only (protocol_whitelist "file": no
 // network, though a playlist may name other local files, as with the CLI);
@@ -132,6 +134,7 @@ struct vtc_video {
     int eof_sent;
     int64_t decoded;
     int64_t seek_gap; // frames ahead beyond which seeking beats decoding (when the demuxer has no index)
+    int failed;       // reopening the input failed (its status): the handle reads no more
 };
 
 // ---------------------------------------------------------------- logging
@@ -442,12 +445,14 @@ static int rewind_start(vtc_video *v) {
     input_close(&v->in);
     int err;
     int st = input_open(v, &v->in, &err);
-    if (st) return st;
     int64_t first_pts = v->first_pts;
-    st = start_decoding(v);
-    if (st) return st;
-    if (v->frame_pts != first_pts) // not the stream it was: refuse rather than mis-number frames
-        return vtc_set_error(VTC_ERR_FORMAT, "%s: the input changed while reading", v->name);
+    if (!st) st = start_decoding(v);
+    if (!st && v->frame_pts != first_pts) // not the stream it was: refuse rather than mis-number frames
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: the input changed while reading", v->name);
+    if (st) {
+        v->failed = st;
+        return st;
+    }
     v->grid_broken = 0;
     return VTC_OK;
 }
@@ -862,6 +867,11 @@ int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indic
     }
     const int64_t last = v->locate == LOCATE_TABLE ? v->table_n - 1 : total - 1;
     const double t_last = frame_time(v, last);
+    // the sample counter j must stay exact in a double (a crafted timestamp gap
+    // would otherwise stall j++ and the loop with it)
+    if (!(t_last * fps < 0x1p52))
+        return quiet_end(vtc_set_error(VTC_ERR_LIMIT, "%s: --fps %g over the video's %g s is beyond 2^52 sample times",
+                                       v->name, fps, t_last));
     int32_t cap = 16, count = 0;
     int64_t *idx = vtc_alloc((size_t)cap, sizeof *idx);
     if (!idx) return quiet_end(VTC_ERR_NOMEM);
@@ -1109,6 +1119,9 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
     if (v->n_frames_exact && index >= v->n_frames)
         return vtc_set_error(VTC_ERR_ARG, "%s: frame %lld of a video of %lld frames", v->name, (long long)index,
                              (long long)v->n_frames);
+    if (v->failed)
+        return vtc_set_error(v->failed, "%s: the input could not be reopened by an earlier read; open it afresh",
+                             v->name);
     quiet_begin();
     int st = RETRY;
     for (int attempt = 0; attempt < 3 && st == RETRY; attempt++) {

@@ -34,6 +34,16 @@ int cli_parse_keep(const char *s, double *out);
 // --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
 int cli_parse_positions(const char *s, int *original);
 
+// Joins --param values with commas, the form vtc_prune_params.params takes.
+// 0, or -1 when they do not fit in cap bytes.
+int cli_join_params(const char *const *list, int n, char *buf, size_t cap);
+
+// Text from the command line (a path, --param) as a token-file metadata value,
+// which must be UTF-8: copied into dst (cap bytes, NUL included) with each byte
+// that is not part of a well-formed sequence written as \xNN, cut short at a
+// character's end when it does not fit.
+void cli_meta_text(char *dst, size_t cap, const char *src);
+
 // The whole tool: argv as main() gets it; returns the exit code. main() adds
 // only the signal handlers (fuzz/fuzz_cli.c calls this directly).
 int vtc_cli_main(int argc, char **argv);

@@ -7,6 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
 
 static int report(int code, const char *fmt, va_list ap) {
     fputs("vtc: error: ", stderr);
@@ -84,5 +87,34 @@ int cli_parse_double(const char *s, double lo, double hi, double *out) {
     if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) return -2; // overflow; underflow is fine
     if (!(v >= lo && v <= hi)) return -2;
     *out = v;
+    return 0;
+}
+
+void cli_meta_text(char *dst, size_t cap, const char *src) {
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = strlen(src), at = 0;
+    for (size_t i = 0, len; i < n; i += len) {
+        len = vtc_utf8_len(s + i, n - i);
+        if (len) {
+            if (at + len >= cap) break;
+            memcpy(dst + at, s + i, len);
+            at += len;
+        } else {
+            if (at + 4 >= cap) break;
+            snprintf(dst + at, 5, "\\x%02x", s[i]);
+            at += 4, len = 1;
+        }
+    }
+    if (cap) dst[at] = '\0';
+}
+
+int cli_join_params(const char *const *list, int n, char *buf, size_t cap) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", list[i]);
+        if (w < 0 || (size_t)w >= cap - at) return -1;
+        at += (size_t)w;
+    }
     return 0;
 }

@@ -341,18 +341,6 @@ static int plan_rows(struct eval *e, struct list *methods, struct list *keeps, s
 
 // ---------------------------------------------------------------- the questions file
 
-// Length of the valid UTF-8 sequence at s, or 0.
-static int utf8_len(const unsigned char *s) {
-    if (s[0] < 0x80) return 1;
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-    if (!n || (s[0] >= 0xe0 && n == 4 && s[0] > 0xf4)) return 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80) return 0;
-    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0; // overlong, surrogate
-    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0; // overlong, > U+10FFFF
-    return n;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 static int read_questions(struct eval *e) {
@@ -391,11 +379,9 @@ static int read_questions(struct eval *e) {
         }
         first = 0;
         if (e->o.limit && e->n_q == e->o.limit) break;
-        for (const unsigned char *s = (const unsigned char *)p; *s;) {
-            int n = utf8_len(s);
-            if (!n) return cli_runtime_error("%s:%d: not UTF-8 text", path, line);
-            s += n;
-        }
+        for (size_t i = 0, n; i < len; i += n)
+            if (!(n = vtc_utf8_len((const unsigned char *)p + i, len - i)))
+                return cli_runtime_error("%s:%d: not UTF-8 text", path, line);
         char *col[4];
         int n_col = 0;
         for (char *c = p, *tab; c; c = tab ? tab + 1 : NULL) {

@@ -66,8 +66,9 @@ int cmd_prune(int argc, char **argv) {
     if (!method) return cli_usage_error("prune: --method is required (see `vtc methods`)");
     if (!out) return cli_usage_error("prune: -o OUT.safetensors is required");
     if (!have_keep) keep = 0;
-    char joined[2048] = "";
-    for (int i = 0; i < n_params; i++) snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", i ? "," : "", params[i]);
+    char joined[2048];
+    if (cli_join_params(params, n_params, joined, sizeof joined))
+        return cli_usage_error("prune: --param: more than %zu characters in all", sizeof joined - 1);
     struct vtc_prune_params pp = vtc_prune_params_default();
     pp.method = method;
     pp.keep = keep;
@@ -111,14 +112,16 @@ int cmd_prune(int argc, char **argv) {
         rc = cli_status_error(st, "pruning");
         goto done;
     }
-    char grid[64], nin[32], nkept[32], ratio[32];
+    char grid[64], nin[32], nkept[32], ratio[32], source[512], params_meta[2048];
+    cli_meta_text(source, sizeof source, input);
+    cli_meta_text(params_meta, sizeof params_meta, joined);
     snprintf(grid, sizeof grid, "%d,%d,%d", f->T, f->H, f->W);
     snprintf(nin, sizeof nin, "%d", f->n);
     snprintf(nkept, sizeof nkept, "%d", tok->n);
     snprintf(ratio, sizeof ratio, "%.6f", (double)tok->n / f->n);
-    const char *meta[] = { "grid", grid, "method", method, "parameters", joined, "n_input", nin, "n_kept", nkept,
+    const char *meta[] = { "grid", grid, "method", method, "parameters", params_meta, "n_input", nin, "n_kept", nkept,
                            "retained_ratio", ratio, "space", tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features",
-                           "source", input, "note", tok->note, NULL };
+                           "source", source, "note", tok->note, NULL };
     st = vtc_tokens_save(tok, out, meta);
     double t3 = vtc_now_ms();
     if (st) {

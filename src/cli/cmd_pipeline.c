@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -218,12 +219,6 @@ static void default_output(const char *input, char *out, size_t cap) {
     snprintf(out, cap, "%.*s.tokens.safetensors", (int)len, base);
 }
 
-// Joins --param values with commas, the form vtc_prune_params.params takes.
-static void join_params(const char *const *list, int n, char *buf, size_t cap) {
-    buf[0] = '\0';
-    for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", list[i]);
-}
-
 static int run(int argc, char **argv, int is_compress) {
     struct opts o = { 0 };
     o.is_compress = is_compress;
@@ -239,8 +234,9 @@ static int run(int argc, char **argv, int is_compress) {
         default_output(o.input, outbuf, sizeof outbuf);
         o.out = outbuf;
     }
-    join_params(o.params, o.n_params, params, sizeof params);
-    join_params(o.decode_params, o.n_decode_params, decode_params, sizeof decode_params);
+    if (cli_join_params(o.params, o.n_params, params, sizeof params) ||
+        cli_join_params(o.decode_params, o.n_decode_params, decode_params, sizeof decode_params))
+        return cli_usage_error("--param / --decode-param: more than %zu characters in all", sizeof params - 1);
     if (o.steps < 0) o.steps = 32;
     if (o.temp < 0) o.temp = 0;
     struct vtc_lm_shape lm;
@@ -311,6 +307,7 @@ static int run(int argc, char **argv, int is_compress) {
     }
     int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
     if (st) {
+        if (cp.progress && media->n_frames > 1) fputs("\r\033[K", stderr); // the error gets a line of its own
         rc = cli_status_error(st, "encoding");
         goto done;
     }
@@ -351,9 +348,26 @@ static int run(int argc, char **argv, int is_compress) {
         }
     }
 
+    // A failed command leaves no output behind and the previous one in place: with
+    // --viz or --report the token file is written under a temporary name and
+    // takes its own once they are written too.
+    char staged[sizeof outbuf + 16];
+    const char *write_to = o.out;
+    if (o.viz || o.report) {
+        struct stat sb; // the rename must not replace a device or FIFO (-o /dev/null, as root)
+        if (stat(o.out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            rc = cli_runtime_error("%s: not a regular file", o.out);
+            goto done;
+        }
+        if ((size_t)snprintf(staged, sizeof staged, "%s.vtc-staged", o.out) >= sizeof staged) {
+            rc = cli_usage_error("-o: path too long");
+            goto done;
+        }
+        write_to = staged;
+    }
     t0 = vtc_now_ms();
     const char **meta = report_metadata(&r);
-    st = is_compress ? vtc_tokens_save(tok, o.out, meta) : vtc_features_save(f, o.out, meta);
+    st = is_compress ? vtc_tokens_save(tok, write_to, meta) : vtc_features_save(f, write_to, meta);
     r.ms_write = vtc_now_ms() - t0;
     if (st) {
         rc = cli_status_error(st, "writing");
@@ -363,19 +377,26 @@ static int run(int argc, char **argv, int is_compress) {
     if (o.viz) {
         st = viz_write(o.viz, model, media, f, tok, o.aspect);
         if (st) {
-            unlink(o.out);
+            unlink(write_to);
             rc = cli_status_error(st, "writing picture");
             goto done;
         }
     }
     if (o.report) {
         st = report_write_file(&r, o.report);
-        if (st) { // a failed command leaves no output behind
-            unlink(o.out);
+        if (st) {
+            unlink(write_to);
             if (o.viz) unlink(o.viz);
             rc = cli_status_error(st, "writing report");
             goto done;
         }
+    }
+    if (write_to != o.out && rename(write_to, o.out) != 0) {
+        rc = cli_runtime_error("%s: %s", o.out, strerror(errno));
+        unlink(write_to);
+        if (o.viz) unlink(o.viz);
+        if (o.report) unlink(o.report);
+        goto done;
     }
     if (o.json) report_write_json(&r, stdout, 1);
     else report_print_summary(&r, stdout);

@@ -1,4 +1,5 @@
 // vtc — the command-line tool. Dispatches to one function per subcommand.
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,11 @@ int vtc_cli_main(int argc, char **argv) {
 int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    return vtc_cli_main(argc, argv);
+    int rc = vtc_cli_main(argc, argv);
+    // what went to stdout (a summary, --json) must have arrived: `vtc ... > /dev/full` fails
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (rc == CLI_OK) rc = cli_runtime_error("writing standard output: %s", strerror(errno ? errno : EIO));
+    }
+    return rc;
 }
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "common.h"
 #include "decode_run.h"
 #include "flops.h"
@@ -34,11 +35,15 @@ const char **report_metadata(struct report *r) {
     META("model", "%s", mi.name);
     META("model_format", "%s", mi.format);
     META("feature_layer", "%d", mi.feature_layer);
-    META("source", "%s", r->input);
+    cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], r->input);
+    r->meta[k++] = "source";
+    r->meta[k++] = r->meta_text[t++];
     META("n_input", "%lld", (long long)n_input(r));
     if (r->tokens) {
         META("method", "%s", r->prune.method);
-        META("parameters", "%s", r->prune.params ? r->prune.params : "");
+        cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], r->prune.params ? r->prune.params : "");
+        r->meta[k++] = "parameters";
+        r->meta[k++] = r->meta_text[t++];
         META("keep", "%.17g", r->prune.keep);
         META("n_kept", "%lld", (long long)n_kept(r));
         META("retained_ratio", "%.6f", (double)n_kept(r) / (double)n_input(r));
