@@ -194,6 +194,8 @@ expect 2 "$VTC" eval --model "$MODEL" $LM $Q --keep 64,,32
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --keep 64.5
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods cls,nosuch
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods cls,cls
+expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods random --param "per_frame=$(printf "%01100d" 1)"
+grep -q 'more than 1023 characters' "$T/err" && ok || bad "a --param past 1023 characters is not refused as such: $(cat "$T/err")"
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --methods fastv
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --decode-methods nosuch
 expect 2 "$VTC" eval --model "$MODEL" $LM $Q --decode-methods fastv --decode-param r=2

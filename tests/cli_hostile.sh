@@ -288,6 +288,11 @@ done
 expect 2 "$VTC" compress --model "$M" "$IMG" --method cls --keep 1000 -o "$OUT"   # more than the 196 tokens
 expect 2 "$VTC" prune "$T/feat.safetensors" --method cls --keep 197 -o "$OUT"
 expect 2 "$VTC" prune "$T/feat.safetensors" --method vq --param k=197 -o "$OUT"
+long="per_frame=$(printf "%02100d" 1)"   # past the 2047 characters of --param: refused as such, not cut
+expect 2 "$VTC" prune "$T/feat.safetensors" --method random --keep 8 --param "$long" -o "$OUT"
+grep -q 'more than 2047 characters' "$T/stderr" && ok || bad "prune: a --param past 2047 characters: $(cat "$T/stderr")"
+expect 2 "$VTC" compress --model "$M" "$IMG" --method random --keep 8 --param "$long" -o "$OUT"
+grep -q 'more than 2047 characters' "$T/stderr" && ok || bad "compress: a --param past 2047 characters: $(cat "$T/stderr")"
 for p in "dycoke k" "dycoke =1" "dycoke k=" "dycoke k=abc" "dycoke k=2" "dycoke k=1" "dycoke k=0" "dycoke k=nan" \
          "dycoke k=inf" "dycoke k=-0.5" "dycoke k=0.5,k=0.6" "dycoke bogus=1" "random per_frame=2" \
          "random per_frame=0.5" "none size=2" "pool size=-1" "pool size=1e9" "vq kmin=40,kmax=12" "vq iters=0" \

@@ -158,7 +158,8 @@ static int split_list(const char *what, const char *s, struct list *l) {
 }
 
 // The knobs of `method` among [METHOD:]NAME=VALUE items, comma-joined into buf.
-static void params_for(const char *method, const char *const *given, int n, char *buf, size_t cap) {
+// 0, or a usage error when they do not fit in cap bytes.
+static int params_for(const char *method, const char *const *given, int n, char *buf, size_t cap) {
     buf[0] = '\0';
     for (int i = 0; i < n; i++) {
         const char *p = given[i], *colon = strchr(p, ':'), *eq = strchr(p, '=');
@@ -167,8 +168,11 @@ static void params_for(const char *method, const char *const *given, int n, char
             p = colon + 1;
         }
         size_t len = strlen(buf);
-        snprintf(buf + len, cap - len, "%s%s", len ? "," : "", p);
+        int w = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", p);
+        if (w < 0 || (size_t)w >= cap - len)
+            return cli_usage_error("--param: the knobs of %s take more than %zu characters", method, cap - 1);
     }
+    return 0;
 }
 
 // Every METHOD: prefix must name a listed method.
@@ -301,7 +305,7 @@ static int plan_rows(struct eval *e, struct list *methods, struct list *keeps, s
     for (int m = 0; m < methods->n; m++) {
         const char *name = methods->item[m];
         char params[1024];
-        params_for(name, o->params, o->n_params, params, sizeof params);
+        if (params_for(name, o->params, o->n_params, params, sizeof params)) return CLI_USAGE;
         struct vtc_prune_params pp = vtc_prune_params_default();
         pp.method = name;
         pp.params = params;
@@ -324,7 +328,8 @@ static int plan_rows(struct eval *e, struct list *methods, struct list *keeps, s
     }
     for (int d = 0; decoders && d < decoders->n; d++) {
         char params[1024];
-        params_for(decoders->item[d], o->decode_params, o->n_decode_params, params, sizeof params);
+        if (params_for(decoders->item[d], o->decode_params, o->n_decode_params, params, sizeof params))
+            return CLI_USAGE;
         int st = cli_decode_check_method(decoders->item[d], params);
         if (st) return cli_status_error(st, "--decode-methods");
         if (!strcmp(decoders->item[d], "none"))
