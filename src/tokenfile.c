@@ -157,6 +157,21 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
         if (!st && f->head_dim) st = read_f32(s, path, "keys", f->n, f->head_dim, 0, &f->keys);
         if (!st && f->lm_dim) st = read_f32(s, path, "embeds", f->n, f->lm_dim, 0, &f->embeds);
         if (!st && f->lm_dim) st = read_f32(s, path, "cls_embeds", T, f->lm_dim, 0, &f->cls_embed);
+        // the frames' timestamps, as vtc_features_save writes them: F64 [T] seconds
+        const vtc_tensor_view *ts = vtc_st_find(s, "timestamps");
+        if (!st && ts) {
+            if (ts->dtype != VTC_DT_F64 || ts->n_dims != 1 || ts->shape[0] != T || ts->nbytes != (size_t)T * 8) {
+                st = vtc_set_error(VTC_ERR_FORMAT, "%s: tensor \"timestamps\" is not F64 [%d]", path, T);
+            } else if (!(f->timestamps = vtc_alloc((size_t)T, sizeof(double)))) {
+                st = VTC_ERR_NOMEM;
+            } else {
+                memcpy(f->timestamps, ts->data, (size_t)T * sizeof(double)); // little-endian, as the host
+                for (int i = 0; i < T && !st; i++)
+                    if (!isfinite(f->timestamps[i]))
+                        st = vtc_set_error(VTC_ERR_FORMAT, "%s: tensor \"timestamps\" holds NaN or infinite values",
+                                           path);
+            }
+        }
         const char *recv = vtc_st_meta(s, "cls_attn");
         f->cls_is_received = recv && strstr(recv, "received") != NULL;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -185,6 +186,34 @@ static void test_missing_fields(void **state) {
     vtc_features_free(f);
     assert_null(vtc_features_new(0, 2, 2, 4, 0, 0, VTC_F_FEATURES));
     assert_null(vtc_features_new(1, 2, 2, 4, 0, 0, VTC_F_EMBEDS)); // embeds need lm_dim
+    // T*H*W past INT32_MAX, also where the int64 product wraps to a small number (7*2^64 + 196)
+    assert_null(vtc_features_new(65536, 65536, 1, 4, 0, 0, VTC_F_FEATURES));
+    assert_null(vtc_features_new(1323003836, 30871, 3161593, 4, 0, 0, VTC_F_FEATURES));
+}
+
+// vtc_features_save -> vtc_features_load gives back every field, the frame timestamps included.
+static void test_features_file_roundtrip(void **state) {
+    (void)state;
+    vtc_features *f = vtc_features_new(2, 2, 3, 4, 0, 0, VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_TIMESTAMPS);
+    assert_non_null(f);
+    for (int i = 0; i < 12 * 4; i++) f->features[i] = (float)i * 0.25f - 3.0f;
+    for (int i = 0; i < 12; i++) f->cls_attn[i] = (float)(i + 1) / 78.0f;
+    f->timestamps[0] = 0.0, f->timestamps[1] = 1.0 / 3.0; // not a float: must come back exactly
+    char path[] = "/tmp/vtc_test_features_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(vtc_features_save(f, path, NULL), 0);
+    vtc_features *g = NULL;
+    assert_int_equal(vtc_features_load(path, &g), 0);
+    unlink(path);
+    assert_int_equal(g->T, 2), assert_int_equal(g->H, 2), assert_int_equal(g->W, 3), assert_int_equal(g->dim, 4);
+    assert_memory_equal(g->features, f->features, 12 * 4 * sizeof(float));
+    assert_memory_equal(g->cls_attn, f->cls_attn, 12 * sizeof(float));
+    assert_non_null(g->timestamps);
+    assert_memory_equal(g->timestamps, f->timestamps, 2 * sizeof(double));
+    vtc_features_free(g);
+    vtc_features_free(f);
 }
 
 // End to end on the demo model: tokens come out in the LM's space.
@@ -222,7 +251,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_registry),
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
-        cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_encode_prune_project),
+        cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
