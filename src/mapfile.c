@@ -136,6 +136,16 @@ static void release(vtc_atomic_file *af) {
     af->slot = -1;
 }
 
+int vtc_output_replaceable(const char *path) {
+    // The rename that makes a write atomic would replace a device or FIFO
+    // (-o /dev/null, as root) with a regular file: refuse anything but a file.
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return vtc_set_error(VTC_ERR_IO, "%s: not a regular file (%s)", path,
+                             S_ISDIR(sb.st_mode) ? "a directory" : "a device, FIFO or socket");
+    return VTC_OK;
+}
+
 int vtc_atomic_open(const char *path, vtc_atomic_file *af) {
     af->fd = -1;
     af->slot = -1;
@@ -146,14 +156,7 @@ int vtc_atomic_open(const char *path, vtc_atomic_file *af) {
         vtc_set_error(VTC_ERR_ARG, "output path is empty");
         return VTC_ERR_ARG;
     }
-    // The rename that makes the write atomic would replace a device or FIFO
-    // (-o /dev/null, as root) with a regular file: refuse anything but a file.
-    struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        vtc_set_error(VTC_ERR_IO, "%s: not a regular file (%s)", path,
-                      S_ISDIR(sb.st_mode) ? "a directory" : "a device, FIFO or socket");
-        return VTC_ERR_IO;
-    }
+    if (vtc_output_replaceable(path)) return VTC_ERR_IO;
     size_t len = strlen(path), cap;
     if (vtc_add_size(len, 16, &cap)) {
         vtc_set_error(VTC_ERR_ARG, "output path too long");

@@ -44,6 +44,9 @@ typedef struct vtc_atomic_file {
 // VTC_ERR_IO ("path: why") when the directory does not exist or is not writable.
 // On success the caller must end with exactly one of commit or abort.
 int vtc_atomic_open(const char *path, vtc_atomic_file *af);
+// 0 when a rename may put a file at `path` (absent, or a regular file); else
+// VTC_ERR_IO ("path: not a regular file (...)"). vtc_atomic_open checks it.
+int vtc_output_replaceable(const char *path);
 // Appends n bytes (retries short writes and EINTR). VTC_ERR_IO on failure;
 // the file stays open: the caller still aborts.
 int vtc_atomic_write(vtc_atomic_file *af, const void *data, size_t n);

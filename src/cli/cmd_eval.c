@@ -160,18 +160,18 @@ static int split_list(const char *what, const char *s, struct list *l) {
 // The knobs of `method` among [METHOD:]NAME=VALUE items, comma-joined into buf.
 // 0, or a usage error when they do not fit in cap bytes.
 static int params_for(const char *method, const char *const *given, int n, char *buf, size_t cap) {
-    buf[0] = '\0';
-    for (int i = 0; i < n; i++) {
+    const char *mine[MAX_PARAMS];
+    int n_mine = 0;
+    for (int i = 0; i < n; i++) { // n <= MAX_PARAMS, the size of the option arrays
         const char *p = given[i], *colon = strchr(p, ':'), *eq = strchr(p, '=');
         if (colon && colon < eq) {
             if (strlen(method) != (size_t)(colon - p) || strncmp(method, p, (size_t)(colon - p))) continue;
             p = colon + 1;
         }
-        size_t len = strlen(buf);
-        int w = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", p);
-        if (w < 0 || (size_t)w >= cap - len)
-            return cli_usage_error("--param: the knobs of %s take more than %zu characters", method, cap - 1);
+        mine[n_mine++] = p;
     }
+    if (cli_join_params(mine, n_mine, buf, cap))
+        return cli_usage_error("--param: the knobs of %s take more than %zu characters", method, cap - 1);
     return 0;
 }
 

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "mapfile.h"
 #include "common.h"
 #include "decode_run.h"
 #include "flops.h"
@@ -354,9 +354,8 @@ static int run(int argc, char **argv, int is_compress) {
     char staged[sizeof outbuf + 16];
     const char *write_to = o.out;
     if (o.viz || o.report) {
-        struct stat sb; // the rename must not replace a device or FIFO (-o /dev/null, as root)
-        if (stat(o.out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-            rc = cli_runtime_error("%s: not a regular file", o.out);
+        if ((st = vtc_output_replaceable(o.out))) { // the staged file is renamed over it at the end
+            rc = cli_status_error(st, "writing");
             goto done;
         }
         if ((size_t)snprintf(staged, sizeof staged, "%s.vtc-staged", o.out) >= sizeof staged) {

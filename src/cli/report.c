@@ -35,15 +35,17 @@ const char **report_metadata(struct report *r) {
     META("model", "%s", mi.name);
     META("model_format", "%s", mi.format);
     META("feature_layer", "%d", mi.feature_layer);
-    cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], r->input);
-    r->meta[k++] = "source";
-    r->meta[k++] = r->meta_text[t++];
+#define META_TEXT(key, text)                                                   \
+    do { /* command-line text, escaped where it is not UTF-8 */                 \
+        cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], text);           \
+        r->meta[k++] = key;                                                     \
+        r->meta[k++] = r->meta_text[t++];                                       \
+    } while (0)
+    META_TEXT("source", r->input);
     META("n_input", "%lld", (long long)n_input(r));
     if (r->tokens) {
         META("method", "%s", r->prune.method);
-        cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], r->prune.params ? r->prune.params : "");
-        r->meta[k++] = "parameters";
-        r->meta[k++] = r->meta_text[t++];
+        META_TEXT("parameters", r->prune.params ? r->prune.params : "");
         META("keep", "%.17g", r->prune.keep);
         META("n_kept", "%lld", (long long)n_kept(r));
         META("retained_ratio", "%.6f", (double)n_kept(r) / (double)n_input(r));
