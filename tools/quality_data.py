@@ -80,7 +80,7 @@ class Assets:
         for name in BACKGROUNDS:
             path = os.path.join(SKIMAGE_DATA, name)
             if os.path.exists(path):
-                self.backgrounds.append(np.asarray(Image.open(path).convert("RGB")))
+                self.backgrounds.append(Image.open(path).convert("RGB"))
         if not self.backgrounds:
             raise SystemExit("quality_data: no background photos (install python3-skimage)")
 
@@ -95,10 +95,10 @@ def _tint(rng):
 
 def _background(rng, assets):
     bg = assets.backgrounds[rng.integers(len(assets.backgrounds))]
-    h, w = bg.shape[:2]
+    w, h = bg.size
     side = int(rng.integers(min(h, w) // 2, min(h, w) + 1))
     y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    crop = Image.fromarray(bg[y0:y0 + side, x0:x0 + side]).resize((SIZE, SIZE), Image.BILINEAR)
+    crop = bg.crop((x0, y0, x0 + side, y0 + side)).resize((SIZE, SIZE), Image.BILINEAR)
     return np.asarray(crop, dtype=np.float64) * rng.uniform(0.45, 0.7)
 
 
@@ -133,24 +133,22 @@ def _composite(img, items):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), owner
 
 
-def make_scene(rng, assets):
+def make_scene(rng, assets, items=(1, 5)):
     """-> image uint8 (336, 336, 3), objects [(class index, cell)], patch labels
-    (24, 24) int (class index, or len(CLASSES) for background)."""
+    (24, 24) int (class index, or len(CLASSES) for background); between
+    items[0] and items[1] items (held-out scenes: 1-5)."""
     img = _background(rng, assets)
-    n = int(rng.integers(1, 6))
+    n = int(rng.integers(items[0], items[1] + 1))
     cells = rng.choice(GRID * GRID, size=n, replace=False)
     items = [_item(rng, assets, cell) for cell in sorted(int(c) for c in cells)]
     objects = [(it[0], it[1]) for it in items]
     img, owner = _composite(img, items)
     # a patch belongs to an item when over a fifth of its pixels are item
-    labels = np.full((TOKENS, TOKENS), len(CLASSES), np.int64)
-    for ty in range(TOKENS):
-        for tx in range(TOKENS):
-            o = owner[ty * PATCH:(ty + 1) * PATCH, tx * PATCH:(tx + 1) * PATCH]
-            hit = o[o >= 0]
-            if hit.size > PATCH * PATCH // 5:
-                labels[ty, tx] = np.bincount(hit).argmax()
-    return img, objects, labels
+    # (the most frequent item among them; the lowest class index on a tie)
+    blocks = owner.reshape(TOKENS, PATCH, TOKENS, PATCH)
+    hits = np.stack([(blocks == k).sum(axis=(1, 3)) for k in range(len(CLASSES))], -1)
+    labels = np.where(hits.sum(-1) > PATCH * PATCH // 5, hits.argmax(-1), len(CLASSES))
+    return img, objects, labels.astype(np.int64)
 
 
 def _what(at, c):

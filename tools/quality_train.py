@@ -204,6 +204,18 @@ class Vision(nn.Module):
         return feat, self.post(x[:, 0])
 
 
+def sincos_positions(d, g):
+    """(g*g + 1, d) fixed 2D sine-cosine position table (MAE's): a quarter of
+    the channels each sin(y w), cos(y w), sin(x w), cos(x w) over d/4
+    frequencies w; the CLS row zero. A starting point that already tells
+    neighbouring patches apart, which random rows must learn first."""
+    w = 1.0 / 10000 ** (torch.arange(d // 4, dtype=torch.float64) / (d // 4))
+    y, x = torch.meshgrid(torch.arange(g, dtype=torch.float64), torch.arange(g, dtype=torch.float64), indexing="ij")
+    y, x = y.reshape(-1, 1) * w, x.reshape(-1, 1) * w
+    table = torch.cat([torch.sin(y), torch.cos(y), torch.sin(x), torch.cos(x)], 1)
+    return torch.cat([torch.zeros(1, d, dtype=torch.float64), table]).float()
+
+
 class Projector(nn.Module):
     def __init__(self, din, dout):
         super().__init__()
@@ -339,7 +351,7 @@ def seq_mask(K, n_q):
     return mask, pos
 
 
-def make_batch(rng, assets, n, n_what=2, every=False):
+def make_batch(rng, assets, n, n_what=2, every=False, items=(1, 5)):
     """n training scenes: images, patch labels, present items, and questions:
     n_what "what", one "is", one "count", a "where" when some item appears once
     (quality_data.make_questions, as held-out scenes are asked), or with every
@@ -349,7 +361,7 @@ def make_batch(rng, assets, n, n_what=2, every=False):
     for _ in range(n):
         seed = int(rng.integers(0, qd.HELD_OUT_SEED))
         srng = qd.scene_rng(seed)
-        img, objects, lab = qd.make_scene(srng, assets)
+        img, objects, lab = qd.make_scene(srng, assets, items)
         if every:
             q = pad(qd.all_questions(objects), qd.ALL_QUESTIONS)
         else:
@@ -669,7 +681,7 @@ def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
         lr = a.vision_lr * min(1.0, (step + 1) / 50) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.9 + 0.1)
         for g in opt.param_groups:
             g["lr"] = lr
-        imgs, labels, present, _ = make_batch(rng, train_assets, a.batch)
+        imgs, labels, present, _ = make_batch(rng, train_assets, a.batch, items=a.vision_items)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             feat, cls = model.vision(pixels(imgs))
             pl, cl = model.patch_head(feat[:, 1:]), model.cls_head(cls)
@@ -747,6 +759,17 @@ def evaluate(model, a, assets, ids):
     return "%.4f" % acc, line
 
 
+def item_range(text):
+    """--vision-items LO-HI -> (LO, HI), 1 <= LO <= HI <= the layout's cells."""
+    try:
+        lo, hi = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("want LO-HI, e.g. 1-5") from None
+    if not 1 <= lo <= hi <= qd.GRID * qd.GRID:
+        raise argparse.ArgumentTypeError("want 1 <= LO <= HI <= %d" % (qd.GRID * qd.GRID))
+    return lo, hi
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
@@ -761,6 +784,11 @@ def main():
     ap.add_argument("--vision-steps", type=int, default=0,
                     help="stop stage 0 after this many steps (0: by --vision-minutes)")
     ap.add_argument("--vision-lr", type=float, default=2e-3)
+    ap.add_argument("--vision-items", type=item_range, default=(1, 5),
+                    metavar="LO-HI", help="stage 0: items per training scene (held-out scenes have 1-5)")
+    ap.add_argument("--vision-pos", choices=("random", "sincos"), default="random",
+                    help="stage 0: the vision tower's position rows start random (N(0, 0.02)) or as a 2D "
+                    "sine-cosine table (learnt from there either way)")
     ap.add_argument("--what", type=int, default=2, help="\"what is at\" questions per training scene (of 9 cells)")
     ap.add_argument("--all-questions", action="store_true",
                     help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
@@ -789,6 +817,9 @@ def main():
         load_all(model, a.init, len(pieces))
     elif a.init_vision:
         load_vision(model, a.init_vision)
+    elif a.vision_pos == "sincos":
+        with torch.no_grad():
+            model.vision.pos.copy_(sincos_positions(VIS["hidden"], _G))
     trained = [(n, p) for n, p in model.named_parameters()
                if not (a.freeze_vision and n.startswith(("vision.", "patch_head.", "cls_head.")))]
     groups = []
