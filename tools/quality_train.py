@@ -3,7 +3,8 @@
 in the formats vtc loads.
 
     /usr/bin/python3 tools/quality_train.py --out DIR
-        [--vision-minutes 30 | --vision-steps N] [--minutes 100 | --steps N]
+        [--vision-minutes 30 | --vision-steps N] [--vision-items 1-5] [--vision-pos random]
+        [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
         [--clips SHARE] [--seed 1]
 
@@ -28,7 +29,10 @@ Sequence: [BOS, the visual tokens, the question's tokens], consecutive positions
 the answer predicted at the last question token: the prefill `vtc eval` runs.
 
 Stage 0 (--vision-minutes) trains the vision tower alone on dense per-patch
-item labels and the CLS head (see vision_stage). Stage 1 (--minutes) trains
+item labels and the CLS head (see vision_stage); --vision-items LO-HI sets how
+many items its training scenes hold (default 1-5, as held-out scenes have), and
+--vision-pos sincos starts the position rows from a 2D sine-cosine table
+instead of small random values. Stage 1 (--minutes) trains
 everything, or with --freeze-vision the projector and language model only.
 Stage 1's signals: the answer (cross-entropy over the vocabulary); alignment of
 each visual token's post-projector embedding with the language model's word

@@ -496,6 +496,20 @@ static void skip(struct row *w, int64_t n, const char *why, int video) {
     else if (strncmp(w->note, why, sizeof w->note - 1)) w->other_reasons = 1;
 }
 
+// Counts question qi's answer pred, given on n_tokens visual tokens, in row w.
+static void tally(struct eval *e, struct row *w, int qi, int32_t pred, int32_t n_tokens, uint8_t *none_correct) {
+    const struct question *q = &e->q[qi];
+    int correct = pred == q->answer_id;
+    if (w == &e->rows[0]) none_correct[qi] = (uint8_t)correct; // none runs first on every media
+    w->pred[qi] = pred;
+    w->n_run++;
+    w->n_correct += correct;
+    w->n_none_correct += none_correct[qi];
+    w->kind_run[q->kind_idx]++;
+    w->kind_correct[q->kind_idx] += correct;
+    w->tokens += n_tokens;
+}
+
 // One question on kept tokens (or the unpruned ones with an in-decoder method) into row w.
 static int ask(struct eval *e, struct row *w, int qi, const vtc_tokens *t, uint8_t *none_correct) {
     const struct question *q = &e->q[qi];
@@ -514,16 +528,7 @@ static int ask(struct eval *e, struct row *w, int qi, const vtc_tokens *t, uint8
         return cli_runtime_error("%s:%d: %s (budget %s): %s", e->o.questions, q->line, w->method, w->budget,
                                  vtc_last_error());
     }
-    int32_t pred = r.tokens[0];
-    int correct = pred == q->answer_id;
-    if (w == &e->rows[0]) none_correct[qi] = (uint8_t)correct; // none runs first on every media
-    w->pred[qi] = pred;
-    w->n_run++;
-    w->n_correct += correct;
-    w->n_none_correct += none_correct[qi];
-    w->kind_run[q->kind_idx]++;
-    w->kind_correct[q->kind_idx] += correct;
-    w->tokens += t->n;
+    tally(e, w, qi, r.tokens[0], t->n, none_correct);
     w->equiv += r.equiv_tokens;
     w->flops += r.stats.flops_prefill;
     w->ms += r.ms_prefill;
@@ -591,15 +596,7 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
         int32_t pred = 0;
         for (int32_t i = 1; i < V; i++)
             if (logits[i] > logits[pred]) pred = i; // the first maximum, as the greedy sampler
-        int correct = pred == q->answer_id;
-        if (w == &e->rows[0]) none_correct[qi] = (uint8_t)correct; // none runs first on every media
-        w->pred[qi] = pred;
-        w->n_run++;
-        w->n_correct += correct;
-        w->n_none_correct += none_correct[qi];
-        w->kind_run[q->kind_idx]++;
-        w->kind_correct[q->kind_idx] += correct;
-        w->tokens += t->n;
+        tally(e, w, qi, pred, t->n, none_correct);
         w->equiv += t->n;
         w->flops += prefix_flops + (after.flops_prefill - before.flops_prefill);
         w->ms += ms_prefix / (q1 - q0) + ms;
