@@ -133,12 +133,12 @@ def _composite(img, items):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), owner
 
 
-def make_scene(rng, assets, items=(1, 5)):
+def make_scene(rng, assets, n_items=(1, 5)):
     """-> image uint8 (336, 336, 3), objects [(class index, cell)], patch labels
     (24, 24) int (class index, or len(CLASSES) for background); between
-    items[0] and items[1] items (held-out scenes: 1-5)."""
+    n_items[0] and n_items[1] items (held-out scenes: 1-5)."""
     img = _background(rng, assets)
-    n = int(rng.integers(items[0], items[1] + 1))
+    n = int(rng.integers(n_items[0], n_items[1] + 1))
     cells = rng.choice(GRID * GRID, size=n, replace=False)
     items = [_item(rng, assets, cell) for cell in sorted(int(c) for c in cells)]
     objects = [(it[0], it[1]) for it in items]

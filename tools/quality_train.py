@@ -355,7 +355,7 @@ def seq_mask(K, n_q):
     return mask, pos
 
 
-def make_batch(rng, assets, n, n_what=2, every=False, items=(1, 5)):
+def make_batch(rng, assets, n, n_what=2, every=False, n_items=(1, 5)):
     """n training scenes: images, patch labels, present items, and questions:
     n_what "what", one "is", one "count", a "where" when some item appears once
     (quality_data.make_questions, as held-out scenes are asked), or with every
@@ -365,7 +365,7 @@ def make_batch(rng, assets, n, n_what=2, every=False, items=(1, 5)):
     for _ in range(n):
         seed = int(rng.integers(0, qd.HELD_OUT_SEED))
         srng = qd.scene_rng(seed)
-        img, objects, lab = qd.make_scene(srng, assets, items)
+        img, objects, lab = qd.make_scene(srng, assets, n_items)
         if every:
             q = pad(qd.all_questions(objects), qd.ALL_QUESTIONS)
         else:
@@ -685,7 +685,7 @@ def vision_stage(model, a, rng, train_assets, test_assets, log, t0):
         lr = a.vision_lr * min(1.0, (step + 1) / 50) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.9 + 0.1)
         for g in opt.param_groups:
             g["lr"] = lr
-        imgs, labels, present, _ = make_batch(rng, train_assets, a.batch, items=a.vision_items)
+        imgs, labels, present, _ = make_batch(rng, train_assets, a.batch, n_items=a.vision_items)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             feat, cls = model.vision(pixels(imgs))
             pl, cl = model.patch_head(feat[:, 1:]), model.cls_head(cls)
