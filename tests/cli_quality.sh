@@ -11,8 +11,9 @@
 #     60-scene slice;
 #  3. the benchmark still discriminates: random at 64 tokens loses to none;
 #  4. the attention- and diversity-based selections land on the items:
-#     tools/quality_items.py on the first 20 scenes, cls and divprune at 64;
-#  5. uniform at 192 with --positions original: the answers equal
+#     tools/quality_items.py on the first 20 scenes, cls and todre at 64
+#     (DivPrune spreads its tokens over this model's features: README);
+#  5. cls at 64 with --positions original: the answers equal
 #     tools/quality_positions.py's (the same kept tokens at their unpruned
 #     positions in PyTorch float64), through vtc eval and vtc compress;
 #     divprune at 64 there stays above its threshold;
@@ -77,20 +78,20 @@ awk -v a="$none" -v b="$random" -v g="$MIN_GAP_RANDOM64" 'BEGIN { exit !(a - b >
   bad "random@64 ($random%) is not at least $MIN_GAP_RANDOM64 points under none ($none%)"
 
 # 4. kept tokens on the items
-if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M --n 20 --methods cls,divprune,random \
-     --min cls="$MIN_ONITEMS_CLS64" --min divprune="$MIN_ONITEMS_DIVPRUNE64" >"$T/items.log" 2>&1; then
+if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M --n 20 --methods cls,todre,random \
+     --min cls="$MIN_ONITEMS_CLS64" --min todre="$MIN_ONITEMS_TODRE64" >"$T/items.log" 2>&1; then
   ok; sed 's/^/  /' "$T/items.log"
 else
   bad "kept tokens are not on the items:"; sed 's/^/  | /' "$T/items.log"
 fi
 
 # 5. pruned tokens at their original RoPE positions (--positions original):
-# uniform at 192, against tools/quality_positions.py's forward of the same kept
+# cls at 64, against tools/quality_positions.py's forward of the same kept
 # tokens; divprune at 64 above its threshold
 if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/questions.tsv" \
-     --methods uniform,divprune --keep 192,64 --positions original --json --no-time --per-question \
+     --methods cls,divprune --keep 64 --positions original --json --no-time --per-question \
      >"$T/o.json" 2>"$T/o.err"; then
-  parity "$T/o.json" tests/fixtures/quality/ref_uniform192_original.tsv 1 "uniform@192 answers, original positions,"
+  parity "$T/o.json" tests/fixtures/quality/ref_cls64_original.tsv 1 "cls@64 answers, original positions,"
   odiv=$(jq -r '.rows[] | select(.method == "divprune" and .budget == "64") | .accuracy' "$T/o.json")
   printf '  slice at original positions: divprune@64 %.1f%%\n' "$odiv"
   above "divprune@64 (original positions)" "$odiv" "$MIN_DIVPRUNE64_ORIGINAL"
@@ -100,7 +101,7 @@ fi
 # the same through `vtc compress --decoder --positions original`, question as the
 # prompt, one greedy token, on the first 8 questions; and the unpruned tokens
 # answer alike at either setting (their positions are 1..576 both ways)
-grep -v '^#' tests/fixtures/quality/ref_uniform192_original.tsv | head -8 > "$T/o8.tsv"
+grep -v '^#' tests/fixtures/quality/ref_cls64_original.tsv | head -8 > "$T/o8.tsv"
 same=0; differ=0
 while IFS="$(printf '\t')" read -r media q ref margin; do
   for p in compact original; do
@@ -108,7 +109,7 @@ while IFS="$(printf '\t')" read -r media q ref margin; do
       --prompt "$q" -n 1 --temp 0 --positions $p --json -o "$T/n-$p.safetensors" >"$T/n-$p.json" 2>>"$T/n.err"
   done
   [ "$(jq -r .decode.text "$T/n-compact.json")" = "$(jq -r .decode.text "$T/n-original.json")" ] || differ=$((differ+1))
-  if "$VTC" compress "$T/q/$media" --model $M --method uniform --keep 192 --decoder $M/lm.bin \
+  if "$VTC" compress "$T/q/$media" --model $M --method cls --keep 64 --decoder $M/lm.bin \
        --tokenizer $M/tokenizer.bin --prompt "$q" -n 1 --temp 0 --positions original --json \
        -o "$T/u.safetensors" >"$T/u.json" 2>>"$T/n.err" &&
      [ "$(jq -r '.decode.text | ltrimstr(" ")' "$T/u.json")" = "$ref" ] &&
