@@ -22,6 +22,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality_items import read_items  # noqa: E402
 from vtc_ref import read_safetensors  # noqa: E402
 
 
@@ -47,14 +48,7 @@ def main():
                     help="vision model directory (repeatable; default: vtc's embedded one)")
     ap.add_argument("--n", type=int, default=20, help="scenes")
     a = ap.parse_args()
-    scenes = []
-    with open(os.path.join(a.data, "items.tsv")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            media, _, patches = line.rstrip("\n").partition("\t")
-            scenes.append((media, [int(p) for p in patches.split()]))
-    scenes = [s for s in scenes[:a.n] if s[1]]
+    scenes = [s for s in read_items(a.data)[:a.n] if s[1]]
     print("cosine distances between post-projector tokens, %d held-out scenes" % len(scenes))
     print("  %-28s %8s %8s %13s %11s" % ("model", "bg-bg", "item-bg", "nearest item", "nearest bg"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +63,7 @@ def main():
                     raise SystemExit("quality_features: %s failed: %s" % (" ".join(cmd), r.stderr.strip()))
                 emb = read_safetensors(out)[0]["embeds"].astype(np.float64)
                 on_item = np.zeros(emb.shape[0], bool)
-                on_item[patches] = True
+                on_item[sorted(patches)] = True
                 rows.append(distances(emb, on_item))
             m = np.mean(rows, 0)
             print("  %-28s %8.3f %8.3f %13.4f %11.4f" % (model or "(embedded)", *m))

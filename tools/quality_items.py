@@ -27,6 +27,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtc_ref import read_safetensors  # noqa: E402
 
 
+def read_items(data):
+    """-> [(media, set of patch indices an item covers)] from DATA/items.tsv
+    (tools/quality_data.py's output), in file order."""
+    scenes = []
+    with open(os.path.join(data, "items.tsv")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            media, _, patches = line.rstrip("\n").partition("\t")
+            scenes.append((media, {int(p) for p in patches.split()}))
+    return scenes
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="a tools/quality_data.py output folder")
@@ -37,14 +50,7 @@ def main():
     ap.add_argument("--n", type=int, default=20, help="scenes")
     ap.add_argument("--min", action="append", default=[], metavar="METHOD=PERCENT")
     a = ap.parse_args()
-    scenes = []
-    with open(os.path.join(a.data, "items.tsv")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            media, _, patches = line.rstrip("\n").partition("\t")
-            scenes.append((media, {int(p) for p in patches.split()}))
-    scenes = scenes[:a.n]
+    scenes = read_items(a.data)[:a.n]
     cover = np.mean([len(p) / 576.0 for _, p in scenes]) * 100
     print("kept tokens on items, %d held-out scenes, keep %s (items cover %.1f%% of the patches)" %
           (len(scenes), a.keep, cover))
