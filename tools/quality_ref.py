@@ -65,7 +65,7 @@ def load(model_dir):
     sd["lm.norm.w"] = take(d)
     own = m.state_dict()
     for k in own:
-        if k.startswith(("patch_head", "cls_head")):
+        if k.startswith(("patch_head", "cls_head", "change_heads")):  # training-only heads
             sd[k] = own[k].numpy()
     m.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in sd.items()})
     m.double().eval()

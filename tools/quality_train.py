@@ -6,7 +6,7 @@ in the formats vtc loads.
         [--vision-minutes 30 | --vision-steps N] [--vision-items 1-5] [--vision-pos random]
         [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
-        [--clips SHARE] [--seed 1]
+        [--clips SHARE [--clip-change W]] [--seed 1]
 
 The shipped samples/vlm comes from three commands, about two hours in all
 (README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
@@ -100,6 +100,8 @@ LM = dict(dim=128, hidden=384, layers=4, heads=4, kv_heads=4, seq_len=1024)
 Q_SLOTS = 7  # tokens per question slot (the longest question has 6)
 CLIP_POOL = 3  # clips: each frame's 24 x 24 tokens pooled to 8 x 8 (8 frames -> 512 tokens)
 _G = VIS["image"] // VIS["patch"]
+# change labels (make_clip_batch): "unchanged" is most of a clip's tokens, so it weighs less
+CHANGE_WEIGHT = torch.tensor([1.0] + [5.0] * (2 * len(qd.CLASSES)))
 # the 3 x 3 layout cell (0-8) of each of the 24 x 24 visual tokens, in raster order
 TOKEN_CELL = (torch.arange(_G * _G) // _G * VIS["patch"] // qd.CELL * qd.GRID +
               torch.arange(_G * _G) % _G * VIS["patch"] // qd.CELL)
@@ -279,17 +281,21 @@ class LanguageModel(nn.Module):
         self.blocks = nn.ModuleList(LMBlock(c) for _ in range(c["layers"]))
         self.norm = RMSNorm(c["dim"])
 
-    def forward(self, x, pos, mask, rows=()):
+    def forward(self, x, pos, mask, rows=(), hidden=0):
         """-> logits (B, T, V); with rows, a list of (B, R) query indices per
         layer from layer 0 on, also each such layer's head-0 attention at them
-        (B, R, T)."""
-        probes = []
+        (B, R, T); with hidden n, also the residual stream after each of the
+        first n layers (B, T, D), last."""
+        probes, states = [], []
         for i, b in enumerate(self.blocks):
             x, p = b(x, pos, mask, rows[i] if i < len(rows) else None)
             if p is not None:
                 probes.append(p)
+            if i < hidden:
+                states.append(x)
         logits = self.norm(x) @ self.tok.weight.t()  # shared classifier, as llama2.c's positive vocab_size
-        return (logits, probes) if rows else logits
+        out = (logits, probes) if rows else (logits,)
+        return out + (states,) if hidden else out if rows else logits
 
 
 class VLM(nn.Module):
@@ -300,6 +306,9 @@ class VLM(nn.Module):
         self.lm = LanguageModel(vocab_size)
         self.cls_head = nn.Linear(VIS["hidden"], len(qd.CLASSES))       # training only
         self.patch_head = nn.Linear(VIS["hidden"], len(qd.CLASSES) + 1)  # training only (stage 0)
+        # training only (--clip-change): each clip token's change since the first frame, read from the
+        # decoder's residual stream after layers 0 and 1 (made last, so the weights above start as before)
+        self.change_heads = nn.ModuleList(nn.Linear(LM["dim"], 1 + 2 * len(qd.CLASSES)) for _ in range(2))
 
 
 # ---------------------------------------------------------------- batches
@@ -378,29 +387,42 @@ def make_batch(rng, assets, n, n_what=2, every=False, n_items=(1, 5)):
     return imgs, np.stack(labels), np.stack(present), qs
 
 
-def make_clip_batch(rng, assets, n):
+def make_clip_batch(rng, assets, n, on_changes=False):
     """n training clips: frames (n, 8, 336, 336, 3), every question each
     supports (quality_data.clip_questions), cycled to CLIP_QUESTIONS slots,
-    and for each question the pooled tokens (n, CLIP_QUESTIONS, 8 * 64) that
-    show the item it asks about, in the frames that show it (a moved item
-    before and after; none for a "nothing" answer)."""
-    frames, qs, targets = [], [], []
+    for each question the pooled tokens (n, CLIP_QUESTIONS, 8 * 64) its
+    grounding looks at (none for a "nothing" answer), and each pooled token's
+    change label (n, 8 * 64): 0 where its place shows what it showed in the
+    first frame, 1 + k where item class k is there now and was not then
+    (appeared, or moved in), 1 + 6 + k where k was there then and is not now
+    (vanished, or moved away). The grounding targets are the tokens that show
+    the item asked about, in the frames that show it (a moved item before and
+    after), or with on_changes the tokens its change labels (the frames from
+    its change on, where the change can be seen: a token cannot see later
+    frames, so an item's tokens before it vanishes do not know it will)."""
+    frames, qs, targets, labels = [], [], [], []
     g = _G // CLIP_POOL
     for _ in range(n):
         seed = int(rng.integers(0, qd.HELD_OUT_SEED))
         f, events, masks = qd.make_clip(qd.scene_rng(seed), assets)
         q = pad(qd.clip_questions(events), qd.CLIP_QUESTIONS)
         # a pooled token shows the item when any of its 3 x 3 patches does
-        pooled = [m.reshape(len(m), g, CLIP_POOL, g, CLIP_POOL).any((2, 4)).reshape(-1) for m in masks]
-        t = np.zeros((qd.CLIP_QUESTIONS, len(pooled[0])), bool)
+        pooled = [m.reshape(len(m), g, CLIP_POOL, g, CLIP_POOL).any((2, 4)).reshape(len(m), -1) for m in masks]
+        lab = np.zeros(pooled[0].shape, np.int64)
+        changed = []
+        for (_, _, k), p in zip(events, pooled):
+            came, went = p & ~p[:1], p[:1] & ~p
+            lab[came], lab[went] = 1 + k, 1 + len(qd.CLASSES) + k
+            changed.append((came | went).reshape(-1))
+        t = np.zeros((qd.CLIP_QUESTIONS, pooled[0].size), bool)
         for i, (_, text, _) in enumerate(q):
             word = text.split()[-2]
             hit = [0] if word == "first" else [1] if word == "last" else \
                 [j for j, e in enumerate(events) if e[1] == word]
             if hit:
-                t[i] = pooled[hit[0]]
-        frames.append(f), qs.append(q), targets.append(t)
-    return np.stack(frames), qs, np.stack(targets)
+                t[i] = changed[hit[0]] if on_changes else pooled[hit[0]].reshape(-1)
+        frames.append(f), qs.append(q), targets.append(t), labels.append(lab.reshape(-1))
+    return np.stack(frames), qs, np.stack(targets), np.stack(labels)
 
 
 def pool_frames(vis, n_frames, s=CLIP_POOL):
@@ -427,16 +449,21 @@ def sequence(model, vis, qs, ids):
     return x, pos, mask, last, blocks
 
 
-def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None):
-    """-> answer logits (B, n_q, V), answers, and with targets (B, n_q, tokens)
-    the grounding loss (else None) for clips: each frame through the vision
+def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None, change=None):
+    """-> answer logits (B, n_q, V), answers, with targets (B, n_q, tokens)
+    the grounding loss (else None), and with change labels (B, tokens) the
+    change loss (else None) for clips: each frame through the vision
     tower (without gradient: the clips teach the language model to read frames
     in time, the images teach the tower to see) and the projector, pooled, the
     frames' tokens in order, then the questions as for an image. Grounding:
     head 0 of layer 1 from the last token onto the tokens of the item asked
-    about, in the frames that show it. (Not layer 0 from the key word as for
+    about (make_clip_batch says which). (Not layer 0 from the key word as for
     images: which item changed is not in any one token's embedding, the
-    decoder has to compare frames first.)"""
+    decoder has to compare frames first.) Change: the change heads read each
+    visual token's change since the first frame (make_clip_batch) off the
+    residual stream after layers 0 and 1 -- the comparison of frames the
+    answers need, taught token by token rather than left to emerge from five
+    answers a clip."""
     B, T = frames.shape[:2]
     with torch.no_grad():
         feat, _ = model.vision(pixels(list(frames.reshape(B * T, *frames.shape[2:]))))
@@ -445,19 +472,30 @@ def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None):
         vis = vis[:, keep_idx]
     K = vis.shape[1]
     x, pos, mask, last, blocks = sequence(model, vis, qs, ids)
-    ground = None
-    if targets is None:
+    ground = l_change = None
+    n_hidden = len(model.change_heads) if change is not None else 0
+    if targets is None and not n_hidden:
         logits = model.lm(x, pos, mask)
     else:
-        logits, probes = model.lm(x, pos, mask, [None, last])
-        target = torch.from_numpy(targets)
-        if keep_idx is not None:
-            target = target[:, :, keep_idx]
-        has = target.any(-1)
-        if has.any():
-            ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
-                         for p in probes) / len(probes)
-    return logits[torch.arange(B)[:, None], last], torch.from_numpy(np.stack([b[3] for b in blocks])), ground
+        out = model.lm(x, pos, mask, [None, last] if targets is not None else (), n_hidden)
+        logits = out[0]
+        if targets is not None:
+            target = torch.from_numpy(targets)
+            if keep_idx is not None:
+                target = target[:, :, keep_idx]
+            has = target.any(-1)
+            if has.any():
+                ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
+                             for p in out[1]) / len(out[1])
+        if n_hidden:
+            lab = torch.from_numpy(change)
+            if keep_idx is not None:
+                lab = lab[:, keep_idx]
+            l_change = sum(F.cross_entropy(head(h[:, 1:1 + K]).float().reshape(-1, head.out_features),
+                                           lab.reshape(-1), weight=CHANGE_WEIGHT)
+                           for head, h in zip(model.change_heads, out[-1])) / n_hidden
+    return (logits[torch.arange(B)[:, None], last], torch.from_numpy(np.stack([b[3] for b in blocks])), ground,
+            l_change)
 
 
 def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
@@ -652,7 +690,7 @@ def held_out_clip_accuracy(model, assets, ids, n=32):
         real = [len(q) for q in qs]
         qs = [pad(q, qd.CLIP_QUESTIONS) for q in qs]
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out, ans, _ = forward_clip(model, np.stack(frames), qs, ids)
+            out, ans, _, _ = forward_clip(model, np.stack(frames), qs, ids)
         _tally(right, total, qs, real, (out.argmax(-1) == ans).numpy())
     model.train()
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
@@ -732,17 +770,20 @@ def clip_step(model, opt, trained, a, rng, assets, ids, step, log, t0):
     """One stage-1 step on clips: the answer loss and grounding (--ground; their
     frames' tokens get the image steps' alignment), on a random subset of the
     pooled tokens in --subset of them as for images. Logged as "c<step>" rows."""
-    frames, qs, targets = make_clip_batch(rng, assets, a.clip_batch)
+    frames, qs, targets, change = make_clip_batch(rng, assets, a.clip_batch, a.clip_change > 0)
     n_tok = qd.CLIP_FRAMES * (_G // CLIP_POOL) ** 2
     keep = None
     if rng.random() < a.subset:
         k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
         keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, ans, ground = forward_clip(model, frames, qs, ids, keep, targets if a.ground > 0 else None)
+        out, ans, ground, l_change = forward_clip(model, frames, qs, ids, keep, targets if a.ground > 0 else None,
+                                                  change if a.clip_change > 0 else None)
     out = out.float()
     l_ans = F.cross_entropy(out.reshape(-1, out.shape[-1]), ans.reshape(-1))
     loss = l_ans + a.ground * ground if ground is not None else l_ans
+    if l_change is not None:
+        loss = loss + a.clip_change * l_change
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for _, p in trained], 1.0)
@@ -750,6 +791,10 @@ def clip_step(model, opt, trained, a, rng, assets, ids, step, log, t0):
     acc_b = (out.argmax(-1) == ans).float().mean().item()
     log.write("c%d\t%.2f\t%.4f\t%.4f\t%.3f\t\n" % (step + 1, (time.time() - t0) / 60, loss.item(), l_ans.item(), acc_b))
     log.flush()
+    if (step + 1) % 10 == 0:
+        print("clip step %d  %.1f min  loss %.3f  answer %.3f  grounding %.3f  change %.3f  batch acc %.2f" %
+              (step + 1, (time.time() - t0) / 60, loss.item(), l_ans.item(), ground.item() if ground is not None
+               else 0.0, l_change.item() if l_change is not None else 0.0, acc_b), flush=True)
 
 
 def evaluate(model, a, assets, ids):
@@ -804,6 +849,9 @@ def main():
     ap.add_argument("--clips", type=float, default=0.0,
                     help="share of stage-1 steps on clips (quality_data.make_clip), their frames pooled")
     ap.add_argument("--clip-batch", type=int, default=4, help="clips per clip step")
+    ap.add_argument("--clip-change", type=float, default=0.0,
+                    help="weight of the clips' change loss (each token's change since the first frame, read off "
+                         "the decoder after layers 0 and 1); when set, clip grounding looks at the changed tokens")
     ap.add_argument("--freeze-vision", action="store_true",
                     help="stage 1 trains the projector and language model only (LLaVA's recipe)")
     ap.add_argument("--init-vision", metavar="DIR", help="start from DIR/model.safetensors' vision tower")
