@@ -283,9 +283,9 @@ class LanguageModel(nn.Module):
 
     def forward(self, x, pos, mask, rows=(), hidden=0):
         """-> logits (B, T, V); with rows, a list of (B, R) query indices per
-        layer from layer 0 on, also each such layer's head-0 attention at them
-        (B, R, T); with hidden n, also the residual stream after each of the
-        first n layers (B, T, D), last."""
+        layer from layer 0 on, or hidden n, -> (logits, each such layer's
+        head-0 attention at those rows (B, R, T), the residual stream after
+        each of the first n layers (B, T, D))."""
         probes, states = [], []
         for i, b in enumerate(self.blocks):
             x, p = b(x, pos, mask, rows[i] if i < len(rows) else None)
@@ -294,8 +294,7 @@ class LanguageModel(nn.Module):
             if i < hidden:
                 states.append(x)
         logits = self.norm(x) @ self.tok.weight.t()  # shared classifier, as llama2.c's positive vocab_size
-        out = (logits, probes) if rows else (logits,)
-        return out + (states,) if hidden else out if rows else logits
+        return (logits, probes, states) if rows or hidden else logits
 
 
 class VLM(nn.Module):
@@ -477,8 +476,7 @@ def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None, change=Non
     if targets is None and not n_hidden:
         logits = model.lm(x, pos, mask)
     else:
-        out = model.lm(x, pos, mask, [None, last] if targets is not None else (), n_hidden)
-        logits = out[0]
+        logits, probes, states = model.lm(x, pos, mask, [None, last] if targets is not None else (), n_hidden)
         if targets is not None:
             target = torch.from_numpy(targets)
             if keep_idx is not None:
@@ -486,14 +484,14 @@ def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None, change=Non
             has = target.any(-1)
             if has.any():
                 ground = sum(-(torch.log((p[:, :, 1:1 + K].float() * target).sum(-1)[has] + 1e-6)).mean()
-                             for p in out[1]) / len(out[1])
+                             for p in probes) / len(probes)
         if n_hidden:
             lab = torch.from_numpy(change)
             if keep_idx is not None:
                 lab = lab[:, keep_idx]
             l_change = sum(F.cross_entropy(head(h[:, 1:1 + K]).float().reshape(-1, head.out_features),
                                            lab.reshape(-1), weight=CHANGE_WEIGHT)
-                           for head, h in zip(model.change_heads, out[-1])) / n_hidden
+                           for head, h in zip(model.change_heads, states)) / n_hidden
     return (logits[torch.arange(B)[:, None], last], torch.from_numpy(np.stack([b[3] for b in blocks])), ground,
             l_change)
 
@@ -521,7 +519,7 @@ def forward(model, imgs, qs, ids, keep_idx=None, frozen=False, labels=None):
         logits = model.lm(x, pos, mask)
     else:
         key = torch.from_numpy(np.stack([b[4] for b in blocks])) + 1 + K
-        logits, probes = model.lm(x, pos, mask, [key, last])
+        logits, probes, _ = model.lm(x, pos, mask, [key, last])
         names = torch.from_numpy(np.stack([b[5] for b in blocks]))  # (B, n_q)
         # what each visual token is, as a key-word id: its cell, or its item
         target = (names[:, :, None] == TOKEN_CELL[None, None]) | \
