@@ -13,10 +13,11 @@ The shipped samples/vlm comes from three commands, about two hours in all
 tower (--init-vision), frozen, asking each scene every question it supports
 (--all-questions), half its steps on token subsets (--subset 0.5), with the
 grounding loss (--ground 0.3), for a fixed 4500 steps; then the same again
-from stage 1's exported model (--init) with 60% of the steps on clips (--clips
-0.6): 8-frame clips of quality_data.make_clip, each frame's tokens pooled 3 x 3
+from stage 1's exported model (--init) with 70% of the steps on clips (--clips
+0.7): 8-frame clips of quality_data.make_clip, each frame's tokens pooled 3 x 3
 (LLaVA-OneVision's video path) to 8 x 8, 512 tokens a clip, asked which item
-changed first and last and what appeared, vanished and moved.
+changed first and last and what appeared, vanished and moved, with the
+per-token change loss (--clip-change 1, see forward_clip).
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
