@@ -6,7 +6,7 @@ in the formats vtc loads.
         [--vision-minutes 30 | --vision-steps N] [--vision-items 1-5] [--vision-pos random]
         [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
-        [--clips SHARE [--clip-change W] [--clip-subset SHARE]] [--seed 1]
+        [--clips SHARE [--clip-change W] [--clip-subset SHARE] [--clip-reuse R]] [--seed 1]
 
 The shipped samples/vlm comes from three commands, about two hours in all
 (README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
@@ -57,6 +57,10 @@ places, and at their own positions the same place in two frames is a fixed
 distance apart in the sequence, which RoPE lets the decoder find; compacted,
 it is not. With --clip-subset 0 the shipped model's clips went from 50.8% to
 61.7%, and its renumbered pruned clips lose more (README, Quality, Not reached).
+With the tower frozen, a clip's vision features do not change, so --clip-reuse R
+keeps the clips of past steps in a replay buffer (ClipReplay) and runs the
+tower on about 1/R of each step's clips, drawing the rest from it: each clip is
+used about R times, and a clip step costs less than half as much at R = 4.
 
 Several questions of one scene share one vision pass: question i's tokens see
 [BOS, visual] and their own question (a block mask), all at the positions they
@@ -455,13 +459,23 @@ def sequence(model, vis, qs, ids):
     return x, pos, mask, last, blocks
 
 
-def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None, change=None):
+def clip_features(model, frames):
+    """(B, T, 336, 336, 3) frames -> (B, T, 576, dim) vision features, bfloat16,
+    without gradient: the clips teach the language model to read frames in time,
+    the images teach the tower to see. (The projector's first matrix product
+    runs in bfloat16 under autocast, so keeping them in bfloat16 loses nothing.)"""
+    B, T = frames.shape[:2]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        feat, _ = model.vision(pixels(list(frames.reshape(B * T, *frames.shape[2:]))))
+    return feat[:, 1:].to(torch.bfloat16).reshape(B, T, -1, feat.shape[-1])
+
+
+def forward_clip(model, feat, qs, ids, keep_idx=None, targets=None, change=None):
     """-> answer logits (B, n_q, V), answers, with targets (B, n_q, tokens)
     the grounding loss (else None), and with change labels (B, tokens) the
-    change loss (else None) for clips: each frame through the vision
-    tower (without gradient: the clips teach the language model to read frames
-    in time, the images teach the tower to see) and the projector, pooled, the
-    frames' tokens in order, then the questions as for an image. Grounding:
+    change loss (else None) for clips: each frame's vision features
+    (clip_features) through the projector, pooled, the frames' tokens in
+    order, then the questions as for an image. Grounding:
     head 0 of layer 1 from the last token onto the tokens of the item asked
     about (make_clip_batch says which). (Not layer 0 from the key word as for
     images: which item changed is not in any one token's embedding, the
@@ -470,10 +484,8 @@ def forward_clip(model, frames, qs, ids, keep_idx=None, targets=None, change=Non
     residual stream after layers 0 and 1 -- the comparison of frames the
     answers need, taught token by token rather than left to emerge from five
     answers a clip."""
-    B, T = frames.shape[:2]
-    with torch.no_grad():
-        feat, _ = model.vision(pixels(list(frames.reshape(B * T, *frames.shape[2:]))))
-    vis = pool_frames(model.proj(feat[:, 1:]), T)
+    B, T = feat.shape[:2]
+    vis = pool_frames(model.proj(feat.reshape(B * T, *feat.shape[2:])), T)
     if keep_idx is not None:
         vis = vis[:, keep_idx]
     K = vis.shape[1]
@@ -695,7 +707,7 @@ def held_out_clip_accuracy(model, assets, ids, n=32):
         real = [len(q) for q in qs]
         qs = [pad(q, qd.CLIP_QUESTIONS) for q in qs]
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out, ans, _, _ = forward_clip(model, np.stack(frames), qs, ids)
+            out, ans, _, _ = forward_clip(model, clip_features(model, np.stack(frames)), qs, ids)
         _tally(right, total, qs, real, (out.argmax(-1) == ans).numpy())
     model.train()
     return sum(right.values()) / sum(total.values()), {k: right[k] / total[k] for k in sorted(total)}
@@ -771,18 +783,75 @@ def patch_accuracy(model, assets, n=16):
     return float((pred[item] == lab[item]).mean())
 
 
-def clip_step(model, opt, trained, a, rng, assets, ids, step, log, t0):
+class ClipReplay:
+    """Clips already through the frozen vision tower, kept for reuse (--clip-reuse):
+    a ring of the last `capacity` clips' features (bfloat16, 1.2 MB a clip),
+    questions, grounding targets and change labels. The tower is most of a
+    clip step's time (about 0.75 of it on the 2-core dev machine), the language
+    model's forward and backward pass the rest, so a step that runs the tower on
+    one clip in four and takes the others from here costs about half. The ring
+    is allocated whole at the first clip: clips kept in memory of their own pin
+    parts of freed step buffers, and with jemalloc told to keep freed memory
+    (see above) that took a stage 2 run to 23 GB in 880 steps (the ring: 1.2 GB)."""
+
+    def __init__(self, capacity):
+        self.capacity, self.n, self.next = capacity, 0, 0
+        self.feat = self.targets = self.change = None
+        self.qs = [None] * capacity
+
+    def __len__(self):
+        return self.n
+
+    def add(self, feat, qs, targets, change):
+        if self.feat is None:
+            self.feat = torch.empty((self.capacity, *feat.shape[1:]), dtype=feat.dtype)
+            self.targets = np.empty((self.capacity, *targets.shape[1:]), targets.dtype)
+            self.change = np.empty((self.capacity, *change.shape[1:]), change.dtype)
+        for i in range(len(qs)):
+            j = self.next
+            self.feat[j], self.qs[j], self.targets[j], self.change[j] = feat[i], qs[i], targets[i], change[i]
+            self.next, self.n = (j + 1) % self.capacity, min(self.n + 1, self.capacity)
+
+    def sample(self, rng, n):
+        """-> n distinct clips drawn uniformly: (features, questions, targets, change labels)."""
+        pick = rng.choice(self.n, n, replace=False)
+        return self.feat[torch.from_numpy(pick)], [self.qs[i] for i in pick], self.targets[pick], self.change[pick]
+
+
+def clip_batch(model, a, rng, assets, replay):
+    """-> a clip step's (features, questions, grounding targets, change labels):
+    --clip-batch new clips through the tower, or with a replay buffer
+    (--clip-reuse R > 1) about 1/R of them new and the rest drawn from the
+    clips seen before, the new ones then added to it (while the buffer holds
+    fewer than the rest, more are new)."""
+    n_new = a.clip_batch
+    if replay is not None:
+        n_new = max(1, a.clip_batch - len(replay), round(a.clip_batch / a.clip_reuse))
+    frames, qs, targets, change = make_clip_batch(rng, assets, n_new, a.clip_change > 0)
+    feat = clip_features(model, frames)
+    if replay is None or n_new == a.clip_batch:
+        if replay is not None:
+            replay.add(feat, qs, targets, change)
+        return feat, qs, targets, change
+    old = replay.sample(rng, a.clip_batch - n_new)
+    replay.add(feat, qs, targets, change)
+    return (torch.cat([feat, old[0]]), qs + old[1], np.concatenate([targets, old[2]]),
+            np.concatenate([change, old[3]]))
+
+
+def clip_step(model, opt, trained, a, rng, assets, ids, step, log, t0, replay=None):
     """One stage-1 step on clips: the answer loss and grounding (--ground; their
     frames' tokens get the image steps' alignment), on a random subset of the
-    pooled tokens in --clip-subset of them (default: --subset, as for images). Logged as "c<step>" rows."""
-    frames, qs, targets, change = make_clip_batch(rng, assets, a.clip_batch, a.clip_change > 0)
+    pooled tokens in --clip-subset of them (default: --subset, as for images),
+    the clips new or partly reused (clip_batch). Logged as "c<step>" rows."""
+    feat, qs, targets, change = clip_batch(model, a, rng, assets, replay)
     n_tok = qd.CLIP_FRAMES * (_G // CLIP_POOL) ** 2
     keep = None
     if rng.random() < (a.subset if a.clip_subset is None else a.clip_subset):
         k = int(rng.integers(max(1, n_tok // 20), n_tok + 1))
         keep = torch.from_numpy(np.sort(rng.choice(n_tok, size=k, replace=False)))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, ans, ground, l_change = forward_clip(model, frames, qs, ids, keep, targets if a.ground > 0 else None,
+        out, ans, ground, l_change = forward_clip(model, feat, qs, ids, keep, targets if a.ground > 0 else None,
                                                   change if a.clip_change > 0 else None)
     out = out.float()
     l_ans = F.cross_entropy(out.reshape(-1, out.shape[-1]), ans.reshape(-1))
@@ -856,6 +925,10 @@ def main():
     ap.add_argument("--clip-subset", type=float, default=None,
                     help="share of clip steps on a random subset of the pooled tokens, compacted (default: --subset)")
     ap.add_argument("--clip-batch", type=int, default=4, help="clips per clip step")
+    ap.add_argument("--clip-reuse", type=float, default=1.0,
+                    help="with --freeze-vision: each clip is used about this many times, kept in a "
+                         "replay buffer of its tower features (1: every clip step's clips are new)")
+    ap.add_argument("--clip-buffer", type=int, default=1024, help="clips the replay buffer holds")
     ap.add_argument("--clip-change", type=float, default=0.0,
                     help="weight of the clips' change loss (each token's change since the first frame, read off "
                          "the decoder after layers 0 and 1); when set, clip grounding looks at the changed tokens")
@@ -866,6 +939,10 @@ def main():
     ap.add_argument("--vision-lr-scale", type=float, default=1.0,
                     help="stage 1: the vision tower's learning rate relative to --lr")
     a = ap.parse_args()
+    if a.clip_reuse < 1 or a.clip_buffer < a.clip_batch:
+        ap.error("--clip-reuse must be >= 1 and --clip-buffer >= --clip-batch")
+    if a.clip_reuse > 1 and not a.freeze_vision:
+        ap.error("--clip-reuse reuses the vision tower's features, so it needs --freeze-vision")
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.Generator(np.random.PCG64(a.seed))
@@ -899,13 +976,14 @@ def main():
     if a.vision_steps > 0 or a.vision_minutes > 0:
         vision_stage(model, a, rng, train_assets, test_assets, log, t0)
     t1 = time.time()  # stage 1's budget starts here; the log's minutes count from the start
+    replay = ClipReplay(a.clip_buffer) if a.clips > 0 and a.clip_reuse > 1 else None
     step = 0
     while (frac := progress(step, a.steps, t1, a.minutes)) is not None:
         lr = a.lr * min(1.0, (step + 1) / 100) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
         if a.clips > 0 and rng.random() < a.clips:
-            clip_step(model, opt, trained, a, rng, train_assets, ids, step, log, t0)
+            clip_step(model, opt, trained, a, rng, train_assets, ids, step, log, t0, replay)
             step += 1
             if step % a.eval_every == 0:
                 print("step %d  %.1f min  %s" % (step, (time.time() - t0) / 60, evaluate(model, a, test_assets, ids)[1]),
