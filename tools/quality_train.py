@@ -793,9 +793,10 @@ class ClipReplay:
     clip step's time (about 0.75 of it on the 2-core dev machine), the language
     model's forward and backward pass the rest, so a step that runs the tower on
     one clip in four and takes the others from here costs about half. The ring
-    is allocated whole at the first clip: clips kept in memory of their own pin
-    parts of freed step buffers, and with jemalloc told to keep freed memory
-    (see above) that took a stage 2 run to 23 GB in 880 steps (the ring: 1.2 GB)."""
+    is allocated whole at the first clip: with each clip in a tensor of its
+    own, and jemalloc told to keep freed memory (see above), a stage 2 run grew
+    to 23 GB by step 880 (small kept tensors scattered through the freed step
+    buffers, as far as we can tell); allocated whole it holds at 2.35 GB."""
 
     def __init__(self, capacity):
         self.capacity, self.n, self.next = capacity, 0, 0
@@ -832,12 +833,12 @@ def clip_batch(model, a, rng, assets, replay):
         n_new = max(1, a.clip_batch - len(replay), round(a.clip_batch / a.clip_reuse))
     frames, qs, targets, change = make_clip_batch(rng, assets, n_new, a.clip_change > 0)
     feat = clip_features(model, frames)
-    if replay is None or n_new == a.clip_batch:
-        if replay is not None:
-            replay.add(feat, qs, targets, change)
+    if replay is None:
         return feat, qs, targets, change
-    old = replay.sample(rng, a.clip_batch - n_new)
+    old = replay.sample(rng, a.clip_batch - n_new) if n_new < a.clip_batch else None
     replay.add(feat, qs, targets, change)
+    if old is None:
+        return feat, qs, targets, change
     return (torch.cat([feat, old[0]]), qs + old[1], np.concatenate([targets, old[2]]),
             np.concatenate([change, old[3]]))
 
