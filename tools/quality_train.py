@@ -57,13 +57,14 @@ for the clip steps apart (default: --subset's): a clip's frames show the same
 places, and at their own positions the same place in two frames is a fixed
 distance apart in the sequence, which RoPE lets the decoder find; compacted,
 it is not. With --clip-subset 0 the clips went from 50.8% to 61.7% (commit
-203f7e1), and renumbered pruned clips lose more (README, Quality, Not reached).
+203f7e1), and renumbered pruned clips lose more (README, Quality, Targets).
 With the tower frozen, a clip's vision features do not change, so --clip-reuse R
 keeps the clips of past steps in a replay buffer (ClipReplay) and runs the
 tower on about 1/R of each step's clips, drawing the rest from it: each clip is
 used about R times, and a clip step costs less than half as much at R = 4.
-With it the shipped stage 2 runs 5655 clip steps where commit 203f7e1's ran
-1716 in the same 30 minutes, and its clips went from 61.7% to 88.1%.
+With it a 7000-step stage 2 ran 5655 clip steps in the 30 minutes where commit
+203f7e1's ran 1716, and the clips went from 61.7% to 88.1% (commit 4046c69);
+the shipped 8000-step one (38 minutes) reaches 91.5%.
 
 Several questions of one scene share one vision pass: question i's tokens see
 [BOS, visual] and their own question (a block mask), all at the positions they
