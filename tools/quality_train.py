@@ -40,8 +40,11 @@ everything, or with --freeze-vision the projector and language model only.
 Stage 1's signals: the answer (cross-entropy over the vocabulary); alignment of
 each visual token's post-projector embedding with the language model's word
 embeddings (its dot products with the item words and "nothing" classify the
-item under it, those with the cell words its cell), LLaVA's stage-1 idea of
-putting visual tokens where the words are; the final CLS token's multi-label
+item under it, those with the cell words its cell; --cell-align items keeps
+the cell words to the tokens on items, as aligning every background token with
+its cell spreads the background over nine directions and leads a diversity-
+based selection away from the items), LLaVA's stage-1 idea of putting visual
+tokens where the words are; the final CLS token's multi-label
 "which items are present" (a linear head, training only), which gives the CLS
 token attention worth pruning by; and grounding (--ground): one attention head
 of layers 0 and 1 is told where to look, from the question's key word and from
@@ -922,6 +925,9 @@ def main():
                     help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
     ap.add_argument("--subset", type=float, default=0.3,
                     help="share of stage-1 steps whose LM sees a random subset of the visual tokens, compacted")
+    ap.add_argument("--cell-align", choices=("all", "items", "none"), default="all",
+                    help="stage 1's alignment of visual tokens with their cell's word: on every token "
+                    "(default), on the tokens of items only, or none")
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding loss (head 0 of layers 0 and 1 attends from the question to the "
                          "visual tokens it names; see forward)")
@@ -1011,8 +1017,16 @@ def main():
         # (item tokens are ~10% of a scene: weighted so they are not drowned by "nothing")
         l_item = F.cross_entropy((emb @ E[item_words].t()).reshape(-1, len(item_words)),
                                  torch.from_numpy(labels).reshape(-1), weight=item_weight)
-        l_cell = F.cross_entropy((emb @ E[cell_words].t()).reshape(-1, len(cell_words)),
-                                 TOKEN_CELL[None].expand(emb.shape[0], -1).reshape(-1))
+        cell_logits = (emb @ E[cell_words].t()).reshape(-1, len(cell_words))
+        cell_target = TOKEN_CELL[None].expand(emb.shape[0], -1).reshape(-1)
+        if a.cell_align == "all":
+            l_cell = F.cross_entropy(cell_logits, cell_target)
+        elif a.cell_align == "items":  # background tokens left free of their cell's word
+            on_item = torch.from_numpy(labels).reshape(-1) < len(qd.CLASSES)
+            l_cell = F.cross_entropy(cell_logits[on_item], cell_target[on_item]) if on_item.any() else \
+                cell_logits.sum() * 0.0
+        else:
+            l_cell = cell_logits.sum() * 0.0
         l_cls = F.binary_cross_entropy_with_logits(cls_logits, torch.from_numpy(present))
         l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
                                   torch.from_numpy(labels).reshape(-1), weight=item_weight)
