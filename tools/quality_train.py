@@ -41,9 +41,9 @@ Stage 1's signals: the answer (cross-entropy over the vocabulary); alignment of
 each visual token's post-projector embedding with the language model's word
 embeddings (its dot products with the item words and "nothing" classify the
 item under it, those with the cell words its cell; --cell-align items keeps
-the cell words to the tokens on items, as aligning every background token with
-its cell spreads the background over nine directions and leads a diversity-
-based selection away from the items), LLaVA's stage-1 idea of putting visual
+the cell words to the tokens on items, tried so that background tokens would
+sit together for a diversity-based selection: they stayed apart by cell and
+`where` fell, README, Quality), LLaVA's stage-1 idea of putting visual
 tokens where the words are; the final CLS token's multi-label
 "which items are present" (a linear head, training only), which gives the CLS
 token attention worth pruning by; and grounding (--ground): one attention head
