@@ -925,9 +925,9 @@ def main():
                     help="ask each training scene every question it supports (9 what, 6 is, 6 count, the wheres)")
     ap.add_argument("--subset", type=float, default=0.3,
                     help="share of stage-1 steps whose LM sees a random subset of the visual tokens, compacted")
-    ap.add_argument("--cell-align", choices=("all", "items", "none"), default="all",
+    ap.add_argument("--cell-align", choices=("all", "items"), default="all",
                     help="stage 1's alignment of visual tokens with their cell's word: on every token "
-                    "(default), on the tokens of items only, or none")
+                    "(default) or on the tokens of items only")
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding loss (head 0 of layers 0 and 1 attends from the question to the "
                          "visual tokens it names; see forward)")
@@ -1021,12 +1021,9 @@ def main():
         cell_target = TOKEN_CELL[None].expand(emb.shape[0], -1).reshape(-1)
         if a.cell_align == "all":
             l_cell = F.cross_entropy(cell_logits, cell_target)
-        elif a.cell_align == "items":  # background tokens left free of their cell's word
+        else:  # "items": background tokens left free of their cell's word (every scene holds an item)
             on_item = torch.from_numpy(labels).reshape(-1) < len(qd.CLASSES)
-            l_cell = F.cross_entropy(cell_logits[on_item], cell_target[on_item]) if on_item.any() else \
-                cell_logits.sum() * 0.0
-        else:
-            l_cell = cell_logits.sum() * 0.0
+            l_cell = F.cross_entropy(cell_logits[on_item], cell_target[on_item])
         l_cls = F.binary_cross_entropy_with_logits(cls_logits, torch.from_numpy(present))
         l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
                                   torch.from_numpy(labels).reshape(-1), weight=item_weight)
