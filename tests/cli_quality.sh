@@ -11,8 +11,8 @@
 #     60-scene slice;
 #  3. the benchmark still discriminates: random at 64 tokens loses to none;
 #  4. the attention- and diversity-based selections land on the items:
-#     tools/quality_items.py on the first 20 scenes, cls and todre at 64
-#     (DivPrune spreads its tokens over this model's features: README);
+#     tools/quality_items.py on the first 20 scenes, cls, divprune and todre
+#     at 64;
 #  5. cls at 64 with --positions original: the answers equal
 #     tools/quality_positions.py's (the same kept tokens at their unpruned
 #     positions in PyTorch float64), through vtc eval and vtc compress;
@@ -78,8 +78,8 @@ awk -v a="$none" -v b="$random" -v g="$MIN_GAP_RANDOM64" 'BEGIN { exit !(a - b >
   bad "random@64 ($random%) is not at least $MIN_GAP_RANDOM64 points under none ($none%)"
 
 # 4. kept tokens on the items
-if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M --n 20 --methods cls,todre,random \
-     --min cls="$MIN_ONITEMS_CLS64" --min todre="$MIN_ONITEMS_TODRE64" >"$T/items.log" 2>&1; then
+if /usr/bin/python3 tools/quality_items.py --data "$T/q" --vtc "$VTC" --model $M --n 20 --methods cls,divprune,todre,random \
+     --min cls="$MIN_ONITEMS_CLS64" --min divprune="$MIN_ONITEMS_DIVPRUNE64" --min todre="$MIN_ONITEMS_TODRE64" >"$T/items.log" 2>&1; then
   ok; sed 's/^/  /' "$T/items.log"
 else
   bad "kept tokens are not on the items:"; sed 's/^/  | /' "$T/items.log"

@@ -6,7 +6,8 @@ in the formats vtc loads.
         [--vision-minutes 30 | --vision-steps N] [--vision-items 1-5] [--vision-pos random]
         [--minutes 100 | --steps N]
         [--freeze-vision] [--init-vision DIR0 | --init DIR1] [--what 2 | --all-questions]
-        [--clips SHARE [--clip-change W] [--clip-subset SHARE] [--clip-reuse R]] [--seed 1]
+        [--clips SHARE [--clip-change W] [--clip-subset SHARE] [--clip-reuse R]]
+        [--bg-collapse W] [--seed 1]
 
 The shipped samples/vlm comes from three commands, about two hours in all
 (README, "Quality"): stage 0 alone (--minutes 0), then stage 1 from its vision
@@ -18,8 +19,9 @@ from stage 1's exported model (--init) with 80% of the steps on clips (--clips
 quality_data.make_clip, each frame's tokens pooled 3 x 3 (LLaVA-OneVision's
 video path) to 8 x 8, 512 tokens a clip, asked which item
 changed first and last and what appeared, vanished and moved, with the
-per-token change loss (--clip-change 1, see forward_clip), and every clip
-step on all 512 tokens at their own positions (--clip-subset 0).
+per-token change loss (--clip-change 1, see forward_clip), every clip
+step on all 512 tokens at their own positions (--clip-subset 0), and the
+background loss on the image steps (--bg-collapse 16, below).
 
 The model (LLaVA-1.5's shape, scaled down):
   vision  CLIP ViT, patch 14 at 336 px (24 x 24 = 576 tokens + CLS), hidden 128,
@@ -51,7 +53,13 @@ of layers 0 and 1 is told where to look, from the question's key word and from
 its last token to the visual tokens of the cell or item the question names
 (see forward). Without it the decoder found that lookup from the answers alone
 only after ~4000 steps (held-out accuracy 0.46-0.57 from step 600 to 3400,
-samples/vlm/train_log.tsv of commit d7ac6ef); with it, in ~600.
+samples/vlm/train_log.tsv of commit d7ac6ef); with it, in ~600. With
+--bg-collapse W the image steps add W times the mean cosine distance between
+each scene's background tokens after the projector (1 - |the mean of their
+unit vectors|^2), which draws them together. Without it the answers and the
+cell alignment spread the background out by cell, and DivPrune, whose max-min
+selection compares these embeddings by cosine, spread its picks over the
+cells with them rather than taking the items (README, Quality).
 Augmentation: in a share of the steps (--subset) the LM sees a random subset
 (5-100%) of the visual tokens, compacted, so it reads an item's place from the
 features (the ViT's position embeddings) rather than from the token's index in
@@ -928,6 +936,8 @@ def main():
     ap.add_argument("--cell-align", choices=("all", "items"), default="all",
                     help="stage 1's alignment of visual tokens with their cell's word: on every token "
                     "(default) or on the tokens of items only")
+    ap.add_argument("--bg-collapse", type=float, default=0.0, metavar="W",
+                    help="weight of the loss that draws each image's background tokens together (cosine)")
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding loss (head 0 of layers 0 and 1 attends from the question to the "
                          "visual tokens it names; see forward)")
@@ -1028,6 +1038,13 @@ def main():
         l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
                                   torch.from_numpy(labels).reshape(-1), weight=item_weight)
         loss = l_ans + 0.5 * l_item + 0.2 * l_cell
+        l_bg = torch.zeros(())
+        if a.bg_collapse > 0:
+            # 1 - |mean of the unit background embeddings|^2: their mean pairwise cosine distance
+            bg = (torch.from_numpy(labels) == len(qd.CLASSES)).float()[..., None]
+            m = (F.normalize(emb, dim=-1) * bg).sum(1) / bg.sum(1).clamp(min=1)
+            l_bg = (1 - (m * m).sum(-1)).mean()
+            loss = loss + a.bg_collapse * l_bg
         if ground is not None:
             loss = loss + a.ground * ground
         if not a.freeze_vision:
@@ -1047,9 +1064,9 @@ def main():
                                                        acc_b, held))
         log.flush()
         if step % 10 == 0 or held:
-            print("step %d  %.1f min  loss %.3f  answer %.3f  grounding %.3f  batch acc %.2f %s" %
+            print("step %d  %.1f min  loss %.3f  answer %.3f  grounding %.3f  background %.3f  batch acc %.2f %s" %
                   (step, (time.time() - t0) / 60, loss.item(), l_ans.item(),
-                   ground.item() if ground is not None else 0.0, acc_b,
+                   ground.item() if ground is not None else 0.0, l_bg.item(), acc_b,
                    kinds if held else ""), flush=True)
     held, per = held_out_accuracy(model, test_assets, ids, n=128)
     log.write("%d\t%.2f\t\t\t\t%.4f\n" % (step, (time.time() - t0) / 60, held))
