@@ -75,7 +75,8 @@ tower on about 1/R of each step's clips, drawing the rest from it: each clip is
 used about R times, and a clip step costs less than half as much at R = 4.
 With it a 7000-step stage 2 ran 5655 clip steps in the 30 minutes where commit
 203f7e1's ran 1716, and the clips went from 61.7% to 88.1% (commit 4046c69);
-the shipped 8000-step one (38 minutes) reaches 91.5%.
+an 8000-step one (38 minutes, commit 23c848e) reached 91.5%, and the shipped
+one, the same with --bg-collapse 16 (43 minutes on a slower day), 90.3%.
 
 Several questions of one scene share one vision pass: question i's tokens see
 [BOS, visual] and their own question (a block mask), all at the positions they
