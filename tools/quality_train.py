@@ -76,7 +76,8 @@ used about R times, and a clip step costs less than half as much at R = 4.
 With it a 7000-step stage 2 ran 5655 clip steps in the 30 minutes where commit
 203f7e1's ran 1716, and the clips went from 61.7% to 88.1% (commit 4046c69);
 an 8000-step one (38 minutes, commit 23c848e) reached 91.5%, and the shipped
-one, the same with --bg-collapse 16 (43 minutes on a slower day), 90.3%.
+one, the same with --bg-collapse 16 (43 minutes, the machine slower that
+session), 90.3%.
 
 Several questions of one scene share one vision pass: question i's tokens see
 [BOS, visual] and their own question (a block mask), all at the positions they
@@ -1041,7 +1042,8 @@ def main():
         loss = l_ans + 0.5 * l_item + 0.2 * l_cell
         l_bg = torch.zeros(())
         if a.bg_collapse > 0:
-            # 1 - |mean of the unit background embeddings|^2: their mean pairwise cosine distance
+            # 1 - |mean of the unit background embeddings|^2: their mean cosine distance over
+            # all ordered pairs (each token with itself included)
             bg = (torch.from_numpy(labels) == len(qd.CLASSES)).float()[..., None]
             m = (F.normalize(emb, dim=-1) * bg).sum(1) / bg.sum(1).clamp(min=1)
             l_bg = (1 - (m * m).sum(-1)).mean()
