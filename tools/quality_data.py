@@ -38,6 +38,13 @@ CELL = SIZE // GRID  # 112
 PATCH = 14
 TOKENS = SIZE // PATCH  # 24
 
+
+def token_cells(g=TOKENS):
+    """-> the layout cell (0 to GRID^2 - 1) under each token of a g x g token
+    grid over the scene, in raster order."""
+    r = np.arange(g * g)
+    return (r // g * GRID // g) * GRID + r % g * GRID // g
+
 # Fashion-MNIST labels used (the visually distinct ones) and their names
 CLASSES = [(0, "shirt"), (1, "trousers"), (3, "dress"), (7, "sneaker"), (8, "bag"), (9, "boot")]
 PLURAL = {"shirt": "shirts", "trousers": "trousers", "dress": "dresses", "sneaker": "sneakers", "bag": "bags",

@@ -28,7 +28,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quality_data import GRID  # noqa: E402
+from quality_data import token_cells  # noqa: E402
 from quality_items import read_items  # noqa: E402
 from vtc_ref import read_safetensors  # noqa: E402
 
@@ -41,8 +41,7 @@ def distances(emb, on_item):
     d = 1.0 - e @ e.T
     g = int(round(np.sqrt(emb.shape[0])))
     assert g * g == emb.shape[0], "tokens are not a square grid"
-    rc = np.arange(g * g)
-    cell = (rc // g * GRID // g) * GRID + rc % g * GRID // g
+    cell = token_cells(g)
     bg = ~on_item
     pair = bg[:, None] & bg[None, :] & ~np.eye(g * g, dtype=bool)
     same = cell[:, None] == cell[None, :]

@@ -131,8 +131,7 @@ _G = VIS["image"] // VIS["patch"]
 # change labels (make_clip_batch): "unchanged" is most of a clip's tokens, so it weighs less
 CHANGE_WEIGHT = torch.tensor([1.0] + [5.0] * (2 * len(qd.CLASSES)))
 # the 3 x 3 layout cell (0-8) of each of the 24 x 24 visual tokens, in raster order
-TOKEN_CELL = (torch.arange(_G * _G) // _G * VIS["patch"] // qd.CELL * qd.GRID +
-              torch.arange(_G * _G) % _G * VIS["patch"] // qd.CELL)
+TOKEN_CELL = torch.from_numpy(qd.token_cells(_G))
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -1026,25 +1025,26 @@ def main():
         # alignment: each visual token's embedding scores highest against the
         # word of its item (or "nothing") and the word of its cell
         E = model.lm.tok.weight
+        lab = torch.from_numpy(labels).reshape(-1)  # each token's item class, len(qd.CLASSES) for none
         # (item tokens are ~10% of a scene: weighted so they are not drowned by "nothing")
         l_item = F.cross_entropy((emb @ E[item_words].t()).reshape(-1, len(item_words)),
-                                 torch.from_numpy(labels).reshape(-1), weight=item_weight)
+                                 lab, weight=item_weight)
         cell_logits = (emb @ E[cell_words].t()).reshape(-1, len(cell_words))
         cell_target = TOKEN_CELL[None].expand(emb.shape[0], -1).reshape(-1)
         if a.cell_align == "all":
             l_cell = F.cross_entropy(cell_logits, cell_target)
         else:  # "items": background tokens left free of their cell's word (every scene holds an item)
-            on_item = torch.from_numpy(labels).reshape(-1) < len(qd.CLASSES)
+            on_item = lab < len(qd.CLASSES)
             l_cell = F.cross_entropy(cell_logits[on_item], cell_target[on_item])
         l_cls = F.binary_cross_entropy_with_logits(cls_logits, torch.from_numpy(present))
         l_patch = F.cross_entropy(patch_logits.reshape(-1, patch_logits.shape[-1]),
-                                  torch.from_numpy(labels).reshape(-1), weight=item_weight)
+                                  lab, weight=item_weight)
         loss = l_ans + 0.5 * l_item + 0.2 * l_cell
         l_bg = torch.zeros(())
         if a.bg_collapse > 0:
             # 1 - |mean of the unit background embeddings|^2: their mean cosine distance over
             # all ordered pairs (each token with itself included)
-            bg = (torch.from_numpy(labels) == len(qd.CLASSES)).float()[..., None]
+            bg = (lab == len(qd.CLASSES)).float().reshape(*emb.shape[:2], 1)
             m = (F.normalize(emb, dim=-1) * bg).sum(1) / bg.sum(1).clamp(min=1)
             l_bg = (1 - (m * m).sum(-1)).mean()
             loss = loss + a.bg_collapse * l_bg
