@@ -1,5 +1,7 @@
 # vtc — build with `make`; `make test` runs every test; `make help` lists targets.
-# Every stage folder's .c files go into libvtc; tests/test_*.c each become a test binary.
+# The library's layers (docs/design.md): base/ at the bottom, the stages vision/
+# video/ prune/ lm/ above it, api/ on top; their .c files go into libvtc. cli/ is
+# the `vtc` command, built on libvtc. tests/test_*.c each become a test binary.
 
 PREFIX   ?= /usr/local
 BUILD    ?= build
@@ -11,6 +13,10 @@ ARCH     := -march=native
 endif
 OPT      ?= -O2
 SAN      ?=
+# the version is written once, in include/vtc.h
+VERSION  := $(shell sed -n 's/^\#define VTC_VERSION "\(.*\)"/\1/p' include/vtc.h)
+SOMAJOR  := $(firstword $(subst ., ,$(VERSION)))
+SONAME   := libvtc.so.$(SOMAJOR)
 PKGS     := libpng libjpeg libavformat libavcodec libswscale libavutil openblas libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -18,16 +24,19 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS   ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
-            -fPIC -pthread -Iinclude -Isrc -I. $(PKG_CFLAGS) $(SAN)
+            -fPIC -pthread -Iinclude -I. $(PKG_CFLAGS) $(SAN)
+# the library exports what include/vtc.h marks VTC_API, nothing else
+LIB_CFLAGS := -fvisibility=hidden
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 LDFLAGS  += $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/*.c vision/*.c video/*.c prune/*.c lm/*.c))
-CLI_SRC  := src/cli/main.c
-LIB_SRC  := $(filter-out $(CLI_SRC),$(LIB_SRC))
+LIB_DIRS := base vision video prune lm api
+LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+CLI_SRCS := $(sort $(wildcard cli/*.c))
 CLI_OBJ  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+# the CLI's parts without main(), for the benchmarks and tests that drive them
+CLI_PARTS := $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -35,54 +44,65 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check bench fuzz tsan quality install uninstall clean help setup demo
-all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(BUILD)/vtc.pc $(EX_BIN)
+.PHONY: all lib test check check-layers check-abi check-install bench fuzz tsan quality install uninstall clean help setup demo
+all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(filter $(LIB_DIRS),$(firstword $(subst /, ,$<))),$(LIB_CFLAGS)) -MMD -MP -c $< -o $@
 
-# the embedded default model (.incbin in src/default_model.c)
+# the embedded default model (.incbin in vision/default_model.c)
 DEFAULT_MODEL := samples/vlm/model.safetensors samples/vlm/config.json samples/vlm/preprocessor_config.json
-$(BUILD)/obj/src/default_model.o: $(DEFAULT_MODEL)
+$(BUILD)/obj/vision/default_model.o: $(DEFAULT_MODEL)
 
 $(BUILD)/libvtc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libvtc.so.MAJOR.MINOR.PATCH with SONAME libvtc.so.MAJOR, and the two links to it
 $(BUILD)/libvtc.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@.$(VERSION) $^ $(LDFLAGS) $(LDLIBS)
+	ln -sf libvtc.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libvtc.so.$(VERSION) $@
+
+$(BUILD)/libvtc-cli.a: $(CLI_PARTS)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(BUILD)/vtc: $(CLI_OBJ) $(BUILD)/libvtc.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/vtc.pc: Makefile
-	@mkdir -p $(BUILD)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vtc\nDescription: visual token compression for vision-language models\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lvtc\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(PKGS)' > $@
-
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libvtc.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libvtc.a $(BUILD)/libvtc-cli.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvtc-cli.a $(BUILD)/libvtc.a $(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
 # The public header must compile as C++ too (hosts include it from C++).
 $(BUILD)/tests/test_header_cxx: tests/header_cxx.cc include/vtc.h
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libvtc.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libvtc.a $(BUILD)/libvtc-cli.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvtc-cli.a $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
 
+# examples see the public header only (check-install builds them from an installed copy)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libvtc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
+	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Iinclude $(SAN) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
 
-# `make test`: every cmocka test binary plus the CLI contract tests. TESTS_FAST=1 skips slow cases.
-test: all $(TEST_BIN) $(BUILD)/tests/test_header_cxx
+# `make test`: the layering and ABI checks, every cmocka test binary, the CLI
+# contract tests. TESTS_FAST=1 skips slow cases.
+test: all $(TEST_BIN) $(BUILD)/tests/test_header_cxx check-layers check-abi check-install
 	@VTC=$(BUILD)/vtc BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) $(BUILD)/tests/test_header_cxx
 check: test
+
+# A layer includes and calls only the layers below it (docs/design.md).
+check-layers: $(LIB_OBJ) $(CLI_OBJ)
+	@sh tools/check_layers.sh $(BUILD)/obj
+# libvtc.so exports exactly the functions include/vtc.h declares; SONAME set.
+check-abi: $(BUILD)/libvtc.so
+	@sh tools/check_abi.sh $(BUILD)/libvtc.so include/vtc.h $(SONAME)
 
 bench: all $(BENCH_BIN)
 
@@ -92,7 +112,7 @@ FUZZ_TIME ?= 60
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-               -Iinclude -Isrc -I. $(PKG_CFLAGS)
+               -Iinclude -I. $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) -lm -pthread
@@ -106,7 +126,7 @@ fuzz: $(FUZZ_BIN)
 # `make tsan`: the concurrency test and the library under ThreadSanitizer (clang);
 # no suppressions needed (OpenBLAS/libpng/libjpeg are not instrumented, see the test).
 TSAN_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -fno-omit-frame-pointer $(ARCH) \
-               -Iinclude -Isrc -I. $(PKG_CFLAGS)
+               -Iinclude -I. $(PKG_CFLAGS)
 $(BUILD)/tsan/test_concurrency: tests/test_concurrency.c $(LIB_SRC) $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	clang $(TSAN_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -pthread
@@ -148,13 +168,22 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/vtc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libvtc.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libvtc.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvtc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libvtc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf libvtc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvtc.so
 	install -m 755 $(BUILD)/vtc $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/vtc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vtc\nDescription: visual token compression for vision-language models\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lvtc\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(VERSION)' '$(PKGS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtc.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/vtc.h $(DESTDIR)$(PREFIX)/lib/libvtc.a $(DESTDIR)$(PREFIX)/lib/libvtc.so \
+	      $(DESTDIR)$(PREFIX)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/libvtc.so.$(VERSION) \
 	      $(DESTDIR)$(PREFIX)/bin/vtc $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtc.pc
+
+# Installs into a staging folder and builds every example from there with
+# pkg-config alone, linked to the shared library, and runs each with no arguments.
+check-install: all
+	@sh tools/check_install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

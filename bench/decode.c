@@ -4,7 +4,7 @@
 // visual + 32 text tokens, against the same prompt with 192 / 128 / 64 visual
 // tokens kept before the LM and with the in-decoder policies on all 576.
 // Prints the measured speed-up of the prefill (and of a decode step) next to
-// the FLOPs ratio of src/flops.h's accounting, side by side.
+// the FLOPs ratio of base/flops.h's accounting, side by side.
 //
 //   build/bench/decode [--layers N] [--reps R] [--gen G] [--threads N] [--only TEXT]
 //
@@ -20,7 +20,10 @@
 //
 // The run itself is the CLI's decode stage, compiled in: the benchmark times
 // exactly what `vtc compress --decoder` runs (bench binaries link libvtc only).
-#include "cli/decode_run.c"
+#include "base/common.h"
+#include "base/flops.h"
+#include "base/rng.h"
+#include "cli/decode_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,7 @@ static int write_floats(FILE *fp, uint64_t n, char kind, uint64_t *rng, float *b
     while (n > 0) {
         size_t m = n < cap ? (size_t)n : cap;
         for (size_t i = 0; i < m; i++)
-            buf[i] = kind == 'r' ? a * (2.0f * (float)((double)(splitmix64(rng) >> 40) * 0x1.0p-24) - 1.0f)
+            buf[i] = kind == 'r' ? a * (2.0f * (float)((double)(vtc_splitmix64(rng) >> 40) * 0x1.0p-24) - 1.0f)
                                  : kind == '1' ? 1.0f : 0.0f;
         if (fwrite(buf, sizeof *buf, m, fp) != m) return -1;
         n -= m;
@@ -226,8 +229,8 @@ int main(int argc, char **argv) {
     double rms = 0;
     if (!visual || cli_decode_embedding_rms(lm, &rms)) goto done;
     for (size_t i = 0; i < (size_t)N_VISUAL * s.dim; i++)
-        visual[i] = (float)(rms * 1.7320508 * (2.0 * (double)(splitmix64(&rng) >> 11) * 0x1.0p-53 - 1.0));
-    for (int i = 0; i < N_TEXT; i++) text[i] = 3 + (int32_t)(splitmix64(&rng) % (uint64_t)(s.vocab - 3));
+        visual[i] = (float)(rms * 1.7320508 * (2.0 * (double)(vtc_splitmix64(&rng) >> 11) * 0x1.0p-53 - 1.0));
+    for (int i = 0; i < N_TEXT; i++) text[i] = 3 + (int32_t)(vtc_splitmix64(&rng) % (uint64_t)(s.vocab - 3));
 
     double worst = 0;
     for (int c = 0; c < N_CASES; c++) {
@@ -239,7 +242,7 @@ int main(int argc, char **argv) {
         }
         if (fig[c].r.flops_rel_diff > worst) worst = fig[c].r.flops_rel_diff;
     }
-    printf("  check: every run's executed FLOPs = src/flops.h's account (largest relative difference %.2g); "
+    printf("  check: every run's executed FLOPs = base/flops.h's account (largest relative difference %.2g); "
            "repetitions generate identical tokens\n\n", worst);
 
     const struct figures *b = &fig[0];

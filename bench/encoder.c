@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "flops.h"
-#include "model.h"
+#include "base/common.h"
+#include "base/flops.h"
+#include "vision/model.h"
 #include "vision/vit.h"
 
 struct config {

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "model.h"
+#include "base/common.h"
+#include "vision/model.h"
 #include "vision/vit.h"
 #include "vtc.h"
 

@@ -16,14 +16,20 @@
 // not match a given LM's width; this example then maps embeddings with a fixed
 // seeded linear adapter — a stand-in for a trained projector (the demo vision
 // weights are random anyway). A real host uses a projector trained for its LM.
+#define _POSIX_C_SOURCE 199309L // clock_gettime
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "common.h"
-#include "lm/lm.h"
-#include "vtc.h"
+#include <vtc.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static uint64_t rng_next(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -89,12 +95,12 @@ int main(int argc, char **argv) {
     struct vtc_prune_params pp = vtc_prune_params_default();
     pp.method = method;
     pp.keep = keep;
-    double t0 = vtc_now_ms();
+    double t0 = now_ms();
     if (vtc_encode_image(vctx, img, &f) || vtc_prune(vctx, vm, f, pp, &kept)) {
         fprintf(stderr, "host: %s\n", vtc_ctx_error(vctx));
         goto done;
     }
-    printf("vision: %d tokens -> %d kept by %s (%.1f ms)\n", f->n, kept->n, method, vtc_now_ms() - t0);
+    printf("vision: %d tokens -> %d kept by %s (%.1f ms)\n", f->n, kept->n, method, now_ms() - t0);
 
     const struct vtc_lm_config *cfg = vtc_lm_get_config(lm);
     float *vis = malloc(sizeof(float) * kept->n * cfg->dim);
@@ -124,9 +130,9 @@ int main(int argc, char **argv) {
         memcpy(rows + 1 + kept->n, ptoks, sizeof(int32_t) * n_prompt);
         if (pol) vtc_lm_policy_begin(pol, ctx, 1, 1 + kept->n);
         struct vtc_lm_batch b = { n, rows, vis, NULL, VTC_LM_LOGITS_LAST };
-        double ts = vtc_now_ms();
+        double ts = now_ms();
         int st = vtc_lm_prefill(ctx, &b);
-        double t_prefill = vtc_now_ms() - ts;
+        double t_prefill = now_ms() - ts;
         vtc_sampler *smp = vtc_sampler_new(cfg->vocab_size, 0.0f, 0.9f, 1);
         printf("\n[%s] ", policies[pi]);
         int32_t prev = rows[n - 1];
@@ -139,7 +145,7 @@ int main(int argc, char **argv) {
             prev = next;
             st = vtc_lm_decode(ctx, next, -1);
         }
-        double t_total = vtc_now_ms() - ts;
+        double t_total = now_ms() - ts;
         struct vtc_lm_stats stats;
         vtc_lm_get_stats(ctx, &stats);
         printf("\n  prefill %.2f ms, total %.2f ms; FLOPs prefill %.4g, decode %.4g; KV %zu of %zu bytes",

@@ -1,17 +1,17 @@
 // libFuzzer target for the GGUF reader: parse a buffer, then read every key with
 // every getter, render every value, touch every tensor byte and convert floats.
 // Build (from the repository root):
-//   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-//     src/common.c src/tensor.c src/mapfile.c src/gguf.c fuzz/fuzz_gguf.c \
+//   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+//     base/common.c base/tensor.c base/mapfile.c base/gguf.c fuzz/fuzz_gguf.c \
 //     -o fuzz_gguf $(pkg-config --libs openblas) -lm
 // Run: ./fuzz_gguf -max_total_time=60 corpus/ tests/fixtures/files/ tests/fixtures/files/hostile/
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "gguf.h"
-#include "tensor.h"
+#include "base/common.h"
+#include "base/gguf.h"
+#include "base/tensor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

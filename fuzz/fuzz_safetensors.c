@@ -1,17 +1,17 @@
 // libFuzzer target for the safetensors reader: parse a buffer, then touch every
 // tensor byte, convert every float tensor and look every name and key up again.
 // Build (from the repository root):
-//   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(pkg-config --cflags libcjson) \
-//     src/common.c src/tensor.c src/mapfile.c src/safetensors.c fuzz/fuzz_safetensors.c \
+//   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(pkg-config --cflags libcjson) \
+//     base/common.c base/tensor.c base/mapfile.c base/safetensors.c fuzz/fuzz_safetensors.c \
 //     -o fuzz_safetensors $(pkg-config --libs libcjson openblas) -lm
 // Run: ./fuzz_safetensors -max_total_time=60 corpus/ tests/fixtures/files/ tests/fixtures/files/hostile/
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/common.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "safetensors.h"
-#include "tokenfile.h"
+#include "base/safetensors.h"
+#include "api/tokenfile.h"
 #include "vtc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -24,6 +24,15 @@
 extern "C" {
 #endif
 
+// Marks the functions libvtc exports; everything else in the library is hidden.
+#if defined(_WIN32) && defined(VTC_BUILD_DLL)
+#define VTC_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define VTC_API __attribute__((visibility("default")))
+#else
+#define VTC_API
+#endif
+
 #define VTC_VERSION_MAJOR 0
 #define VTC_VERSION_MINOR 1
 #define VTC_VERSION_PATCH 0
@@ -43,13 +52,13 @@ enum vtc_status {
 };
 
 // Short name of a status ("ok", "invalid argument", ...). Static storage; thread-safe.
-const char *vtc_status_str(int status);
+VTC_API const char *vtc_status_str(int status);
 // "what: why" for the most recent failure on the calling thread ("" if none).
 // Valid until the next failing vtc call on this thread. Thread-safe (thread-local).
-const char *vtc_last_error(void);
+VTC_API const char *vtc_last_error(void);
 // The status that goes with vtc_last_error() (VTC_OK if none). For constructors
 // that return NULL. Thread-safe (thread-local).
-int vtc_last_status(void);
+VTC_API int vtc_last_status(void);
 
 // ---------------------------------------------------------------- limits
 
@@ -60,7 +69,7 @@ struct vtc_limits {
     int64_t  max_tokens;  // most visual tokens in one encode                (default 1 << 20)
     uint64_t max_memory;  // largest single buffer vtc allocates, bytes      (default 8 GiB)
 };
-struct vtc_limits vtc_limits_default(void);
+VTC_API struct vtc_limits vtc_limits_default(void);
 
 // ---------------------------------------------------------------- images
 
@@ -73,12 +82,12 @@ typedef struct vtc_image {
 
 // Decodes a PNG or JPEG file (detected by content, not name) to RGB as Pillow's
 // Image.open(path).convert('RGB') does. NULL on failure. Thread-safe.
-vtc_image *vtc_image_load(const char *path, const struct vtc_limits *limits);
+VTC_API vtc_image *vtc_image_load(const char *path, const struct vtc_limits *limits);
 // Same from a memory buffer. NULL on failure. Thread-safe.
-vtc_image *vtc_image_load_memory(const void *data, size_t size, const struct vtc_limits *limits);
+VTC_API vtc_image *vtc_image_load_memory(const void *data, size_t size, const struct vtc_limits *limits);
 // Wraps a copy of caller pixels (RGB, stride 3*width). NULL on failure. Thread-safe.
-vtc_image *vtc_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height);
-void vtc_image_free(vtc_image *img);
+VTC_API vtc_image *vtc_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height);
+VTC_API void vtc_image_free(vtc_image *img);
 
 // ---------------------------------------------------------------- models
 
@@ -99,19 +108,19 @@ struct vtc_model_params {
     int32_t use_mmap;      // map the file rather than read it (default 1)
     struct vtc_limits limits; // (default vtc_limits_default())
 };
-struct vtc_model_params vtc_model_params_default(void);
+VTC_API struct vtc_model_params vtc_model_params_default(void);
 
 // Loads a vision model: a Hugging Face directory (config.json + *.safetensors,
 // sharded or not), a single .safetensors file, or a llama.cpp mmproj .gguf.
 // NULL on failure (see vtc_last_error). Caller frees with vtc_model_free.
 // Thread-safe; the returned model is immutable and shareable across threads.
-vtc_model *vtc_model_load(const char *path, struct vtc_model_params params);
+VTC_API vtc_model *vtc_model_load(const char *path, struct vtc_model_params params);
 // The embedded default model: vtc's small trained VLM's vision side (CLIP ViT at
 // LLaVA geometry, 336 px, patch 14, 576 tokens, hidden 128, projector to 128;
 // the files in samples/vlm, trained by tools/quality_train.py). Caller frees
 // with vtc_model_free. Thread-safe.
-vtc_model *vtc_model_default(struct vtc_model_params params);
-void vtc_model_free(vtc_model *model);
+VTC_API vtc_model *vtc_model_default(struct vtc_model_params params);
+VTC_API void vtc_model_free(vtc_model *model);
 
 struct vtc_model_info {
     char     name[128];     // e.g. "clip-vit (safetensors)"
@@ -135,7 +144,7 @@ struct vtc_model_info {
     float    image_std[3];
 };
 // Fills *info. Thread-safe.
-int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);
+VTC_API int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);
 
 // ---------------------------------------------------------------- contexts
 
@@ -152,15 +161,15 @@ struct vtc_ctx_params {
     vtc_progress_fn progress; // (default NULL)
     void   *progress_user;    // passed to progress (default NULL)
 };
-struct vtc_ctx_params vtc_ctx_params_default(void);
+VTC_API struct vtc_ctx_params vtc_ctx_params_default(void);
 
 // A context holds scratch buffers and the last error for one thread's work on
 // one model. The model must outlive it. NULL on failure. Caller frees with
 // vtc_ctx_free. Thread-safe to create; use each context from one thread at a time.
-vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params);
-void vtc_ctx_free(vtc_ctx *ctx);
+VTC_API vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params);
+VTC_API void vtc_ctx_free(vtc_ctx *ctx);
 // The last error recorded by a call on this context ("" if none). Owned by ctx.
-const char *vtc_ctx_error(const vtc_ctx *ctx);
+VTC_API const char *vtc_ctx_error(const vtc_ctx *ctx);
 
 // ---------------------------------------------------------------- encoder outputs
 
@@ -197,9 +206,9 @@ enum {
     VTC_F_CLS_ATTN_LAST = 1 << 3, VTC_F_KEYS = 1 << 4, VTC_F_EMBEDS = 1 << 5,
     VTC_F_CLS_EMBED = 1 << 6, VTC_F_TIMESTAMPS = 1 << 7,
 };
-vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim,
+VTC_API vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim,
                                int32_t lm_dim, unsigned fields);
-void vtc_features_free(vtc_features *f);
+VTC_API void vtc_features_free(vtc_features *f);
 
 // s x s average pooling of every per-token array over each frame's grid (LLaVA-
 // OneVision's video pooling, applied after the projector; windows at the right
@@ -207,14 +216,14 @@ void vtc_features_free(vtc_features *f);
 // attention sums over the window (a window receives its tokens' attention).
 // The result's grid is the pooled grid. NULL on failure; caller frees with
 // vtc_features_free. Thread-safe.
-vtc_features *vtc_features_pool(const vtc_features *f, int32_t size);
+VTC_API vtc_features *vtc_features_pool(const vtc_features *f, int32_t size);
 
 // Encodes one image: preprocess (as the model's image processor), ViT forward,
 // attention statistics, projector. *out receives a new features struct (T = 1);
 // caller frees with vtc_features_free. Use the ctx from one thread at a time.
-int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out);
+VTC_API int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out);
 // Encodes already-decoded frames of one clip (T = n_frames); timestamps may be NULL.
-int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames,
+VTC_API int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames,
                       const double *timestamps, vtc_features **out);
 
 // ---------------------------------------------------------------- media
@@ -235,16 +244,16 @@ struct vtc_sample_params {
     int32_t n_frames; // frames sampled as floor(linspace(0, total-1, n)); 0 = use fps  (default 8)
     double  fps;      // or frames per second of video time, when n_frames is 0       (default 0)
 };
-struct vtc_sample_params vtc_sample_params_default(void);
+VTC_API struct vtc_sample_params vtc_sample_params_default(void);
 
 // Loads an image (PNG/JPEG, by content) or samples frames from a video (anything
 // FFmpeg demuxes). NULL on failure. Caller frees with vtc_media_free. Thread-safe.
-vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits);
-void vtc_media_free(vtc_media *media);
+VTC_API vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits);
+VTC_API void vtc_media_free(vtc_media *media);
 
 // Writes the model's preprocessed input for `img` into pixels, CHW float
 // [3, image_size, image_size] (normalised). For testing and hosts that batch.
-int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels);
+VTC_API int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels);
 
 // ---------------------------------------------------------------- pruning
 
@@ -270,7 +279,7 @@ enum vtc_space {
     VTC_SPACE_FEATURES = 0, // encoder feature space (before the projector)
     VTC_SPACE_EMBEDS   = 1, // language-model space (after the projector)
 };
-void vtc_tokens_free(vtc_tokens *t);
+VTC_API void vtc_tokens_free(vtc_tokens *t);
 
 struct vtc_prune_params {
     const char *method;    // registry name: none random uniform pool cls visionzip divprune todre tome dycoke vq (default "none")
@@ -278,7 +287,7 @@ struct vtc_prune_params {
     const char *params;    // method knobs "name=value,name=value", see vtc_method_*  (default NULL)
     uint64_t    seed;      // for seeded methods (default 0)
 };
-struct vtc_prune_params vtc_prune_params_default(void);
+VTC_API struct vtc_prune_params vtc_prune_params_default(void);
 
 // Runs a pruning method on encoder outputs. Tokens come out in language-model
 // space when the model has a projector (projecting kept tokens as needed), else in
@@ -286,37 +295,37 @@ struct vtc_prune_params vtc_prune_params_default(void);
 // tokens stay in whatever space the method works in (see out->space).
 // *out receives new tokens; caller frees with vtc_tokens_free. Thread-safe for
 // distinct ctx/outputs; model may be shared.
-int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f,
+VTC_API int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f,
               struct vtc_prune_params params, vtc_tokens **out);
 
 // The method registry, for listing: count, then per method its name, one-line
 // summary and parameter table. Strings are static. Thread-safe.
-int32_t     vtc_method_count(void);
-const char *vtc_method_name(int32_t i);
-const char *vtc_method_summary(int32_t i);
-int32_t     vtc_method_param_count(int32_t i);
+VTC_API int32_t     vtc_method_count(void);
+VTC_API const char *vtc_method_name(int32_t i);
+VTC_API const char *vtc_method_summary(int32_t i);
+VTC_API int32_t     vtc_method_param_count(int32_t i);
 // Parameter j of method i: name, default value as text, and description.
-int vtc_method_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
+VTC_API int vtc_method_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
 
 // Checks a method name and its parameter string without running anything
 // (keep is checked against n only when pruning). Thread-safe.
-int vtc_prune_validate(struct vtc_prune_params params);
+VTC_API int vtc_prune_validate(struct vtc_prune_params params);
 // The VTC_F_* fields method `name` reads from vtc_features. Thread-safe.
-int vtc_method_needs(const char *name, unsigned *fields);
+VTC_API int vtc_method_needs(const char *name, unsigned *fields);
 
 // Resolves a --keep value against n tokens: a count >= 1 (integral), a fraction
 // in (0, 1), or 0 meaning all. Returns the count in [1, n] or a negative status.
-int64_t vtc_keep_count(double keep, int64_t n);
+VTC_API int64_t vtc_keep_count(double keep, int64_t n);
 
 // ---------------------------------------------------------------- files
 
 // Writes features as a safetensors token file (SPEC §3 names), atomically
 // (temporary file + rename). `metadata` is a NULL-terminated key, value list or NULL.
-int vtc_features_save(const vtc_features *f, const char *path, const char *const *metadata);
+VTC_API int vtc_features_save(const vtc_features *f, const char *path, const char *const *metadata);
 // Reads a token file written by vtc_features_save (or a host with the same names).
-int vtc_features_load(const char *path, vtc_features **out);
+VTC_API int vtc_features_load(const char *path, vtc_features **out);
 // Writes kept tokens (tokens, index, positions, weight) atomically.
-int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *metadata);
+VTC_API int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *metadata);
 
 // ---------------------------------------------------------------- FLOPs
 
@@ -325,7 +334,7 @@ struct vtc_lm_shape {
     int32_t layers, hidden, ffn, heads, kv_heads, vocab;
 };
 // Preset by name: llava-1.5-7b, llava-1.5-13b, qwen2-7b, llava-onevision-7b, qwen2-0.5b.
-int vtc_lm_preset(const char *name, struct vtc_lm_shape *out);
+VTC_API int vtc_lm_preset(const char *name, struct vtc_lm_shape *out);
 
 struct vtc_flops {
     double prefill;        // every matmul, 2 FLOPs per MAC, prompt of n_visual + n_text
@@ -334,7 +343,7 @@ struct vtc_flops {
     double paper_prefill;  // the literature's per-layer 4nd^2 + 2n^2d + 2ndm convention
 };
 // FLOPs of a prompt with n_visual visual + n_text text tokens and n_gen generated ones.
-int vtc_lm_flops(const struct vtc_lm_shape *lm, int64_t n_visual, int64_t n_text, int64_t n_gen,
+VTC_API int vtc_lm_flops(const struct vtc_lm_shape *lm, int64_t n_visual, int64_t n_text, int64_t n_gen,
                  struct vtc_flops *out);
 
 // ================================================================ the language-model side
@@ -390,21 +399,21 @@ struct vtc_lm_params {
                          // (default 8 GiB, as vtc_limits_default(); 0 = that)
     float    rope_theta; // override the RoPE base; 0 = from the file (default 0)
 };
-struct vtc_lm_params vtc_lm_params_default(void);
+VTC_API struct vtc_lm_params vtc_lm_params_default(void);
 
 // Loads a llama2.c checkpoint (legacy v0: 7 int32 header, then f32 weights in
 // run.c's order; negative vocab_size = separate classifier) or a GGUF file with
 // general.architecture "llama" (F32/F16/BF16 tensors), detected by content.
 // Every header value and the file size are validated before anything is
 // allocated. NULL on failure. Caller frees with vtc_lm_free. Thread-safe.
-vtc_lm *vtc_lm_load(const char *path, struct vtc_lm_params params);
-void vtc_lm_free(vtc_lm *lm);
+VTC_API vtc_lm *vtc_lm_load(const char *path, struct vtc_lm_params params);
+VTC_API void vtc_lm_free(vtc_lm *lm);
 // The model's hyperparameters (owned by lm). Thread-safe.
-const struct vtc_lm_config *vtc_lm_get_config(const vtc_lm *lm);
-// The shape for FLOPs accounting (vtc_lm_flops and src/flops.h). Thread-safe.
-void vtc_lm_get_shape(const vtc_lm *lm, struct vtc_lm_shape *shape);
+VTC_API const struct vtc_lm_config *vtc_lm_get_config(const vtc_lm *lm);
+// The shape for FLOPs accounting (vtc_lm_flops and base/flops.h). Thread-safe.
+VTC_API void vtc_lm_get_shape(const vtc_lm *lm, struct vtc_lm_shape *shape);
 // Copies the embedding row of `token` into out[dim]. Thread-safe.
-int vtc_lm_token_embedding(const vtc_lm *lm, int32_t token, float *out);
+VTC_API int vtc_lm_token_embedding(const vtc_lm *lm, int32_t token, float *out);
 
 // ---------------------------------------------------------------- a sequence
 
@@ -412,29 +421,29 @@ struct vtc_lm_ctx_params {
     int32_t n_ctx;     // KV-cache slots; 0 = the model's seq_len, at most 4096 (default 0)
     int32_t n_threads; // worker threads; 0 = all CPUs (default 0)
 };
-struct vtc_lm_ctx_params vtc_lm_ctx_params_default(void);
+VTC_API struct vtc_lm_ctx_params vtc_lm_ctx_params_default(void);
 
 // A new, empty sequence on `lm`, which must outlive it. NULL on failure
 // (VTC_ERR_LIMIT when the KV cache would exceed vtc_lm_params.max_memory).
 // Caller frees with vtc_lm_ctx_free. Thread-safe to create; use from one thread.
-vtc_lm_ctx *vtc_lm_ctx_new(const vtc_lm *lm, struct vtc_lm_ctx_params params);
-void vtc_lm_ctx_free(vtc_lm_ctx *ctx);
+VTC_API vtc_lm_ctx *vtc_lm_ctx_new(const vtc_lm *lm, struct vtc_lm_ctx_params params);
+VTC_API void vtc_lm_ctx_free(vtc_lm_ctx *ctx);
 // Empties the cache, clears masks and counters (the hook stays). A new request.
 // No effect when called from inside a hook.
-void vtc_lm_ctx_reset(vtc_lm_ctx *ctx);
+VTC_API void vtc_lm_ctx_reset(vtc_lm_ctx *ctx);
 // Keeps the first n_cache slots and forgets the rest (their drops and masks
 // too): a shared prefix (say BOS + visual tokens) prefilled once serves many
 // continuations, each run after truncating back to it. next_pos becomes one
 // past the largest position kept; counters keep counting. VTC_ERR_ARG for
 // n_cache outside [0, slots in use] or from inside a hook.
-int vtc_lm_ctx_truncate(vtc_lm_ctx *ctx, int32_t n_cache);
+VTC_API int vtc_lm_ctx_truncate(vtc_lm_ctx *ctx, int32_t n_cache);
 // Slots in use, and the position id after the largest one used so far (the
 // default position of the next row).
-int32_t vtc_lm_ctx_n_cache(const vtc_lm_ctx *ctx);
-int32_t vtc_lm_ctx_next_pos(const vtc_lm_ctx *ctx);
+VTC_API int32_t vtc_lm_ctx_n_cache(const vtc_lm_ctx *ctx);
+VTC_API int32_t vtc_lm_ctx_next_pos(const vtc_lm_ctx *ctx);
 // KV-cache capacity in slots (n_ctx resolved), and the model.
-int32_t vtc_lm_ctx_capacity(const vtc_lm_ctx *ctx);
-const vtc_lm *vtc_lm_ctx_model(const vtc_lm_ctx *ctx);
+VTC_API int32_t vtc_lm_ctx_capacity(const vtc_lm_ctx *ctx);
+VTC_API const vtc_lm *vtc_lm_ctx_model(const vtc_lm_ctx *ctx);
 
 // Marks a batch row that comes from `embeds` rather than the embedding table.
 #define VTC_LM_EMBED (-1)
@@ -461,14 +470,14 @@ struct vtc_lm_batch {
 // cache has too few free slots; VTC_ERR_ARG for a bad token id, position or
 // batch. On failure the batch's slots are released (the cache holds what it
 // held before; drops or masks a hook set elsewhere stay). Counted as prefill.
-int vtc_lm_prefill(vtc_lm_ctx *ctx, const struct vtc_lm_batch *batch);
+VTC_API int vtc_lm_prefill(vtc_lm_ctx *ctx, const struct vtc_lm_batch *batch);
 // One token at position `pos` (< 0 = next_pos): the decode step (sgemv).
 // Logits of the token afterwards. Counted as decode.
-int vtc_lm_decode(vtc_lm_ctx *ctx, int32_t token, int32_t pos);
+VTC_API int vtc_lm_decode(vtc_lm_ctx *ctx, int32_t token, int32_t pos);
 // Logits [vocab] of row i of the last prefill/decode (i < 0 counts from the end:
 // -1 = last row), or NULL when that row's logits were not computed. Owned by ctx,
 // valid until the next call on it; writable (samplers work in place).
-float *vtc_lm_logits(vtc_lm_ctx *ctx, int32_t i);
+VTC_API float *vtc_lm_logits(vtc_lm_ctx *ctx, int32_t i);
 
 // ---------------------------------------------------------------- hooks for in-decoder methods
 //
@@ -496,32 +505,32 @@ struct vtc_lm_hook_info {
 // rolled back as on any failure).
 typedef int (*vtc_lm_hook_fn)(void *user, vtc_lm_ctx *ctx, const struct vtc_lm_hook_info *info);
 // Installs (fn non-NULL) or removes the hook. It stays across vtc_lm_ctx_reset.
-void vtc_lm_set_hook(vtc_lm_ctx *ctx, vtc_lm_hook_fn fn, void *user);
+VTC_API void vtc_lm_set_hook(vtc_lm_ctx *ctx, vtc_lm_hook_fn fn, void *user);
 
 // The head-mean softmax attention of the query in slot `query_slot` (a row of
 // the batch being run, not dropped) at the layer just run, over the key slots
 // [k0, k1) -> out[k1 - k0]. The softmax runs over every key that query attends
 // to (causal, drops and masks of that layer applied); slots it does not attend
 // to get 0. One row: O(n_cache * dim). Only inside a hook.
-int vtc_lm_attn_row(vtc_lm_ctx *ctx, int32_t query_slot, int32_t k0, int32_t k1, float *out);
+VTC_API int vtc_lm_attn_row(vtc_lm_ctx *ctx, int32_t query_slot, int32_t k0, int32_t k1, float *out);
 // The share of attention mass that the queries in slots [q0, q1) (rows of the
 // current batch; dropped ones skipped) put on key slots [k0, k1), averaged over
 // heads and over those queries -> *share in [0, 1]; *n_queries gets how many
 // queries were averaged (may be NULL). Computed row by row, never stored.
 // Only inside a hook.
-int vtc_lm_attn_share(vtc_lm_ctx *ctx, int32_t q0, int32_t q1, int32_t k0, int32_t k1,
+VTC_API int vtc_lm_attn_share(vtc_lm_ctx *ctx, int32_t q0, int32_t q1, int32_t k0, int32_t k1,
                       double *share, int32_t *n_queries);
 // Drops the slots s in [s0, s1) with keep[s - s0] == 0 (keep NULL: all of them)
 // from layers >= from_layer, for the rest of the sequence. A slot may be
 // dropped again from an earlier layer, never restored (vtc_lm_ctx_reset does).
 // Inside a hook, from_layer must be past the layer just run; from_layer =
 // n_layers drops nothing. The span may include the batch being run.
-int vtc_lm_drop(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
+VTC_API int vtc_lm_drop(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
 // Layers >= from_layer attend only to the slots of [s0, s1) with keep[s - s0] != 0
 // (keep NULL: none of them) and to every slot outside the span. Replaces the
 // previous mask. Inside a hook, from_layer must be past the layer just run.
-int vtc_lm_mask(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
-void vtc_lm_mask_clear(vtc_lm_ctx *ctx);
+VTC_API int vtc_lm_mask(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
+VTC_API void vtc_lm_mask_clear(vtc_lm_ctx *ctx);
 
 // ---------------------------------------------------------------- in-decoder policies (SPEC §5)
 //
@@ -552,15 +561,15 @@ typedef struct vtc_lm_policy vtc_lm_policy;
 // A policy by name with "name=value,..." parameters (NULL or "" = defaults).
 // NULL on an unknown name or a bad parameter (VTC_ERR_ARG). Caller frees with
 // vtc_lm_policy_free.
-vtc_lm_policy *vtc_lm_policy_new(const char *name, const char *params);
-void vtc_lm_policy_free(vtc_lm_policy *p);
+VTC_API vtc_lm_policy *vtc_lm_policy_new(const char *name, const char *params);
+VTC_API void vtc_lm_policy_free(vtc_lm_policy *p);
 // Starts a request on ctx: resets the policy's state, records that the visual
 // tokens will occupy KV slots [vis_begin, vis_end), and installs the policy as
 // ctx's hook (replacing any other; vtc_lm_set_hook(ctx, NULL, NULL) removes
 // it). fastv and todre2 act in the prefill call whose rows hold that span
 // entirely; dycoke-kv in the decode steps after it. The policy must outlive
 // its use by ctx.
-int vtc_lm_policy_begin(vtc_lm_policy *p, vtc_lm_ctx *ctx, int32_t vis_begin, int32_t vis_end);
+VTC_API int vtc_lm_policy_begin(vtc_lm_policy *p, vtc_lm_ctx *ctx, int32_t vis_begin, int32_t vis_end);
 
 struct vtc_lm_policy_report {
     char    name[16];
@@ -575,30 +584,30 @@ struct vtc_lm_policy_report {
     int32_t n_reselect;   // dycoke-kv: selections made (the first step included)
     double  similarity;   // dycoke-kv: the last step's cosine similarity (0 on the first)
 };
-int vtc_lm_policy_get_report(const vtc_lm_policy *p, struct vtc_lm_policy_report *out);
+VTC_API int vtc_lm_policy_get_report(const vtc_lm_policy *p, struct vtc_lm_policy_report *out);
 // The current keep flags of the visual span [n_visual] (1 = seen by the later
 // layers), owned by p; NULL before the policy fired.
-const uint8_t *vtc_lm_policy_keep(const vtc_lm_policy *p);
+VTC_API const uint8_t *vtc_lm_policy_keep(const vtc_lm_policy *p);
 
 // The policies' decisions on their own, for a host whose decoder computes the
 // attention rows itself (and used by the policy objects above). Thread-safe.
 // keep[i] = 1 for the k highest of score[n] (ties: the lower index), else 0.
-int vtc_lm_select_top(const float *score, int32_t n, int32_t k, uint8_t *keep);
+VTC_API int vtc_lm_select_top(const float *score, int32_t n, int32_t k, uint8_t *keep);
 // fastv: round(n_visual * (1 - r)); dycoke-kv: int(n_visual * (1 - p)); both in [0, n_visual].
-int32_t vtc_lm_fastv_n_keep(int32_t n_visual, double r);
-int32_t vtc_lm_dycoke_n_keep(int32_t n_visual, double p);
+VTC_API int32_t vtc_lm_fastv_n_keep(int32_t n_visual, double r);
+VTC_API int32_t vtc_lm_dycoke_n_keep(int32_t n_visual, double p);
 // todre2: 1 when both shares are below tau (drop every visual token from the later layers).
-int vtc_lm_todre2_drop(double alpha_tv, double alpha_vt, double tau);
+VTC_API int vtc_lm_todre2_drop(double alpha_tv, double alpha_vt, double tau);
 // Cosine similarity as torch.nn.functional.cosine_similarity (eps 1e-8), in double.
-double vtc_lm_cosine(const float *a, const float *b, int32_t n);
+VTC_API double vtc_lm_cosine(const float *a, const float *b, int32_t n);
 
 // The policy registry: names, one-line summaries and parameters with their
 // defaults, for listing. Strings are static.
-int32_t     vtc_lm_policy_count(void);
-const char *vtc_lm_policy_name(int32_t i);
-const char *vtc_lm_policy_summary(int32_t i);
-int32_t     vtc_lm_policy_param_count(int32_t i);
-int vtc_lm_policy_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
+VTC_API int32_t     vtc_lm_policy_count(void);
+VTC_API const char *vtc_lm_policy_name(int32_t i);
+VTC_API const char *vtc_lm_policy_summary(int32_t i);
+VTC_API int32_t     vtc_lm_policy_param_count(int32_t i);
+VTC_API int vtc_lm_policy_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
 
 // ---------------------------------------------------------------- counters
 
@@ -606,7 +615,7 @@ int vtc_lm_policy_param(int32_t i, int32_t j, const char **name, const char **de
 // 2 x multiply-accumulates of every matmul run (q, k, v, o with grouped-query
 // sizes; attention scores and weighted sums over the keys actually attended;
 // the three SwiGLU matrices; the LM head only for rows whose logits were
-// computed), the convention of src/flops.h.
+// computed), the convention of base/flops.h.
 struct vtc_lm_stats {
     double  flops_prefill;   // vtc_lm_prefill calls
     double  flops_decode;    // vtc_lm_decode calls
@@ -620,30 +629,30 @@ struct vtc_lm_stats {
     size_t  kv_bytes_full;   // the same without drops (n_cache x layers x 2 x kv_dim x 4)
     size_t  kv_bytes_alloc;  // the cache allocated (n_ctx slots)
 };
-void vtc_lm_get_stats(const vtc_lm_ctx *ctx, struct vtc_lm_stats *out);
+VTC_API void vtc_lm_get_stats(const vtc_lm_ctx *ctx, struct vtc_lm_stats *out);
 
 // ---------------------------------------------------------------- tokenizer
 
 // Loads a llama2.c tokenizer.bin (int32 max_token_length, then per token: f32
 // score, int32 length, bytes) holding vocab_size tokens, validating every length
 // against the file. NULL on failure. Caller frees with vtc_tokenizer_free.
-vtc_tokenizer *vtc_tokenizer_load(const char *path, int32_t vocab_size);
+VTC_API vtc_tokenizer *vtc_tokenizer_load(const char *path, int32_t vocab_size);
 // The vocabulary of a GGUF file (tokenizer.ggml.tokens / scores, "llama"
 // SentencePiece model; U+2581 becomes a space as llama2.c's exporter does).
-vtc_tokenizer *vtc_tokenizer_load_gguf(const char *path);
-void vtc_tokenizer_free(vtc_tokenizer *t);
-int32_t vtc_tokenizer_vocab_size(const vtc_tokenizer *t);
+VTC_API vtc_tokenizer *vtc_tokenizer_load_gguf(const char *path);
+VTC_API void vtc_tokenizer_free(vtc_tokenizer *t);
+VTC_API int32_t vtc_tokenizer_vocab_size(const vtc_tokenizer *t);
 // Encodes UTF-8 text exactly as run.c's encode(): optional BOS (1), a dummy-
 // prefix space unless text is empty, codepoints looked up whole or as <0xXX>
 // byte tokens, then greedy merges of the best-scoring adjacent pair; optional
 // EOS (2). tokens[cap] receives the *n ids (VTC_ERR_LIMIT when more than cap);
 // strlen(text) + 3 always suffices. Thread-safe.
-int vtc_tokenizer_encode(const vtc_tokenizer *t, const char *text, int bos, int eos,
+VTC_API int vtc_tokenizer_encode(const vtc_tokenizer *t, const char *text, int bos, int eos,
                          int32_t *tokens, int32_t cap, int32_t *n);
 // The bytes of `token` as run.c's decode() gives them after `prev`: the leading
 // space stripped after BOS, a <0xXX> token as its raw byte. *len gets the byte
 // count (a raw NUL byte has length 1). Owned by t; NULL for an id out of range.
-const char *vtc_tokenizer_decode(const vtc_tokenizer *t, int32_t prev, int32_t token, size_t *len);
+VTC_API const char *vtc_tokenizer_decode(const vtc_tokenizer *t, int32_t prev, int32_t token, size_t *len);
 
 // ---------------------------------------------------------------- sampling
 
@@ -651,10 +660,10 @@ const char *vtc_tokenizer_decode(const vtc_tokenizer *t, int32_t prev, int32_t t
 // softmax, and a coin from run.c's xorshift RNG seeded with `seed`; top-p
 // nucleus sampling when 0 < topp < 1, else from the whole distribution. NULL on
 // failure. Caller frees with vtc_sampler_free.
-vtc_sampler *vtc_sampler_new(int32_t vocab_size, float temperature, float topp, uint64_t seed);
-void vtc_sampler_free(vtc_sampler *s);
+VTC_API vtc_sampler *vtc_sampler_new(int32_t vocab_size, float temperature, float topp, uint64_t seed);
+VTC_API void vtc_sampler_free(vtc_sampler *s);
 // The next token from logits[vocab_size], which it overwrites (as run.c does).
-int32_t vtc_sampler_sample(vtc_sampler *s, float *logits);
+VTC_API int32_t vtc_sampler_sample(vtc_sampler *s, float *logits);
 
 // ---------------------------------------------------------------- generation
 
@@ -665,7 +674,7 @@ struct vtc_lm_gen_params {
     float    topp;        // (default 0.9)
     uint64_t seed;        // (default 1)
 };
-struct vtc_lm_gen_params vtc_lm_gen_params_default(void);
+VTC_API struct vtc_lm_gen_params vtc_lm_gen_params_default(void);
 
 // Receives each printable piece of the output (run.c's safe_printf filter: a
 // lone byte that is neither printable ASCII nor whitespace is skipped). A
@@ -675,7 +684,7 @@ typedef int (*vtc_lm_piece_fn)(void *user, const char *piece, size_t len);
 // Generates from a text prompt as run.c's generate() does (BOS + prompt, stop
 // at BOS or after `steps` positions), but with the prompt in one prefill.
 // Resets ctx first. *n_generated (may be NULL) gets the sampled token count.
-int vtc_lm_generate(vtc_lm_ctx *ctx, const vtc_tokenizer *tok, const char *prompt,
+VTC_API int vtc_lm_generate(vtc_lm_ctx *ctx, const vtc_tokenizer *tok, const char *prompt,
                     struct vtc_lm_gen_params params, vtc_lm_piece_fn on_piece, void *user,
                     int32_t *n_generated);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 
 struct vtc_lm_gen_params vtc_lm_gen_params_default(void) {
     struct vtc_lm_gen_params p = { 256, 1.0f, 0.9f, 1 };

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "gguf.h"
+#include "base/common.h"
+#include "base/gguf.h"
 
 // Bounds on header values, far above any real model, so that every size
 // computed from them fits comfortably before the memory limit is consulted.

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 
 enum { P_FASTV, P_TODRE2, P_DYCOKE, P_COUNT };
 #define MAX_PARAMS 3

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "base/common.h"
 
 struct prob_index {
     float prob;

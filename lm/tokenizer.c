@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "gguf.h"
+#include "base/common.h"
+#include "base/gguf.h"
 
 #define TOK_MAX_VOCAB (1 << 24)
 

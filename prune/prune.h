@@ -22,7 +22,8 @@
 #ifndef VTC_PRUNE_H
 #define VTC_PRUNE_H
 
-#include "common.h"
+#include "base/common.h"
+#include "base/rng.h"
 
 #define VTC_PARAM_MAX 8
 
@@ -121,13 +122,5 @@ void vtc_pool_grid(const float *in, int32_t T, int32_t H, int32_t W, int32_t d, 
 
 // ascending int32 sort
 void vtc_sort_i32(int32_t *v, int32_t n);
-
-// The seeded generator every random method uses: splitmix64 (Steele et al.).
-static inline uint64_t vtc_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 #endif

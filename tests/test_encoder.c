@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "model.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "vision/model.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "vtc.h"
 
 #define TOL 1e-4

@@ -11,11 +11,11 @@
 
 #include <cmocka.h>
 
-#include "common.h"
-#include "flops.h"
-#include "json_out.h"
+#include "base/common.h"
+#include "base/flops.h"
+#include "cli/json_out.h"
 // The CLI helpers are not part of libvtc; compile them into this test.
-#include "cli/cli_util.c"
+#include "cli/cli.h"
 
 #define FIXTURE "tests/fixtures/flops_ref.txt"
 

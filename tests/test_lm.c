@@ -1,7 +1,7 @@
 // The reference decoder (lm/): text generation and tokenization against
 // llama2.c's run.c (tests/fixtures/lm/, see run_c_fixtures.sh), logits against
 // the PyTorch float64 reference tools/ref_llama.py, the batched and hooked
-// paths against the plain one, FLOPs against src/flops.h, and hostile model
+// paths against the plain one, FLOPs against base/flops.h, and hostile model
 // files. Run from the repository root. The stories260K tests read
 // ../shared/models/ (or $VTC_SHARED_MODELS) and skip when it is absent.
 #include <math.h>
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "common.h"
-#include "flops.h"
+#include "base/common.h"
+#include "base/flops.h"
 #include "lm/lm.h"
 
 #define FIX "tests/fixtures/lm/"
@@ -351,7 +351,7 @@ static void test_truncate_shared_prefix(void **state) {
     vtc_lm_free(lm);
 }
 
-// The counters agree with src/flops.h's accounting of the same run: a prefill
+// The counters agree with base/flops.h's accounting of the same run: a prefill
 // of n tokens (LM head on the last) and decode steps at growing context.
 static void flops_case(vtc_lm *lm, const char *name) {
     struct vtc_lm_shape shape;
@@ -592,7 +592,7 @@ static void test_hooks_match_pytorch(void **state) {
     want = fixture_values(g_expected, "fastv_decode_logits", &n);
     check_close("fastv decode-step logits", vtc_lm_logits(c, -1), want, n, 1e-4);
     free(want);
-    // Executed work equals src/flops.h's account of FastV (K = 1, 6 -> 3 visual).
+    // Executed work equals base/flops.h's account of FastV (K = 1, 6 -> 3 visual).
     struct vtc_lm_shape shape;
     vtc_lm_get_shape(lm, &shape);
     struct vtc_flops fl;

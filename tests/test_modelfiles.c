@@ -21,11 +21,11 @@
 
 #include <cmocka.h>
 
-#include "common.h"
-#include "gguf.h"
-#include "mapfile.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/common.h"
+#include "base/gguf.h"
+#include "base/mapfile.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 
 #define DIR_FILES "tests/fixtures/files/"
 #define DIR_HOSTILE DIR_FILES "hostile/"

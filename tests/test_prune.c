@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "prune/prune.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "vtc.h"
 
 static const vtc_tensor_view *need(const vtc_st *st, const char *name) {

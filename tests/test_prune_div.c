@@ -25,8 +25,8 @@
 #include <cmocka.h>
 
 #include "prune/prune.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "vtc.h"
 
 // ---------------------------------------------------------------- BLAS accounting

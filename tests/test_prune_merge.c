@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "prune/prune.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "vtc.h"
 
 #define FIX "tests/fixtures/prune_merge/"

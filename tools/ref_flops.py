@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Reference FLOPs figures for tests/test_flops.c, written from the formulas of
-SPEC section 6 (not from src/flops.c): exact integer arithmetic, explicit loops
+SPEC section 6 (not from base/flops.c): exact integer arithmetic, explicit loops
 over layers, heads, query positions and decode steps instead of closed forms.
 
     /usr/bin/python3 tools/ref_flops.py > tests/fixtures/flops_ref.txt
 
-Conventions (the same as documented in src/flops.h, counted independently):
+Conventions (the same as documented in base/flops.h, counted independently):
 - FLOPs = 2 per multiply-accumulate, matmuls only.
 - Decoder layer, per token: q and o (d x d), k and v (d x d_kv, grouped-query),
   SwiGLU gate, up (d x m) and down (m x d).

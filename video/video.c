@@ -75,7 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 
 enum { LOCATE_GRID, LOCATE_TABLE, LOCATE_COUNT };
 enum { RETRY = 1 }; // internal: the grid broke, redo the read through the packet table
@@ -1137,46 +1137,4 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
                                                                             : 0;
     }
     return quiet_end(convert(v, v->frame, frame));
-}
-
-vtc_media *vtc_video_load_media(const char *path, int32_t n_frames, double fps, const struct vtc_limits *limits) {
-    vtc_video *v = NULL;
-    if (vtc_video_open(path, limits, &v)) return NULL;
-    int64_t *idx = NULL;
-    int32_t n = 0;
-    vtc_media *m = NULL;
-    if (vtc_video_sample(v, n_frames, fps, &idx, &n)) goto fail;
-    if (n > 0 && idx[n - 1] > INT32_MAX) {
-        vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
-        goto fail;
-    }
-    m = vtc_zalloc(1, sizeof *m);
-    if (!m) goto fail;
-    m->frames = vtc_zalloc((size_t)n, sizeof *m->frames);
-    m->timestamps = vtc_zalloc((size_t)n, sizeof *m->timestamps);
-    m->frame_index = vtc_zalloc((size_t)n, sizeof *m->frame_index);
-    m->n_frames = n; // vtc_media_free frees the frames decoded so far (the rest are NULL)
-    if (!m->frames || !m->timestamps || !m->frame_index) goto fail;
-    m->is_video = 1;
-    m->total_frames = v->n_frames;
-    m->fps = v->fps;
-    snprintf(m->codec, sizeof m->codec, "%s", avcodec_get_name(v->dec->codec_id));
-    for (int32_t i = 0; i < n; i++) {
-        if (i > 0 && idx[i] == idx[i - 1]) { // more samples than frames: the same frame again
-            m->frames[i] = vtc_image_from_rgb(m->frames[i - 1]->rgb, m->frames[i - 1]->width, m->frames[i - 1]->height);
-            m->timestamps[i] = m->timestamps[i - 1];
-            if (!m->frames[i]) goto fail;
-        } else if (vtc_video_read(v, idx[i], &m->frames[i], &m->timestamps[i])) {
-            goto fail;
-        }
-        m->frame_index[i] = (int32_t)idx[i];
-    }
-    free(idx);
-    vtc_video_close(v);
-    return m;
-fail:
-    vtc_media_free(m);
-    free(idx);
-    vtc_video_close(v);
-    return NULL;
 }

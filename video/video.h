@@ -68,7 +68,4 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
 // Frames the decoder has output since open (to check that seeking skips work).
 int64_t vtc_video_decoded_count(const vtc_video *v);
 
-// vtc_media_load's video half: open, sample, decode the sampled frames.
-vtc_media *vtc_video_load_media(const char *path, int32_t n_frames, double fps, const struct vtc_limits *limits);
-
 #endif

@@ -35,21 +35,12 @@
 #include <jpeglib.h>
 #include <png.h>
 
-#include "common.h"
-#include "mapfile.h"
+#include "base/common.h"
+#include "base/mapfile.h"
 
 #define VTC_JPEG_MAX_SCANS 1000
 #define VTC_STR_(x) #x
 #define VTC_STR(x) VTC_STR_(x)
-
-struct vtc_limits vtc_limits_default(void) {
-    struct vtc_limits l;
-    l.max_pixels = 64ull << 20;
-    l.max_frames = 4096;
-    l.max_tokens = (int64_t)1 << 20;
-    l.max_memory = 8ull << 30;
-    return l;
-}
 
 void vtc_image_free(vtc_image *img) {
     if (!img) return;

@@ -3,7 +3,7 @@
 // element-wise work (layer norm, softmax, activations) is split over threads.
 #include "vit.h"
 
-#include "vecmath.h"
+#include "base/vecmath.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -3,7 +3,7 @@
 #ifndef VTC_MODEL_H
 #define VTC_MODEL_H
 
-#include "common.h"
+#include "base/common.h"
 
 enum vtc_arch { VTC_ARCH_CLIP = 0, VTC_ARCH_SIGLIP = 1 };
 enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2 };

@@ -26,10 +26,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common.h"
+#include "base/common.h"
 #include "decode_run.h"
 #include "json_out.h"
-#include "mapfile.h"
+#include "base/mapfile.h"
 
 #define MAX_LIST 64
 #define MAX_PARAMS 32

@@ -230,3 +230,12 @@ size_t vtc_utf8_len(const unsigned char *s, size_t n) {
     if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
     return len;
 }
+
+struct vtc_limits vtc_limits_default(void) {
+    struct vtc_limits l;
+    l.max_pixels = 64ull << 20;
+    l.max_frames = 4096;
+    l.max_tokens = (int64_t)1 << 20;
+    l.max_memory = 8ull << 30;
+    return l;
+}

@@ -2,7 +2,7 @@
 #ifndef VTC_TOKENFILE_H
 #define VTC_TOKENFILE_H
 
-#include "safetensors.h"
+#include "base/safetensors.h"
 #include "vtc.h"
 
 // Validates and copies the SPEC §3 tensors of s (named `path` in messages).

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/common.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "tokenfile.h"
 
 // (t, y, x) of every source token of a T x H x W grid: [n, 3].

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "mapfile.h"
-#include "common.h"
+#include "base/mapfile.h"
+#include "base/common.h"
 #include "decode_run.h"
-#include "flops.h"
+#include "base/flops.h"
 #include "json_out.h"
 #include "report.h"
 #include "viz.h"

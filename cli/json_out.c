@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 
 static int fail(struct vtc_json *j, int status, const char *why) {
     if (j->status == VTC_OK) j->status = vtc_set_error(status, "json writer: %s", why);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "flops.h"
+#include "base/flops.h"
 #include "json_out.h"
 
 static const char *USAGE =

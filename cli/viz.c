@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "mapfile.h"
+#include "base/common.h"
+#include "base/mapfile.h"
 
 enum { SHEET_COLS = 4, MAX_SHEET_FRAMES = 32, GAP = 4 };
 

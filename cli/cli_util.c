@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 
 static int report(int code, const char *fmt, va_list ap) {
     fputs("vtc: error: ", stderr);

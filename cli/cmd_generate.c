@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "flops.h"
+#include "base/flops.h"
 #include "lm/lm.h"
 
 static int print_piece(void *user, const char *piece, size_t len) {

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "gguf.h"
-#include "mapfile.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/gguf.h"
+#include "base/mapfile.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 
 static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "video/video.h"
 
 struct vtc_sample_params vtc_sample_params_default(void) {
@@ -36,6 +36,46 @@ static vtc_media *media_new(int n) {
         return NULL;
     }
     return m;
+}
+
+// The video half: open, sample, decode the sampled frames in ascending order.
+static vtc_media *load_video(const char *path, int32_t n_frames, double fps, const struct vtc_limits *limits) {
+    vtc_video *v = NULL;
+    if (vtc_video_open(path, limits, &v)) return NULL;
+    int64_t *idx = NULL;
+    int32_t n = 0;
+    vtc_media *m = NULL;
+    if (vtc_video_sample(v, n_frames, fps, &idx, &n)) goto fail;
+    if (n > 0 && idx[n - 1] > INT32_MAX) {
+        vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
+        goto fail;
+    }
+    m = media_new(n); // vtc_media_free frees the frames decoded so far (the rest are NULL)
+    if (!m) goto fail;
+    struct vtc_video_info info;
+    vtc_video_get_info(v, &info);
+    m->is_video = 1;
+    m->total_frames = info.n_frames;
+    m->fps = info.fps;
+    snprintf(m->codec, sizeof m->codec, "%s", info.codec);
+    for (int32_t i = 0; i < n; i++) {
+        if (i > 0 && idx[i] == idx[i - 1]) { // more samples than frames: the same frame again
+            m->frames[i] = vtc_image_from_rgb(m->frames[i - 1]->rgb, m->frames[i - 1]->width, m->frames[i - 1]->height);
+            m->timestamps[i] = m->timestamps[i - 1];
+            if (!m->frames[i]) goto fail;
+        } else if (vtc_video_read(v, idx[i], &m->frames[i], &m->timestamps[i])) {
+            goto fail;
+        }
+        m->frame_index[i] = (int32_t)idx[i];
+    }
+    free(idx);
+    vtc_video_close(v);
+    return m;
+fail:
+    vtc_media_free(m);
+    free(idx);
+    vtc_video_close(v);
+    return NULL;
 }
 
 // 1 = PNG, 2 = JPEG, 0 = something else (maybe video), -1 = unreadable.
@@ -77,5 +117,5 @@ vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, con
         snprintf(m->codec, sizeof m->codec, "%s", kind == 1 ? "png" : "jpeg");
         return m;
     }
-    return vtc_video_load_media(path, sample.n_frames, sample.fps, &lim);
+    return load_video(path, sample.n_frames, sample.fps, &lim);
 }

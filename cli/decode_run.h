@@ -12,7 +12,7 @@
 // (cli_decode_original_positions). Then `steps` tokens are generated.
 //
 // Reported beside each other: the decoder's executed FLOPs (vtc_lm_get_stats)
-// and src/flops.h's account of the same sizes (vtc_lm_flops_split; they agree
+// and base/flops.h's account of the same sizes (vtc_lm_flops_split; they agree
 // to rounding, the run fails the 1% check otherwise), the account for the
 // uncompressed token count, KV-cache bytes, visual tokens per layer and the
 // layer-averaged equivalent token count (SPEC §6).
@@ -72,7 +72,7 @@ struct cli_decode_result {
     double   ms_prefill, ms_decode; // wall time of the prefill call, and of the decode steps + sampling
     struct vtc_lm_stats stats;      // the decoder's counters after the run
     int32_t  n_gen_accounted; // LM-head evaluations = tokens sampled = decode steps + 1
-    struct vtc_flops expected;      // src/flops.h's account of this run's sizes
+    struct vtc_flops expected;      // base/flops.h's account of this run's sizes
     struct vtc_flops uncompressed;  // the same with n_visual_input visual tokens and no policy
     double   flops_rel_diff;  // max of |executed - expected| / expected over prefill and decode
     int32_t  has_policy;

@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "common.h"
-#include "gguf.h"
+#include "base/common.h"
+#include "base/gguf.h"
 #include "json_out.h"
 #include "prune/prune.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 
 #define MAX_PARAMS 32
 

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "mapfile.h"
-#include "safetensors.h"
+#include "base/mapfile.h"
+#include "base/safetensors.h"
 
 static const char *USAGE =
     "usage: vtc <command> [options]\n"

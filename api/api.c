@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "model.h"
+#include "base/common.h"
+#include "vision/model.h"
 #include "prune/prune.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include "base/safetensors.h"
+#include "base/tensor.h"
 #include "vision/preprocess.h"
 #include "vision/vit.h"
 

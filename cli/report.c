@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common.h"
+#include "base/common.h"
 #include "decode_run.h"
-#include "flops.h"
+#include "base/flops.h"
 #include "json_out.h"
-#include "mapfile.h"
-#include "safetensors.h"
+#include "base/mapfile.h"
+#include "base/safetensors.h"
 
 void report_init(struct report *r, const char *input, const char *command) {
     memset(r, 0, sizeof *r);

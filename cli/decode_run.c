@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "flops.h"
+#include "base/common.h"
+#include "base/flops.h"
+#include "base/rng.h"
 #include "json_out.h"
 
 #define BOS_TOKEN 1 // llama2.c / SentencePiece Llama vocabularies
@@ -57,13 +58,6 @@ int cli_decode_check_method(const char *method, const char *params) {
 
 // ---------------------------------------------------------------- the adapter
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // x (n, din), w (dout, din) -> y (n, dout), each row of y rescaled to target_rms.
 int cli_decode_adapt(const float *x, int32_t n, int32_t din, float *y, int32_t dout, float target_rms,
                      uint64_t seed) {
@@ -72,7 +66,7 @@ int cli_decode_adapt(const float *x, int32_t n, int32_t din, float *y, int32_t d
     float *w = vtc_alloc((size_t)din * (size_t)dout, sizeof *w);
     if (!w) return VTC_ERR_NOMEM;
     for (size_t i = 0; i < (size_t)din * (size_t)dout; i++)
-        w[i] = (float)((double)(splitmix64(&seed) >> 11) * 0x1.0p-53) - 0.5f;
+        w[i] = (float)((double)(vtc_splitmix64(&seed) >> 11) * 0x1.0p-53) - 0.5f;
     vtc_blas_single_thread();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dout, din, 1.0f, x, din, w, din, 0.0f, y, dout);
     for (int32_t r = 0; r < n; r++) {
@@ -104,7 +98,7 @@ int cli_decode_embedding_rms(const vtc_lm *lm, double *rms) {
 // ---------------------------------------------------------------- one run
 
 // What the policy did, as a layer split: layers [0, prune_layer) attend to all
-// K visual tokens, [prune_layer, L) to n_kept_late; then src/flops.h's account
+// K visual tokens, [prune_layer, L) to n_kept_late; then base/flops.h's account
 // of those sizes, and the cache figures.
 static int account(struct cli_decode_result *r) {
     int32_t K = r->n_visual, L = r->shape.layers;

@@ -12,18 +12,12 @@
 #include <string.h>
 
 #include "model.h"
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+#include "base/rng.h"
 
 // Standard normal by Box-Muller from 53-bit uniforms.
 static float normal(uint64_t *s) {
-    double u1 = ((splitmix64(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (splitmix64(s) >> 11) / 9007199254740992.0;
+    double u1 = ((vtc_splitmix64(s) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (vtc_splitmix64(s) >> 11) / 9007199254740992.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
