@@ -150,6 +150,11 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
                                        fields);
     if (!f) return ctx_fail(ctx, VTC_ERR_NOMEM);
     f->cls_is_received = !m->has_cls;
+    struct vtc_model_info info;
+    vtc_model_get_info(m, &info);
+    snprintf(f->model, sizeof f->model, "%s", info.name);
+    snprintf(f->model_format, sizeof f->model_format, "%s", info.format);
+    f->feature_layer = info.feature_layer;
     const size_t P = (size_t)m->grid * m->grid, D = (size_t)m->hidden;
     float *tmp = want_embeds ? vtc_alloc(P * m->lm_dim, sizeof(float)) : NULL;
     if (want_embeds && !tmp) {
@@ -253,9 +258,9 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
     return VTC_OK;
 }
 
-int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f, struct vtc_prune_params params,
-              vtc_tokens **out) {
+int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params params, vtc_tokens **out) {
     if (!f || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_prune: NULL argument"));
+    const vtc_model *model = ctx ? ctx->model : NULL;
     *out = NULL;
     const struct vtc_method *m = vtc_method_find(params.method);
     if (!m) return ctx_fail(ctx, VTC_ERR_ARG);
@@ -312,5 +317,8 @@ vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
     o->ms_preprocess = f->ms_preprocess;
     o->ms_encode = f->ms_encode;
     o->ms_project = f->ms_project;
+    memcpy(o->model, f->model, sizeof o->model);
+    memcpy(o->model_format, f->model_format, sizeof o->model_format);
+    o->feature_layer = f->feature_layer;
     return o;
 }

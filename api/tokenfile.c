@@ -1,6 +1,8 @@
-// Token files (SPEC §3): safetensors holding the full grid from `vtc encode` or
-// the kept tokens from `vtc prune`/`vtc compress`. Written atomically.
+// Token files (docs/formats.md): safetensors holding the full grid from `vtc
+// encode` or the kept tokens from `vtc prune`/`vtc compress`, with every
+// metadata key of the format written here. Written atomically.
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,58 @@ static int32_t *grid_positions(int T, int H, int W) {
     return pos;
 }
 
-static int add_meta(vtc_st_writer *w, const char *const *metadata) {
-    int st = 0;
-    for (int i = 0; metadata && metadata[i] && metadata[i + 1] && !st; i += 2)
+// The metadata keys of vtc's token files (docs/formats.md). The library writes
+// them all; a host's own keys (the `metadata` argument) may not reuse one.
+static const char *const FORMAT_KEYS[] = {
+    "format", "grid", "model", "model_format", "feature_layer", "n_input", "cls_attn",
+    "method", "parameters", "keep", "n_kept", "retained_ratio", "space", "note", NULL,
+};
+
+static int add_host_meta(vtc_st_writer *w, const char *const *metadata) {
+    int st = VTC_OK;
+    for (int i = 0; metadata && metadata[i] && !st; i += 2) {
+        if (!metadata[i + 1]) return vtc_set_error(VTC_ERR_ARG, "metadata \"%.64s\" has no value", metadata[i]);
+        for (int k = 0; FORMAT_KEYS[k]; k++)
+            if (!strcmp(metadata[i], FORMAT_KEYS[k]))
+                return vtc_set_error(VTC_ERR_ARG, "metadata \"%s\" is one of the token file's own keys", metadata[i]);
         st = vtc_st_writer_meta(w, metadata[i], metadata[i + 1]);
+    }
+    return st;
+}
+
+// A metadata value from text that may not be UTF-8 (a model name, parameters
+// from a command line), escaped as vtc_utf8_escape does.
+static int meta_text(vtc_st_writer *w, const char *key, const char *text) {
+    size_t cap;
+    if (vtc_mul_size(strlen(text), 4, &cap) || vtc_add_size(cap, 1, &cap))
+        return vtc_set_error(VTC_ERR_LIMIT, "metadata \"%s\" is too long", key);
+    char *v = vtc_alloc(cap, 1);
+    if (!v) return VTC_ERR_NOMEM;
+    vtc_utf8_escape(v, cap, text);
+    int st = vtc_st_writer_meta(w, key, v);
+    free(v);
+    return st;
+}
+
+static int meta_printf(vtc_st_writer *w, const char *key, const char *fmt, ...) VTC_PRINTF(3, 4);
+static int meta_printf(vtc_st_writer *w, const char *key, const char *fmt, ...) {
+    char v[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    return vtc_st_writer_meta(w, key, v);
+}
+
+// What the two formats share: grid, token count, the model that made them.
+static int common_meta(vtc_st_writer *w, const char *format, int T, int H, int W, int n_input, const char *model,
+                       const char *model_format, int feature_layer) {
+    int st = vtc_st_writer_meta(w, "format", format);
+    if (!st) st = meta_printf(w, "grid", "%d,%d,%d", T, H, W);
+    if (!st) st = meta_printf(w, "n_input", "%d", n_input);
+    if (!st && model[0]) st = meta_text(w, "model", model);
+    if (!st && model_format[0]) st = meta_text(w, "model_format", model_format);
+    if (!st && feature_layer) st = meta_printf(w, "feature_layer", "%d", feature_layer);
     return st;
 }
 
@@ -56,12 +106,10 @@ int vtc_features_save(const vtc_features *f, const char *path, const char *const
     ADD("embeds", VTC_DT_F32, f->embeds, n, f->lm_dim);
     ADD("cls_embeds", VTC_DT_F32, f->cls_embed, T, f->lm_dim);
     ADD("timestamps", VTC_DT_F64, f->timestamps, T);
-    char grid[64];
-    snprintf(grid, sizeof grid, "%d,%d,%d", f->T, f->H, f->W);
-    if (!st) st = vtc_st_writer_meta(w, "grid", grid);
-    if (!st) st = vtc_st_writer_meta(w, "format", "vtc-features-1");
+    if (!st)
+        st = common_meta(w, "vtc-features-1", f->T, f->H, f->W, f->n, f->model, f->model_format, f->feature_layer);
     if (!st && f->cls_is_received) st = vtc_st_writer_meta(w, "cls_attn", "mean received attention (no CLS token)");
-    if (!st) st = add_meta(w, metadata);
+    if (!st) st = add_host_meta(w, metadata);
     if (!st) st = vtc_st_writer_write(w, path);
     vtc_st_writer_free(w);
     free(pos);
@@ -79,9 +127,23 @@ int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *me
     ADD("positions", VTC_DT_I32, t->pos, n, 3);
     ADD("weight", VTC_DT_F32, t->weight, n);
     ADD("codes", VTC_DT_I32, t->codes, t->grid[0], t->grid[1], t->grid[2]);
+    ADD("timestamps", VTC_DT_F64, t->timestamps, t->grid[0]);
 #undef ADD
-    if (!st) st = vtc_st_writer_meta(w, "format", "vtc-tokens-1");
-    if (!st) st = add_meta(w, metadata);
+    if (!st)
+        st = common_meta(w, "vtc-tokens-1", t->grid[0], t->grid[1], t->grid[2], t->n_input, t->model,
+                         t->model_format, t->feature_layer);
+    if (!st) st = meta_text(w, "method", t->method);
+    if (!st) st = meta_text(w, "parameters", t->params ? t->params : "");
+    if (!st) {
+        if (t->n_keep) st = meta_printf(w, "keep", "%d", t->n_keep);
+        else if (t->keep_ratio) st = meta_printf(w, "keep", "%.17g", t->keep_ratio);
+        else st = vtc_st_writer_meta(w, "keep", "all");
+    }
+    if (!st) st = meta_printf(w, "n_kept", "%d", t->n);
+    if (!st) st = meta_printf(w, "retained_ratio", "%.6f", t->n_input > 0 ? (double)t->n / t->n_input : 0.0);
+    if (!st) st = vtc_st_writer_meta(w, "space", t->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
+    if (!st && t->note[0]) st = meta_text(w, "note", t->note);
+    if (!st) st = add_host_meta(w, metadata);
     if (!st) st = vtc_st_writer_write(w, path);
     vtc_st_writer_free(w);
     return st;
@@ -172,6 +234,13 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
                                            path);
             }
         }
+        // the model that made them, when the file says (docs/formats.md)
+        const char *model = vtc_st_meta(s, "model"), *model_format = vtc_st_meta(s, "model_format"),
+                   *layer = vtc_st_meta(s, "feature_layer");
+        if (model) snprintf(f->model, sizeof f->model, "%s", model);
+        if (model_format) snprintf(f->model_format, sizeof f->model_format, "%s", model_format);
+        long long fl = 0;
+        if (layer && sscanf(layer, "%lld%c", &fl, &tail) == 1 && fl > 0 && fl <= 100000) f->feature_layer = (int)fl;
         const char *recv = vtc_st_meta(s, "cls_attn");
         f->cls_is_received = recv && strstr(recv, "received") != NULL;
     }

@@ -5,7 +5,7 @@
 #include "base/safetensors.h"
 #include "vtc.h"
 
-// Validates and copies the SPEC §3 tensors of s (named `path` in messages).
+// Validates and copies the tensors of s (docs/formats.md#features-file) (named `path` in messages).
 int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out);
 
 #endif

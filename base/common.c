@@ -62,6 +62,7 @@ const char *vtc_status_str(int status) {
     case VTC_ERR_NOMEM: return "out of memory";
     case VTC_ERR_LIMIT: return "limit exceeded";
     case VTC_ERR_INTERNAL: return "internal error";
+    case VTC_ERR_NEEDS: return "input lacks what the method needs";
     default: return "unknown status";
     }
 }
@@ -238,4 +239,22 @@ struct vtc_limits vtc_limits_default(void) {
     l.max_tokens = (int64_t)1 << 20;
     l.max_memory = 8ull << 30;
     return l;
+}
+
+void vtc_utf8_escape(char *dst, size_t cap, const char *src) {
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = strlen(src), at = 0;
+    for (size_t i = 0, len; i < n; i += len) {
+        len = vtc_utf8_len(s + i, n - i);
+        if (len) {
+            if (at + len >= cap) break;
+            memcpy(dst + at, s + i, len);
+            at += len;
+        } else {
+            if (at + 4 >= cap) break;
+            snprintf(dst + at, 5, "\\x%02x", s[i]);
+            at += 4, len = 1;
+        }
+    }
+    if (cap) dst[at] = '\0';
 }

@@ -52,6 +52,11 @@ int vtc_cpu_count(void);
 // where it is not one (stray continuation, overlong, surrogate, past U+10FFFF).
 size_t vtc_utf8_len(const unsigned char *s, size_t n);
 
+// src as UTF-8 (a token file's metadata must be): copied into dst (cap bytes,
+// NUL included) with each byte that is not part of a well-formed sequence
+// written as \xNN, cut short at a character's end when it does not fit.
+void vtc_utf8_escape(char *dst, size_t cap, const char *src);
+
 // Monotonic clock in milliseconds.
 double vtc_now_ms(void);
 

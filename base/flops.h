@@ -1,4 +1,4 @@
-// FLOPs accounting (SPEC §6): the language model's prefill and decode, the
+// FLOPs accounting (docs/flops.md): the language model's prefill and decode, the
 // literature's per-layer convention, the vision encoder and the projector.
 //
 // Units. Every function here counts FLOPs = 2 x multiply-accumulates, every
@@ -89,7 +89,7 @@ double vtc_flops_paper_prefill(const struct vtc_lm_shape *lm, int64_t n);
 // (FastV's "K" is the layer after which it prunes). K is clamped to [0, L].
 double vtc_flops_paper_prefill_split(const struct vtc_lm_shape *lm, int64_t n, int64_t n_hat, int K);
 
-// The layer-averaged equivalent token count of in-decoder pruning (SPEC §6):
+// The layer-averaged equivalent token count of in-decoder pruning (docs/flops.md):
 // (K * n + (L - K) * n_hat) / L -- what FastV/SparseVLM tables call "64 tokens".
 // K is clamped to [0, L]; 0 if L <= 0.
 double vtc_flops_equiv_tokens(int64_t n, int64_t n_hat, int K, int L);

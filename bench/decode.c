@@ -263,7 +263,7 @@ int main(int argc, char **argv) {
                b->r.expected.paper_prefill / r->expected.paper_prefill, r->stats.flops_probe / 1e9, fig[c].decode_ms_tok, b->decode_ms_tok / fig[c].decode_ms_tok,
                (b->r.stats.flops_decode / bsteps) / (r->stats.flops_decode / steps), r->kv_bytes_attended / 1e6);
     }
-    printf("\n  visual tokens: fed > seen by the later layers; equiv: layer-averaged (SPEC §6). Ratios and speed-ups\n"
+    printf("\n  visual tokens: fed > seen by the later layers; equiv: layer-averaged (docs/flops.md). Ratios and speed-ups\n"
            "  are against the first row. FLOPs ratio: executed, 2 x MACs, causal attention, LM head once per token;\n"
            "  paper: 4nd^2 + 2n^2d + 2ndm per layer. probe: the attention a policy reads (not in the model's count,\n"
            "  but in the measured time). decode: per step over %d steps, incl. the LM head (%.2f GFLOP);\n"

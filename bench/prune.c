@@ -113,10 +113,10 @@ int main(int argc, char **argv) {
         for (int m = 0; m < vtc_method_count(); m++) {
             struct vtc_prune_params p = vtc_prune_params_default();
             p.method = vtc_method_name(m);
-            p.keep = !strcmp(p.method, "dycoke") ? 0 : f->n / 9; // 576 -> 64, 6272 -> 696
+            p.n_keep = !strcmp(p.method, "dycoke") ? 0 : f->n / 9; // 576 -> 64, 6272 -> 696
             if (!strcmp(p.method, "vq")) p.params = "k=64";
             vtc_tokens *t = NULL, *again = NULL;
-            if (vtc_prune(NULL, NULL, f, p, &t) || vtc_prune(NULL, NULL, f, p, &again)) {
+            if (vtc_prune(NULL, f, p, &t) || vtc_prune(NULL, f, p, &again)) {
                 fprintf(stderr, "bench: %s: %s\n", p.method, vtc_last_error());
                 return 1;
             }
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
             double best = INFINITY;
             for (int r = 0; r < reps; r++) {
                 double t0 = vtc_now_ms();
-                int st = vtc_prune(NULL, NULL, f, p, &t);
+                int st = vtc_prune(NULL, f, p, &t);
                 double ms = vtc_now_ms() - t0;
                 vtc_tokens_free(t);
                 if (st) {

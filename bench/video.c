@@ -116,10 +116,10 @@ int main(int argc, char **argv) {
         vtc_tokens *t = NULL;
         struct vtc_prune_params pp = vtc_prune_params_default();
         pp.method = methods[k];
-        pp.keep = (!strcmp(methods[k], "cls") || !strcmp(methods[k], "random")) ? 0.3 : 0;
+        pp.keep_ratio = (!strcmp(methods[k], "cls") || !strcmp(methods[k], "random")) ? 0.3 : 0;
         if (!media || vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
                                         media->timestamps, &f) ||
-            vtc_prune(ctx, m, f, pp, &t)) {
+            vtc_prune(ctx, f, pp, &t)) {
             fprintf(stderr, "bench: %s: %s\n", methods[k], vtc_last_error());
             return 1;
         }

@@ -3,23 +3,74 @@
 
 #include "cli.h"
 
-int cli_parse_keep(const char *s, double *out) {
+int cli_parse_keep(const char *s, struct vtc_prune_params *p) {
     size_t len = s ? strlen(s) : 0;
     if (len == 0 || len > 63) return -1;
+    double v;
     if (s[len - 1] == '%') {
         char num[64];
         memcpy(num, s, len - 1);
         num[len - 1] = '\0';
-        double pct;
-        if (cli_parse_double(num, 0, 100, &pct) || pct <= 0) return -1;
-        *out = pct >= 100 ? 0 : pct / 100.0;
-        return 0;
+        if (cli_parse_double(num, 0, 100, &v) || v <= 0) return -1;
+        v = v >= 100 ? 0 : v / 100.0;
+    } else {
+        if (cli_parse_double(s, 0, 1e9, &v) || v <= 0) return -1;
+        if (v >= 1 && v != (double)(long long)v) return -1; // a count must be whole
     }
-    double v;
-    if (cli_parse_double(s, 0, 1e9, &v) || v <= 0) return -1;
-    if (v >= 1 && v != (double)(long long)v) return -1; // a count must be whole
-    *out = v;
+    p->n_keep = v >= 1 ? (int32_t)v : 0;
+    p->keep_ratio = v < 1 ? v : 0;
     return 0;
+}
+
+int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--method") && strcmp(a, "--keep") && strcmp(a, "--param") && strcmp(a, "--seed")) return -1;
+    if (*i + 1 >= argc) return cli_usage_error("%s needs a value", a);
+    const char *val = argv[++*i];
+    long long v;
+    if (!strcmp(a, "--method")) {
+        o->method = val;
+    } else if (!strcmp(a, "--keep")) {
+        if (cli_parse_keep(val, &o->budget))
+            return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", val);
+        o->have_keep = 1;
+    } else if (!strcmp(a, "--param")) {
+        if (o->n_params == CLI_MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", CLI_MAX_PARAMS);
+        if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
+        o->params[o->n_params++] = val;
+    } else {
+        if (cli_parse_int(val, 0, (long long)1 << 62, &v))
+            return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
+        o->seed = (uint64_t)v;
+    }
+    return 0;
+}
+
+int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *what, struct vtc_prune_params *out) {
+    if (cli_join_params(o->params, o->n_params, o->joined, sizeof o->joined))
+        return cli_usage_error("--param: more than %zu characters in all", sizeof o->joined - 1);
+    *out = vtc_prune_params_default();
+    out->method = method;
+    out->n_keep = o->budget.n_keep;
+    out->keep_ratio = o->budget.keep_ratio;
+    out->params = o->n_params ? o->joined : NULL;
+    out->seed = o->seed;
+    int st = vtc_prune_validate(*out);
+    return st ? cli_status_error(st, what) : 0;
+}
+
+int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_features **out) {
+    vtc_features *f = NULL;
+    int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
+    if (st) return st;
+    if (pool > 1) {
+        vtc_features *pooled = vtc_features_pool(f, pool);
+        vtc_features_free(f);
+        if (!pooled) return vtc_last_status();
+        f = pooled;
+    }
+    *out = f;
+    return VTC_OK;
 }
 
 int cli_parse_positions(const char *s, int *original) {

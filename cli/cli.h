@@ -1,4 +1,4 @@
-// Shared helpers of the vtc command-line tool. Exit codes (SPEC §7): 0 ok,
+// Shared helpers of the vtc command-line tool. Exit codes (docs/cli.md#exit-status): 0 ok,
 // 1 runtime or input error, 2 usage error; errors are one line
 // "vtc: error: <what>: <why>" on stderr.
 #ifndef VTC_CLI_H
@@ -27,9 +27,42 @@ int cli_status_error(int status, const char *what);
 int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 
-// --keep: "64" (a count), "25%" (a percentage) or "0.25" (a fraction) into the
-// vtc_prune_params.keep convention (>= 1 count, (0, 1) fraction; "100%" = 0 = all).
-int cli_parse_keep(const char *s, double *out);
+// --keep: "64" (a count), "25%" (a percentage) or "0.25" (a fraction) into
+// p->n_keep or p->keep_ratio, clearing the other ("100%" clears both: every token).
+int cli_parse_keep(const char *s, struct vtc_prune_params *p);
+
+// The pruning options `vtc compress` and `vtc prune` share: --method NAME,
+// --keep K, --param NAME=VALUE (repeatable), --seed S.
+#define CLI_MAX_PARAMS 32
+struct cli_prune_opts {
+    const char *method;              // NULL when --method was not given
+    int have_keep;                   // 1 when --keep was given
+    struct vtc_prune_params budget;  // its n_keep / keep_ratio
+    const char *params[CLI_MAX_PARAMS];
+    int n_params;
+    uint64_t seed;
+    char joined[2048];               // the --param values, comma-joined
+};
+// When argv[*i] is one of those options: takes its value (advancing *i) and
+// returns 0, or prints the usage error and returns CLI_USAGE. -1 when it is not one.
+int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i);
+// The vtc_prune_params they give for `method` (pointing into o), checked against
+// the registry: 0, or the error printed ("vtc: error: <what>: ...") and its exit code.
+int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *what, struct vtc_prune_params *out);
+
+// `vtc compress` without --method: the method and budget that hold up best in
+// the quality tables (docs/quality.md) for the kind of input: uniform for an
+// image, divprune for a video, each keeping a third of the tokens unless --keep
+// says otherwise. `--method none` is the unpruned baseline.
+#define CLI_DEFAULT_METHOD_IMAGE "uniform"
+#define CLI_DEFAULT_METHOD_VIDEO "divprune"
+#define CLI_DEFAULT_KEEP_RATIO (1.0 / 3.0)
+
+// Encodes every frame of media in one call and, when pool > 1, averages each
+// frame's grid pool x pool after the projector (LLaVA-OneVision's video
+// pooling): the one encode path of `vtc encode`, `vtc compress` and `vtc eval`.
+// *out: caller frees with vtc_features_free. A vtc status (error in vtc_last_error()).
+int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_features **out);
 
 // --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
 int cli_parse_positions(const char *s, int *original);
@@ -37,12 +70,6 @@ int cli_parse_positions(const char *s, int *original);
 // Joins --param values with commas, the form vtc_prune_params.params takes.
 // 0, or -1 when they do not fit in cap bytes.
 int cli_join_params(const char *const *list, int n, char *buf, size_t cap);
-
-// Text from the command line (a path, --param) as a token-file metadata value,
-// which must be UTF-8: copied into dst (cap bytes, NUL included) with each byte
-// that is not part of a well-formed sequence written as \xNN, cut short at a
-// character's end when it does not fit.
-void cli_meta_text(char *dst, size_t cap, const char *src);
 
 // The whole tool: argv as main() gets it; returns the exit code. main() adds
 // only the signal handlers (fuzz/fuzz_cli.c calls this directly).

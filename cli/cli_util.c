@@ -90,24 +90,6 @@ int cli_parse_double(const char *s, double lo, double hi, double *out) {
     return 0;
 }
 
-void cli_meta_text(char *dst, size_t cap, const char *src) {
-    const unsigned char *s = (const unsigned char *)src;
-    size_t n = strlen(src), at = 0;
-    for (size_t i = 0, len; i < n; i += len) {
-        len = vtc_utf8_len(s + i, n - i);
-        if (len) {
-            if (at + len >= cap) break;
-            memcpy(dst + at, s + i, len);
-            at += len;
-        } else {
-            if (at + 4 >= cap) break;
-            snprintf(dst + at, 5, "\\x%02x", s[i]);
-            at += 4, len = 1;
-        }
-    }
-    if (cap) dst[at] = '\0';
-}
-
 int cli_join_params(const char *const *list, int n, char *buf, size_t cap) {
     size_t at = 0;
     buf[0] = '\0';

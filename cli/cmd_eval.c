@@ -9,7 +9,7 @@
 // logits (ties: the lower id) must equal the answer, which is one token.
 // With --positions original the kept rows keep the RoPE positions their source
 // tokens hold in the unpruned prompt (gaps where tokens were dropped, as FastV
-// keeps them) and the question sits where it would unpruned: SPEC section 3,
+// keeps them) and the question sits where it would unpruned: docs/methods.md#positions,
 // "vtc never renumbers silently: the host chooses".
 //
 // Work is shared as far as it can be: a run of consecutive questions on the same
@@ -106,7 +106,7 @@ struct row {
     int in_decoder;     // an lm/ policy on the unpruned tokens
     int video_only;     // from the default list: runs on video media only
     const char *budget; // the --keep item as given; "all" for none and in-decoder methods
-    double keep;
+    struct vtc_prune_params keep; // its budget: n_keep or keep_ratio
     char params[1024];
     int64_t n_run, n_correct, n_none_correct, n_skipped, n_video_skipped, n_not_fired;
     int32_t policy_layer; // the in-decoder method's resolved layer
@@ -293,7 +293,7 @@ static int plan_rows(struct eval *e, struct list *methods, struct list *keeps, s
     if (o->decode_methods && (rc = split_list("--decode-methods", o->decode_methods, decoders)) != 0) return rc;
     if ((rc = check_prefixes("--param", o->params, o->n_params, methods)) != 0) return rc;
     if ((rc = check_prefixes("--decode-param", o->decode_params, o->n_decode_params, decoders)) != 0) return rc;
-    double keep[MAX_LIST];
+    struct vtc_prune_params keep[MAX_LIST];
     for (int k = 0; k < keeps->n; k++)
         if (cli_parse_keep(keeps->item[k], &keep[k]))
             return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", keeps->item[k]);
@@ -629,21 +629,13 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
     vtc_features *f = NULL;
     vtc_tokens *unpruned = NULL;
     int rc = 0;
-    int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
+    // --pool is LLaVA-OneVision's video pooling: the images of a mixed set stay whole
+    int st = cli_encode_media(ctx, media, media->is_video ? e->o.pool : 1, &f);
     if (st) {
         rc = cli_runtime_error("%s:%d: encoding %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
         goto done;
     }
     if (media->is_video) e->n_video_encodes++;
-    if (media->is_video && e->o.pool > 1) {
-        vtc_features *pooled = vtc_features_pool(f, e->o.pool);
-        if (!pooled) {
-            rc = cli_runtime_error("%s:%d: pooling %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
-            goto done;
-        }
-        vtc_features_free(f);
-        f = pooled;
-    }
     for (int ri = 0; ri < e->n_rows && !rc; ri++) {
         struct row *w = &e->rows[ri];
         vtc_tokens *t = unpruned;
@@ -654,12 +646,13 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
             }
             struct vtc_prune_params pp = vtc_prune_params_default();
             pp.method = w->method;
-            pp.keep = w->keep;
+            pp.n_keep = w->keep.n_keep;
+            pp.keep_ratio = w->keep.keep_ratio;
             pp.params = w->params[0] ? w->params : NULL;
             pp.seed = e->o.seed;
             t = NULL;
-            st = vtc_prune(ctx, e->model, f, pp, &t);
-            if (st == VTC_ERR_ARG && ri > 0) { // this method cannot run on these features or at this budget
+            st = vtc_prune(ctx, f, pp, &t);
+            if (st == VTC_ERR_NEEDS) { // this method cannot run on these features or at this budget
                 skip(w, q1 - q0, vtc_last_error(), 0);
                 continue;
             }
@@ -819,7 +812,7 @@ static int write_json(const struct eval *e, char notes[][640], int n_notes) {
         vtc_json_kv_string(&j, "method", w->method);
         vtc_json_kv_bool(&j, "in_decoder", w->in_decoder);
         vtc_json_kv_string(&j, "budget", w->budget);
-        vtc_json_kv_double(&j, "keep", w->keep);
+        vtc_json_kv_double(&j, "keep", w->keep.n_keep ? (double)w->keep.n_keep : w->keep.keep_ratio);
         vtc_json_kv_string(&j, "parameters", w->params);
         vtc_json_kv_int(&j, "questions", w->n_run);
         vtc_json_kv_int(&j, "skipped", w->n_skipped);

@@ -1,5 +1,5 @@
 // `vtc flops`: language-model FLOPs before and after visual-token compression
-// (SPEC §6). Pure arithmetic: no model file is read, so the vision encoder and
+// (docs/flops.md). Pure arithmetic: no model file is read, so the vision encoder and
 // projector are not part of this report ("vision_encoder": null in --json;
 // `vtc compress --report` has them as executed).
 #include <stdio.h>

@@ -12,20 +12,15 @@
 #include "base/safetensors.h"
 #include "base/tensor.h"
 
-#define MAX_PARAMS 32
-
 // ---------------------------------------------------------------- prune
 
 int cmd_prune(int argc, char **argv) {
-    const char *input = NULL, *out = NULL, *method = NULL, *model_path = NULL;
-    const char *params[MAX_PARAMS];
-    int n_params = 0, json = 0, have_keep = 0;
-    double keep = 0;
-    long long seed = 0;
+    const char *input = NULL, *out = NULL, *model_path = NULL;
+    struct cli_prune_opts po = { 0 };
+    int json = 0, r;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = !strcmp(a, "-o") || !strcmp(a, "--method") || !strcmp(a, "--keep") || !strcmp(a, "--param") ||
-                    !strcmp(a, "--seed") || !strcmp(a, "--model");
+        int takes = !strcmp(a, "-o") || !strcmp(a, "--model");
         if (takes && !val) return cli_usage_error("prune: %s needs a value", a);
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs("usage: vtc prune FEATURES.safetensors --method NAME --keep K [--param NAME=VALUE ...]\n"
@@ -36,22 +31,12 @@ int cmd_prune(int argc, char **argv) {
                   "method's space (metadata \"space\").\n",
                   stdout);
             return CLI_OK;
+        } else if ((r = cli_prune_option(&po, argc, argv, &i)) >= 0) {
+            if (r) return r;
         } else if (!strcmp(a, "-o")) {
             out = val, i++;
-        } else if (!strcmp(a, "--method")) {
-            method = val, i++;
         } else if (!strcmp(a, "--model")) {
             model_path = val, i++;
-        } else if (!strcmp(a, "--keep")) {
-            if (cli_parse_keep(val, &keep)) return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", val);
-            have_keep = 1, i++;
-        } else if (!strcmp(a, "--param")) {
-            if (n_params == MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", MAX_PARAMS);
-            if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
-            params[n_params++] = val, i++;
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(val, 0, (long long)1 << 62, &seed)) return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
-            i++;
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -63,27 +48,24 @@ int cmd_prune(int argc, char **argv) {
         }
     }
     if (!input) return cli_usage_error("prune: no FEATURES file given");
-    if (!method) return cli_usage_error("prune: --method is required (see `vtc methods`)");
+    if (!po.method) return cli_usage_error("prune: --method is required (see `vtc methods`)");
     if (!out) return cli_usage_error("prune: -o OUT.safetensors is required");
-    if (!have_keep) keep = 0;
-    char joined[2048];
-    if (cli_join_params(params, n_params, joined, sizeof joined))
-        return cli_usage_error("prune: --param: more than %zu characters in all", sizeof joined - 1);
-    struct vtc_prune_params pp = vtc_prune_params_default();
-    pp.method = method;
-    pp.keep = keep;
-    pp.params = n_params ? joined : NULL;
-    pp.seed = (uint64_t)seed;
-    int st = vtc_prune_validate(pp);
-    if (st) return cli_status_error(st, "prune");
+    struct vtc_prune_params pp;
+    int st = cli_prune_params(&po, po.method, "prune", &pp);
+    if (st) return st;
 
     vtc_model *model = NULL;
+    vtc_ctx *ctx = NULL; // with --model: its projector maps merged tokens to the LM's space
     vtc_features *f = NULL;
     vtc_tokens *tok = NULL;
     int rc = CLI_OK;
     if (model_path) {
         model = vtc_model_load(model_path, vtc_model_params_default());
         if (!model) return cli_status_error(vtc_last_status(), "loading model");
+        if (!(ctx = vtc_ctx_new(model, vtc_ctx_params_default()))) {
+            rc = cli_status_error(vtc_last_status(), "creating context");
+            goto done;
+        }
     }
     double t0 = vtc_now_ms();
     st = vtc_features_load(input, &f);
@@ -91,38 +73,14 @@ int cmd_prune(int argc, char **argv) {
         rc = cli_status_error(st, "reading features");
         goto done;
     }
-    // A file without a tensor the method cannot run without is an input error
-    // (exit 1); vtc_prune would call it an invalid argument (exit 2).
-    const unsigned needs = vtc_method_find(method)->needs;
-    const struct { unsigned bit; const void *have; const char *name; } fields[] = {
-        { VTC_F_CLS, f->cls, "cls" },           { VTC_F_CLS_ATTN, f->cls_attn, "cls_attn" },
-        { VTC_F_KEYS, f->keys, "keys" },        { VTC_F_CLS_ATTN_LAST, f->cls_attn_last, "cls_attn_last" },
-        { VTC_F_EMBEDS, f->embeds, "embeds" },  { VTC_F_CLS_EMBED, f->cls_embed, "cls_embeds" },
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if ((needs & fields[i].bit) && !fields[i].have) {
-            rc = cli_runtime_error("reading features: %s: no tensor \"%s\", which method %s needs", input,
-                                   fields[i].name, method);
-            goto done;
-        }
     double t1 = vtc_now_ms();
-    st = vtc_prune(NULL, model, f, pp, &tok);
+    st = vtc_prune(ctx, f, pp, &tok);
     double t2 = vtc_now_ms();
     if (st) {
         rc = cli_status_error(st, "pruning");
         goto done;
     }
-    char grid[64], nin[32], nkept[32], ratio[32], source[512], params_meta[2048];
-    cli_meta_text(source, sizeof source, input);
-    cli_meta_text(params_meta, sizeof params_meta, joined);
-    snprintf(grid, sizeof grid, "%d,%d,%d", f->T, f->H, f->W);
-    snprintf(nin, sizeof nin, "%d", f->n);
-    snprintf(nkept, sizeof nkept, "%d", tok->n);
-    snprintf(ratio, sizeof ratio, "%.6f", (double)tok->n / f->n);
-    const char *meta[] = { "grid", grid, "method", method, "parameters", params_meta, "n_input", nin, "n_kept", nkept,
-                           "retained_ratio", ratio, "space", tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features",
-                           "source", source, "note", tok->note, NULL };
-    st = vtc_tokens_save(tok, out, meta);
+    st = vtc_tokens_save(tok, out, NULL);
     double t3 = vtc_now_ms();
     if (st) {
         rc = cli_status_error(st, "writing");
@@ -135,8 +93,8 @@ int cmd_prune(int argc, char **argv) {
         vtc_json_kv_string(&j, "command", "prune");
         vtc_json_kv_string(&j, "input", input);
         vtc_json_kv_string(&j, "output", out);
-        vtc_json_kv_string(&j, "method", method);
-        vtc_json_kv_string(&j, "parameters", joined);
+        vtc_json_kv_string(&j, "method", pp.method);
+        vtc_json_kv_string(&j, "parameters", po.joined);
         vtc_json_kv_string(&j, "space", tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
         vtc_json_kv_string(&j, "note", tok->note);
         vtc_json_kv_int(&j, "n_input", f->n);
@@ -151,7 +109,7 @@ int cmd_prune(int argc, char **argv) {
         vtc_json_end_object(&j);
         vtc_json_finish(&j);
     } else {
-        printf("method    %s%s%s\n", method, n_params ? " " : "", joined);
+        printf("method    %s%s%s\n", pp.method, po.n_params ? " " : "", po.joined);
         if (tok->note[0]) printf("note      %s\n", tok->note);
         printf("tokens    %d -> %d  (retained ratio %.4f, %s space)\n", f->n, tok->n, (double)tok->n / f->n,
                tok->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
@@ -161,6 +119,7 @@ int cmd_prune(int argc, char **argv) {
 done:
     vtc_tokens_free(tok);
     vtc_features_free(f);
+    vtc_ctx_free(ctx);
     vtc_model_free(model);
     return rc;
 }
@@ -235,11 +194,10 @@ static int info_safetensors(const char *path) {
         print_shape(t);
         printf("\n");
     }
-    static const char *keys[] = { "grid", "model", "model_format", "feature_layer", "source", "method", "parameters",
-                                  "n_input", "n_kept", "retained_ratio", "space", "note", "timestamps", NULL };
-    for (int k = 0; keys[k]; k++) {
-        const char *v = vtc_st_meta(s, keys[k]);
-        if (v && v[0]) printf("  %-16s %s\n", keys[k], v);
+    // the metadata: the format's keys (docs/formats.md) and any a host added
+    for (int i = 0; i < vtc_st_meta_count(s); i++) {
+        const char *k, *v;
+        if (!vtc_st_meta_at(s, i, &k, &v) && strcmp(k, "format") && v[0]) printf("  %-16s %s\n", k, v);
     }
     vtc_st_close(s);
     return 0;

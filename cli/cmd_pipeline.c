@@ -17,21 +17,16 @@
 #include "report.h"
 #include "viz.h"
 
-#define MAX_PARAMS 32
-
 struct opts {
-    const char *model, *input, *out, *report, *viz, *method, *lm;
-    const char *params[MAX_PARAMS];
-    int n_params;
-    double keep;
+    const char *model, *input, *out, *report, *viz, *lm;
+    struct cli_prune_opts prune; // --method, --keep, --param, --seed
     int frames, threads, layer, aspect, json, text, gen, pool;
     double fps;
-    unsigned long long seed;
     int is_compress;
     struct vtc_limits limits;
     // --decoder: the kept tokens through the reference decoder (decode_run.h)
     const char *decoder, *tokenizer, *prompt, *decode_method;
-    const char *decode_params[MAX_PARAMS];
+    const char *decode_params[CLI_MAX_PARAMS];
     int n_decode_params, steps;
     int original_positions, positions_given; // --positions
     double temp;
@@ -80,6 +75,7 @@ static void usage(int compress) {
 
 static int parse(int argc, char **argv, struct opts *o) {
     long long v;
+    int r;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -130,20 +126,8 @@ static int parse(int argc, char **argv, struct opts *o) {
             else o->limits.max_memory = (uint64_t)v;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
-        } else if (o->is_compress && !strcmp(a, "--method")) {
-            NEED(); o->method = val;
-        } else if (o->is_compress && !strcmp(a, "--keep")) {
-            NEED();
-            if (cli_parse_keep(val, &o->keep)) return cli_usage_error("--keep: '%s' is not a token count, percentage or fraction", val);
-        } else if (o->is_compress && !strcmp(a, "--param")) {
-            NEED();
-            if (o->n_params == MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", MAX_PARAMS);
-            if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
-            o->params[o->n_params++] = val;
-        } else if (o->is_compress && !strcmp(a, "--seed")) {
-            NEED();
-            if (cli_parse_int(val, 0, (long long)1 << 62, &v)) return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
-            o->seed = (unsigned long long)v;
+        } else if (o->is_compress && (r = cli_prune_option(&o->prune, argc, argv, &i)) >= 0) {
+            if (r) return r;
         } else if (o->is_compress && !strcmp(a, "--report")) {
             NEED(); o->report = val;
         } else if (o->is_compress && !strcmp(a, "--viz")) {
@@ -164,7 +148,8 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED(); o->decode_method = val;
         } else if (o->is_compress && !strcmp(a, "--decode-param")) {
             NEED();
-            if (o->n_decode_params == MAX_PARAMS) return cli_usage_error("--decode-param: at most %d parameters", MAX_PARAMS);
+            if (o->n_decode_params == CLI_MAX_PARAMS)
+                return cli_usage_error("--decode-param: at most %d parameters", CLI_MAX_PARAMS);
             if (!strchr(val, '=')) return cli_usage_error("--decode-param: '%s' is not NAME=VALUE", val);
             o->decode_params[o->n_decode_params++] = val;
         } else if (o->is_compress && !strcmp(a, "-n")) {
@@ -191,6 +176,8 @@ static int parse(int argc, char **argv, struct opts *o) {
     if (!o->input) return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
     if (!o->is_compress && !o->out) return cli_usage_error("encode: -o OUT.safetensors is required");
     if (o->frames && o->fps > 0) return cli_usage_error("%s: give --frames or --fps, not both", argv[0]);
+    if (o->prune.n_params && !o->prune.method)
+        return cli_usage_error("%s: --param names a knob of --method, which is not given", argv[0]);
     if (!o->decoder && (o->tokenizer || o->prompt || o->decode_method || o->n_decode_params || o->steps >= 0 ||
                         o->temp >= 0 || o->positions_given))
         return cli_usage_error("%s: --tokenizer, --prompt, --decode-method, --decode-param, -n, --temp and --positions "
@@ -229,14 +216,13 @@ static int run(int argc, char **argv, int is_compress) {
     o.temp = -1;
     int pr = parse(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
-    char outbuf[4096], params[2048], decode_params[2048];
+    char outbuf[4096], decode_params[2048];
     if (!o.out) {
         default_output(o.input, outbuf, sizeof outbuf);
         o.out = outbuf;
     }
-    if (cli_join_params(o.params, o.n_params, params, sizeof params) ||
-        cli_join_params(o.decode_params, o.n_decode_params, decode_params, sizeof decode_params))
-        return cli_usage_error("--param / --decode-param: more than %zu characters in all", sizeof params - 1);
+    if (cli_join_params(o.decode_params, o.n_decode_params, decode_params, sizeof decode_params))
+        return cli_usage_error("--decode-param: more than %zu characters in all", sizeof decode_params - 1);
     if (o.steps < 0) o.steps = 32;
     if (o.temp < 0) o.temp = 0;
     struct vtc_lm_shape lm;
@@ -253,15 +239,14 @@ static int run(int argc, char **argv, int is_compress) {
     vtc_tokens *tok = NULL;
     struct cli_decode_result dec = { 0 };
 
-    // Validate what can be checked before any work: method name and parameters.
+    // Validate what can be checked before any work: method name, parameters,
+    // budget. Without --method the input's kind picks the method (cli.h), each
+    // default taking the same budget.
     struct vtc_prune_params pp = vtc_prune_params_default();
-    pp.method = o.method ? o.method : "none";
-    pp.keep = o.keep;
-    pp.params = o.n_params ? params : NULL;
-    pp.seed = o.seed;
+    if (!o.prune.method && !o.prune.have_keep) o.prune.budget.keep_ratio = CLI_DEFAULT_KEEP_RATIO;
     if (is_compress) {
-        int st = vtc_prune_validate(pp);
-        if (st) return cli_status_error(st, "compress");
+        int st = cli_prune_params(&o.prune, o.prune.method ? o.prune.method : CLI_DEFAULT_METHOD_IMAGE, "compress", &pp);
+        if (st) return st;
         const char *dp = o.n_decode_params ? decode_params : NULL;
         if (o.decoder && (st = cli_decode_check_method(o.decode_method, dp)) != 0)
             return cli_status_error(st, "--decode-method");
@@ -291,6 +276,10 @@ static int run(int argc, char **argv, int is_compress) {
         goto done;
     }
     r.media = media;
+    if (is_compress && !o.prune.method) {
+        pp.method = media->is_video ? CLI_DEFAULT_METHOD_VIDEO : CLI_DEFAULT_METHOD_IMAGE;
+        r.default_method = 1;
+    }
 
     struct vtc_ctx_params cp = vtc_ctx_params_default();
     cp.n_threads = o.threads;
@@ -305,26 +294,17 @@ static int run(int argc, char **argv, int is_compress) {
         rc = cli_status_error(vtc_last_status(), "creating context");
         goto done;
     }
-    int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
+    int st = cli_encode_media(ctx, media, o.pool, &f);
     if (st) {
         if (cp.progress && media->n_frames > 1) fputs("\r\033[K", stderr); // the error gets a line of its own
         rc = cli_status_error(st, "encoding");
         goto done;
     }
-    if (o.pool > 1) { // LLaVA-OneVision's video pooling, after the projector, before any method
-        vtc_features *pooled = vtc_features_pool(f, o.pool);
-        if (!pooled) {
-            rc = cli_status_error(vtc_last_status(), "pooling");
-            goto done;
-        }
-        vtc_features_free(f);
-        f = pooled;
-    }
     r.f = f;
 
     if (is_compress) {
         t0 = vtc_now_ms();
-        st = vtc_prune(ctx, model, f, pp, &tok);
+        st = vtc_prune(ctx, f, pp, &tok);
         r.ms_prune = vtc_now_ms() - t0;
         if (st) {
             rc = cli_status_error(st, "pruning");
@@ -365,8 +345,7 @@ static int run(int argc, char **argv, int is_compress) {
         write_to = staged;
     }
     t0 = vtc_now_ms();
-    const char **meta = report_metadata(&r);
-    st = is_compress ? vtc_tokens_save(tok, write_to, meta) : vtc_features_save(f, write_to, meta);
+    st = is_compress ? vtc_tokens_save(tok, write_to, NULL) : vtc_features_save(f, write_to, NULL);
     r.ms_write = vtc_now_ms() - t0;
     if (st) {
         rc = cli_status_error(st, "writing");

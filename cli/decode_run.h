@@ -15,7 +15,7 @@
 // and base/flops.h's account of the same sizes (vtc_lm_flops_split; they agree
 // to rounding, the run fails the 1% check otherwise), the account for the
 // uncompressed token count, KV-cache bytes, visual tokens per layer and the
-// layer-averaged equivalent token count (SPEC §6).
+// layer-averaged equivalent token count (docs/flops.md#layer-averaged-equivalent).
 //
 // Errors as in the library: 0 or a negative enum vtc_status, the reason in
 // vtc_last_error(). Nothing here prints except cli_decode_print / the `human`

@@ -8,9 +8,8 @@
 #include "base/common.h"
 #include "decode_run.h"
 #include "base/flops.h"
-#include "json_out.h"
 #include "base/mapfile.h"
-#include "base/safetensors.h"
+#include "json_out.h"
 
 void report_init(struct report *r, const char *input, const char *command) {
     memset(r, 0, sizeof *r);
@@ -20,52 +19,6 @@ void report_init(struct report *r, const char *input, const char *command) {
 
 static int64_t n_input(const struct report *r) { return r->f ? r->f->n : 0; }
 static int64_t n_kept(const struct report *r) { return r->tokens ? r->tokens->n : n_input(r); }
-
-const char **report_metadata(struct report *r) {
-    struct vtc_model_info mi;
-    vtc_model_get_info(r->model, &mi);
-    int k = 0, t = 0;
-#define META(key, ...)                                                          \
-    do {                                                                        \
-        snprintf(r->meta_text[t], sizeof r->meta_text[t], __VA_ARGS__);        \
-        r->meta[k++] = key;                                                     \
-        r->meta[k++] = r->meta_text[t++];                                       \
-    } while (0)
-    META("grid", "%d,%d,%d", r->f->T, r->f->H, r->f->W);
-    META("model", "%s", mi.name);
-    META("model_format", "%s", mi.format);
-    META("feature_layer", "%d", mi.feature_layer);
-#define META_TEXT(key, text)                                                   \
-    do { /* command-line text, escaped where it is not UTF-8 */                 \
-        cli_meta_text(r->meta_text[t], sizeof r->meta_text[t], text);           \
-        r->meta[k++] = key;                                                     \
-        r->meta[k++] = r->meta_text[t++];                                       \
-    } while (0)
-    META_TEXT("source", r->input);
-    META("n_input", "%lld", (long long)n_input(r));
-    if (r->tokens) {
-        META("method", "%s", r->prune.method);
-        META_TEXT("parameters", r->prune.params ? r->prune.params : "");
-        META("keep", "%.17g", r->prune.keep);
-        META("n_kept", "%lld", (long long)n_kept(r));
-        META("retained_ratio", "%.6f", (double)n_kept(r) / (double)n_input(r));
-        META("space", "%s", r->tokens->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
-        if (r->tokens->note[0]) META("note", "%s", r->tokens->note);
-    }
-    if (r->media && r->media->is_video) {
-        // frame timestamps, as many as fit
-        char *p = r->meta_text[t];
-        size_t cap = sizeof r->meta_text[t], len = 0;
-        p[0] = '\0';
-        for (int i = 0; i < r->media->n_frames && len + 24 < cap; i++)
-            len += (size_t)snprintf(p + len, cap - len, "%s%.3f", i ? "," : "", r->media->timestamps[i]);
-        r->meta[k++] = "timestamps";
-        r->meta[k++] = r->meta_text[t++];
-    }
-#undef META
-    r->meta[k] = NULL;
-    return r->meta;
-}
 
 // The projector ran on every token (encode, or methods that need embeddings)
 // and/or on the kept tokens inside vtc_prune.
@@ -153,8 +106,10 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
     vtc_json_end_array(&j);
     if (r->tokens) {
         vtc_json_kv_string(&j, "method", r->prune.method);
+        vtc_json_kv_bool(&j, "method_default", r->default_method);
         vtc_json_kv_string(&j, "parameters", r->prune.params ? r->prune.params : "");
-        vtc_json_kv_double(&j, "keep", r->prune.keep);
+        // the budget as given: a count, a fraction, or 0 for every token
+        vtc_json_kv_double(&j, "keep", r->prune.n_keep ? (double)r->prune.n_keep : r->prune.keep_ratio);
         vtc_json_kv_string(&j, "space", r->tokens->space == VTC_SPACE_EMBEDS ? "embeds" : "features");
         vtc_json_kv_string(&j, "note", r->tokens->note);
     }
@@ -203,10 +158,13 @@ void report_print_summary(const struct report *r, FILE *fp) {
             r->media && r->media->is_video ? "video" : "image", r->f->T, r->f->T == 1 ? "" : "s", r->f->T, r->f->H,
             r->f->W);
     fprintf(fp, "model     %s [%s]%s\n", mi.name, mi.format, mi.random_weights ? " - random weights (demo)" : "");
-    if (r->tokens)
-        fprintf(fp, "method    %s%s%s%s%s\n", r->prune.method, r->prune.params ? " (" : "",
-                r->prune.params ? r->prune.params : "", r->prune.params ? ")" : "",
-                r->tokens->note[0] ? "" : "");
+    if (r->tokens && r->default_method)
+        fprintf(fp, "method    %s, keeping %s (the default for %s; --method none keeps every token)\n", r->prune.method,
+                r->prune.n_keep || r->prune.keep_ratio != CLI_DEFAULT_KEEP_RATIO ? "the --keep budget" : "a third",
+                r->media && r->media->is_video ? "video" : "images");
+    else if (r->tokens)
+        fprintf(fp, "method    %s%s%s%s\n", r->prune.method, r->prune.params ? " (" : "",
+                r->prune.params ? r->prune.params : "", r->prune.params ? ")" : "");
     if (r->tokens && r->tokens->note[0]) fprintf(fp, "note      %s\n", r->tokens->note);
     fprintf(fp, "tokens    %lld -> %lld  (retained ratio %.4f)\n", (long long)n_input(r), (long long)n_kept(r),
             (double)n_kept(r) / (double)n_input(r));

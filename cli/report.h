@@ -1,4 +1,4 @@
-// The report of one encode/compress run: human summary, JSON, token-file metadata.
+// The report of one encode/compress run: human summary and JSON.
 #ifndef VTC_CLI_REPORT_H
 #define VTC_CLI_REPORT_H
 
@@ -15,19 +15,15 @@ struct report {
     const vtc_features *f;
     const vtc_tokens *tokens;  // NULL for encode
     struct vtc_prune_params prune;
+    int default_method;        // 1 when compress picked the method (no --method)
     struct vtc_lm_shape lm;
     const char *lm_name;
     int n_text, n_gen;
     double ms_load, ms_decode, ms_prune, ms_write;
     const struct cli_decode_result *decode; // compress --decoder: its run (decode_run.h), or NULL
-    // token-file metadata, built by report_metadata
-    char meta_text[16][512];
-    const char *meta[33];
 };
 
 void report_init(struct report *r, const char *input, const char *command);
-// NULL-terminated key, value list for the token file's __metadata__ (owned by r).
-const char **report_metadata(struct report *r);
 int report_write_json(const struct report *r, FILE *fp, int pretty);
 // Writes the JSON report atomically to path.
 int report_write_file(const struct report *r, const char *path);

@@ -94,9 +94,10 @@ int main(int argc, char **argv) {
     }
     struct vtc_prune_params pp = vtc_prune_params_default();
     pp.method = method;
-    pp.keep = keep;
+    if (keep >= 1) pp.n_keep = (int32_t)keep; // a count
+    else pp.keep_ratio = keep;                 // a fraction
     double t0 = now_ms();
-    if (vtc_encode_image(vctx, img, &f) || vtc_prune(vctx, vm, f, pp, &kept)) {
+    if (vtc_encode_image(vctx, img, &f) || vtc_prune(vctx, f, pp, &kept)) {
         fprintf(stderr, "host: %s\n", vtc_ctx_error(vctx));
         goto done;
     }

@@ -1,4 +1,4 @@
-// libFuzzer target: the token-file reader (safetensors + the SPEC §3 checks),
+// libFuzzer target: the token-file reader (safetensors + the checks of docs/formats.md),
 // then a prune of what loaded, so methods see every shape a file can claim.
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,9 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (int i = 0; i < 4; i++) {
                 struct vtc_prune_params p = vtc_prune_params_default();
                 p.method = methods[i];
-                p.keep = f->n > 1 ? 0.5 : 0;
+                p.keep_ratio = f->n > 1 ? 0.5 : 0;
                 vtc_tokens *t = NULL;
-                if (vtc_prune(NULL, NULL, f, p, &t) == 0) vtc_tokens_free(t);
+                if (vtc_prune(NULL, f, p, &t) == 0) vtc_tokens_free(t);
             }
         }
         vtc_features_free(f);

@@ -42,13 +42,16 @@ extern "C" {
 
 enum vtc_status {
     VTC_OK              =  0,
-    VTC_ERR_ARG         = -1, // invalid argument or impossible parameter (usage error)
+    VTC_ERR_ARG         = -1, // invalid argument or impossible parameter
     VTC_ERR_IO          = -2, // a file could not be opened, read or written
     VTC_ERR_FORMAT      = -3, // malformed, truncated or inconsistent input
     VTC_ERR_UNSUPPORTED = -4, // valid input that vtc does not handle
     VTC_ERR_NOMEM       = -5, // an allocation failed
     VTC_ERR_LIMIT       = -6, // input exceeds a configured limit (pixels, frames, tokens, memory)
     VTC_ERR_INTERNAL    = -7, // a bug in vtc
+    VTC_ERR_NEEDS       = -8, // the input lacks what the method needs: a tensor it reads, enough
+                              // frames or tokens for the budget asked (a property of the input,
+                              // not a bad argument; the registry's check is the only one)
 };
 
 // Short name of a status ("ok", "invalid argument", ...). Static storage; thread-safe.
@@ -196,6 +199,9 @@ typedef struct vtc_features {
     double  ms_preprocess;  // wall time spent in each stage by the call that made this
     double  ms_encode;
     double  ms_project;
+    char    model[128];     // the model that made these (vtc_model_info.name), "" when unknown
+    char    model_format[16];// its vtc_model_info.format, "" when unknown
+    int32_t feature_layer;  // its resolved feature layer (1-based block), 0 when unknown
 } vtc_features;
 
 // Allocates an empty features struct with the given geometry and the arrays
@@ -273,6 +279,14 @@ typedef struct vtc_tokens {
     char     method[32]; // the method that made these tokens
     char     note[256];  // how it ran, e.g. "no CLS token: used mean received attention"
     double   flops_projector; // FLOPs vtc_prune spent projecting kept tokens to the LM's space
+    // What made them, as vtc_tokens_save records it (docs/formats.md):
+    char    *params;     // the method's knobs as given, "name=value,..." ("" for none); owned
+    int32_t  n_keep;     // the budget as given: vtc_prune_params.n_keep and .keep_ratio
+    double   keep_ratio;
+    double  *timestamps; // [grid[0]] seconds of each source frame, or NULL; owned
+    char     model[128]; // the features' model, format and feature layer ("", 0 when unknown)
+    char     model_format[16];
+    int32_t  feature_layer;
 } vtc_tokens;
 
 enum vtc_space {
@@ -281,22 +295,29 @@ enum vtc_space {
 };
 VTC_API void vtc_tokens_free(vtc_tokens *t);
 
+// The budget is one of two fields, so it never means two things: a count
+// (n_keep) or a fraction of the tokens (keep_ratio). Neither = keep every token,
+// or, for the methods with a budget of their own (dycoke's k, pool's size, vq's
+// adaptive codebook), theirs. Both = VTC_ERR_ARG.
 struct vtc_prune_params {
     const char *method;    // registry name: none random uniform pool cls visionzip divprune todre tome dycoke vq (default "none")
-    double      keep;      // tokens kept: >= 1 a count, in (0, 1) a fraction of n (default 0 = all)
+    int32_t     n_keep;    // tokens kept, >= 1; 0 = not given (default 0)
+    double      keep_ratio;// fraction of the tokens kept, in (0, 1]: round(keep_ratio * n) as Python
+                           // rounds (halves to even), at least 1; 0 = not given (default 0)
     const char *params;    // method knobs "name=value,name=value", see vtc_method_*  (default NULL)
     uint64_t    seed;      // for seeded methods (default 0)
 };
 VTC_API struct vtc_prune_params vtc_prune_params_default(void);
 
-// Runs a pruning method on encoder outputs. Tokens come out in language-model
-// space when the model has a projector (projecting kept tokens as needed), else in
-// feature space. `model` may be NULL for features a host computed itself: then
-// tokens stay in whatever space the method works in (see out->space).
-// *out receives new tokens; caller frees with vtc_tokens_free. Thread-safe for
-// distinct ctx/outputs; model may be shared.
-VTC_API int vtc_prune(vtc_ctx *ctx, const vtc_model *model, const vtc_features *f,
-              struct vtc_prune_params params, vtc_tokens **out);
+// Runs a pruning method on encoder outputs. With a ctx, its model's projector
+// maps the kept tokens to the language model's space (projecting the tokens a
+// method merged, taking the precomputed embedding of each unmodified one), and
+// the ctx's threads run the method. ctx may be NULL for features a host computed
+// itself: tokens then stay in whatever space the method works in (out->space),
+// on all CPUs. VTC_ERR_NEEDS when f lacks what the method needs (a tensor, enough
+// tokens or frames for the budget); VTC_ERR_ARG for a bad argument. *out receives
+// new tokens; caller frees with vtc_tokens_free. Thread-safe for distinct ctx/outputs.
+VTC_API int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params params, vtc_tokens **out);
 
 // The method registry, for listing: count, then per method its name, one-line
 // summary and parameter table. Strings are static. Thread-safe.
@@ -307,24 +328,30 @@ VTC_API int32_t     vtc_method_param_count(int32_t i);
 // Parameter j of method i: name, default value as text, and description.
 VTC_API int vtc_method_param(int32_t i, int32_t j, const char **name, const char **def, const char **help);
 
-// Checks a method name and its parameter string without running anything
-// (keep is checked against n only when pruning). Thread-safe.
+// Checks a method name, its parameter string and the budget's form without
+// running anything (the budget is checked against n only when pruning). Thread-safe.
 VTC_API int vtc_prune_validate(struct vtc_prune_params params);
 // The VTC_F_* fields method `name` reads from vtc_features. Thread-safe.
 VTC_API int vtc_method_needs(const char *name, unsigned *fields);
 
-// Resolves a --keep value against n tokens: a count >= 1 (integral), a fraction
-// in (0, 1), or 0 meaning all. Returns the count in [1, n] or a negative status.
-VTC_API int64_t vtc_keep_count(double keep, int64_t n);
+// The number of tokens params' budget keeps of n: in [1, n], or a negative
+// status (VTC_ERR_ARG for a malformed budget, VTC_ERR_NEEDS for a count above n).
+VTC_API int64_t vtc_prune_keep_count(struct vtc_prune_params params, int64_t n);
 
 // ---------------------------------------------------------------- files
 
-// Writes features as a safetensors token file (SPEC §3 names), atomically
-// (temporary file + rename). `metadata` is a NULL-terminated key, value list or NULL.
+// Token files are safetensors with vtc's tensor and metadata names
+// (docs/formats.md); each is written atomically (temporary file + rename).
+// The library writes every metadata key of the format itself (grid, model,
+// method, parameters, budget, counts, space, ...); `metadata` adds a host's own
+// keys as a NULL-terminated key, value list (or NULL). A host key that is one of
+// the format's is VTC_ERR_ARG.
+//
+// The full grid of encoder outputs (`vtc encode`).
 VTC_API int vtc_features_save(const vtc_features *f, const char *path, const char *const *metadata);
-// Reads a token file written by vtc_features_save (or a host with the same names).
+// Reads a features file written by vtc_features_save (or a host with the same names).
 VTC_API int vtc_features_load(const char *path, vtc_features **out);
-// Writes kept tokens (tokens, index, positions, weight) atomically.
+// Kept tokens (`vtc prune`, `vtc compress`).
 VTC_API int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *metadata);
 
 // ---------------------------------------------------------------- FLOPs
@@ -532,7 +559,7 @@ VTC_API int vtc_lm_drop(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t
 VTC_API int vtc_lm_mask(vtc_lm_ctx *ctx, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep);
 VTC_API void vtc_lm_mask_clear(vtc_lm_ctx *ctx);
 
-// ---------------------------------------------------------------- in-decoder policies (SPEC §5)
+// ---------------------------------------------------------------- in-decoder policies (docs/methods.md)
 //
 // The three methods that act inside the language model, as hooks on a
 // vtc_lm_ctx (lm/policies.c). A host with its own decoder reads the same

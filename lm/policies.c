@@ -1,4 +1,4 @@
-// The in-decoder methods of SPEC §5 as hooks on the reference decoder:
+// The in-decoder methods (docs/methods.md#in-decoder-policies) as hooks on the reference decoder:
 // fastv (pkunlp-icler/FastV), todre2 (ToDRE's stage 2) and dycoke-kv
 // (KD-TAO/DyCoke's decode-time KV pruning). Each reads one attention row (or
 // one aggregate) through vtc_lm_attn_row / vtc_lm_attn_share and acts through
@@ -11,7 +11,7 @@
 // - dycoke-kv: when the similarity is >= sim, DyCoke's code (modeling_qwen2.py,
 //   PrunableDynamicCache) leaves kv_cache at None, so that step's later layers
 //   attend to EVERY visual token; vtc keeps the previous selection, as the
-//   paper and SPEC §5 describe. The previous-step vector is updated every step
+//   paper and docs/methods.md#dycoke-kv describe. The previous-step vector is updated every step
 //   in both.
 // - todre2: "text queries" are the rows after the visual span (rows before it
 //   cannot attend to visual keys, causally); "text keys" every non-visual slot.

@@ -10,7 +10,7 @@
 //   pick i = argmax of the column minimum over the rows already chosen;
 //   the kept indices are then sorted (keep_indexs.sort()).
 // torch.argmax returns the first maximum, so ties go to the lowest index.
-// The budget int(round(ratio * n)) is what vtc_keep_count gives a fraction.
+// The budget int(round(ratio * n)) is what vtc_prune_keep_count gives a fraction.
 // Departures, both outside the official code's domain: once every unchosen
 // token duplicates a chosen one (all running minima 0) the official argmax can
 // return a chosen token again (its own distance is 0 too) and keep fewer than

@@ -172,7 +172,7 @@ static int run_dycoke(const struct vtc_prune_input *in, vtc_tokens **out) {
     if (from_keep) {
         int64_t fixed = (int64_t)whole * hw;
         if (in->keep < fixed)
-            return vtc_set_error(VTC_ERR_ARG,
+            return vtc_set_error(VTC_ERR_NEEDS,
                                  "dycoke: --keep %lld is below the %lld tokens of the %d frames it keeps whole "
                                  "(the first of every 4); give at least that, or set k",
                                  (long long)in->keep, (long long)fixed, whole);

@@ -130,7 +130,7 @@ static int run_pool(const struct vtc_prune_input *in, vtc_tokens **out) {
     }
     pooled_shape(mode, f->H, f->W, s, &Ho, &Wo);
     if (Ho < 1 || Wo < 1)
-        return vtc_set_error(VTC_ERR_ARG, "pool: whole %dx%d windows do not fit a %dx%d grid (mode=2)", s, s, f->H, f->W);
+        return vtc_set_error(VTC_ERR_NEEDS, "pool: whole %dx%d windows do not fit a %dx%d grid (mode=2)", s, s, f->H, f->W);
     const int32_t n = f->T * Ho * Wo;
     int32_t dim;
     int space;

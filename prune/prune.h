@@ -8,14 +8,16 @@
 // from vision/ or video/.
 //
 // The flow (vtc_prune_run): look the method up, check that the fields it needs
-// are present (VTC_ERR_ARG "method X needs Y, which these features lack"),
-// parse its "name=value,..." parameters against its table, resolve --keep
-// against f->n (vtc_keep_count), then call run(). A method fills a vtc_tokens in
+// are present (VTC_ERR_NEEDS "method X needs Y, which these features lack"),
+// parse its "name=value,..." parameters against its table, resolve the budget
+// against f->n (vtc_prune_keep_count), then call run(). A method that cannot
+// reach the budget on this input (too few tokens or frames) says VTC_ERR_NEEDS;
+// a parameter that contradicts the budget is VTC_ERR_ARG. A method fills a vtc_tokens in
 // its own space: VTC_SPACE_FEATURES for methods that select or merge encoder
 // features, projected afterwards by the caller (none of prune/ projects);
 // VTC_SPACE_EMBEDS for methods defined on post-projector embeddings, which fall
 // back to the encoder features (and say VTC_SPACE_FEATURES) when f->embeds is
-// NULL (SPEC §4: "encoder output if no projector"). Every token carries index
+// NULL (docs/methods.md#token-spaces: "encoder output if no projector"). Every token carries index
 // (source t*H*W + y*W + x, or -1 for a synthetic token), pos (t, y, x) of itself
 // or its representative, and weight (source tokens it stands for); out->note
 // says how it ran when that is not the usual (fallbacks, splits, per-frame counts).
@@ -46,7 +48,7 @@ struct vtc_param_values {
 struct vtc_prune_input {
     const vtc_features *f;
     int64_t keep;       // tokens to keep, resolved against f->n: in [1, n]
-    int keep_given;     // 0 when the caller asked for no budget (keep = n then);
+    int keep_given;     // 0 when the caller gave no budget (keep = n then);
                         // methods with their own budget (dycoke, pool, vq) use theirs
     uint64_t seed;      // for the seeded methods (random, todre without CLS, vq)
     const struct vtc_param_values *p;

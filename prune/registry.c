@@ -52,7 +52,7 @@ const struct vtc_method *vtc_method_find(const char *name) {
 }
 
 struct vtc_prune_params vtc_prune_params_default(void) {
-    struct vtc_prune_params p = { "none", 0, NULL, 0 };
+    struct vtc_prune_params p = { .method = "none", .n_keep = 0, .keep_ratio = 0, .params = NULL, .seed = 0 };
     return p;
 }
 
@@ -116,30 +116,39 @@ int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_pa
     return VTC_OK;
 }
 
-int64_t vtc_keep_count(double keep, int64_t n) {
-    if (n <= 0) return vtc_set_error(VTC_ERR_ARG, "there are no tokens to keep");
-    if (!isfinite(keep) || keep < 0)
-        return vtc_set_error(VTC_ERR_ARG, "--keep must be a positive count or a fraction in (0, 1), not %g", keep);
-    if (keep == 0) return n;
-    if (keep < 1) {
-        // Python's round() of the double keep * n, halves to even: DivPrune's
-        // int(round(ratio * n)). At least one token.
-        double x = keep * (double)n, r = floor(x), frac = x - r;
+// The budget's form, before any tokens are known.
+static int check_budget(struct vtc_prune_params p) {
+    if (p.n_keep < 0) return vtc_set_error(VTC_ERR_ARG, "--keep %d: a count must be at least 1", p.n_keep);
+    if (!isfinite(p.keep_ratio) || p.keep_ratio < 0 || p.keep_ratio > 1)
+        return vtc_set_error(VTC_ERR_ARG, "--keep: a fraction must be in (0, 1], not %g", p.keep_ratio);
+    if (p.n_keep && p.keep_ratio)
+        return vtc_set_error(VTC_ERR_ARG, "the budget is a count (n_keep %d) or a fraction (keep_ratio %g), not both",
+                             p.n_keep, p.keep_ratio);
+    return VTC_OK;
+}
+
+int64_t vtc_prune_keep_count(struct vtc_prune_params p, int64_t n) {
+    int st = check_budget(p);
+    if (st) return st;
+    if (n <= 0) return vtc_set_error(VTC_ERR_NEEDS, "there are no tokens to keep");
+    if (p.keep_ratio) {
+        // Python's round() of the double keep_ratio * n, halves to even:
+        // DivPrune's int(round(ratio * n)). At least one token.
+        double x = p.keep_ratio * (double)n, r = floor(x), frac = x - r;
         if (frac > 0.5 || (frac == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
         return r < 1 ? 1 : (int64_t)r;
     }
-    if (keep != floor(keep))
-        return vtc_set_error(VTC_ERR_ARG, "--keep %g: a count must be a whole number (or give a fraction < 1)", keep);
-    if (keep > (double)n)
-        return vtc_set_error(VTC_ERR_ARG, "--keep %.0f is more than the %lld tokens there are", keep, (long long)n);
-    return (int64_t)keep;
+    if (!p.n_keep) return n;
+    if (p.n_keep > n)
+        return vtc_set_error(VTC_ERR_NEEDS, "--keep %d is more than the %lld tokens there are", p.n_keep, (long long)n);
+    return p.n_keep;
 }
 
 int vtc_prune_validate(struct vtc_prune_params p) {
     const struct vtc_method *m = vtc_method_find(p.method);
     if (!m) return VTC_ERR_ARG;
-    if (!isfinite(p.keep) || p.keep < 0 || (p.keep >= 1 && p.keep != floor(p.keep)))
-        return vtc_set_error(VTC_ERR_ARG, "--keep must be a positive count or a fraction in (0, 1), not %g", p.keep);
+    int st = check_budget(p);
+    if (st) return st;
     struct vtc_param_values v;
     return vtc_params_parse(m, p.params, &v);
 }
@@ -181,23 +190,40 @@ int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struc
     unsigned missing = m->needs & ~fields_present(f);
     for (unsigned bit = 1; missing && bit; bit <<= 1)
         if (missing & bit)
-            return vtc_set_error(VTC_ERR_ARG, "method %s needs %s, which these features lack", m->name, field_name(bit));
+            return vtc_set_error(VTC_ERR_NEEDS, "method %s needs %s, which these features lack", m->name,
+                                 field_name(bit));
     struct vtc_param_values v;
     int st = vtc_params_parse(m, p->params, &v);
     if (st) return st;
-    int64_t keep = vtc_keep_count(p->keep, f->n);
+    int64_t keep = vtc_prune_keep_count(*p, f->n);
     if (keep < 0) return (int)keep;
-    struct vtc_prune_input in = { f, keep, p->keep != 0, p->seed, &v, n_threads > 0 ? n_threads : 1 };
+    struct vtc_prune_input in = { f, keep, p->n_keep || p->keep_ratio, p->seed, &v, n_threads > 0 ? n_threads : 1 };
     st = m->run(&in, out);
     if (st) {
         vtc_tokens_free(*out);
         *out = NULL;
         return st;
     }
+    // what made them, for the token file (docs/formats.md)
     vtc_tokens *t = *out;
     t->n_input = f->n;
     t->grid[0] = f->T, t->grid[1] = f->H, t->grid[2] = f->W;
     snprintf(t->method, sizeof t->method, "%s", m->name);
+    t->n_keep = p->n_keep;
+    t->keep_ratio = p->keep_ratio;
+    snprintf(t->model, sizeof t->model, "%s", f->model);
+    snprintf(t->model_format, sizeof t->model_format, "%s", f->model_format);
+    t->feature_layer = f->feature_layer;
+    const size_t len = p->params ? strlen(p->params) : 0;
+    t->params = vtc_alloc(len + 1, 1);
+    if (t->params) memcpy(t->params, len ? p->params : "", len + 1);
+    if (t->params && f->timestamps && (t->timestamps = vtc_alloc((size_t)f->T, sizeof(double))))
+        memcpy(t->timestamps, f->timestamps, sizeof(double) * f->T);
+    if (!t->params || (f->timestamps && !t->timestamps)) {
+        vtc_tokens_free(t);
+        *out = NULL;
+        return VTC_ERR_NOMEM;
+    }
     return VTC_OK;
 }
 

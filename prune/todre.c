@@ -1,6 +1,6 @@
 // todre (ToDRE stage 1, Li et al., arXiv 2505.18757): a relevance pivot, then
 // greedy max-sum diversification. No official code is public; this follows
-// SPEC §4 and the paper (v2: "greedy max-sum diversification"; v1 called the
+// docs/methods.md#todre and the paper (v2: "greedy max-sum diversification"; v1 called the
 // same step greedy k-center).
 //
 // Pivot: the token with the highest CLS attention of the last encoder layer
@@ -8,7 +8,7 @@
 // the best of those (the earliest frame, and within it the lowest index, on
 // ties — the same token as the clip-wide first argmax). Without a CLS token
 // (SigLIP: cls_attn then holds mean received attention, cls_is_received) or
-// without any attention, SPEC's rule applies: a seeded random pivot,
+// without any attention, the rule of docs/methods.md#without-a-cls-token applies: a seeded random pivot,
 // splitmix64(seed) mod N, named in the note.
 //
 // Diversification on L2-normalised post-projector embeddings (the encoder

@@ -31,6 +31,8 @@ void vtc_tokens_free(vtc_tokens *t) {
     free(t->pos);
     free(t->weight);
     free(t->codes);
+    free(t->params);
+    free(t->timestamps);
     free(t);
 }
 

@@ -133,9 +133,9 @@ static int run_tome(const struct vtc_prune_input *in, vtc_tokens **out) {
     const int use_keys = f->keys && f->head_dim > 0 && in->p->v[P_METRIC] == 0;
     const int with_cls = in->p->v[P_CLS] != 0;
     if (with_cls && (!f->cls || f->cls_is_received))
-        return vtc_set_error(VTC_ERR_ARG, "tome: cls=1 needs the CLS token's features, which these features lack");
+        return vtc_set_error(VTC_ERR_NEEDS, "tome: cls=1 needs the CLS token's features, which these features lack");
     if (with_cls && f->T != 1)
-        return vtc_set_error(VTC_ERR_ARG, "tome: cls=1 works on one image (ToMe protects one class token), not %d frames",
+        return vtc_set_error(VTC_ERR_NEEDS, "tome: cls=1 works on one image (ToMe protects one class token), not %d frames",
                              f->T);
     if (with_cls && K < 2)
         return vtc_set_error(VTC_ERR_ARG, "tome: with cls=1 the CLS token and at least one patch stay: --keep >= 2");

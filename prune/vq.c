@@ -544,7 +544,7 @@ static int run_vq(const struct vtc_prune_input *in, vtc_tokens **out) {
         k = (int)in->keep;
         why = "--keep";
     }
-    if (k > n) return vtc_set_error(VTC_ERR_ARG, "vq: k=%d codes for only %d tokens", k, n);
+    if (k > n) return vtc_set_error(VTC_ERR_NEEDS, "vq: k=%d codes for only %d tokens", k, n);
     const int kmin = kmin_param < n ? kmin_param : n, kmax = kmax_param < n ? kmax_param : n;
 
     int32_t dim;

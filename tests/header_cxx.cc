@@ -10,7 +10,8 @@ int main() {
     vtc_ctx_params cp = vtc_ctx_params_default();
     int n = vtc_method_count();
     if (n <= 0 || !p.method || lim.max_pixels == 0 || mp.use_mmap != 1 || cp.want_embeds != 1) return 1;
-    if (vtc_keep_count(0.25, 576) != 144) return 1;
+    p.keep_ratio = 0.25;
+    if (vtc_prune_keep_count(p, 576) != 144) return 1;
     std::printf("header_cxx: vtc %s, %d methods: 1 passed, 0 failed\n", VTC_VERSION, n);
     return 0;
 }

@@ -13,19 +13,20 @@
 #include <cmocka.h>
 
 #include "vtc.h"
+#include "budget.h"
 
 static void test_keep_count(void **state) {
     (void)state;
-    assert_int_equal(vtc_keep_count(64, 576), 64);
-    assert_int_equal(vtc_keep_count(0, 576), 576);      // 0 = all
-    assert_int_equal(vtc_keep_count(0.25, 576), 144);   // fraction
-    assert_int_equal(vtc_keep_count(0.001, 576), 1);    // at least one
-    assert_int_equal(vtc_keep_count(576, 576), 576);
-    assert_true(vtc_keep_count(577, 576) < 0);          // more than there are
-    assert_true(vtc_keep_count(-1, 576) < 0);
-    assert_true(vtc_keep_count(NAN, 576) < 0);
-    assert_true(vtc_keep_count(INFINITY, 576) < 0);
-    assert_true(vtc_keep_count(2.5, 576) < 0);          // a count must be whole
+    assert_int_equal(keep_count(64, 576), 64);
+    assert_int_equal(keep_count(0, 576), 576);      // 0 = all
+    assert_int_equal(keep_count(0.25, 576), 144);   // fraction
+    assert_int_equal(keep_count(0.001, 576), 1);    // at least one
+    assert_int_equal(keep_count(576, 576), 576);
+    assert_int_equal(keep_count(577, 576), VTC_ERR_NEEDS); // more than there are
+    assert_true(keep_count(-1, 576) < 0);
+    assert_true(keep_count(NAN, 576) < 0);
+    assert_true(keep_count(INFINITY, 576) < 0);
+    assert_true(keep_count(2.5, 576) < 0);          // a count must be whole
     assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
 }
 
@@ -113,9 +114,9 @@ static void test_cls_selection(void **state) {
     vtc_features *f = grid();
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = "cls";
-    p.keep = 5;
+    set_keep(&p, 5);
     vtc_tokens *t = NULL;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &t), 0);
+    assert_int_equal(vtc_prune(NULL, f, p, &t), 0);
     assert_int_equal(t->n, 5);
     // the 5 largest of (7i mod 48)/48 are i with 7i mod 48 in {47..43}: i = 41, 34, 27, 20, 13
     const int32_t want[5] = { 13, 20, 27, 34, 41 }; // raster order
@@ -140,36 +141,36 @@ static void test_baselines(void **state) {
     vtc_tokens *a = NULL, *b = NULL;
     // random: seeded, reproducible, distinct, sorted
     p.method = "random";
-    p.keep = 10;
+    set_keep(&p, 10);
     p.seed = 7;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &b), 0);
+    assert_int_equal(vtc_prune(NULL, f, p, &a), 0);
+    assert_int_equal(vtc_prune(NULL, f, p, &b), 0);
     assert_memory_equal(a->index, b->index, sizeof(int32_t) * 10);
     for (int k = 1; k < 10; k++) assert_true(a->index[k] > a->index[k - 1]);
     vtc_tokens_free(b);
     p.seed = 8;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &b), 0);
+    assert_int_equal(vtc_prune(NULL, f, p, &b), 0);
     assert_true(memcmp(a->index, b->index, sizeof(int32_t) * 10) != 0);
     vtc_tokens_free(a);
     vtc_tokens_free(b);
     // uniform: 2 frames x 6 = a 2x3 lattice per frame: rows y = 1, 3; columns x = 1, 3, 5
     p.method = "uniform";
-    p.keep = 12;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+    set_keep(&p, 12);
+    assert_int_equal(vtc_prune(NULL, f, p, &a), 0);
     const int32_t want[12] = { 7, 9, 11, 19, 21, 23, 31, 33, 35, 43, 45, 47 };
     assert_int_equal(a->n, 12);
     assert_memory_equal(a->index, want, sizeof want);
     vtc_tokens_free(a);
     // none keeps everything
     p.method = "none";
-    p.keep = 0;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+    set_keep(&p, 0);
+    assert_int_equal(vtc_prune(NULL, f, p, &a), 0);
     assert_int_equal(a->n, f->n);
     vtc_tokens_free(a);
-    // impossible budgets
+    // a budget the input cannot meet: more tokens than there are
     p.method = "cls";
-    p.keep = 49;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), VTC_ERR_ARG);
+    set_keep(&p, 49);
+    assert_int_equal(vtc_prune(NULL, f, p, &a), VTC_ERR_NEEDS);
     assert_null(a);
     vtc_features_free(f);
 }
@@ -179,9 +180,9 @@ static void test_missing_fields(void **state) {
     vtc_features *f = vtc_features_new(1, 2, 2, 4, 0, 0, VTC_F_FEATURES);
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = "cls";
-    p.keep = 2;
+    set_keep(&p, 2);
     vtc_tokens *t = NULL;
-    assert_int_equal(vtc_prune(NULL, NULL, f, p, &t), VTC_ERR_ARG);
+    assert_int_equal(vtc_prune(NULL, f, p, &t), VTC_ERR_NEEDS); // the input lacks a tensor cls reads
     assert_non_null(strstr(vtc_last_error(), "cls_attn"));
     vtc_features_free(f);
     assert_null(vtc_features_new(0, 2, 2, 4, 0, 0, VTC_F_FEATURES));
@@ -228,9 +229,9 @@ static void test_encode_prune_project(void **state) {
     assert_int_equal(f->n, 576);
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = "cls";
-    p.keep = 64;
+    set_keep(&p, 64);
     vtc_tokens *t = NULL;
-    assert_int_equal(vtc_prune(ctx, m, f, p, &t), 0);
+    assert_int_equal(vtc_prune(ctx, f, p, &t), 0);
     assert_int_equal(t->space, VTC_SPACE_EMBEDS);
     assert_int_equal(t->dim, f->lm_dim);
     // a selected token projected after selection equals its precomputed embedding
@@ -238,8 +239,8 @@ static void test_encode_prune_project(void **state) {
         for (int d = 0; d < t->dim; d++)
             assert_true(fabsf(t->data[k * t->dim + d] - f->embeds[(size_t)t->index[k] * f->lm_dim + d]) <= 1e-4f);
     vtc_tokens_free(t);
-    p.keep = 1e9;
-    assert_int_equal(vtc_prune(ctx, m, f, p, &t), VTC_ERR_ARG);
+    set_keep(&p, 1e9);
+    assert_int_equal(vtc_prune(ctx, f, p, &t), VTC_ERR_NEEDS);
     assert_true(strlen(vtc_ctx_error(ctx)) > 0);
     vtc_features_free(f);
     vtc_image_free(img);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "vtc.h"
+#include "budget.h"
 
 #define N_WORKERS 4
 #define N_IMAGES 4
@@ -150,10 +151,11 @@ static int run_job(vtc_ctx *ctx, const vtc_model *model, const vtc_image *a, con
     for (size_t i = 0; i < sizeof IMAGE_CASES / sizeof IMAGE_CASES[0] && !st; i++) {
         const struct prune_case *c = &IMAGE_CASES[i];
         struct vtc_prune_params pp = vtc_prune_params_default();
-        pp.method = c->method, pp.keep = c->keep, pp.params = c->params, pp.seed = c->seed;
+        pp.method = c->method, pp.params = c->params, pp.seed = c->seed;
+        set_keep(&pp, c->keep);
         vtc_tokens *t = NULL;
         snprintf(r->what, sizeof r->what, "image: %s keep %g", c->method, c->keep);
-        st = vtc_prune(ctx, model, f, pp, &t);
+        st = vtc_prune(ctx, f, pp, &t);
         if (st) snprintf(err, err_cap, "prune %s: %s", c->method, vtc_ctx_error(ctx));
         else put_tokens(r, t);
         vtc_tokens_free(t);
@@ -173,10 +175,11 @@ static int run_job(vtc_ctx *ctx, const vtc_model *model, const vtc_image *a, con
     for (size_t i = 0; i < sizeof CLIP_CASES / sizeof CLIP_CASES[0] && !st; i++) {
         const struct prune_case *c = &CLIP_CASES[i];
         struct vtc_prune_params pp = vtc_prune_params_default();
-        pp.method = c->method, pp.keep = c->keep, pp.params = c->params, pp.seed = c->seed;
+        pp.method = c->method, pp.params = c->params, pp.seed = c->seed;
+        set_keep(&pp, c->keep);
         vtc_tokens *t = NULL;
         snprintf(r->what, sizeof r->what, "2 frames: %s %s", c->method, c->params ? c->params : "");
-        st = vtc_prune(ctx, model, f, pp, &t);
+        st = vtc_prune(ctx, f, pp, &t);
         if (st) snprintf(err, err_cap, "prune %s (2 frames): %s", c->method, vtc_ctx_error(ctx));
         else put_tokens(r, t);
         vtc_tokens_free(t);
@@ -289,12 +292,12 @@ static void *worker_main(void *p) {
     // The thread's errors are its own: a failure here must not show in another thread.
     struct vtc_prune_params pp = vtc_prune_params_default();
     pp.method = "cls";
-    pp.keep = 1e6; // more tokens than there are
+    set_keep(&pp, 1e6); // more tokens than there are
     vtc_features *f = NULL;
     vtc_tokens *t = NULL;
     if (vtc_encode_image(ctx, s->images[w->id % N_IMAGES], &f) == 0) {
-        if (vtc_prune(ctx, s->model, f, pp, &t) != VTC_ERR_ARG || t || !vtc_ctx_error(ctx)[0] ||
-            vtc_last_status() != VTC_ERR_ARG) {
+        if (vtc_prune(ctx, f, pp, &t) != VTC_ERR_NEEDS || t || !vtc_ctx_error(ctx)[0] ||
+            vtc_last_status() != VTC_ERR_NEEDS) {
             if (!w->errors++) snprintf(w->msg, sizeof w->msg, "worker %d: keep 1e6 was not refused with its own error", w->id);
         }
     }

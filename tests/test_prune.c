@@ -19,6 +19,7 @@
 #include "base/safetensors.h"
 #include "base/tensor.h"
 #include "vtc.h"
+#include "budget.h"
 
 static const vtc_tensor_view *need(const vtc_st *st, const char *name) {
     const vtc_tensor_view *t = vtc_st_find(st, name);
@@ -33,7 +34,7 @@ static int run(const char *method, const vtc_features *f, double keep, uint64_t 
     if (!m) return VTC_ERR_ARG;
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = method;
-    p.keep = keep;
+    set_keep(&p, keep);
     p.seed = seed;
     p.params = params;
     return vtc_prune_run(m, f, &p, n_threads, out);
@@ -202,22 +203,34 @@ static void test_invariants(void **state) {
 
 static void test_keep_count(void **state) {
     (void)state;
-    assert_int_equal(vtc_keep_count(0, 576), 576);      // 0 = all
-    assert_int_equal(vtc_keep_count(64, 576), 64);
-    assert_int_equal(vtc_keep_count(1, 576), 1);
-    assert_int_equal(vtc_keep_count(576, 576), 576);
-    assert_int_equal(vtc_keep_count(0.1, 576), 58);     // DivPrune: int(round(0.1 * 576)) = 58
-    assert_int_equal(vtc_keep_count(0.25, 578), 144);   // 144.5: halves to even, as Python's round()
-    assert_int_equal(vtc_keep_count(0.375, 580), 218);  // 217.5 -> 218
-    assert_int_equal(vtc_keep_count(0.001, 576), 1);    // at least one
-    assert_int_equal(vtc_keep_count(0.999, 576), 575);
-    const double bad[] = { 577, -1, -0.5, 2.5, 1e300, NAN, INFINITY, -INFINITY };
+    assert_int_equal(keep_count(0, 576), 576);      // 0 = all
+    assert_int_equal(keep_count(64, 576), 64);
+    assert_int_equal(keep_count(1, 576), 1);
+    assert_int_equal(keep_count(576, 576), 576);
+    assert_int_equal(keep_count(0.1, 576), 58);     // DivPrune: int(round(0.1 * 576)) = 58
+    assert_int_equal(keep_count(0.25, 578), 144);   // 144.5: halves to even, as Python's round()
+    assert_int_equal(keep_count(0.375, 580), 218);  // 217.5 -> 218
+    assert_int_equal(keep_count(0.001, 576), 1);    // at least one
+    assert_int_equal(keep_count(0.999, 576), 575);
+    const double bad[] = { -1, -0.5, 2.5, 1e300, NAN, INFINITY, -INFINITY };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vtc_clear_error();
-        assert_int_equal(vtc_keep_count(bad[i], 576), VTC_ERR_ARG);
+        assert_int_equal(keep_count(bad[i], 576), VTC_ERR_ARG);
         assert_true(strstr(vtc_last_error(), "--keep") != NULL);
     }
-    assert_int_equal(vtc_keep_count(1, 0), VTC_ERR_ARG); // nothing to keep
+    // a count above n is a property of the input, not a malformed budget
+    assert_int_equal(keep_count(577, 576), VTC_ERR_NEEDS);
+    assert_true(strstr(vtc_last_error(), "--keep 577") != NULL);
+    assert_int_equal(keep_count(1, 0), VTC_ERR_NEEDS); // nothing to keep
+    // the budget is one field or the other, never both
+    struct vtc_prune_params both = vtc_prune_params_default();
+    both.n_keep = 64;
+    both.keep_ratio = 0.25;
+    assert_int_equal(vtc_prune_keep_count(both, 576), VTC_ERR_ARG);
+    assert_int_equal(vtc_prune_validate(both), VTC_ERR_ARG);
+    both.n_keep = 0;
+    both.keep_ratio = 1; // the whole of it
+    assert_int_equal(vtc_prune_keep_count(both, 576), 576);
     // through a method: keep 0 keeps all, more than n is an error and leaves no tokens
     vtc_features *f = vtc_features_new(1, 4, 4, 8, 4, 0, VTC_F_FEATURES | VTC_F_CLS_ATTN);
     for (int i = 0; i < f->n; i++) f->cls_attn[i] = (float)i;
@@ -226,7 +239,7 @@ static void test_keep_count(void **state) {
     assert_int_equal(t->n, 16);
     vtc_tokens_free(t);
     t = (vtc_tokens *)1;
-    assert_int_equal(run("cls", f, 17, 0, NULL, 1, &t), VTC_ERR_ARG);
+    assert_int_equal(run("cls", f, 17, 0, NULL, 1, &t), VTC_ERR_NEEDS); // more than the 16 tokens
     assert_null(t);
     assert_true(strstr(vtc_last_error(), "16 tokens") != NULL);
     assert_int_equal(run("cls", f, NAN, 0, NULL, 1, &t), VTC_ERR_ARG);
@@ -268,7 +281,7 @@ static void test_params(void **state) {
     p.params = "";
     assert_int_equal(vtc_prune_validate(p), 0);
     p.method = "cls";
-    p.keep = 2.5; // a count must be whole
+    set_keep(&p, 2.5); // a count must be whole
     assert_int_equal(vtc_prune_validate(p), VTC_ERR_ARG);
     // parsed values and the given-mask
     struct vtc_param_values v;
@@ -310,11 +323,11 @@ static void test_fields(void **state) {
     vtc_tokens *t = NULL;
     // a method's required fields are checked before it runs
     vtc_features *f = small(VTC_F_FEATURES, 1);
-    assert_int_equal(run("cls", f, 4, 0, NULL, 1, &t), VTC_ERR_ARG);
+    assert_int_equal(run("cls", f, 4, 0, NULL, 1, &t), VTC_ERR_NEEDS);
     assert_non_null(strstr(vtc_last_error(), "method cls needs cls_attn"));
-    assert_int_equal(run("visionzip", f, 4, 0, NULL, 1, &t), VTC_ERR_ARG);
+    assert_int_equal(run("visionzip", f, 4, 0, NULL, 1, &t), VTC_ERR_NEEDS);
     assert_non_null(strstr(vtc_last_error(), "visionzip"));
-    assert_int_equal(run("tome", f, 4, 0, "cls=1", 1, &t), VTC_ERR_ARG);
+    assert_int_equal(run("tome", f, 4, 0, "cls=1", 1, &t), VTC_ERR_NEEDS);
     assert_non_null(strstr(vtc_last_error(), "CLS"));
     // without embeds, methods defined on them fall back to the features
     assert_int_equal(run("divprune", f, 4, 0, NULL, 1, &t), 0);
@@ -359,7 +372,7 @@ static void test_fields(void **state) {
     vtc_features_free(f);
     // video: tome cls=1 refuses more than one frame
     f = small(VTC_F_FEATURES | VTC_F_KEYS | VTC_F_CLS, 2);
-    assert_int_equal(run("tome", f, 6, 0, "cls=1", 1, &t), VTC_ERR_ARG);
+    assert_int_equal(run("tome", f, 6, 0, "cls=1", 1, &t), VTC_ERR_NEEDS);
     vtc_features_free(f);
 }
 
@@ -380,7 +393,7 @@ static void test_pool_budget(void **state) {
     assert_int_equal(run("pool", f, 1, 0, "mode=2", 1, &t), 0); // at least one token per frame
     assert_int_equal(t->n, 2);
     vtc_tokens_free(t);
-    assert_int_equal(run("pool", f, 0, 0, "size=5,mode=2", 1, &t), VTC_ERR_ARG); // no whole 5 x 5 window
+    assert_int_equal(run("pool", f, 0, 0, "size=5,mode=2", 1, &t), VTC_ERR_NEEDS); // no whole 5 x 5 window
     vtc_features_free(f);
 }
 

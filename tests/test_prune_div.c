@@ -1,5 +1,5 @@
 // divprune, todre and pool against tools/ref_prune_div.py (PyTorch written to
-// the official DivPrune loop, ToDRE's SPEC rule and LLaVA-NeXT / OneVision's
+// the official DivPrune loop, ToDRE's rule without a CLS token (docs/methods.md) and LLaVA-NeXT / OneVision's
 // pooling) on exact inputs (int8 codes / 64): random, clustered-with-duplicates
 // and exactly-tied sets at N = 64..576, D = 16..64, a 4-frame video and
 // SigLIP's 27 x 27 grid. Kept index sets exactly equal (DivPrune at 64, 128,
@@ -28,6 +28,7 @@
 #include "base/safetensors.h"
 #include "base/tensor.h"
 #include "vtc.h"
+#include "budget.h"
 
 // ---------------------------------------------------------------- BLAS accounting
 
@@ -68,7 +69,7 @@ static int run(const char *method, const vtc_features *f, double keep, uint64_t 
     if (!m) return VTC_ERR_ARG;
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = method;
-    p.keep = keep;
+    set_keep(&p, keep);
     p.seed = seed;
     p.params = params;
     return vtc_prune_run(m, f, &p, n_threads, out);
@@ -248,8 +249,8 @@ static void test_public_api(void **state) {
         vtc_tokens *a = NULL, *b = NULL;
         struct vtc_prune_params p = vtc_prune_params_default();
         p.method = methods[m];
-        p.keep = 64;
-        assert_int_equal(vtc_prune(NULL, NULL, f, p, &a), 0);
+        set_keep(&p, 64);
+        assert_int_equal(vtc_prune(NULL, f, p, &a), 0);
         assert_int_equal(run(methods[m], f, 64, 0, NULL, 2, &b), 0);
         assert_true(equal_index(a, b));
         assert_int_equal(a->space, VTC_SPACE_EMBEDS);
@@ -557,21 +558,24 @@ static void test_errors(void **state) {
     (void)state;
     vtc_tokens *t = (vtc_tokens *)&t; // must come back NULL
     vtc_features *f = palette_features(1, 6, 6, 4, 1);
-    const struct { const char *method, *params; double keep; } bad[] = {
-        { "divprune", "per_frame=2", 4 }, { "divprune", "per_frame=0.5", 4 }, { "divprune", "frames=1", 4 },
-        { "divprune", NULL, 37 },         { "divprune", NULL, 1.5 },          { "divprune", NULL, -1 },
-        { "todre", "per_frame=1", 4 },    { "todre", NULL, 40 },              { "pool", "size=65", 0 },
-        { "pool", "size=7,mode=2", 0 },   { "pool", "mode=3", 0 },            { "pool", "size=2,size=3", 0 },
+    // bad arguments (VTC_ERR_ARG), and budgets these 36 tokens cannot meet (VTC_ERR_NEEDS)
+    const int A = VTC_ERR_ARG, N = VTC_ERR_NEEDS;
+    const struct { const char *method, *params; double keep; int status; } bad[] = {
+        { "divprune", "per_frame=2", 4, A }, { "divprune", "per_frame=0.5", 4, A }, { "divprune", "frames=1", 4, A },
+        { "divprune", NULL, 37, N },         { "divprune", NULL, 1.5, A },          { "divprune", NULL, -1, A },
+        { "todre", "per_frame=1", 4, A },    { "todre", NULL, 40, N },              { "pool", "size=65", 0, A },
+        { "pool", "size=7,mode=2", 0, N },   { "pool", "mode=3", 0, A },            { "pool", "size=2,size=3", 0, A },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int st = run(bad[i].method, f, bad[i].keep, 0, bad[i].params, 1, &t);
-        if (st != VTC_ERR_ARG) fail_msg("%s %s keep %g: status %d", bad[i].method, bad[i].params, bad[i].keep, st);
+        if (st != bad[i].status)
+            fail_msg("%s %s keep %g: status %d, want %d", bad[i].method, bad[i].params, bad[i].keep, st, bad[i].status);
         assert_null(t);
         assert_true(strlen(vtc_last_error()) > 0);
     }
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = "divprune";
-    assert_int_equal(vtc_prune(NULL, NULL, NULL, p, &t), VTC_ERR_ARG);
+    assert_int_equal(vtc_prune(NULL, NULL, p, &t), VTC_ERR_ARG);
     vtc_features_free(f);
 }
 

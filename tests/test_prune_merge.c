@@ -20,6 +20,7 @@
 #include "base/safetensors.h"
 #include "base/tensor.h"
 #include "vtc.h"
+#include "budget.h"
 
 #define FIX "tests/fixtures/prune_merge/"
 
@@ -75,10 +76,10 @@ static vtc_features *load_set(const vtc_st *in, const char *set) {
 static vtc_tokens *run(const vtc_features *f, const char *method, double keep, const char *params) {
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = method;
-    p.keep = keep;
+    set_keep(&p, keep);
     p.params = params;
     vtc_tokens *t = NULL;
-    int st = vtc_prune(NULL, NULL, f, p, &t);
+    int st = vtc_prune(NULL, f, p, &t);
     if (st) fail_msg("%s keep %g %s: %s", method, keep, params ? params : "", vtc_last_error());
     assert_int_equal(t->space, VTC_SPACE_FEATURES);
     assert_int_equal(t->dim, f->dim);
@@ -88,10 +89,10 @@ static vtc_tokens *run(const vtc_features *f, const char *method, double keep, c
 static int expect_error(const vtc_features *f, const char *method, double keep, const char *params) {
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = method;
-    p.keep = keep;
+    set_keep(&p, keep);
     p.params = params;
     vtc_tokens *t = NULL;
-    int st = vtc_prune(NULL, NULL, f, p, &t);
+    int st = vtc_prune(NULL, f, p, &t);
     assert_null(t);
     printf("  expected error (%s keep %g %s): %s\n", method, keep, params ? params : "", vtc_last_error());
     return st;
@@ -328,11 +329,11 @@ static void test_edges_and_errors(void **state) {
     assert_int_equal(expect_error(f, "visionzip", 0, "dominant=500,contextual=100"), VTC_ERR_ARG);
     assert_int_equal(expect_error(f, "visionzip", 64, "contextual=-1"), VTC_ERR_ARG);
     assert_int_equal(expect_error(f, "tome", 64, "metric=2"), VTC_ERR_ARG);
-    assert_int_equal(expect_error(f, "tome", f->n + 1, NULL), VTC_ERR_ARG);
+    assert_int_equal(expect_error(f, "tome", f->n + 1, NULL), VTC_ERR_NEEDS);
     // no keys: visionzip cannot run, tome matches on the features
     free(f->keys);
     f->keys = NULL;
-    assert_int_equal(expect_error(f, "visionzip", 64, NULL), VTC_ERR_ARG);
+    assert_int_equal(expect_error(f, "visionzip", 64, NULL), VTC_ERR_NEEDS);
     t = run(f, "tome", 64, NULL);
     printf("  tome without keys: %s\n", t->note);
     assert_non_null(strstr(t->note, "features (no keys)"));
@@ -358,7 +359,7 @@ static void test_threads(void **state) {
         const struct vtc_method *meth = vtc_method_find(methods[m]);
         struct vtc_prune_params p = vtc_prune_params_default();
         p.method = methods[m];
-        p.keep = 300;
+        set_keep(&p, 300);
         vtc_tokens *a = NULL, *b = NULL;
         assert_int_equal(vtc_prune_run(meth, f, &p, 1, &a), 0);
         assert_int_equal(vtc_prune_run(meth, f, &p, 2, &b), 0);

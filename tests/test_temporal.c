@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "prune/prune.h"
+#include "budget.h"
 
 #define FIXTURES "tests/fixtures/temporal/"
 
@@ -117,7 +118,7 @@ static int run(const char *method, const vtc_features *f, double keep, const cha
     assert_non_null(m);
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = method;
-    p.keep = keep;
+    set_keep(&p, keep);
     p.params = params;
     p.seed = seed;
     return vtc_prune_run(m, f, &p, 1, out);
@@ -300,7 +301,7 @@ static void test_dycoke_keep(void **state) {
     assert_int_equal(a->n, 540);
     vtc_tokens_free(a);
     a = NULL;
-    assert_int_equal(run("dycoke", f, 143, NULL, 0, &a), VTC_ERR_ARG);
+    assert_int_equal(run("dycoke", f, 143, NULL, 0, &a), VTC_ERR_NEEDS); // below the frames kept whole
     assert_null(a);
     assert_non_null(strstr(vtc_last_error(), "dycoke"));
     free_features(f);
@@ -581,15 +582,18 @@ static void test_vq_errors(void **state) {
     float x[12];
     for (int i = 0; i < 12; i++) x[i] = (float)(i * 7 % 5) - 2.0f;
     vtc_features *f = make_features(1, 2, 3, 2, x, 0); // 6 tokens
-    const char *bad[] = { "k=7", "kmin=20,kmax=10", "k=-1", "k=2.5", "iters=0", "tol=-1", "trials=65", "x=1" };
+    vtc_tokens *t = NULL;
+    assert_int_equal(run("vq", f, 0, "k=7", 0, &t), VTC_ERR_NEEDS); // 7 codes for 6 tokens
+    assert_null(t);
+    const char *bad[] = { "kmin=20,kmax=10", "k=-1", "k=2.5", "iters=0", "tol=-1", "trials=65", "x=1" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        vtc_tokens *t = NULL;
+        t = NULL;
         if (run("vq", f, 0, bad[i], 0, &t) != VTC_ERR_ARG) fail_msg("vq %s: not an argument error", bad[i]);
         assert_null(t);
         assert_true(strlen(vtc_last_error()) > 0);
     }
-    vtc_tokens *t = NULL;
-    assert_int_equal(run("vq", f, 7, NULL, 0, &t), VTC_ERR_ARG); // --keep above n
+    t = NULL;
+    assert_int_equal(run("vq", f, 7, NULL, 0, &t), VTC_ERR_NEEDS); // --keep above n
     assert_null(t);
     assert_int_equal(run("vq", f, 6, NULL, 0, &t), VTC_OK);
     assert_true(t->n <= 6);

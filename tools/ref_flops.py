@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference FLOPs figures for tests/test_flops.c, written from the formulas of
-SPEC section 6 (not from base/flops.c): exact integer arithmetic, explicit loops
+docs/flops.md (not from base/flops.c): exact integer arithmetic, explicit loops
 over layers, heads, query positions and decode steps instead of closed forms.
 
     /usr/bin/python3 tools/ref_flops.py > tests/fixtures/flops_ref.txt
@@ -27,7 +27,7 @@ Output, one case per line (integers exact; averages as shortest round-trip float
 """
 from fractions import Fraction
 
-# Presets as SPEC section 6 lists them (vocab sizes from the models' configs).
+# Presets as docs/flops.md#presets lists them (vocab sizes from the models' configs).
 PRESETS = {
     "llava-1.5-7b": dict(layers=32, hidden=4096, ffn=11008, heads=32, kv=32, vocab=32000),
     "llava-1.5-13b": dict(layers=40, hidden=5120, ffn=13824, heads=40, kv=40, vocab=32000),

@@ -34,7 +34,7 @@ were pruned, as FastV/DyCoke keep original positions):
            queries' attention on visual keys and of visual queries' on text keys
   policy_* the three policies of lm/policies.c end to end on mixed, as the
            reference code behaves (FastV's fastv_kvcache.py, DyCoke's
-           PrunableDynamicCache, ToDRE stage 2 as SPEC section 5 words it), with
+           PrunableDynamicCache, ToDRE stage 2 as docs/methods.md#todre2 words it), with
            the parameters lm/policies.c takes for a 2-layer model: prefill
            logits, then the logits of each decode step
 """

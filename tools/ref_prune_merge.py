@@ -17,7 +17,7 @@ ToMe: facebookresearch/ToMe, tome/merge.py bipartite_soft_matching (class_token
   rounds r = t - k (capped by the matching itself at t // 2) until k tokens remain.
 
 What is vtc's own (no official counterpart), and so is spelled out here from
-SPEC §4 / the file headers, not from the C:
+docs/methods.md / the file headers, not from the C:
   - the budget split: c = round(k * 10 / 64) (halves up, >= 1 when k >= 2),
     d = k - c; params dominant= / contextual= per frame; video: per frame, K // T
     each, the first K % T frames one more;
