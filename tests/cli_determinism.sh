@@ -1,17 +1,12 @@
 #!/bin/sh
-# Determinism (SPEC §7's contract, made exact): the same input, model, method and
+# Determinism (docs/cli.md's contract, made exact): the same input, model, method and
 # parameters give byte-identical output files, run after run and whatever
 # --threads says. For an image and for samples/vtest.mp4 --frames 4, with cls,
 # random (seeded), divprune, dycoke and vq on the embedded default model; also the
 # encoder's full token grid (`vtc encode`) and `vtc prune` on it. --threads 3 is
 # in the set because it splits the default model's 4 attention heads unevenly.
 # Run from the repository root: sh tests/cli_determinism.sh  (VTC=path/to/vtc)
-VTC=${VTC:-build/vtc}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0; n=0
-ok()  { n=$((n+1)); }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
+. tests/lib.sh
 
 IMG=tests/fixtures/ref_images/photo.jpg
 VID=samples/vtest.mp4
@@ -19,9 +14,9 @@ VID=samples/vtest.mp4
 # make NAME CMD...: runs CMD (which writes $T/NAME.safetensors); 0 if it did
 make_file() {
   name=$1; shift
-  "$@" >"$T/stdout" 2>"$T/stderr"; rc=$?
+  capture "$@"
   if [ "$rc" != 0 ] || [ ! -s "$T/$name.safetensors" ]; then
-    bad "exit $rc or no output: $*"; sed 's/^/  | /' "$T/stderr" | head -3; return 1
+    bad "exit $rc or no output: $*"; show 3; return 1
   fi
   return 0
 }
@@ -44,7 +39,7 @@ check() {
 
 for input in image video; do
   if [ $input = image ]; then src="$IMG"; set -- ; else src="$VID"; set -- --frames 4; fi
-  [ -f "$src" ] || { echo "cli_determinism: $src missing, $input cases skipped"; continue; }
+  [ -f "$src" ] || { note "$src missing, $input cases skipped"; continue; }
   frames="$*"
   check "$input-cls"      "$src" $frames --method cls --keep 64
   check "$input-random"   "$src" $frames --method random --keep 64 --seed 7
@@ -71,5 +66,4 @@ if make_file seed8 "$VTC" compress "$IMG" --method random --keep 64 --seed 8 --t
   cmp -s "$T/image-random.1a.safetensors" "$T/seed8.safetensors" && bad "random: --seed 7 and --seed 8 gave the same tokens" || ok
 fi
 
-echo "cli_determinism: $((n-fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

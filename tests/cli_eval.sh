@@ -6,43 +6,13 @@
 # lines of bad options and bad question files.
 # Run from the repository root: sh tests/cli_eval.sh  (VTC=path/to/vtc)
 # Needs jq and python3 (skips without them).
-VTC=${VTC:-build/vtc}
+. tests/lib.sh
 FX=tests/fixtures
 MODEL=$FX/models/clip224 # no projector: its 32-wide encoder features go to the decoder as they are
-if ! command -v jq >/dev/null 2>&1; then
-  echo "cli_eval: skipped: jq is not installed (apt-get install jq)"
-  exit 0
-fi
+need_cmd jq "apt-get install jq"
 PY=$(command -v python3 || echo /usr/bin/python3)
-if [ ! -x "$PY" ]; then
-  echo "cli_eval: skipped: python3 is not installed"
-  exit 0
-fi
-if [ ! -x "$VTC" ]; then
-  echo "FAIL: $VTC is not an executable (build it, or set VTC)"
-  exit 1
-fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/cli_eval.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-fail=0; n=0
-ok()  { n=$((n+1)); }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
-
-# expect CODE CMD...: runs CMD (stdout in $T/out, stderr in $T/err), checks the
-# exit code; for codes 1/2 also the single "vtc: error:" line.
-expect() {
-  want=$1; shift
-  "$@" >"$T/out" 2>"$T/err"; got=$?
-  if [ "$got" != "$want" ]; then bad "exit $got (want $want): $*"; sed 's/^/  | /' "$T/err" | head -5; return 1; fi
-  if [ "$want" != 0 ] && { ! grep -q '^vtc: error: ' "$T/err" || [ "$(wc -l <"$T/err")" -ne 1 ]; }; then
-    bad "want one 'vtc: error:' line: $*"; sed 's/^/  | /' "$T/err" | head -5; return 1
-  fi
-  ok
-}
-# check FILE JQ-EXPR MESSAGE: the expression must be true on the JSON document
-check() {
-  if jq -e "$2" "$1" >/dev/null 2>&1; then ok; else bad "$3 ($2)"; fi
-}
+[ -x "$PY" ] || skip "python3 is not installed"
+need_vtc
 
 # --- the decoder: tests/fixtures/lm/tiny.bin (width 32, as the model's features)
 # with its classifier cut down to the tokens a one-token answer can be: the ones
@@ -121,31 +91,31 @@ FLOPS_MEAN=$(jq -s 'add / length' "$T/none.flops")
 if expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods divprune,pool,random --keep 64,32 \
     --decode-methods todre2 --decode-param layer=0 --decode-param tau=1 --json --per-question --no-time; then
   cp "$T/out" "$T/e.json"
-  check "$T/e.json" '.questions == 8 and .media == 5 and .encodes == 6 and .token_dim == 32' "question/media counts"
-  check "$T/e.json" '[.rows[] | "\(.method)/\(.budget)"] == ["none/all","divprune/64","divprune/32","pool/64","pool/32","random/64","random/32","todre2/all"]' "rows"
-  check "$T/e.json" "[.rows[0].predictions[].token] == $NONE" "none predictions differ from compress's $NONE"
-  check "$T/e.json" "[.rows[2].predictions[].token] == $DIV" "divprune 32 predictions differ from compress's $DIV"
-  check "$T/e.json" "[.rows[7].predictions[].token] == $TODRE2" "todre2 predictions differ from compress's $TODRE2"
-  check "$T/e.json" ".rows[0].correct == $none_right and .unpruned_accuracy == $none_right * 100 / 8" \
+  check_json "$T/e.json" '.questions == 8 and .media == 5 and .encodes == 6 and .token_dim == 32' "question/media counts"
+  check_json "$T/e.json" '[.rows[] | "\(.method)/\(.budget)"] == ["none/all","divprune/64","divprune/32","pool/64","pool/32","random/64","random/32","todre2/all"]' "rows"
+  check_json "$T/e.json" "[.rows[0].predictions[].token] == $NONE" "none predictions differ from compress's $NONE"
+  check_json "$T/e.json" "[.rows[2].predictions[].token] == $DIV" "divprune 32 predictions differ from compress's $DIV"
+  check_json "$T/e.json" "[.rows[7].predictions[].token] == $TODRE2" "todre2 predictions differ from compress's $TODRE2"
+  check_json "$T/e.json" ".rows[0].correct == $none_right and .unpruned_accuracy == $none_right * 100 / 8" \
     "unpruned accuracy is not $none_right of 8"
-  check "$T/e.json" ".rows[2].correct == $div_right and .rows[2].accuracy == $div_right * 100 / 8" \
+  check_json "$T/e.json" ".rows[2].correct == $div_right and .rows[2].accuracy == $div_right * 100 / 8" \
     "divprune 32 accuracy is not $div_right of 8"
-  check "$T/e.json" ".rows[2].relative == (if $none_right > 0 then $div_right * 100 / $none_right else null end)" \
+  check_json "$T/e.json" ".rows[2].relative == (if $none_right > 0 then $div_right * 100 / $none_right else null end)" \
     "divprune 32 relative"
-  check "$T/e.json" '.rows[0].relative == 100 and .rows[0].tokens == 196 and .rows[0].skipped == 0' "none row"
-  check "$T/e.json" '.rows[1].tokens == 64 and .rows[2].tokens == 32 and .rows[3].tokens == 49 and .rows[4].tokens == 25' \
+  check_json "$T/e.json" '.rows[0].relative == 100 and .rows[0].tokens == 196 and .rows[0].skipped == 0' "none row"
+  check_json "$T/e.json" '.rows[1].tokens == 64 and .rows[2].tokens == 32 and .rows[3].tokens == 49 and .rows[4].tokens == 25' \
     "tokens kept (pool: 7x7 for 64, 5x5 for 32)"
-  check "$T/e.json" '.rows[7].in_decoder and .rows[7].tokens == 196 and .rows[7].equiv_tokens == 98' "todre2 equivalent tokens"
-  check "$T/e.json" "(.rows[0].prefill_flops - $FLOPS_MEAN | fabs) <= 1e-9 * $FLOPS_MEAN" "none prefill FLOPs != compress's mean"
-  check "$T/e.json" '.rows[3].prefill_flops < .rows[1].prefill_flops and .rows[1].prefill_flops < .rows[0].prefill_flops' "FLOPs order"
-  check "$T/e.json" '.kinds == {"what":3,"is":1,"count":2,"where":2}' "kinds"
-  check "$T/e.json" 'all(.rows[]; ([.per_kind[].questions] | add) == .questions and ([.per_kind[].correct] | add) == .correct)' "per-kind sums"
-  check "$T/e.json" '.rows[0].per_kind.what.questions == 3 and .rows[0].per_kind.is.questions == 1' "per-kind counts"
-  check "$T/e.json" '[.question_list[].line] == [4,5,6,7,8,9,10,11] and .question_list[0].question == "the dog"' "question lines"
-  check "$T/e.json" "[.question_list[].answer_token] == $ANSWER_IDS" "answer tokens"
-  check "$T/e.json" '. as $d | all($d.rows[]; .predictions as $p | .correct == ([$p[] | select(.correct)] | length) and
+  check_json "$T/e.json" '.rows[7].in_decoder and .rows[7].tokens == 196 and .rows[7].equiv_tokens == 98' "todre2 equivalent tokens"
+  check_json "$T/e.json" "(.rows[0].prefill_flops - $FLOPS_MEAN | fabs) <= 1e-9 * $FLOPS_MEAN" "none prefill FLOPs != compress's mean"
+  check_json "$T/e.json" '.rows[3].prefill_flops < .rows[1].prefill_flops and .rows[1].prefill_flops < .rows[0].prefill_flops' "FLOPs order"
+  check_json "$T/e.json" '.kinds == {"what":3,"is":1,"count":2,"where":2}' "kinds"
+  check_json "$T/e.json" 'all(.rows[]; ([.per_kind[].questions] | add) == .questions and ([.per_kind[].correct] | add) == .correct)' "per-kind sums"
+  check_json "$T/e.json" '.rows[0].per_kind.what.questions == 3 and .rows[0].per_kind.is.questions == 1' "per-kind counts"
+  check_json "$T/e.json" '[.question_list[].line] == [4,5,6,7,8,9,10,11] and .question_list[0].question == "the dog"' "question lines"
+  check_json "$T/e.json" "[.question_list[].answer_token] == $ANSWER_IDS" "answer tokens"
+  check_json "$T/e.json" '. as $d | all($d.rows[]; .predictions as $p | .correct == ([$p[] | select(.correct)] | length) and
     all(range(0; $p | length); $p[.].correct == ($p[.].token == $d.question_list[.].answer_token)))' "correct flags"
-  check "$T/e.json" '(has("timings_ms") | not) and all(.rows[]; has("ms") | not)' "--no-time left times in"
+  check_json "$T/e.json" '(has("timings_ms") | not) and all(.rows[]; has("ms") | not)' "--no-time left times in"
 fi
 # the table: one row per method x budget, in order; deterministic without times
 if expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods divprune,pool,random --keep 64,32 --no-time; then
@@ -161,29 +131,29 @@ fi
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods cls --keep 16 &&
   { grep -q 'ms/q' "$T/out" && ok || bad "the table has no time column"; }
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods cls --keep 16 --json &&
-  check "$T/out" '(.timings_ms.prefill_per_question | length) == 2 and .timings_ms.total > 0' "JSON timings"
+  check_json "$T/out" '(.timings_ms.prefill_per_question | length) == 2 and .timings_ms.total > 0' "JSON timings"
 # the default methods on images: none, then the 8 image methods at 4 budgets (not dycoke, vq)
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --json --no-time &&
-  check "$T/out" '(.rows | length) == 33 and all(.rows[]; .method != "dycoke" and .method != "vq" and .questions == 8) and
+  check_json "$T/out" '(.rows | length) == 33 and all(.rows[]; .method != "dycoke" and .method != "vq" and .questions == 8) and
     ([.rows[].budget] | unique) == ["128","192","32","64","all"] and any(.notes[]; test("dycoke, vq: video methods"))' "default rows"
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --limit 3 --methods uniform --keep 25% --json --no-time &&
-  check "$T/out" '.questions == 3 and .encodes == 2 and .rows[1].budget == "25%" and .rows[1].tokens == 49' "--limit / --keep 25%"
+  check_json "$T/out" '.questions == 3 and .encodes == 2 and .rows[1].budget == "25%" and .rows[1].tokens == 49' "--limit / --keep 25%"
 
 # --- a method that cannot run on some media is skipped there, with a note
 printf 'vid.mp4\tmotion\tthe dog\tdog\nimg/photo.jpg\twhat\tthe dog\tdog\n' > "$T/q/v.tsv"
 cp $FX/video/cam40.mp4 "$T/q/vid.mp4"
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods dycoke,cls --keep 400 --json --no-time &&
-  check "$T/out" '.rows[1] | .method == "dycoke" and .questions == 1 and .skipped == 1 and .tokens == 400 and (.note | test("more than the 196"))' "dycoke skip" &&
-  check "$T/out" '.rows[0].questions == 2 and .rows[0].tokens == (784 + 196) / 2 and (.notes | length) >= 2' "video none row"
+  check_json "$T/out" '.rows[1] | .method == "dycoke" and .questions == 1 and .skipped == 1 and .tokens == 400 and (.note | test("more than the 196"))' "dycoke skip" &&
+  check_json "$T/out" '.rows[0].questions == 2 and .rows[0].tokens == (784 + 196) / 2 and (.notes | length) >= 2' "video none row"
 # --pool pools the video's frames (14 x 14 -> 7 x 7 each), not the image
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --pool 2 --methods cls --keep 16 --json --no-time &&
-  check "$T/out" '.pool == 2 and .rows[0].tokens == (4 * 49 + 196) / 2' "--pool on video only"
+  check_json "$T/out" '.pool == 2 and .rows[0].tokens == (4 * 49 + 196) / 2' "--pool on video only"
 # --positions original: the unpruned row is the same (its positions are 1..N either way)
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods uniform --keep 16 --json --no-time --per-question &&
   cp "$T/out" "$T/compact.json"
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/v.tsv" --frames 4 --methods uniform --keep 16 --json --no-time --per-question \
     --positions original &&
-  check "$T/out" '.positions == "original" and .rows[1].tokens == 16' "--positions original"
+  check_json "$T/out" '.positions == "original" and .rows[1].tokens == 16' "--positions original"
 [ "$(jq -c '.rows[0]' "$T/out")" = "$(jq -c '.rows[0]' "$T/compact.json")" ] && ok ||
   bad "--positions original changed the unpruned row"
 
@@ -233,5 +203,4 @@ expect 1 "$VTC" eval --model "$MODEL" --decoder "$T/missing.bin" --tokenizer "$T
 expect 1 "$VTC" eval --model $FX/models/llava $LM $Q &&
   { grep -q "48 wide (projector output) but the decoder's embeddings 32" "$T/err" && ok || bad "width error: $(cat "$T/err")"; }
 
-echo "cli_eval: $((n-fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

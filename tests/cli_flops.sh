@@ -1,46 +1,32 @@
 #!/bin/sh
-# Contract tests for `vtc flops` (SPEC §6, §7): output, --json, exit codes and
+# Contract tests for `vtc flops` (docs/flops.md, docs/cli.md): output, --json, exit codes and
 # error lines. Run from the repository root: sh tests/cli_flops.sh
 # VTC names the binary (default build/vtc). Exits non-zero if any check fails.
-VTC=${VTC:-build/vtc}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_flops.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-fails=0
-checks=0
+. tests/lib.sh
+need_vtc
 
-bad() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-if [ ! -x "$VTC" ]; then
-  echo "FAIL: $VTC is not an executable (build it, or set VTC)"
-  exit 1
-fi
-
-# run WANT_RC ARGS...: runs vtc flops ARGS, checks the exit status; output in $tmp/out, $tmp/err
+# run WANT_RC ARGS...: runs vtc flops ARGS, checks the exit status (one check); output in $T/out, $T/err
 run() {
   want=$1
   shift
-  checks=$((checks + 1))
-  "$VTC" flops "$@" >"$tmp/out" 2>"$tmp/err"
-  rc=$?
+  capture "$VTC" flops "$@"
   if [ "$rc" -ne "$want" ]; then
-    bad "vtc flops $* -> exit $rc, want $want; stderr: $(head -c 300 "$tmp/err")"
+    bad "vtc flops $* -> exit $rc, want $want; stderr: $(head -c 300 "$T/err")"
     return 1
   fi
+  ok
   return 0
 }
 
 # usage ARGS...: a usage error: exit 2, one "vtc: error: ..." line on stderr, nothing on stdout
 usage() {
   run 2 "$@" || return
-  if ! head -n 1 "$tmp/err" | grep -q '^vtc: error: flops: '; then
-    bad "vtc flops $*: stderr does not start with 'vtc: error: flops: ': $(head -c 300 "$tmp/err")"
-  elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+  if ! head -n 1 "$T/err" | grep -q '^vtc: error: flops: '; then
+    bad "vtc flops $*: stderr does not start with 'vtc: error: flops: ': $(head -c 300 "$T/err")"
+  elif [ "$(wc -l <"$T/err")" -ne 1 ]; then
     bad "vtc flops $*: more than one stderr line"
   fi
-  [ -s "$tmp/out" ] && bad "vtc flops $*: wrote to stdout on a usage error"
+  [ -s "$T/out" ] && bad "vtc flops $*: wrote to stdout on a usage error"
 }
 
 # has PATTERN FILE: grep -q with a message
@@ -49,23 +35,23 @@ has() {
 }
 
 # ---------------------------------------------------------------- help
-run 0 --help && has '^usage: vtc flops --lm PRESET --visual N --kept K' "$tmp/out"
-run 0 -h && has 'usage: vtc flops' "$tmp/out"
+run 0 --help && has '^usage: vtc flops --lm PRESET --visual N --kept K' "$T/out"
+run 0 -h && has 'usage: vtc flops' "$T/out"
 run 0 --lm nope --help   # --help wins, whatever else is on the line
 
 # ---------------------------------------------------------------- human output
 if run 0 --lm llava-1.5-7b --visual 576 --kept 64 --text 60 --gen 128; then
-  has '^lm: llava-1.5-7b (32 layers, hidden 4096, ffn 11008, 32 heads, 32 kv heads, vocab 32000)' "$tmp/out"
-  has '576 visual -> 64 kept, retained ratio 0.1111 (11.11%); 60 text, 128 generated' "$tmp/out"
-  has '^LLM prefill  *8.344 TFLOPs  *1.610 TFLOPs  *0.1930$' "$tmp/out"
-  has '^LLM decode per token' "$tmp/out"
-  has '^LLM decode total' "$tmp/out"
-  has '^paper prefill  *3.307 TFLOPs' "$tmp/out"
-  [ -s "$tmp/err" ] && bad "stderr not empty on success: $(cat "$tmp/err")"
+  has '^lm: llava-1.5-7b (32 layers, hidden 4096, ffn 11008, 32 heads, 32 kv heads, vocab 32000)' "$T/out"
+  has '576 visual -> 64 kept, retained ratio 0.1111 (11.11%); 60 text, 128 generated' "$T/out"
+  has '^LLM prefill  *8.344 TFLOPs  *1.610 TFLOPs  *0.1930$' "$T/out"
+  has '^LLM decode per token' "$T/out"
+  has '^LLM decode total' "$T/out"
+  has '^paper prefill  *3.307 TFLOPs' "$T/out"
+  [ -s "$T/err" ] && bad "stderr not empty on success: $(cat "$T/err")"
 fi
-run 0 --lm=qwen2-7b --visual=576 --kept=144 --prune-layer=2 && has 'equivalent visual tokens 174.86' "$tmp/out"
-run 0 --layers 2 --hidden 64 --ffn 128 --heads 4 --visual 10 --kept 5 && has '^lm: custom (2 layers, hidden 64, ffn 128, 4 heads, 4 kv heads, vocab 32000)' "$tmp/out"
-run 0 --lm qwen2-0.5b --layers 12 --visual 10 --kept 5 && has '(12 layers, hidden 896, ffn 4864, 14 heads, 2 kv heads, vocab 151936)' "$tmp/out"
+run 0 --lm=qwen2-7b --visual=576 --kept=144 --prune-layer=2 && has 'equivalent visual tokens 174.86' "$T/out"
+run 0 --layers 2 --hidden 64 --ffn 128 --heads 4 --visual 10 --kept 5 && has '^lm: custom (2 layers, hidden 64, ffn 128, 4 heads, 4 kv heads, vocab 32000)' "$T/out"
+run 0 --lm qwen2-0.5b --layers 12 --visual 10 --kept 5 && has '(12 layers, hidden 896, ffn 4864, 14 heads, 2 kv heads, vocab 151936)' "$T/out"
 run 0 --lm llava-1.5-7b --visual 576 --kept 576
 run 0 --lm llava-1.5-7b --visual 576 --kept 0 --text 1
 
@@ -73,7 +59,7 @@ run 0 --lm llava-1.5-7b --visual 576 --kept 0 --text 1
 # values from tests/fixtures/flops_ref.txt (tools/ref_flops.py)
 if run 0 --lm llava-1.5-7b --visual 576 --kept 192 --text 60 --gen 128 --json; then
   if command -v python3 >/dev/null 2>&1; then
-    python3 - "$tmp/out" <<'EOF' || bad "--json content (see above)"
+    python3 - "$T/out" <<'EOF' || bad "--json content (see above)"
 import json, sys
 r = json.load(open(sys.argv[1]))
 want = {
@@ -107,23 +93,23 @@ for path, v in checks:
 sys.exit(0 if ok else 1)
 EOF
   else
-    has '"before": 8343943905280' "$tmp/out"
-    has '"retained_ratio": 0.33333333333333331\|"retained_ratio": 0.3333333333333333' "$tmp/out"
+    has '"before": 8343943905280' "$T/out"
+    has '"retained_ratio": 0.33333333333333331\|"retained_ratio": 0.3333333333333333' "$T/out"
   fi
 fi
 # no generated tokens: decode ratios are null, not NaN
 if run 0 --lm qwen2-0.5b --visual 100 --kept 10 --json; then
-  has '"ratio": null' "$tmp/out"
-  grep -qi 'nan\|inf' "$tmp/out" && bad "--json contains nan/inf: $(cat "$tmp/out")"
+  has '"ratio": null' "$T/out"
+  grep -qi 'nan\|inf' "$T/out" && bad "--json contains nan/inf: $(cat "$T/out")"
 fi
 
 # ---------------------------------------------------------------- usage errors
 usage --lm gpt-9 --visual 576 --kept 64
-has "unknown" "$tmp/err"
+has "unknown" "$T/err"
 usage --lm llava-1.5-7b --kept 64
-has "visual" "$tmp/err"
+has "visual" "$T/err"
 usage --lm llava-1.5-7b --visual 576
-has "kept" "$tmp/err"
+has "kept" "$T/err"
 usage --lm llava-1.5-7b --visual 576 --kept 577
 usage --lm llava-1.5-7b --visual -5 --kept 1
 usage --lm llava-1.5-7b --visual 0 --kept 0
@@ -137,21 +123,20 @@ usage --lm llava-1.5-7b --visual 99999999999999999999 --kept 1
 usage --lm llava-1.5-7b --visual 576 --kept 64 --text -1
 usage --lm llava-1.5-7b --visual 576 --kept 64 --gen x
 usage --lm llava-1.5-7b --visual 576 --kept 64 --bogus 1
-has "unknown option '--bogus'" "$tmp/err"
+has "unknown option '--bogus'" "$T/err"
 usage --lm llava-1.5-7b --visual 576 --kept 64 --json=1
 usage --lm llava-1.5-7b --visual 576 --kept 64 extra
 usage --lm llava-1.5-7b --visual 576 --kept
-has "needs a value" "$tmp/err"
+has "needs a value" "$T/err"
 usage --lm
 usage --visual 576 --kept 64
 usage --layers 2 --hidden 64 --ffn 128 --visual 10 --kept 5
-has "heads" "$tmp/err"
+has "heads" "$T/err"
 usage --layers 2 --hidden 64 --ffn 128 --heads 4 --kv-heads 3 --visual 10 --kept 5
 usage --layers 2 --hidden 63 --ffn 128 --heads 4 --visual 10 --kept 5
 usage --lm llava-1.5-7b --layers 0 --visual 10 --kept 5
 usage --lm llava-1.5-7b --visual 576 --kept 64 --prune-layer 33
 usage --lm llava-1.5-7b --visual 576 --kept 0
-has "empty prompt" "$tmp/err"
+has "empty prompt" "$T/err"
 
-echo "cli_flops: $checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -1,5 +1,5 @@
 #!/bin/sh
-# CLI contract under hostile input (SPEC §7), complementing tests/cli_pipeline.sh:
+# CLI contract under hostile input (docs/cli.md), complementing tests/cli_pipeline.sh:
 # broken images, hostile model files, corrupted config.json / preprocessor_config.json,
 # tensors whose shapes disagree with the config, NaN/Inf weights, broken videos,
 # token files missing tensors or with wrong shapes, and every impossible --keep /
@@ -9,26 +9,18 @@
 # >= 128, a hang or a sanitizer report is a failure). A handful also run under
 # valgrind (when installed), failing on any memory error or leak.
 # Run from the repository root: sh tests/cli_hostile.sh  (VTC=path/to/vtc)
-VTC=${VTC:-build/vtc}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0; n=0
-ok()  { n=$((n+1)); }
-CASE=""   # what a generated input holds, named in failures
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*${CASE:+  [$CASE]}"; }
-TO=""; command -v timeout >/dev/null 2>&1 && TO="timeout 60"
+. tests/lib.sh
+command -v timeout >/dev/null 2>&1 && TO="timeout 60"   # capture's prefix: a hang fails
 
 O=$T/o                 # every failing case writes under here; it must stay empty
 mkdir -p "$O"
 OUT=$O/out.safetensors
 
-# run CMD...: sets $rc, stdout in $T/stdout, stderr in $T/stderr
-run() { $TO "$@" </dev/null >"$T/stdout" 2>"$T/stderr"; rc=$?; }
-# crashed CMD...: reports a signal, a hang or a sanitizer report of the last run; 0 if it did
+# crashed CMD...: reports a signal, a hang or a sanitizer report of the last capture; 0 if it did
 crashed() {
-  if [ "$rc" -ge 124 ]; then bad "exit $rc (crash or hang): $*"; sed 's/^/  | /' "$T/stderr" | head -5; return 0; fi
-  if grep -qE 'Sanitizer|runtime error:|^==[0-9]+==' "$T/stderr"; then
-    bad "sanitizer report: $*"; sed 's/^/  | /' "$T/stderr" | head -20; return 0
+  if [ "$rc" -ge 124 ]; then bad "exit $rc (crash or hang): $*"; show; return 0; fi
+  if grep -qE 'Sanitizer|runtime error:|^==[0-9]+==' "$T/err"; then
+    bad "sanitizer report: $*"; show 20; return 0
   fi
   return 1
 }
@@ -39,30 +31,26 @@ left_behind() {
 }
 clear_o() { rm -rf "$O"; mkdir -p "$O"; }
 # expect CODE CMD...: exit CODE (1 or 2), one "vtc: error: " line, nothing written
+# (the library's expect, with the crash and left-behind checks)
 expect() {
   want=$1; shift
-  run "$@"
+  capture "$@"
   crashed "$@" && return
-  if [ "$rc" != "$want" ]; then
-    bad "exit $rc (want $want): $*"; sed 's/^/  | /' "$T/stderr" | head -3; clear_o; return
-  fi
-  if [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q '^vtc: error: ' "$T/stderr"; then
-    bad "want one 'vtc: error:' line: $*"; sed 's/^/  | /' "$T/stderr" | head -5; clear_o; return
-  fi
+  check_rc "$want" "$@" || { clear_o; return; }
   left_behind "$@" && return
   ok
 }
 # expect_0_or_1 CMD...: input vtc may accept or refuse (fixtures whose status is
 # not pinned); either way the contract holds
 expect_0_or_1() {
-  run "$@"
+  capture "$@"
   crashed "$@" && return
   case $rc in
     0) clear_o; ok ;;
-    1) if [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q '^vtc: error: ' "$T/stderr"; then
-         bad "want one 'vtc: error:' line: $*"; sed 's/^/  | /' "$T/stderr" | head -5; clear_o
+    1) if ! one_error_line; then
+         bad "want one 'vtc: error:' line: $*"; show; clear_o
        else left_behind "$@" || ok; fi ;;
-    *) bad "exit $rc (want 0 or 1): $*"; sed 's/^/  | /' "$T/stderr" | head -3; clear_o ;;
+    *) bad "exit $rc (want 0 or 1): $*"; show 3; clear_o ;;
   esac
 }
 # a library status name (the fixtures' MANIFEST spelling) -> exit code
@@ -239,9 +227,9 @@ head -c 20000 "$VID" > "$T/half.mp4"
 expect_0_or_1 "$VTC" compress --model "$M" "$T/half.mp4" --frames 4 -o "$OUT"
 
 # --- token files for `vtc prune`: real `vtc encode` outputs, then rewritten
-run "$VTC" encode --model "$M" "$IMG" -o "$T/feat.safetensors"
+capture "$VTC" encode --model "$M" "$IMG" -o "$T/feat.safetensors"
 [ "$rc" = 0 ] && ok || bad "encode for the token-file cases failed (exit $rc)"
-run "$VTC" compress --model "$M" "$IMG" --method cls --keep 8 -o "$T/kept.safetensors"
+capture "$VTC" compress --model "$M" "$IMG" --method cls --keep 8 -o "$T/kept.safetensors"
 [ "$rc" = 0 ] && ok || bad "compress for the token-file cases failed (exit $rc)"
 expect 1 "$VTC" prune "$T/kept.safetensors" --method cls --keep 4 -o "$OUT"   # kept tokens are not features
 if [ "$HAVE_PY" = 1 ]; then
@@ -290,9 +278,9 @@ expect 2 "$VTC" prune "$T/feat.safetensors" --method cls --keep 197 -o "$OUT"
 expect 2 "$VTC" prune "$T/feat.safetensors" --method vq --param k=197 -o "$OUT"
 long="per_frame=$(printf "%02100d" 1)"   # past the 2047 characters of --param: refused as such, not cut
 expect 2 "$VTC" prune "$T/feat.safetensors" --method random --keep 8 --param "$long" -o "$OUT"
-grep -q 'more than 2047 characters' "$T/stderr" && ok || bad "prune: a --param past 2047 characters: $(cat "$T/stderr")"
+grep -q 'more than 2047 characters' "$T/err" && ok || bad "prune: a --param past 2047 characters: $(cat "$T/err")"
 expect 2 "$VTC" compress --model "$M" "$IMG" --method random --keep 8 --param "$long" -o "$OUT"
-grep -q 'more than 2047 characters' "$T/stderr" && ok || bad "compress: a --param past 2047 characters: $(cat "$T/stderr")"
+grep -q 'more than 2047 characters' "$T/err" && ok || bad "compress: a --param past 2047 characters: $(cat "$T/err")"
 for p in "dycoke k" "dycoke =1" "dycoke k=" "dycoke k=abc" "dycoke k=2" "dycoke k=1" "dycoke k=0" "dycoke k=nan" \
          "dycoke k=inf" "dycoke k=-0.5" "dycoke k=0.5,k=0.6" "dycoke bogus=1" "random per_frame=2" \
          "random per_frame=0.5" "none size=2" "pool size=-1" "pool size=1e9" "vq kmin=40,kmax=12" "vq iters=0" \
@@ -339,11 +327,11 @@ expect 1 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --report "$O"
 expect 1 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --viz "$T/nodir/v.png"
 # a file name that is not UTF-8 is still a name: its bytes go to the metadata escaped
 cp "$IMG" "$T/caf$(printf '\351').png"
-run "$VTC" compress --model "$M" "$T/caf$(printf '\351').png" -o "$T/latin1.safetensors"
+capture "$VTC" compress --model "$M" "$T/caf$(printf '\351').png" -o "$T/latin1.safetensors"
 [ "$rc" = 0 ] && grep -aq 'caf\\\\xe9\.png' "$T/latin1.safetensors" && ok ||
   bad "a Latin-1 file name: exit $rc, or its source metadata is not escaped as caf\\xe9.png"
 # ... and a failed command leaves the previous output as it was
-run "$VTC" compress --model "$M" "$IMG" --method cls --keep 8 -o "$T/prev.safetensors"
+capture "$VTC" compress --model "$M" "$IMG" --method cls --keep 8 -o "$T/prev.safetensors"
 [ "$rc" = 0 ] && ok || bad "compress for the previous-output cases failed (exit $rc)"
 cp "$T/prev.safetensors" "$T/prev.copy"
 expect 1 "$VTC" compress --model "$M" "$IMG" --method cls --keep 4 -o "$T/prev.safetensors" --report "$T/nodir/r.json"
@@ -362,21 +350,21 @@ fi
 # --- a handful under valgrind: no memory error, no leak, on the error paths and one success
 # (not for a sanitizer build: valgrind cannot run ASan/TSan binaries, and they check themselves)
 if grep -qa -e __asan_init -e __tsan_init "$VTC" 2>/dev/null; then
-  echo "cli_hostile: $VTC is a sanitizer build, valgrind checks skipped"
+  note "$VTC is a sanitizer build, valgrind checks skipped"
 elif ! command -v valgrind >/dev/null 2>&1; then
-  echo "cli_hostile: valgrind not installed, memory checks skipped"
+  note "valgrind not installed, memory checks skipped"
 elif ! valgrind -q --log-file="$T/vg.log" "$VTC" --version >/dev/null 2>&1; then
   # valgrind itself cannot run the binary on some CPUs: 3.19 stops with SIGILL in libhwy's
   # start-up code (FFmpeg -> libjxl -> libhwy) on AMD EPYC; ASan in CI covers the same paths
-  echo "cli_hostile: valgrind cannot run $VTC --version on this machine, memory checks skipped:"
+  note "valgrind cannot run $VTC --version on this machine, memory checks skipped:"
   grep -m 3 -e 'signal' -e 'opcode' -e 'at 0x' "$T/vg.log" | sed 's/^/  | /'
 else
   vg() {
     want=$1; shift
     $TO valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
-      --log-file="$T/vg.log" "$@" >/dev/null 2>"$T/stderr"; rc=$?
+      --log-file="$T/vg.log" "$@" >/dev/null 2>"$T/err"; rc=$?
     if [ "$rc" != "$want" ] || [ -s "$T/vg.log" ]; then
-      bad "valgrind: exit $rc (want $want): $*"; sed 's/^/  | /' "$T/vg.log" | head -20
+      bad "valgrind: exit $rc (want $want): $*"; show 20 "$T/vg.log"
     else ok; fi
     clear_o
   }
@@ -390,5 +378,4 @@ else
   vg 2 "$VTC" prune "$T/feat.safetensors" --method cls --keep 197 -o "$OUT"
 fi
 
-echo "cli_hostile: $((n-fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

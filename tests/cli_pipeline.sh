@@ -1,25 +1,8 @@
 #!/bin/sh
-# CLI contract (SPEC §7): encode / compress / prune / info / methods on real inputs,
+# CLI contract (docs/cli.md): encode / compress / prune / info / methods on real inputs,
 # exit codes 0/1/2, one "vtc: error:" line, no output file left behind on failure.
 # Run from the repository root: sh tests/cli_pipeline.sh  (VTC=path/to/vtc)
-VTC=${VTC:-build/vtc}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0; n=0
-ok()   { n=$((n+1)); }
-bad()  { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
-# expect CODE CMD...: runs CMD, checks exit code; for codes 1/2 checks the error line
-expect() {
-  want=$1; shift
-  "$@" >"$T/out" 2>"$T/err"; got=$?
-  if [ "$got" != "$want" ]; then bad "exit $got (want $want): $*"; sed 's/^/  | /' "$T/err" | head -5; return; fi
-  if [ "$want" != 0 ]; then
-    if ! grep -q '^vtc: error: ' "$T/err" || [ "$(wc -l <"$T/err")" -ne 1 ]; then
-      bad "want one 'vtc: error:' line: $*"; sed 's/^/  | /' "$T/err" | head -5; return
-    fi
-  fi
-  ok
-}
+. tests/lib.sh
 IMG=tests/fixtures/ref_images/photo.jpg
 [ -f "$IMG" ] || IMG=$(ls tests/fixtures/ref_images/*.jpg 2>/dev/null | head -n 1)
 VID=samples/vtest.mp4
@@ -59,7 +42,7 @@ expect 2 "$VTC" encode "$IMG"
 expect 2 "$VTC" compress "$IMG" --aspect sideways -o "$T/u7.safetensors"
 expect 2 "$VTC" compress "$IMG" --positions original -o "$T/u8.safetensors"   # needs --decoder
 expect 2 "$VTC" compress "$IMG" --decoder samples/vlm/lm.bin --positions shifted -o "$T/u9.safetensors"
-for f in u1 u2 u3 u4 u5 u6 u7 u8 u9; do [ -e "$T/$f.safetensors" ] && bad "usage error left $f.safetensors"; done
+not_left "usage error" u1 u2 u3 u4 u5 u6 u7 u8 u9
 
 # --- input errors: exit 1, nothing written
 printf 'not an image' > "$T/junk.png"
@@ -71,8 +54,8 @@ expect 1 "$VTC" compress --model "$T/junk.png" "$IMG" -o "$T/e4.safetensors"
 expect 1 "$VTC" compress --model "$T" "$IMG" -o "$T/e5.safetensors"
 expect 1 "$VTC" prune "$T/junk.png" --method cls --keep 8 -o "$T/e6.safetensors"
 expect 1 "$VTC" compress "$IMG" -o "$T/nodir/e7.safetensors"
-for f in e1 e2 e3 e4 e5 e6; do [ -e "$T/$f.safetensors" ] && bad "input error left $f.safetensors"; done
-ls "$T" | grep -q '\.tmp' && bad "a temporary file was left behind"
+not_left "input error" e1 e2 e3 e4 e5 e6
+no_tmp_left
 
 # found by fuzz_image: a 64x26672 JPEG whose padded square would once have been a
 # 711 Mpx intermediate; preprocessing now resamples only the output window
@@ -80,5 +63,4 @@ for a in crop pad resize; do
     expect 0 "$VTC" compress --aspect $a tests/fixtures/images/fuzz_elongated.jpg -o "$T/el-$a.safetensors"
 done
 
-echo "cli_pipeline: $((n-fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

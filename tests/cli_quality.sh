@@ -24,12 +24,7 @@
 # Needs /usr/bin/python3 with numpy, Pillow, scikit-image's photos and Debian's
 # dataset-fashion-mnist (tools/setup.sh installs them).
 # Run from the repository root: sh tests/cli_quality.sh  (VTC=path/to/vtc)
-VTC=${VTC:-build/vtc}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0; n=0
-ok()  { n=$((n+1)); }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL: $*"; }
+. tests/lib.sh
 M=samples/vlm
 
 # thresholds (percent) from the full run; see README "Quality" for the command
@@ -37,7 +32,7 @@ M=samples/vlm
 
 if ! /usr/bin/python3 tools/quality_data.py --out "$T/q" --n 60 --clips 20 >"$T/gen.log" 2>&1; then
   bad "tools/quality_data.py failed (run tools/setup.sh):"; sed 's/^/  | /' "$T/gen.log" | tail -5
-  echo "cli_quality: $((n-fail)) passed, $fail failed"; exit 1
+  finish
 fi
 # the generator is deterministic: the slice is the one the reference answered
 want=$(head -1 tests/fixtures/quality/ref_none.tsv | sed 's/.*questions \([0-9a-f]*\)$/\1/')
@@ -46,8 +41,8 @@ got=$(grep -v '^#' "$T/q/questions.tsv" | sha256sum | cut -c1-16)
 
 if ! "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --questions "$T/q/questions.tsv" \
      --methods none,random,cls,divprune --keep 64 --json --no-time --per-question >"$T/e.json" 2>"$T/e.err"; then
-  bad "vtc eval failed:"; sed 's/^/  | /' "$T/e.err" | head -5
-  echo "cli_quality: $((n-fail)) passed, $fail failed"; exit 1
+  bad "vtc eval failed:"; show 5 "$T/e.err"
+  finish
 fi
 
 # 1. parity of the unpruned answers with the PyTorch reference
@@ -96,7 +91,7 @@ if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --que
   printf '  slice at original positions: divprune@64 %.1f%%\n' "$odiv"
   above "divprune@64 (original positions)" "$odiv" "$MIN_DIVPRUNE64_ORIGINAL"
 else
-  bad "vtc eval --positions original failed:"; sed 's/^/  | /' "$T/o.err" | head -5
+  bad "vtc eval --positions original failed:"; show 5 "$T/o.err"
 fi
 # the same through `vtc compress --decoder --positions original`, question as the
 # prompt, one greedy token, on the first 8 questions; and the unpruned tokens
@@ -135,8 +130,7 @@ if "$VTC" eval --model $M --decoder $M/lm.bin --tokenizer $M/tokenizer.bin --que
   above "clips none" "$cnone" "$MIN_CLIP_NONE"
   above "clips dycoke@192" "$cdy" "$MIN_CLIP_DYCOKE192"
 else
-  bad "vtc eval on the clips failed:"; sed 's/^/  | /' "$T/c.err" | head -5
+  bad "vtc eval on the clips failed:"; show 5 "$T/c.err"
 fi
 
-echo "cli_quality: $((n-fail)) passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
