@@ -69,9 +69,9 @@ compress_pred() {
 { printf '# held-out scenes\n\nmedia\tkind\tquestion\tanswer\n'; } > "$T/q/q.tsv"
 i=0; none_right=0; div_right=0
 while IFS='|' read -r media kind question; do
-  compress_pred none "$media" "$question"
+  compress_pred none "$media" "$question" --method none
   compress_pred div "$media" "$question" --method divprune --keep 32
-  compress_pred todre2 "$media" "$question" --decode-method todre2 --decode-param layer=0 --decode-param tau=1
+  compress_pred todre2 "$media" "$question" --method none --decode-method todre2 --decode-param layer=0 --decode-param tau=1
   p=$(tail -n 1 "$T/none.pred"); w=$(word_of "$p")
   # even questions: the answer the unpruned run gives, where it can be an answer; else a wrong one
   if [ $((i % 2)) -eq 0 ] && [ -n "$w" ]; then answer=$w; else answer=abc; [ "$p" = 37 ] && answer=ab; fi

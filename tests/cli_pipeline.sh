@@ -44,6 +44,44 @@ expect 2 "$VTC" compress "$IMG" --positions original -o "$T/u8.safetensors"   # 
 expect 2 "$VTC" compress "$IMG" --decoder samples/vlm/lm.bin --positions shifted -o "$T/u9.safetensors"
 not_left "usage error" u1 u2 u3 u4 u5 u6 u7 u8 u9
 
+# --- compress without --method: the default of docs/cli.md for the kind of input
+# (uniform for an image, divprune for a video, a third of the tokens), said in the report
+if expect 0 "$VTC" compress "$IMG" -o "$T/d1.safetensors" --json; then
+  check_json "$T/out" '.method == "uniform" and .method_default == true and .n_kept == ((.n_input / 3) | round)' \
+    "an image's default is uniform at a third" '{method, method_default, n_input, n_kept}'
+fi
+if expect 0 "$VTC" compress "$VID" --frames 2 -o "$T/d2.safetensors" --json; then
+  check_json "$T/out" '.method == "divprune" and .method_default == true and .n_kept == ((.n_input / 3) | round)' \
+    "a video's default is divprune at a third" '{method, method_default, n_input, n_kept}'
+fi
+if expect 0 "$VTC" compress "$IMG" --keep 16 -o "$T/d3.safetensors" --json; then
+  check_json "$T/out" '.method == "uniform" and .n_kept == 16' "--keep alone keeps the default method" '{method, n_kept}'
+fi
+expect 0 "$VTC" compress "$IMG" -o "$T/d4.safetensors"
+grep -q '^method    uniform, keeping a third (the default for images; --method none keeps every token)' "$T/out" && ok ||
+  bad "the summary does not name the default method"
+expect 2 "$VTC" compress "$IMG" --param size=2 -o "$T/d5.safetensors"    # a knob of which method?
+
+# --- token files carry every metadata key of docs/formats.md, written by the library
+expect 0 "$VTC" encode "$IMG" -o "$T/m1.safetensors"
+expect 0 "$VTC" info "$T/m1.safetensors"
+for key in grid model model_format feature_layer n_input; do
+  grep -q "^  $key " "$T/out" && ok || bad "a features file lacks metadata $key"
+done
+expect 0 "$VTC" prune "$T/m1.safetensors" --method cls --keep 8 -o "$T/m2.safetensors"
+expect 0 "$VTC" info "$T/m2.safetensors"
+for key in grid model model_format feature_layer method keep n_input n_kept retained_ratio space; do
+  grep -q "^  $key " "$T/out" && ok || bad "a tokens file from prune lacks metadata $key"
+done
+grep -q '^  keep  *8$' "$T/out" && grep -q '^  n_kept  *8$' "$T/out" && ok || bad "prune's tokens file: keep/n_kept not 8"
+expect 0 "$VTC" compress "$VID" --frames 2 --method dycoke -o "$T/m3.safetensors"
+expect 0 "$VTC" info "$T/m3.safetensors"
+grep -q '^  timestamps  *F64 *\[2\]' "$T/out" && grep -q '^  keep  *all$' "$T/out" && ok ||
+  bad "a video's tokens file lacks its timestamps tensor or keep=all"
+expect 0 "$VTC" compress "$VID" --frames 4 --method dycoke --param k=0.5 -o "$T/m4.safetensors"
+expect 0 "$VTC" info "$T/m4.safetensors"
+grep -q '^  parameters  *k=0.5$' "$T/out" && ok || bad "a tokens file lacks its method's parameters"
+
 # --- input errors: exit 1, nothing written
 printf 'not an image' > "$T/junk.png"
 expect 1 "$VTC" compress "$T/junk.png" -o "$T/e1.safetensors"
