@@ -25,6 +25,7 @@
 
 #include "base/common.h"
 #include "base/gguf.h"
+#include "base/vecmath.h"
 
 // Bounds on header values, far above any real model, so that every size
 // computed from them fits comfortably before the memory limit is consulted.
@@ -648,18 +649,6 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) 
     for (int j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
 }
 
-static void softmax(float *x, int n) {
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
 struct linear_job {
     float *y;
     const float *x, *w;
@@ -716,7 +705,7 @@ static void head_probs(const vtc_lm_ctx *c, const float *kc, const float *q, int
         for (int i = 0; i < hs; i++) score += q[i] * k[i];
         sc[t] = score / scale;
     }
-    softmax(sc, nk);
+    vtc_softmax_scalar(sc, nk);
 }
 
 struct attn_job {
