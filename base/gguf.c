@@ -282,17 +282,6 @@ static int parse_alignment(vtc_gguf *g) {
     return VTC_OK;
 }
 
-struct span {
-    uint64_t begin, end;
-    int idx;
-};
-
-static int span_cmp(const void *a, const void *b) {
-    const struct span *x = a, *y = b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    return (x->end > y->end) - (x->end < y->end);
-}
-
 static int parse_tensor_info(vtc_gguf *g, struct cursor *c, int idx, uint64_t *offset) {
     vtc_tensor_view *v = &g->t[idx];
     const uint8_t *ns = NULL;
@@ -345,7 +334,8 @@ static int parse_tensor_info(vtc_gguf *g, struct cursor *c, int idx, uint64_t *o
     return VTC_OK;
 }
 
-static int gguf_parse(vtc_gguf *g, const uint8_t *buf, size_t size) {
+static int gguf_parse(void *reader, const uint8_t *buf, size_t size) {
+    vtc_gguf *g = reader;
     struct cursor c = { buf, size, g->path };
     uint8_t magic[4];
     int st = take(&c, magic, 4, "magic");
@@ -384,12 +374,7 @@ static int gguf_parse(vtc_gguf *g, const uint8_t *buf, size_t size) {
     if ((st = parse_alignment(g))) return st;
 
     uint64_t *offsets = vtc_alloc((size_t)n_tensors, sizeof *offsets);
-    struct span *spans = vtc_alloc((size_t)n_tensors, sizeof *spans);
-    if (!offsets || !spans) {
-        free(offsets);
-        free(spans);
-        return VTC_ERR_NOMEM;
-    }
+    if (!offsets) return VTC_ERR_NOMEM;
     for (uint64_t i = 0; i < n_tensors && !st; i++) {
         st = parse_tensor_info(g, &c, (int)i, &offsets[i]);
         if (!st && vtc_name_index_add(&g->t_ix, g->t[i].name, (int)i) != -1)
@@ -401,7 +386,6 @@ static int gguf_parse(vtc_gguf *g, const uint8_t *buf, size_t size) {
         size_t header = size - c.left, pad = (g->alignment - header % g->alignment) % g->alignment;
         size_t data_start = header + pad;
         size_t dsize = data_start <= size ? size - data_start : 0;
-        int m = 0;
         for (int i = 0; i < g->n_tensors && !st; i++) {
             vtc_tensor_view *v = &g->t[i];
             if (offsets[i] > dsize || v->nbytes > dsize - offsets[i]) {
@@ -410,61 +394,25 @@ static int gguf_parse(vtc_gguf *g, const uint8_t *buf, size_t size) {
                 break;
             }
             v->data = buf + data_start + offsets[i];
-            if (v->nbytes) spans[m++] = (struct span){ offsets[i], offsets[i] + v->nbytes, i };
         }
-        if (!st) {
-            qsort(spans, (size_t)m, sizeof *spans, span_cmp);
-            for (int i = 1; i < m && !st; i++)
-                if (spans[i].begin < spans[i - 1].end)
-                    st = vtc_set_error(VTC_ERR_FORMAT, "%s: %s: data overlaps tensor %s", g->path,
-                                       g->t[spans[i].idx].name, g->t[spans[i - 1].idx].name);
-        }
+        if (!st) st = vtc_views_check_disjoint(g->path, g->t, offsets, g->n_tensors);
     }
     free(offsets);
-    free(spans);
     return st;
 }
 
-static int gguf_new(const char *path, vtc_gguf **out) {
-    *out = vtc_zalloc(1, sizeof **out);
-    if (!*out) return VTC_ERR_NOMEM;
-    if (!((*out)->path = strdup(path))) {
-        free(*out);
-        *out = NULL;
-        vtc_set_error(VTC_ERR_NOMEM, "out of memory");
-        return VTC_ERR_NOMEM;
-    }
-    return VTC_OK;
-}
+static void gguf_close(void *g) { vtc_gguf_close(g); }
+
+static const vtc_reader_kind GGUF_READER = {
+    "vtc_gguf", sizeof(vtc_gguf), offsetof(vtc_gguf, file), offsetof(vtc_gguf, path), gguf_parse, gguf_close,
+};
 
 int vtc_gguf_open_memory(const void *data, size_t size, vtc_gguf **out) {
-    if (!out) return vtc_set_error(VTC_ERR_ARG, "vtc_gguf_open_memory: NULL argument");
-    *out = NULL;
-    if (!data && size) return vtc_set_error(VTC_ERR_ARG, "vtc_gguf_open_memory: NULL data");
-    vtc_gguf *g;
-    int st = gguf_new("<memory>", &g);
-    if (!st) st = gguf_parse(g, data, size);
-    if (st) {
-        vtc_gguf_close(g);
-        return st;
-    }
-    *out = g;
-    return VTC_OK;
+    return vtc_reader_open_memory(&GGUF_READER, data, size, (void **)out);
 }
 
 int vtc_gguf_open(const char *path, int use_mmap, vtc_gguf **out) {
-    if (!out || !path) return vtc_set_error(VTC_ERR_ARG, "vtc_gguf_open: NULL argument");
-    *out = NULL;
-    vtc_gguf *g;
-    int st = gguf_new(path, &g);
-    if (!st) st = vtc_file_open(path, use_mmap, &g->file);
-    if (!st) st = gguf_parse(g, g->file.data, g->file.size);
-    if (st) {
-        vtc_gguf_close(g);
-        return st;
-    }
-    *out = g;
-    return VTC_OK;
+    return vtc_reader_open(&GGUF_READER, path, use_mmap, (void **)out);
 }
 
 void vtc_gguf_close(vtc_gguf *g) {
@@ -705,31 +653,34 @@ static const struct kv *get_num_array(const vtc_gguf *g, const char *key, int in
     return kv;
 }
 
-int vtc_gguf_get_arr_f32(const vtc_gguf *g, const char *key, float *out, int max, int *n) {
+// vtc_gguf_get_arr_f32 (out is float *) and, ints_only, vtc_gguf_get_arr_i32 (out is int32_t *).
+static int get_arr(const vtc_gguf *g, const char *key, int ints_only, void *out, int max, int *n) {
     int st;
-    const struct kv *kv = get_num_array(g, key, 0, max, out, &st);
-    if (!kv) return st;
-    size_t es = KV_SIZE[kv->arr_type];
-    for (uint64_t i = 0; i < kv->count && i < (uint64_t)max; i++) out[i] = (float)num_at(kv->arr_type, kv->raw + i * es);
-    if (n) *n = (int)kv->count;
-    return VTC_OK;
-}
-
-int vtc_gguf_get_arr_i32(const vtc_gguf *g, const char *key, int32_t *out, int max, int *n) {
-    int st;
-    const struct kv *kv = get_num_array(g, key, 1, max, out, &st);
+    const struct kv *kv = get_num_array(g, key, ints_only, max, out, &st);
     if (!kv) return st;
     size_t es = KV_SIZE[kv->arr_type];
     for (uint64_t i = 0; i < kv->count && i < (uint64_t)max; i++) {
+        if (!ints_only) {
+            ((float *)out)[i] = (float)num_at(kv->arr_type, kv->raw + i * es);
+            continue;
+        }
         struct kv tmp = { .type = kv->arr_type, .raw = kv->raw + i * es };
         int64_t v;
         if (kv_int(&tmp, &v) || v < INT32_MIN || v > INT32_MAX)
             return vtc_set_error(VTC_ERR_FORMAT, "%s: %s: element %llu does not fit in int32", g->path, key,
                                  (unsigned long long)i);
-        out[i] = (int32_t)v;
+        ((int32_t *)out)[i] = (int32_t)v;
     }
     if (n) *n = (int)kv->count;
     return VTC_OK;
+}
+
+int vtc_gguf_get_arr_f32(const vtc_gguf *g, const char *key, float *out, int max, int *n) {
+    return get_arr(g, key, 0, out, max, n);
+}
+
+int vtc_gguf_get_arr_i32(const vtc_gguf *g, const char *key, int32_t *out, int max, int *n) {
+    return get_arr(g, key, 1, out, max, n);
 }
 
 int vtc_gguf_get_arr_str(const vtc_gguf *g, const char *key, int64_t i, const char **out) {

@@ -41,19 +41,9 @@
 
 // Value types of header key-values (the numbers stored in the file).
 enum vtc_gguf_type {
-    VTC_GGUF_U8 = 0,
-    VTC_GGUF_I8 = 1,
-    VTC_GGUF_U16 = 2,
-    VTC_GGUF_I16 = 3,
-    VTC_GGUF_U32 = 4,
-    VTC_GGUF_I32 = 5,
-    VTC_GGUF_F32 = 6,
-    VTC_GGUF_BOOL = 7,
-    VTC_GGUF_STRING = 8,
-    VTC_GGUF_ARRAY = 9,
-    VTC_GGUF_U64 = 10,
-    VTC_GGUF_I64 = 11,
-    VTC_GGUF_F64 = 12,
+    VTC_GGUF_U8 = 0, VTC_GGUF_I8 = 1, VTC_GGUF_U16 = 2, VTC_GGUF_I16 = 3, VTC_GGUF_U32 = 4, VTC_GGUF_I32 = 5,
+    VTC_GGUF_F32 = 6, VTC_GGUF_BOOL = 7, VTC_GGUF_STRING = 8, VTC_GGUF_ARRAY = 9,
+    VTC_GGUF_U64 = 10, VTC_GGUF_I64 = 11, VTC_GGUF_F64 = 12,
     VTC_GGUF_TYPE_COUNT
 };
 

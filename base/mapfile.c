@@ -88,6 +88,43 @@ void vtc_file_close(vtc_file *f) {
     memset(f, 0, sizeof *f);
 }
 
+// ---------------------------------------------------------------- model-file readers
+
+// path NULL: over data[size], named "<memory>".
+static int reader_open(const vtc_reader_kind *kind, const char *path, int use_mmap, const void *data, size_t size,
+                       void **out) {
+    char *r = vtc_zalloc(1, kind->size);
+    if (!r) return VTC_ERR_NOMEM;
+    char **name = (char **)(r + kind->path_at);
+    vtc_file *file = (vtc_file *)(r + kind->file_at);
+    if (!(*name = strdup(path ? path : "<memory>"))) {
+        free(r);
+        vtc_set_error(VTC_ERR_NOMEM, "out of memory");
+        return VTC_ERR_NOMEM;
+    }
+    int st = path ? vtc_file_open(path, use_mmap, file) : VTC_OK;
+    if (!st) st = path ? kind->parse(r, file->data, file->size) : kind->parse(r, data, size);
+    if (st) {
+        kind->close(r);
+        return st;
+    }
+    *out = r;
+    return VTC_OK;
+}
+
+int vtc_reader_open(const vtc_reader_kind *kind, const char *path, int use_mmap, void **out) {
+    if (!out || !path) return vtc_set_error(VTC_ERR_ARG, "%s_open: NULL argument", kind->api);
+    *out = NULL;
+    return reader_open(kind, path, use_mmap, NULL, 0, out);
+}
+
+int vtc_reader_open_memory(const vtc_reader_kind *kind, const void *data, size_t size, void **out) {
+    if (!out) return vtc_set_error(VTC_ERR_ARG, "%s_open_memory: NULL argument", kind->api);
+    *out = NULL;
+    if (!data && size) return vtc_set_error(VTC_ERR_ARG, "%s_open_memory: NULL data", kind->api);
+    return reader_open(kind, NULL, 0, data, size, out);
+}
+
 // ---------------------------------------------------------------- temporary-file registry
 // Fixed static slots so the signal handler touches no heap and no locks.
 // State: 0 free, 1 claimed (path being copied in or out), 2 live (handler may unlink).

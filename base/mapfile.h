@@ -32,6 +32,25 @@ int vtc_file_open(const char *path, int use_mmap, vtc_file *f);
 // Releases the bytes; f is zeroed. NULL or a zeroed f is fine.
 void vtc_file_close(vtc_file *f);
 
+// What vtc_reader_open needs to know of a model-file reader (gguf.c, safetensors.c):
+// a struct with a vtc_file and a char *path among its members.
+typedef struct vtc_reader_kind {
+    const char *api;             // its functions' prefix, for messages ("vtc_gguf": "vtc_gguf_open: ...")
+    size_t size;                 // sizeof the struct
+    size_t file_at, path_at;     // offsetof its vtc_file and its char *path
+    int (*parse)(void *reader, const uint8_t *data, size_t size);
+    void (*close)(void *reader); // frees a reader whatever parse left in it
+} vtc_reader_kind;
+
+// Opens a reader of `kind`: a zeroed struct, its path a copy of `path`, its
+// file the bytes at path (mapped when use_mmap, else read), then kind->parse
+// over them. *out receives the reader (free it with the format's close), or
+// NULL on failure. VTC_ERR_ARG "<api>_open: NULL argument" for a NULL path or out.
+int vtc_reader_open(const vtc_reader_kind *kind, const char *path, int use_mmap, void **out);
+// The same over data[size], borrowed (it must outlive the reader), path "<memory>";
+// data may be NULL only when size is 0.
+int vtc_reader_open_memory(const vtc_reader_kind *kind, const void *data, size_t size, void **out);
+
 // An output file being written atomically.
 typedef struct vtc_atomic_file {
     int fd;          // the temporary file, open for writing

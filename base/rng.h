@@ -15,7 +15,10 @@ static inline uint64_t vtc_splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
+// 64 random bits (of this or a method's own generator) to uniform in [0, 1): the top 53.
+static inline double vtc_rng_bits_unit(uint64_t bits) { return (double)(bits >> 11) * 0x1.0p-53; }
+
 // Uniform in [0, 1) with 53 random bits.
-static inline double vtc_rng_unit(uint64_t *state) { return (double)(vtc_splitmix64(state) >> 11) * 0x1.0p-53; }
+static inline double vtc_rng_unit(uint64_t *state) { return vtc_rng_bits_unit(vtc_splitmix64(state)); }
 
 #endif

@@ -94,34 +94,6 @@ static int parse_entry(const char *path, const cJSON *e, const uint8_t *data, si
     return VTC_OK;
 }
 
-struct span {
-    uint64_t begin, end;
-    int idx;
-};
-
-static int span_cmp(const void *a, const void *b) {
-    const struct span *x = a, *y = b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    return (x->end > y->end) - (x->end < y->end);
-}
-
-// No two non-empty tensors may share bytes (a crafted file could alias them).
-static int check_overlap(vtc_st *st, const uint64_t *begins) {
-    struct span *s = vtc_alloc((size_t)st->n, sizeof *s);
-    if (!s) return VTC_ERR_NOMEM;
-    int m = 0;
-    for (int i = 0; i < st->n; i++)
-        if (st->t[i].nbytes) s[m++] = (struct span){ begins[i], begins[i] + st->t[i].nbytes, i };
-    qsort(s, (size_t)m, sizeof *s, span_cmp);
-    int status = VTC_OK;
-    for (int i = 1; i < m && !status; i++)
-        if (s[i].begin < s[i - 1].end)
-            status = vtc_set_error(VTC_ERR_FORMAT, "%s: %s: data overlaps tensor %s", st->path, st->t[s[i].idx].name,
-                                   st->t[s[i - 1].idx].name);
-    free(s);
-    return status;
-}
-
 static char *put_string(char **cursor, const char *s) {
     size_t len = strlen(s) + 1;
     char *at = *cursor;
@@ -131,7 +103,8 @@ static char *put_string(char **cursor, const char *s) {
 }
 
 // Parses and validates the header of buf[size] into st (st->path set, rest zero).
-static int st_parse(vtc_st *st, const uint8_t *buf, size_t size) {
+static int st_parse(void *reader, const uint8_t *buf, size_t size) {
+    vtc_st *st = reader;
     const char *path = st->path;
     if (size < 8)
         return vtc_set_error(VTC_ERR_FORMAT, "%s: %zu bytes is too short for a safetensors file", path, size);
@@ -235,7 +208,7 @@ static int st_parse(vtc_st *st, const uint8_t *buf, size_t size) {
         }
         st->n++;
     }
-    if (!status) status = check_overlap(st, begins);
+    if (!status) status = vtc_views_check_disjoint(path, st->t, begins, st->n);
     free(begins);
 done:
     cJSON_Delete(root);
@@ -243,49 +216,18 @@ done:
     return status;
 }
 
-static int st_new(const char *path, vtc_st **out) {
-    *out = vtc_zalloc(1, sizeof **out);
-    if (!*out) return VTC_ERR_NOMEM;
-    (*out)->path = strdup(path);
-    if (!(*out)->path) {
-        free(*out);
-        *out = NULL;
-        vtc_set_error(VTC_ERR_NOMEM, "out of memory");
-        return VTC_ERR_NOMEM;
-    }
-    return VTC_OK;
-}
+static void st_close(void *st) { vtc_st_close(st); }
+
+static const vtc_reader_kind ST_READER = {
+    "vtc_st", sizeof(vtc_st), offsetof(vtc_st, file), offsetof(vtc_st, path), st_parse, st_close,
+};
 
 int vtc_st_open_memory(const void *data, size_t size, vtc_st **out) {
-    if (!out) return vtc_set_error(VTC_ERR_ARG, "vtc_st_open_memory: NULL argument");
-    *out = NULL;
-    if (!data && size) return vtc_set_error(VTC_ERR_ARG, "vtc_st_open_memory: NULL data");
-    vtc_st *st;
-    int status = st_new("<memory>", &st);
-    if (status) return status;
-    status = st_parse(st, data, size);
-    if (status) {
-        vtc_st_close(st);
-        return status;
-    }
-    *out = st;
-    return VTC_OK;
+    return vtc_reader_open_memory(&ST_READER, data, size, (void **)out);
 }
 
 int vtc_st_open(const char *path, int use_mmap, vtc_st **out) {
-    if (!out || !path) return vtc_set_error(VTC_ERR_ARG, "vtc_st_open: NULL argument");
-    *out = NULL;
-    vtc_st *st;
-    int status = st_new(path, &st);
-    if (status) return status;
-    status = vtc_file_open(path, use_mmap, &st->file);
-    if (!status) status = st_parse(st, st->file.data, st->file.size);
-    if (status) {
-        vtc_st_close(st);
-        return status;
-    }
-    *out = st;
-    return VTC_OK;
+    return vtc_reader_open(&ST_READER, path, use_mmap, (void **)out);
 }
 
 void vtc_st_close(vtc_st *st) {

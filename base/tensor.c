@@ -73,19 +73,15 @@ int vtc_tensor_to_f32(const vtc_tensor_view *t, float *dst, size_t n_elems) {
         if (n_elems) memcpy(dst, src, need);
         break;
     case VTC_DT_F16:
+    case VTC_DT_BF16: {
+        float (*widen)(uint16_t) = t->dtype == VTC_DT_F16 ? vtc_f16_to_f32 : vtc_bf16_to_f32;
         for (size_t i = 0; i < n_elems; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            dst[i] = vtc_f16_to_f32(h);
+            dst[i] = widen(h);
         }
         break;
-    case VTC_DT_BF16:
-        for (size_t i = 0; i < n_elems; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = vtc_bf16_to_f32(h);
-        }
-        break;
+    }
     default: // VTC_DT_F64
         for (size_t i = 0; i < n_elems; i++) {
             double d;
@@ -95,6 +91,33 @@ int vtc_tensor_to_f32(const vtc_tensor_view *t, float *dst, size_t n_elems) {
         break;
     }
     return VTC_OK;
+}
+
+struct span {
+    uint64_t begin, end;
+    int idx;
+};
+
+static int span_cmp(const void *a, const void *b) {
+    const struct span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+int vtc_views_check_disjoint(const char *path, const vtc_tensor_view *t, const uint64_t *begin, int n) {
+    struct span *s = vtc_alloc((size_t)n, sizeof *s);
+    if (!s) return VTC_ERR_NOMEM;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (t[i].nbytes) s[m++] = (struct span){ begin[i], begin[i] + t[i].nbytes, i };
+    qsort(s, (size_t)m, sizeof *s, span_cmp);
+    int status = VTC_OK;
+    for (int i = 1; i < m && !status; i++)
+        if (s[i].begin < s[i - 1].end)
+            status = vtc_set_error(VTC_ERR_FORMAT, "%s: %s: data overlaps tensor %s", path, t[s[i].idx].name,
+                                   t[s[i - 1].idx].name);
+    free(s);
+    return status;
 }
 
 // ---------------------------------------------------------------- name index

@@ -64,6 +64,11 @@ int64_t vtc_tensor_numel(const vtc_tensor_view *t);
 // cannot silently read too little. Unaligned data is fine. Thread-safe.
 int vtc_tensor_to_f32(const vtc_tensor_view *t, float *dst, size_t n_elems);
 
+// The readers' check that no two non-empty views t[0..n) share bytes (a crafted
+// file could alias them): begin[i] is where t[i]'s bytes start in the data area.
+// VTC_ERR_FORMAT "path: name: data overlaps tensor other", or VTC_ERR_NOMEM.
+int vtc_views_check_disjoint(const char *path, const vtc_tensor_view *t, const uint64_t *begin, int n);
+
 // ---------------------------------------------------------------- name index
 // An open-addressing hash from NUL-terminated names to small integers, used by
 // the readers so lookups stay O(1) with thousands of tensors. The index borrows

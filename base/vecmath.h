@@ -1,7 +1,8 @@
 // Vectorised element-wise math for the encoder's hot loops: exp (Cephes-style
 // range reduction + degree-6 polynomial, ~2 ulp over the float range), softmax
 // rows and the sigmoid-based activations. AVX2+FMA when compiled for it
-// (-march=x86-64-v3, the default build), a scalar loop otherwise.
+// (-march=x86-64-v3, the default build), a scalar loop otherwise. Also the
+// scalar softmax of llama2.c's run.c, which lm/ must reproduce bit for bit.
 #ifndef VTC_VECMATH_H
 #define VTC_VECMATH_H
 
@@ -77,6 +78,23 @@ static inline void vtc_softmax_row(float *r, int n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_loadu_ps(r + i), vi));
 #endif
     for (; i < n; i++) r[i] *= inv;
+}
+
+// In-place softmax of x[n] exactly as llama2.c's run.c computes it: the max,
+// then libm expf of each x - max summed in float in index order, then each
+// value divided by the sum. lm/ (attention and the sampler) uses this one: its
+// outputs must match run.c's bit for bit, and vtc_softmax_row's polynomial exp,
+// 8-lane sums and multiplication by 1/sum give other floats.
+static inline void vtc_softmax_scalar(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
 // x * sigmoid(a * x) in place: quick_gelu with a = 1.702.

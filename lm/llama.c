@@ -25,6 +25,7 @@
 
 #include "base/common.h"
 #include "base/gguf.h"
+#include "base/vecmath.h"
 
 // Bounds on header values, far above any real model, so that every size
 // computed from them fits comfortably before the memory limit is consulted.
@@ -648,18 +649,6 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) 
     for (int j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
 }
 
-static void softmax(float *x, int n) {
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
 struct linear_job {
     float *y;
     const float *x, *w;
@@ -716,7 +705,7 @@ static void head_probs(const vtc_lm_ctx *c, const float *kc, const float *q, int
         for (int i = 0; i < hs; i++) score += q[i] * k[i];
         sc[t] = score / scale;
     }
-    softmax(sc, nk);
+    vtc_softmax_scalar(sc, nk);
 }
 
 struct attn_job {
@@ -1004,14 +993,20 @@ int vtc_lm_attn_share(vtc_lm_ctx *c, int32_t q0, int32_t q1, int32_t k0, int32_t
     return 0;
 }
 
-int vtc_lm_drop(vtc_lm_ctx *c, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep) {
-    if (!c) return vtc_set_error(VTC_ERR_ARG, "lm: drop: no context");
+// The arguments of vtc_lm_drop and vtc_lm_mask (fn: which): a context, a layer
+// not yet run and a span of slots.
+static int check_edit(const vtc_lm_ctx *c, int32_t from_layer, int32_t s0, int32_t s1, const char *fn) {
+    if (!c) return vtc_set_error(VTC_ERR_ARG, "lm: %s: no context", fn);
     int32_t L = c->lm->cfg.n_layers;
     int32_t min_layer = c->in_hook ? c->hook_layer + 1 : 0;
     if (from_layer < min_layer || from_layer > L)
-        return vtc_set_error(VTC_ERR_ARG, "lm: drop: from_layer %d outside [%d, %d]", (int)from_layer,
+        return vtc_set_error(VTC_ERR_ARG, "lm: %s: from_layer %d outside [%d, %d]", fn, (int)from_layer,
                              (int)min_layer, (int)L);
-    int st = check_span(c, s0, s1, "drop");
+    return check_span(c, s0, s1, fn);
+}
+
+int vtc_lm_drop(vtc_lm_ctx *c, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep) {
+    int st = check_edit(c, from_layer, s0, s1, "drop");
     if (st != 0) return st;
     for (int32_t s = s0; s < s1; s++)
         if ((!keep || !keep[s - s0]) && c->drop_from[s] > from_layer) c->drop_from[s] = from_layer;
@@ -1019,13 +1014,7 @@ int vtc_lm_drop(vtc_lm_ctx *c, int32_t from_layer, int32_t s0, int32_t s1, const
 }
 
 int vtc_lm_mask(vtc_lm_ctx *c, int32_t from_layer, int32_t s0, int32_t s1, const uint8_t *keep) {
-    if (!c) return vtc_set_error(VTC_ERR_ARG, "lm: mask: no context");
-    int32_t L = c->lm->cfg.n_layers;
-    int32_t min_layer = c->in_hook ? c->hook_layer + 1 : 0;
-    if (from_layer < min_layer || from_layer > L)
-        return vtc_set_error(VTC_ERR_ARG, "lm: mask: from_layer %d outside [%d, %d]", (int)from_layer,
-                             (int)min_layer, (int)L);
-    int st = check_span(c, s0, s1, "mask");
+    int st = check_edit(c, from_layer, s0, s1, "mask");
     if (st != 0) return st;
     memset(c->mask_keep, 1, (size_t)c->n_ctx);
     for (int32_t s = s0; s < s1; s++) c->mask_keep[s] = keep ? keep[s - s0] != 0 : 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/common.h"
+#include "base/vecmath.h"
 
 struct prob_index {
     float prob;
@@ -73,18 +74,6 @@ static int32_t argmax(const float *x, int32_t n) {
     return best;
 }
 
-static void softmax(float *x, int32_t n) {
-    float max = x[0];
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
-    float sum = 0.0f;
-    for (int32_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int32_t i = 0; i < n; i++) x[i] /= sum;
-}
-
 static int32_t sample_mult(const float *probs, int32_t n, float coin) {
     float cdf = 0.0f;
     for (int32_t i = 0; i < n; i++) {
@@ -136,7 +125,7 @@ static int32_t sample_topp(const float *probs, int32_t n, float topp, struct pro
 int32_t vtc_sampler_sample(vtc_sampler *s, float *logits) {
     if (s->temperature == 0.0f) return argmax(logits, s->vocab_size);
     for (int32_t i = 0; i < s->vocab_size; i++) logits[i] /= s->temperature;
-    softmax(logits, s->vocab_size);
+    vtc_softmax_scalar(logits, s->vocab_size);
     float coin = random_f32(&s->rng_state);
     if (s->topp <= 0 || s->topp >= 1) return sample_mult(logits, s->vocab_size, coin);
     return sample_topp(logits, s->vocab_size, s->topp, s->probindex, coin);

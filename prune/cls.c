@@ -40,12 +40,7 @@ static int run_cls(const struct vtc_prune_input *in, vtc_tokens **out) {
     } else {
         st = vtc_topk_indices(f->cls_attn, f->n, k, idx);
     }
-    if (!st) {
-        int32_t dim;
-        int space;
-        const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-        st = vtc_tokens_gather(f, rows, dim, space, idx, n_out, out);
-    }
+    if (!st) st = vtc_tokens_gather_features(f, idx, n_out, out);
     if (!st && f->cls_is_received)
         snprintf((*out)->note, sizeof (*out)->note, "no CLS token: ranked by the mean attention each token receives");
     free(idx);

@@ -10,10 +10,7 @@ static int run_none(const struct vtc_prune_input *in, vtc_tokens **out) {
     int32_t *idx = vtc_alloc((size_t)f->n, sizeof *idx);
     if (!idx) return VTC_ERR_NOMEM;
     for (int32_t i = 0; i < f->n; i++) idx[i] = i;
-    int32_t dim;
-    int space;
-    const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-    int st = vtc_tokens_gather(f, rows, dim, space, idx, f->n, out);
+    int st = vtc_tokens_gather_features(f, idx, f->n, out);
     free(idx);
     return st;
 }

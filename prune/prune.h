@@ -100,6 +100,9 @@ const float *vtc_prune_rows(const vtc_features *f, int space, int32_t *dim, int 
 // and (t, y, x) from the grid. idx may be in any order; it is kept.
 int vtc_tokens_gather(const vtc_features *f, const float *rows, int32_t dim, int space, const int32_t *idx, int32_t k,
                       vtc_tokens **out);
+// The same over the encoder features (VTC_SPACE_FEATURES): the selections
+// (none, cls, random, uniform), which the caller projects.
+int vtc_tokens_gather_features(const vtc_features *f, const int32_t *idx, int32_t k, vtc_tokens **out);
 
 // (t, y, x) of flat index i in f's grid.
 void vtc_grid_pos(const vtc_features *f, int32_t i, int32_t pos[3]);

@@ -50,10 +50,7 @@ static int run_random(const struct vtc_prune_input *in, vtc_tokens **out) {
     }
     vtc_sort_i32(idx, n_out);
     free(perm);
-    int32_t dim;
-    int space;
-    const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-    int st = vtc_tokens_gather(f, rows, dim, space, idx, n_out, out);
+    int st = vtc_tokens_gather_features(f, idx, n_out, out);
     free(idx);
     return st;
 }

@@ -57,3 +57,10 @@ int vtc_tokens_gather(const vtc_features *f, const float *rows, int32_t dim, int
     *out = t;
     return VTC_OK;
 }
+
+int vtc_tokens_gather_features(const vtc_features *f, const int32_t *idx, int32_t k, vtc_tokens **out) {
+    int32_t dim;
+    int space;
+    const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
+    return vtc_tokens_gather(f, rows, dim, space, idx, k, out);
+}

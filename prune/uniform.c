@@ -33,10 +33,7 @@ static int run_uniform(const struct vtc_prune_input *in, vtc_tokens **out) {
                 idx[at++] = t * H * W + y * W + x;
             }
     }
-    int32_t dim;
-    int space;
-    const float *rows = vtc_prune_rows(f, VTC_SPACE_FEATURES, &dim, &space);
-    int st = vtc_tokens_gather(f, rows, dim, space, idx, at, out);
+    int st = vtc_tokens_gather_features(f, idx, at, out);
     free(idx);
     return st;
 }

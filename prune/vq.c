@@ -89,7 +89,7 @@ static uint64_t vq_rng_next(struct vq_rng *r) {
 }
 
 // Uniform in [0, 1) with 53 random bits.
-static double vq_rng_uniform(struct vq_rng *r) { return (double)(vq_rng_next(r) >> 11) * 0x1.0p-53; }
+static double vq_rng_uniform(struct vq_rng *r) { return vtc_rng_bits_unit(vq_rng_next(r)); }
 
 // ---------------------------------------------------------------- the clip
 

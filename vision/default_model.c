@@ -17,7 +17,7 @@
 // Standard normal by Box-Muller from 53-bit uniforms.
 static float normal(uint64_t *s) {
     double u1 = ((vtc_splitmix64(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (vtc_splitmix64(s) >> 11) / 9007199254740992.0;
+    double u2 = vtc_rng_unit(s);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
