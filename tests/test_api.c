@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "vtc.h"
+#include "base/safetensors.h"
 #include "budget.h"
 
 static void test_keep_count(void **state) {
@@ -217,6 +218,72 @@ static void test_features_file_roundtrip(void **state) {
     vtc_features_free(f);
 }
 
+// The token files' metadata is the library's (docs/formats.md): the model, the
+// method, its parameters, the budget, counts, space, timestamps; a host's keys
+// are added but may not reuse one of the format's.
+static void test_token_file_metadata(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+    vtc_image *img = vtc_image_load("samples/scene.png", NULL);
+    assert_non_null(img);
+    const vtc_image *frames[2] = { img, img };
+    const double ts[2] = { 0.0, 0.5 };
+    vtc_features *f = NULL, *g = NULL;
+    assert_int_equal(vtc_encode_frames(ctx, frames, 2, ts, &f), 0);
+    struct vtc_model_info mi;
+    vtc_model_get_info(m, &mi);
+    assert_string_equal(f->model, mi.name);
+    assert_string_equal(f->model_format, "builtin");
+    assert_int_equal(f->feature_layer, mi.feature_layer);
+    char path[] = "/tmp/vtc_test_meta_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *reused[] = { "grid", "1,1,1", NULL };
+    assert_int_equal(vtc_features_save(f, path, reused), VTC_ERR_ARG);
+    const char *mine[] = { "source", "clip.mp4", NULL };
+    assert_int_equal(vtc_features_save(f, path, mine), 0);
+    assert_int_equal(vtc_features_load(path, &g), 0); // the model comes back with the features
+    assert_string_equal(g->model, f->model);
+    assert_string_equal(g->model_format, f->model_format);
+    assert_int_equal(g->feature_layer, f->feature_layer);
+    // pruned without a ctx (as `vtc prune` of a features file), the tokens still name the model
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "dycoke";
+    p.params = "k=0.5";
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_prune(NULL, g, p, &t), 0);
+    assert_string_equal(t->model, f->model);
+    assert_string_equal(t->params, "k=0.5");
+    assert_non_null(t->timestamps);
+    assert_true(t->timestamps[1] == 0.5);
+    assert_int_equal(vtc_tokens_save(t, path, reused), VTC_ERR_ARG);
+    assert_int_equal(vtc_tokens_save(t, path, mine), 0);
+    vtc_st *st = NULL;
+    assert_int_equal(vtc_st_open(path, 1, &st), 0);
+    char n_kept[32];
+    snprintf(n_kept, sizeof n_kept, "%d", t->n);
+    const char *want[][2] = {
+        { "format", "vtc-tokens-1" }, { "grid", "2,24,24" },  { "model", f->model }, { "model_format", "builtin" },
+        { "method", "dycoke" },       { "parameters", "k=0.5" }, { "keep", "all" },  { "n_input", "1152" },
+        { "n_kept", n_kept },         { "space", "embeds" },   { "source", "clip.mp4" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *v = vtc_st_meta(st, want[i][0]);
+        if (!v || strcmp(v, want[i][1])) fail_msg("metadata %s: '%s', want '%s'", want[i][0], v ? v : "(none)", want[i][1]);
+    }
+    assert_non_null(vtc_st_find(st, "timestamps"));
+    vtc_st_close(st);
+    unlink(path);
+    vtc_tokens_free(t);
+    vtc_features_free(g);
+    vtc_features_free(f);
+    vtc_image_free(img);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+}
+
 // End to end on the demo model: tokens come out in the LM's space.
 static void test_encode_prune_project(void **state) {
     (void)state;
@@ -253,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_registry),
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
+        cmocka_unit_test(test_token_file_metadata),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
