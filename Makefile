@@ -183,7 +183,7 @@ uninstall:
 # Installs into a staging folder and builds every example from there with
 # pkg-config alone, linked to the shared library, and runs each with no arguments.
 check-install: all
-	@sh tools/check_install.sh $(BUILD)
+	@sh tools/check_install.sh $(BUILD) "$(SAN)"
 
 clean:
 	rm -rf $(BUILD)

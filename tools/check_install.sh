@@ -4,9 +4,12 @@
 # the installed <vtc.h> and `pkg-config --cflags --libs vtc` alone, linked to
 # the shared library through its SONAME; each must then start (run with no
 # arguments, it prints its usage and exits 2).
-#   sh tools/check_install.sh build
+#   sh tools/check_install.sh build [SANITIZER-FLAGS]
+# (a sanitizer build's library needs its runtime in the program too: the flags
+# the library was built with, as `make SAN=...` passes them)
 set -eu
 build=$1
+san=${2:-}
 stage=$(cd "$build" && pwd)/stage
 rm -rf "$stage"
 prefix=$stage/usr
@@ -18,7 +21,7 @@ for src in examples/*.c; do
   name=$(basename "$src" .c)
   n=$((n + 1))
   # shellcheck disable=SC2086 # (-lm: the examples use libm themselves)
-  if ! cc -std=c11 -Wall -Wextra -Werror -o "$stage/$name" "$src" $flags -lm; then
+  if ! cc -std=c11 -Wall -Wextra -Werror $san -o "$stage/$name" "$src" $flags -lm; then
     echo "check-install: $src does not build against the installed vtc"
     fail=1
     continue
