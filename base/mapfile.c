@@ -162,8 +162,8 @@ int vtc_atomic_open(const char *path, vtc_atomic_file *af) {
         vtc_set_error(VTC_ERR_ARG, "output path too long");
         return VTC_ERR_ARG;
     }
-    af->path = strdup(path);
-    af->tmp_path = malloc(cap);
+    af->path = vtc_strdup(path);
+    af->tmp_path = vtc_alloc(cap, 1);
     if (!af->path || !af->tmp_path) {
         release(af);
         vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", path);
