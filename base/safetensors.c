@@ -712,7 +712,7 @@ static void sb_put(struct strbuf *b, const char *s, size_t n) {
         }
         char *grown = vtc_realloc(b->p, cap, 1);
         if (!grown) {
-            b->failed = 1;
+            b->failed = 2; // out of memory (1: too large)
             return;
         }
         b->p = grown;
@@ -784,9 +784,10 @@ int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
         if ((double)offset > JSON_INT_MAX) h.failed = 1;
     }
     sb_str(&h, "}");
-    while ((8 + h.len) % 8) sb_str(&h, " ");
+    while (!h.failed && (8 + h.len) % 8) sb_str(&h, " ");
     if (h.failed || h.len > VTC_ST_MAX_HEADER) {
         free(h.p);
+        if (h.failed == 2) return vtc_wrap_error(VTC_ERR_NOMEM, "%s: header", path);
         return vtc_set_error(VTC_ERR_LIMIT, "%s: header too large", path);
     }
     vtc_atomic_file af;
