@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "base/common.h" // vtc_fault_alloc_after, vtc_fault_alloc_count (internal)
+#include "vision/model.h" // vtc_model_random (the benchmarks' models)
 #include "vtc.h"
 
 #if defined(__has_feature)
@@ -239,6 +240,18 @@ static int path_model_default(void *arg, uint64_t *digest) {
     return st;
 }
 
+static int path_model_random(void *arg, uint64_t *digest) {
+    const struct vtc_random_spec spec = { "tiny", 56, 14, 32, 2, 64, 2, 24, 1 };
+    vtc_model *m = vtc_model_random(&spec, vtc_model_params_default());
+    if (!m) return ctor_status(m);
+    struct vtc_model_info info;
+    memset(&info, 0, sizeof info);
+    int st = vtc_model_get_info(m, &info);
+    *digest = HV(0, info);
+    vtc_model_free(m);
+    return st;
+}
+
 static int path_ctx_new(void *arg, uint64_t *digest) {
     vtc_ctx *c = vtc_ctx_new(arg, one_thread());
     if (!c) return ctor_status(c);
@@ -262,7 +275,8 @@ struct media_case {
     double fps;
 };
 
-// The small constructors: an image from pixels and from a JPEG in memory, an empty features struct, a sampler.
+// The small ones: an image from pixels and from a JPEG in memory, an empty
+// features struct, a sampler, the top-k selection of the in-decoder policies.
 static int path_small(void *arg, uint64_t *digest) {
     static uint8_t rgb[5 * 4 * 3];
     for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
@@ -278,11 +292,13 @@ static int path_small(void *arg, uint64_t *digest) {
     if (!st) st = ctor_status(b = vtc_image_load_memory(jpeg, size, NULL));
     if (!st) st = ctor_status(f = vtc_features_new(2, 3, 4, 8, 4, 6, 0xff));
     if (!st) st = ctor_status(smp = vtc_sampler_new(64, 0.5f, 0.9f, 7));
+    float logits[64];
+    uint8_t keep[64];
+    for (int i = 0; i < 64; i++) logits[i] = (float)sin(i);
+    if (!st) st = vtc_lm_select_top(logits, 64, 9, keep);
     if (!st) {
-        float logits[64];
-        for (int i = 0; i < 64; i++) logits[i] = (float)sin(i);
         int32_t tok = vtc_sampler_sample(smp, logits);
-        *digest = HV(hash_features(hash_image(hash_image(0, a), b), f), tok);
+        *digest = hash(HV(hash_features(hash_image(hash_image(0, a), b), f), tok), keep, sizeof keep);
     }
     vtc_sampler_free(smp);
     vtc_features_free(f);
@@ -346,20 +362,29 @@ static int path_features_pool(void *arg, uint64_t *digest) {
     return VTC_OK;
 }
 
-// A pruning: method on f, through ctx and model (model may be NULL).
+// A pruning: method on f, through ctx and model (model may be NULL), keeping
+// `keep` (vtc_prune_params.keep: a count, a fraction, 0 = the method's own budget).
 struct prune_case {
     vtc_ctx *ctx;
     const vtc_model *model;
     const vtc_features *f;
     const char *method;
+    double keep;
+    const char *params;
 };
+
+// A budget each method accepts: dycoke keeps frame 1 of every 4 whole (half
+// the tokens of 2 frames), and on one frame only its own budget.
+static double budget(const char *method, const vtc_features *f) {
+    return strcmp(method, "dycoke") ? 0.25 : f->T > 1 ? 0.75 : 0;
+}
 
 // One pruning; kept small so that a change of vtc_prune's signature is one place.
 static int prune_once(const struct prune_case *c, vtc_tokens **out) {
     struct vtc_prune_params p = vtc_prune_params_default();
     p.method = c->method;
-    // dycoke keeps frame 1 of every 4 whole (half the tokens of 2 frames); one frame: its own budget
-    p.keep = strcmp(c->method, "dycoke") ? 0.25 : c->f->T > 1 ? 0.75 : 0;
+    p.keep = c->keep;
+    p.params = c->params;
     p.seed = 3;
     return vtc_prune(c->ctx, c->model, c->f, p, out);
 }
@@ -423,7 +448,8 @@ static void test_vision_paths(void **state) {
     check_path("model_load llava read", path_model_load_read, MODELS "llava");
     check_path("model_load mmproj read", path_model_load_read, MODELS "mmproj-legacy.gguf");
     check_path("model_default", path_model_default, NULL);
-    check_path("small constructors", path_small, NULL);
+    check_path("model_random", path_model_random, NULL);
+    check_path("small calls", path_small, NULL);
     W.model = vtc_model_load(MODELS "llava", vtc_model_params_default());
     assert_non_null(W.model);
     check_path("ctx_new", path_ctx_new, W.model);
@@ -435,10 +461,11 @@ static void test_vision_paths(void **state) {
         { "samples/vtest.mp4", 0, 0.5 },                  // by frame rate: 4 frames
         { "tests/fixtures/video/rot90.mp4", 2, 0 },       // rotated
         { "tests/fixtures/video/vfr.mp4", 0, 2 },         // variable frame rate: a table of timestamps
+        { "tests/fixtures/video/cam40.mp4", 0, 100 },     // all 40 frames by frame rate: the index list grows
     };
     const char *media_names[] = { "media_load png", "media_load mp4", "media_load mp4 fps", "media_load rot90",
-                                  "media_load vfr fps" };
-    for (int i = 0; i < 5; i++) check_path(media_names[i], path_media_load, (void *)&media[i]);
+                                  "media_load vfr fps", "media_load cam40 fps" };
+    for (int i = 0; i < 6; i++) check_path(media_names[i], path_media_load, (void *)&media[i]);
 
     W.ctx = vtc_ctx_new(W.model, one_thread());
     W.image = vtc_image_load("samples/scene.png", NULL);
@@ -463,8 +490,10 @@ static void test_vision_paths(void **state) {
     assert_int_equal(vtc_encode_image(sctx, W.image, &sf), 0);
     for (int i = 0; i < vtc_method_count(); i++) {
         const char *m = vtc_method_name(i);
-        const struct prune_case cases[3] = { { W.ctx, W.model, W.pooled, m }, { W.ctx, NULL, W.pooled, m },
-                                             { sctx, siglip, sf, m } };
+        const double k = budget(m, W.pooled);
+        const struct prune_case cases[3] = { { W.ctx, W.model, W.pooled, m, k, NULL },
+                                             { W.ctx, NULL, W.pooled, m, k, NULL },
+                                             { sctx, siglip, sf, m, budget(m, sf), NULL } };
         const char *what[3] = { "", " no model", " siglip" };
         for (int c = 0; c < 3; c++) {
             char name[64];
@@ -472,6 +501,8 @@ static void test_vision_paths(void **state) {
             check_path(name, path_prune, (void *)&cases[c]);
         }
     }
+    const struct prune_case elbow = { W.ctx, W.model, W.pooled, "vq", 0, "kmin=2,kmax=6" }; // K from the elbow
+    check_path("prune vq elbow", path_prune, (void *)&elbow);
     vtc_features_free(sf);
     vtc_ctx_free(sctx);
     vtc_model_free(siglip);
@@ -485,14 +516,14 @@ static void test_vision_paths(void **state) {
     for (int i = 0; i < 5; i++) {
         char name[64];
         snprintf(name, sizeof name, "prune %s 2 threads", threaded[i]);
-        const struct prune_case c = { ctx2, W.model, W.pooled, threaded[i] };
+        const struct prune_case c = { ctx2, W.model, W.pooled, threaded[i], budget(threaded[i], W.pooled), NULL };
         check_path(name, path_prune, (void *)&c);
     }
     vtc_ctx_free(ctx2);
 
     snprintf(W.dir, sizeof W.dir, "/tmp/vtc_test_oom_XXXXXX");
     assert_non_null(mkdtemp(W.dir));
-    const struct prune_case keep = { W.ctx, W.model, W.pooled, "divprune" };
+    const struct prune_case keep = { W.ctx, W.model, W.pooled, "divprune", 0.25, NULL };
     assert_int_equal(prune_once(&keep, &W.tokens), 0);
     check_path("features_save", path_features_save, NULL);
     check_path("tokens_save", path_tokens_save, NULL);
