@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,12 +80,39 @@ int vtc_add_size(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
+// Fault injection (vtc_fault_alloc_after): g_fault_at is the number of the
+// allocation that fails, -1 when off; g_fault_count counts allocations while armed.
+static _Atomic int64_t g_fault_at = -1;
+static _Atomic int64_t g_fault_count;
+static _Atomic int g_fault_sticky;
+
+void vtc_fault_alloc_after(int64_t n, int sticky) {
+    atomic_store(&g_fault_at, -1);
+    if (n < 0) return;
+    atomic_store(&g_fault_sticky, sticky != 0);
+    atomic_store(&g_fault_count, 0);
+    atomic_store(&g_fault_at, n);
+}
+
+int64_t vtc_fault_alloc_count(void) { return atomic_load(&g_fault_count); }
+
+// 1 when this allocation is to fail (injection armed and its turn come); sets the error as a real failure does.
+static int fault_injected(size_t bytes) {
+    if (atomic_load_explicit(&g_fault_at, memory_order_relaxed) < 0) return 0;
+    int64_t k = atomic_fetch_add_explicit(&g_fault_count, 1, memory_order_relaxed);
+    int64_t at = atomic_load_explicit(&g_fault_at, memory_order_relaxed);
+    if (at < 0 || k < at || (k > at && !atomic_load_explicit(&g_fault_sticky, memory_order_relaxed))) return 0;
+    vtc_set_error(VTC_ERR_NOMEM, "out of memory allocating %zu bytes (injected fault)", bytes);
+    return 1;
+}
+
 void *vtc_alloc(size_t n, size_t size) {
     size_t bytes;
     if (vtc_mul_size(n, size, &bytes) != 0) {
         vtc_set_error(VTC_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
         return NULL;
     }
+    if (fault_injected(bytes)) return NULL;
     void *p = malloc(bytes ? bytes : 1);
     if (!p) vtc_set_error(VTC_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
     return p;
@@ -95,8 +123,28 @@ void *vtc_zalloc(size_t n, size_t size) {
         vtc_set_error(VTC_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
         return NULL;
     }
+    if (fault_injected(n * size)) return NULL;
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) vtc_set_error(VTC_ERR_NOMEM, "out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *vtc_realloc(void *p, size_t n, size_t size) {
+    size_t bytes;
+    if (vtc_mul_size(n, size, &bytes) != 0) {
+        vtc_set_error(VTC_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    if (fault_injected(bytes)) return NULL;
+    void *q = realloc(p, bytes ? bytes : 1); // never 0 bytes: realloc(p, 0) may free p
+    if (!q) vtc_set_error(VTC_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    return q;
+}
+
+char *vtc_strdup(const char *s) {
+    size_t len = strlen(s) + 1;
+    char *p = vtc_alloc(len, 1);
+    if (p) memcpy(p, s, len);
     return p;
 }
 

@@ -31,8 +31,26 @@ int vtc_mul_size(size_t a, size_t b, size_t *out);
 int vtc_add_size(size_t a, size_t b, size_t *out);
 
 // malloc/calloc of n*size bytes with overflow check; NULL (and an error set) on failure.
+// Every allocation of the library goes through these four (frees stay free()).
 void *vtc_alloc(size_t n, size_t size);
 void *vtc_zalloc(size_t n, size_t size);
+// realloc of p to n*size bytes, overflow-checked; on failure NULL (error set) and p untouched.
+void *vtc_realloc(void *p, size_t n, size_t size);
+// A malloc'ed copy of s; NULL (error set) on failure.
+char *vtc_strdup(const char *s);
+
+// Test hook, allocation fault injection (internal: not in vtc.h, not exported).
+// vtc_fault_alloc_after(n, sticky) restarts the allocation counter at 0 and arms
+// injection: the next n allocations through the four functions above succeed,
+// the one after them (number n, counting from 0) fails as a real out-of-memory
+// does (NULL, VTC_ERR_NOMEM recorded with vtc_set_error), and with sticky != 0
+// so does every allocation after it; otherwise only that one fails. n = INT64_MAX
+// only counts. n < 0 turns injection and counting off (the default), keeping the
+// count. Process-wide and thread-safe (C11 atomics); while off, an allocation
+// pays one relaxed atomic load.
+void vtc_fault_alloc_after(int64_t n, int sticky);
+// Allocations attempted (the failed ones included) since the last arming call.
+int64_t vtc_fault_alloc_count(void);
 
 // Runs fn(arg, begin, end) over [0, n) split into at most n_threads contiguous
 // chunks on worker threads (the calling thread takes the first chunk). Blocks

@@ -111,7 +111,7 @@ static const char *arena_copy(vtc_gguf *g, const uint8_t *s, size_t len) {
     struct chunk *c = g->strings;
     if (!c || c->cap - c->used < len + 1) {
         size_t cap = len + 1 > (64u << 10) ? len + 1 : (64u << 10);
-        c = malloc(sizeof *c + cap);
+        c = vtc_alloc(1, sizeof *c + cap);
         if (!c) {
             vtc_set_error(VTC_ERR_NOMEM, "out of memory copying GGUF strings");
             return NULL;

@@ -97,9 +97,8 @@ static int reader_open(const vtc_reader_kind *kind, const char *path, int use_mm
     if (!r) return VTC_ERR_NOMEM;
     char **name = (char **)(r + kind->path_at);
     vtc_file *file = (vtc_file *)(r + kind->file_at);
-    if (!(*name = strdup(path ? path : "<memory>"))) {
+    if (!(*name = vtc_strdup(path ? path : "<memory>"))) {
         free(r);
-        vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         return VTC_ERR_NOMEM;
     }
     int st = path ? vtc_file_open(path, use_mmap, file) : VTC_OK;
@@ -199,8 +198,8 @@ int vtc_atomic_open(const char *path, vtc_atomic_file *af) {
         vtc_set_error(VTC_ERR_ARG, "output path too long");
         return VTC_ERR_ARG;
     }
-    af->path = strdup(path);
-    af->tmp_path = malloc(cap);
+    af->path = vtc_strdup(path);
+    af->tmp_path = vtc_alloc(cap, 1);
     if (!af->path || !af->tmp_path) {
         release(af);
         vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", path);

@@ -288,7 +288,7 @@ struct vtc_stset {
 static char *join_path(const char *dir, const char *name) {
     size_t dl = strlen(dir), nl = strlen(name);
     int slash = dl > 0 && dir[dl - 1] != '/';
-    char *p = malloc(dl + nl + 2);
+    char *p = vtc_alloc(dl + nl + 2, 1);
     if (!p) {
         vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         return NULL;
@@ -333,7 +333,7 @@ static int stset_load(vtc_stset *set, const char *dir, char **names, int n_names
     set->shards = vtc_zalloc((size_t)n_names, sizeof *set->shards);
     if (!set->shards) return VTC_ERR_NOMEM;
     for (int i = 0; i < n_names; i++) {
-        char *p = dir ? join_path(dir, names[i]) : strdup(names[i]);
+        char *p = dir ? join_path(dir, names[i]) : vtc_strdup(names[i]);
         if (!p) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         int status = vtc_st_open(p, use_mmap, &set->shards[i]);
         free(p);
@@ -434,14 +434,14 @@ static int stset_from_dir(vtc_stset *set, const char *dir, int use_mmap) {
         if (de->d_name[0] == '.' || !ends_with(de->d_name, ".safetensors")) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
-            char **grown = realloc(names, (size_t)cap * sizeof *names);
+            char **grown = vtc_realloc(names, (size_t)cap, sizeof *names);
             if (!grown) {
                 status = vtc_set_error(VTC_ERR_NOMEM, "out of memory");
                 break;
             }
             names = grown;
         }
-        if (!(names[n] = strdup(de->d_name)))
+        if (!(names[n] = vtc_strdup(de->d_name)))
             status = vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         else
             n++;
@@ -477,7 +477,7 @@ int vtc_stset_open(const char *path, int use_mmap, vtc_stset **out) {
             status = stset_from_dir(set, path, use_mmap);
         free(index);
     } else if (ends_with(path, ".index.json")) {
-        char *dir = strdup(path);
+        char *dir = vtc_strdup(path);
         if (!dir) {
             status = vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         } else {
@@ -592,12 +592,12 @@ int vtc_st_writer_add(vtc_st_writer *w, const char *name, int dtype, int n_dims,
     if (t.nbytes && !data) return vtc_set_error(VTC_ERR_ARG, "%s: NULL data", name);
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 8;
-        struct wtensor *grown = realloc(w->t, (size_t)cap * sizeof *grown);
+        struct wtensor *grown = vtc_realloc(w->t, (size_t)cap, sizeof *grown);
         if (!grown) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
         w->t = grown;
         w->cap = cap;
     }
-    if (!(t.name = strdup(name))) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
+    if (!(t.name = vtc_strdup(name))) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
     w->t[w->n++] = t;
     return VTC_OK;
 }
@@ -606,7 +606,7 @@ int vtc_st_writer_meta(vtc_st_writer *w, const char *key, const char *value) {
     if (!w || !key || !value) return vtc_set_error(VTC_ERR_ARG, "vtc_st_writer_meta: NULL argument");
     if (!valid_utf8(key) || !valid_utf8(value))
         return vtc_set_error(VTC_ERR_ARG, "metadata \"%.64s\": not valid UTF-8", key);
-    char *v = strdup(value);
+    char *v = vtc_strdup(value);
     if (!v) return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
     for (int i = 0; i < w->n_meta; i++)
         if (strcmp(w->meta[2 * i], key) == 0) {
@@ -616,7 +616,7 @@ int vtc_st_writer_meta(vtc_st_writer *w, const char *key, const char *value) {
         }
     if (w->n_meta == w->meta_cap) {
         int cap = w->meta_cap ? 2 * w->meta_cap : 8;
-        char **grown = realloc(w->meta, (size_t)cap * 2 * sizeof *grown);
+        char **grown = vtc_realloc(w->meta, (size_t)cap * 2, sizeof *grown);
         if (!grown) {
             free(v);
             return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
@@ -624,7 +624,7 @@ int vtc_st_writer_meta(vtc_st_writer *w, const char *key, const char *value) {
         w->meta = grown;
         w->meta_cap = cap;
     }
-    char *k = strdup(key);
+    char *k = vtc_strdup(key);
     if (!k) {
         free(v);
         return vtc_set_error(VTC_ERR_NOMEM, "out of memory");
@@ -652,9 +652,9 @@ static void sb_put(struct strbuf *b, const char *s, size_t n) {
             }
             cap *= 2;
         }
-        char *grown = realloc(b->p, cap);
+        char *grown = vtc_realloc(b->p, cap, 1);
         if (!grown) {
-            b->failed = 1;
+            b->failed = 2; // out of memory (1: too large)
             return;
         }
         b->p = grown;
@@ -726,9 +726,10 @@ int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
         if ((double)offset > JSON_INT_MAX) h.failed = 1;
     }
     sb_str(&h, "}");
-    while ((8 + h.len) % 8) sb_str(&h, " ");
+    while (!h.failed && (8 + h.len) % 8) sb_str(&h, " ");
     if (h.failed || h.len > VTC_ST_MAX_HEADER) {
         free(h.p);
+        if (h.failed == 2) return vtc_wrap_error(VTC_ERR_NOMEM, "%s: header", path);
         return vtc_set_error(VTC_ERR_LIMIT, "%s: header too large", path);
     }
     vtc_atomic_file af;

@@ -105,8 +105,8 @@ static void fold_row(const float *restrict s, int32_t len, float *restrict row_m
 static void sim_tiles(void *p, int begin, int end) {
     struct sim_job *j = p;
     const int32_t n = j->n, d = j->d, ts = j->tile;
-    float *nn = j->nn ? malloc(sizeof(float) * (size_t)n) : NULL;
-    float *buf = j->sim ? NULL : malloc(sizeof(float) * (size_t)ts * ts);
+    float *nn = j->nn ? vtc_alloc((size_t)n, sizeof(float)) : NULL;
+    float *buf = j->sim ? NULL : vtc_alloc((size_t)ts * ts, sizeof(float));
     if ((j->nn && !nn) || (!j->sim && !buf)) {
         pthread_mutex_lock(&j->lock);
         j->failed = 1;
@@ -196,7 +196,7 @@ static int divprune_select(const float *xn, int32_t n, int32_t d, int32_t k, int
     size_t bytes;
     float *sim = NULL;
     if (!vtc_mul_size((size_t)n * (size_t)n, sizeof(float), &bytes) && bytes <= SIM_CACHE_BYTES)
-        sim = malloc(bytes); // NULL: the row-per-pick path, slower, never wrong
+        sim = vtc_alloc(bytes, 1); // NULL: the row-per-pick path, slower, never wrong
     float *nn = vtc_alloc((size_t)n, sizeof(float));
     float *mind = vtc_alloc((size_t)n, sizeof(float));
     float *row = vtc_alloc((size_t)n, sizeof(float));

@@ -66,7 +66,7 @@ static int run_todre(const struct vtc_prune_input *in, vtc_tokens **out) {
     float *sim = NULL; // NULL: one sgemv row per pick, slower, never wrong
     if ((int64_t)(k - 1) * 32 >= n && !vtc_mul_size((size_t)n * (size_t)n, sizeof(float), &bytes) &&
         bytes <= SIM_CACHE_BYTES)
-        sim = malloc(bytes);
+        sim = vtc_alloc(bytes, 1);
     float *score = vtc_zalloc((size_t)n, sizeof(float));
     float *row = vtc_alloc((size_t)n, sizeof(float));
     uint8_t *taken = vtc_zalloc((size_t)n, 1);

@@ -82,7 +82,7 @@ static void best_of_row(const float *s, int32_t nb, float *best, int32_t *arg) {
 static void match_rows(void *arg, int begin, int end) {
     const struct match_job *j = arg;
     enum { BLOCK = 64 };
-    float *s = malloc(sizeof(float) * BLOCK * (size_t)j->nb);
+    float *s = vtc_alloc(BLOCK * (size_t)j->nb, sizeof(float));
     for (int32_t a0 = begin; a0 < end; a0 += BLOCK) {
         int32_t bn = end - a0 < BLOCK ? end - a0 : BLOCK;
         if (s) {

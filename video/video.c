@@ -501,7 +501,7 @@ static int packet_pass(vtc_video *v, int64_t from_ts, int64_t **pts, int64_t *co
                         st = vtc_set_error(VTC_ERR_LIMIT, "%s: too many frames to index", v->name);
                         goto done;
                     }
-                    int64_t *grown = realloc(list, (size_t)ncap * sizeof *list);
+                    int64_t *grown = vtc_realloc(list, (size_t)ncap, sizeof *list);
                     if (!grown) {
                         av_packet_unref(pkt);
                         st = vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
@@ -887,7 +887,7 @@ int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indic
                                            v->name, fps, v->limits.max_frames));
         }
         if (count == cap) {
-            int64_t *grown = realloc(idx, (size_t)cap * 2 * sizeof *idx);
+            int64_t *grown = vtc_realloc(idx, (size_t)cap * 2, sizeof *idx);
             if (!grown) {
                 free(idx);
                 return quiet_end(vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name));
@@ -1087,7 +1087,7 @@ static int convert(vtc_video *v, const AVFrame *decoded, vtc_image **out) {
         return st;
     }
     for (int y = 1; y < h; y++) memmove(rgb + (size_t)y * row, rgb + (size_t)y * stride, row);
-    uint8_t *shrunk = realloc(rgb, row * (size_t)h);
+    uint8_t *shrunk = vtc_realloc(rgb, row, (size_t)h);
     if (shrunk) rgb = shrunk;
     int ow = w, oh = h;
     if (rgb_rotation) {
