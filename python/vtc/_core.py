@@ -808,6 +808,9 @@ class Context(_Owner):
             out = POINTER(_ffi.Features)()
             if isinstance(x, (str, bytes, os.PathLike)):
                 x = load_media(x, frames, fps, self._limits)
+            if not isinstance(x, (Media, list, tuple, np.ndarray)) and not hasattr(x, "__array__"):
+                raise TypeError("encode: want a path, a Media, or uint8 RGB pixels [H, W, 3] / [T, H, W, 3], "
+                                f"not {type(x).__name__}")
             if isinstance(x, Media):
                 mh = x._handle()
                 m = mh.ptr.contents
