@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Tests of the Python binding (python/vtc), run by tests/cli_python.sh under
-Debian's /usr/bin/python3 (numpy; torch for the tensor and example cases):
+Debian's /usr/bin/python3 (numpy, torch; token files read by tools/vtc_ref.py):
 
 - the ctypes mirrors of vtc.h's structs and constants equal the C layout
   (offsetof/sizeof compiled from include/vtc.h now);
@@ -15,11 +15,11 @@ Debian's /usr/bin/python3 (numpy; torch for the tensor and example cases):
 Environment: VTC (the CLI, default build/vtc), VTC_LIBRARY (the libvtc the
 binding loads; default the build tree's), TESTS_FAST=1 skips the example.
 """
+import ctypes
 import gc
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -29,15 +29,13 @@ import unittest
 
 import numpy as np
 
+import torch
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path[:0] = [os.path.join(ROOT, "python"), os.path.join(ROOT, "tools")]
 import vtc  # noqa: E402
 from vtc import _ffi  # noqa: E402
-
-try:
-    import torch
-except ImportError:  # the tensor cases skip
-    torch = None
+from vtc_ref import read_safetensors as read_st  # noqa: E402
 
 VTC = os.path.abspath(os.environ.get("VTC", os.path.join(ROOT, "build", "vtc")))
 SCENE = os.path.join(ROOT, "samples", "scene.png")
@@ -47,23 +45,6 @@ VLM = os.path.join(ROOT, "samples", "vlm")
 TMP = tempfile.mkdtemp(prefix="test_python.")
 
 # ---------------------------------------------------------------- helpers
-
-_ST = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "F16": "<f2", "I64": "<i8", "U8": "u1"}
-
-
-def read_st(path):
-    """A safetensors file -> ({name: array}, metadata)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, t in header.items():
-        a, b = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b], _ST[t["dtype"]]).reshape(t["shape"]).copy()
-    return out, meta
-
 
 def cli(*args):
     r = subprocess.run([VTC, *args], capture_output=True, text=True)
@@ -151,9 +132,8 @@ class Layout(unittest.TestCase):
         want = []
         for cname, py in _ffi.STRUCTS.items():
             lines.append(f'printf("%zu %zu\\n", sizeof(struct {cname}), _Alignof(struct {cname}));')
-            want.append((f"{cname}: size, alignment", f"{__import__('ctypes').sizeof(py)} "
-                                                     f"{__import__('ctypes').alignment(py)}"))
-            for field, ctype in py._fields_:
+            want.append((f"{cname}: size, alignment", f"{ctypes.sizeof(py)} {ctypes.alignment(py)}"))
+            for field, _ in py._fields_:
                 lines.append(f'printf("%zu %zu\\n", offsetof(struct {cname}, {field}), '
                              f'sizeof(((struct {cname} *)0)->{field}));')
                 want.append((f"{cname}.{field}: offset, size",
@@ -165,7 +145,7 @@ class Layout(unittest.TestCase):
         for name, v in consts.items():
             lines.append(f'printf("%lld\\n", (long long)({name}));')
             want.append((name, str(v)))
-        lines.append(f'printf("%d.%d\\n", VTC_VERSION_MAJOR, VTC_VERSION_MINOR);')
+        lines.append('printf("%d.%d\\n", VTC_VERSION_MAJOR, VTC_VERSION_MINOR);')
         want.append(("ABI_VERSION (the header's major.minor)", "%d.%d" % _ffi.ABI_VERSION))
         lines.append("return 0; }")
         src, exe = tmp("layout.c"), tmp("layout")
@@ -227,9 +207,8 @@ class AgainstCLI(unittest.TestCase):
         f = model().encode(px)
         self.assertIsNone(f.timestamps)
         same_bits(self, f.embeds, read_st(path)[0]["embeds"], "encode(ndarray) without timestamps")
-        if torch is not None:
-            check_features(self, model().encode(torch.from_numpy(px), timestamps=torch.zeros(1, dtype=torch.float64)),
-                           path, "encode(torch uint8)")
+        check_features(self, model().encode(torch.from_numpy(px), timestamps=torch.zeros(1, dtype=torch.float64)),
+                       path, "encode(torch uint8)")
         media = vtc.load_media(VIDEO, frames=3)
         self.assertTrue(media.is_video)
         self.assertEqual(media.n_frames, 3)
@@ -276,10 +255,8 @@ class AgainstCLI(unittest.TestCase):
 
     def test_user_features_from_torch(self):
         """A host's own features as torch tensors (float64, grid-shaped, requiring grad): the CLI's tokens."""
-        if torch is None:
-            self.skipTest("torch is not installed")
         path = cli_features(SCENE)
-        t, _ = read_st(path)
+        t = {k: v.copy() for k, v in read_st(path)[0].items()}  # writable, as torch.from_numpy wants
         feats = torch.from_numpy(t["features"].astype(np.float64)).reshape(24, 24, -1).requires_grad_()
         arrays = dict(features=feats, cls=torch.from_numpy(t["cls"]), cls_attn=torch.from_numpy(t["cls_attn"]),
                       keys=torch.from_numpy(t["keys"]), embeds=torch.from_numpy(t["embeds"]).to(torch.float64))
@@ -424,11 +401,10 @@ class Binding(unittest.TestCase):
         a, b = np.arange(1, 9, dtype=np.float32), np.arange(8, 0, -1, dtype=np.float32)
         want = float(a @ b / np.linalg.norm(a.astype(np.float64)) / np.linalg.norm(b.astype(np.float64)))
         self.assertAlmostEqual(vtc.cosine(a, b), want, places=12)
-        if torch is not None:
-            self.assertAlmostEqual(vtc.cosine(torch.from_numpy(a), torch.from_numpy(b)),
-                                   torch.nn.functional.cosine_similarity(torch.from_numpy(a).double(),
-                                                                         torch.from_numpy(b).double(), 0).item(),
-                                   places=12)
+        self.assertAlmostEqual(vtc.cosine(torch.from_numpy(a), torch.from_numpy(b)),
+                               torch.nn.functional.cosine_similarity(torch.from_numpy(a).double(),
+                                                                     torch.from_numpy(b).double(), 0).item(),
+                               places=12)
 
 
 # ---------------------------------------------------------------- errors
@@ -556,8 +532,6 @@ class Install(unittest.TestCase):
         self.assertIn("cannot load libvtc", r.stderr)
 
     def test_example_llava_torch(self):
-        if torch is None:
-            self.skipTest("torch is not installed")
         if os.environ.get("TESTS_FAST"):
             self.skipTest("TESTS_FAST")
         r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "llava_torch.py")],

@@ -8,7 +8,8 @@ only prunes the visual tokens between them.
 The model is samples/vlm (vtc's small trained VLM of LLaVA-1.5's shape), loaded
 into the repository's PyTorch references: tools/vtc_ref.py's CLIP ViT + LLaVA
 projector (float64; transformers' semantics) and tools/ref_llama.py's Llama
-decoder (float64, Hugging Face layout). The steps:
+decoder (float64, Hugging Face layout), whose weights and vocabulary come from
+lm.bin as tools/quality_ref.py reads it. The steps:
 
 1. preprocess the image as the model's image processor does and run the vision
    tower: features of the feature layer, CLS attention, keys and the projected
@@ -23,7 +24,6 @@ The answer with every visual token is printed beside it.
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -32,6 +32,8 @@ import torch
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "python"))  # the binding from the source tree, if not installed
+import quality_ref  # noqa: E402
+import quality_train  # noqa: E402
 import ref_llama  # noqa: E402
 import vtc  # noqa: E402
 import vtc_ref  # noqa: E402
@@ -53,50 +55,28 @@ def load_vision(model_dir):
 
 
 def load_decoder(model_dir):
-    """lm.bin (a llama2.c checkpoint, Meta layout, shared classifier) as a
-    tools/ref_llama.py Ref model, and tokenizer.bin's pieces."""
-    data = open(os.path.join(model_dir, "lm.bin"), "rb").read()
-    d, h, L, H, KV, V, S = struct.unpack("<7i", data[:28])
-    shared = V > 0
-    V = abs(V)
-    hs = d // H
-    a = np.frombuffer(data, np.float32, offset=28).astype(np.float64)
-    at = 0
-
-    def take(*shape):
-        nonlocal at
-        n = int(np.prod(shape))
-        out = a[at:at + n].reshape(shape)
-        at += n
-        return out
-
-    tok = take(V, d)
-    per = {k: take(L, *s) for k, s in (("attn_norm", (d,)), ("wq", (d, d)), ("wk", (KV * hs, d)),
-                                         ("wv", (KV * hs, d)), ("wo", (d, d)), ("ffn_norm", (d,)),
-                                         ("w1", (h, d)), ("w2", (d, h)), ("w3", (h, d)))}
-    norm = take(d)
-    at += S * hs  # freq_cis_real and freq_cis_imag (unused: RoPE is recomputed)
-    cls = tok if shared else take(V, d)
-    ref_llama.CFG.update(dim=d, hidden=h, layers=L, heads=H, kv_heads=KV, vocab=V, seq_len=S)
-    W = dict(tok=tok, norm=norm, cls=cls, layers=[{k: per[k][i] for k in per} for i in range(L)])
-    raw = open(os.path.join(model_dir, "tokenizer.bin"), "rb").read()
-    pieces, off = [], 4
-    for _ in range(V):
-        _, n = struct.unpack_from("<fi", raw, off)
-        pieces.append(raw[off + 8:off + 8 + n].decode("utf-8", "replace"))
-        off += 8 + n
-    return ref_llama.Ref(W), pieces
+    """lm.bin and the vocabulary as tools/quality_ref.py loads them (quality_train's
+    model: llama2.c/Meta layout, shared classifier), as a tools/ref_llama.py Ref."""
+    m, ids, pieces = quality_ref.load(model_dir)
+    sd = {k: v.numpy() for k, v in m.lm.state_dict().items()}
+    names = dict(attn_norm="n1.w", wq="wq.weight", wk="wk.weight", wv="wv.weight", wo="wo.weight", ffn_norm="n2.w",
+                 w1="w1.weight", w2="w2.weight", w3="w3.weight")
+    L, heads = len(m.lm.blocks), m.lm.blocks[0].h
+    W = dict(tok=sd["tok.weight"], norm=sd["norm.w"], cls=sd["tok.weight"],
+             layers=[{k: sd[f"blocks.{i}.{n}"] for k, n in names.items()} for i in range(L)])
+    ref_llama.CFG.update(dim=W["tok"].shape[1], hidden=sd["blocks.0.w1.weight"].shape[0], layers=L, heads=heads,
+                         kv_heads=sd["blocks.0.wk.weight"].shape[0] * heads // W["tok"].shape[1],
+                         vocab=W["tok"].shape[0])
+    return ref_llama.Ref(W), ids, pieces
 
 
 @torch.no_grad()
-def answer(lm, pieces, visual, question):
+def answer(lm, ids, pieces, visual, question):
     """[BOS, visual rows, the question's word tokens] at positions 0.. -> the argmax word."""
-    ids = {p: i for i, p in enumerate(pieces)}
-    words = []
-    for w in question.split():
-        if " " + w not in ids:
-            raise SystemExit(f"llava_torch: '{w}' is not in the model's vocabulary")
-        words.append(ids[" " + w])
+    try:
+        words = quality_train.encode(question, ids)
+    except KeyError as e:
+        raise SystemExit(f"llava_torch: {e} is not in the model's vocabulary")
     x = torch.cat([lm.tok[1][None], torch.as_tensor(visual, dtype=torch.float64), lm.tok[words]])
     lm.reset()
     h = lm.forward(x, torch.arange(x.shape[0]))
@@ -132,9 +112,9 @@ def main():
     print("kept index:", " ".join(map(str, kept.index[:16])), "..." if kept.n > 16 else "")
 
     # 3. the decoder, in PyTorch
-    lm, pieces = load_decoder(a.model)
-    full = answer(lm, pieces, feats["embeds"], a.question)
-    pruned = answer(lm, pieces, rows, a.question)
+    lm, ids, pieces = load_decoder(a.model)
+    full = answer(lm, ids, pieces, feats["embeds"], a.question)
+    pruned = answer(lm, ids, pieces, rows, a.question)
     print(f"question: {a.question}")
     print(f"answer ({kept.n} tokens): {pruned}")
     print(f"answer (all {kept.n_input} tokens): {full}")

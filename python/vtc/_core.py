@@ -92,6 +92,22 @@ class _Owner:
     def __exit__(self, *exc):
         self.close()
 
+    def __repr__(self):
+        return f"<vtc.{self._what} {'closed' if self.closed else self._describe()}>"
+
+    def _describe(self):
+        return ""
+
+
+class _TokenFile(_Owner):
+    """A struct that vtc writes as a token file (docs/formats.md)."""
+
+    _saver = None  # the vtc_*_save function
+
+    def save(self, path, metadata=None):
+        """Writes the token file atomically; metadata: a dict of a host's extra keys."""
+        check(getattr(lib, self._saver)(self._handle().ptr, _path(path), _metadata(metadata)))
+
 
 # ---------------------------------------------------------------- argument conversion
 
@@ -346,7 +362,7 @@ def _per_frame(x, name, T, width):
     return a
 
 
-class Features(_Owner):
+class Features(_TokenFile):
     """The full visual-token grid of one image or clip (struct vtc_features):
     what an encode produced, a features file held, or a host's own arrays
     (Features.from_arrays). Array properties are zero-copy, writable float32
@@ -483,29 +499,20 @@ class Features(_Owner):
             raise TypeError("pool size must be an int")
         return Features._own(lib.vtc_features_pool(self._handle().ptr, int(size)))
 
-    def save(self, path, metadata=None):
-        """Writes a features file (vtc_features_save), atomically; metadata adds a host's keys."""
-        md = _metadata(metadata)
-        check(lib.vtc_features_save(self._handle().ptr, _path(path), md))
+    _saver = "vtc_features_save"
 
-    def __repr__(self):
-        if self.closed:
-            return "<vtc.Features closed>"
-        return (f"<vtc.Features grid={self.grid} dim={self.dim} fields={sorted(self.arrays())} "
-                f"model={self.model!r}>")
+    def _describe(self):
+        return f"grid={self.grid} dim={self.dim} fields={sorted(self.arrays())} model={self.model!r}"
 
 
 # ---------------------------------------------------------------- tokens
 
 
-class Tokens(_Owner):
+class Tokens(_TokenFile):
     """Kept tokens as handed to the language model (struct vtc_tokens). Array
     properties are zero-copy views of vtc's memory, valid after close()."""
 
     _what = "Tokens"
-
-    def __init__(self, handle):
-        super().__init__(handle)
 
     n = property(lambda s: s._c.n, doc="tokens kept")
     dim = property(lambda s: s._c.dim, doc="embedding width")
@@ -542,15 +549,10 @@ class Tokens(_Owner):
     timestamps = property(lambda s: s._arr("timestamps", (s._c.grid[0],), "<f8"),
                           doc="[T] seconds of each source frame, or None")
 
-    def save(self, path, metadata=None):
-        """Writes a tokens file (vtc_tokens_save), atomically; metadata adds a host's keys."""
-        md = _metadata(metadata)
-        check(lib.vtc_tokens_save(self._handle().ptr, _path(path), md))
+    _saver = "vtc_tokens_save"
 
-    def __repr__(self):
-        if self.closed:
-            return "<vtc.Tokens closed>"
-        return f"<vtc.Tokens {self.method} {self.n} of {self.n_input} x {self.dim} space={self.space}>"
+    def _describe(self):
+        return f"{self.method} {self.n} of {self.n_input} x {self.dim} space={self.space}"
 
 
 def _prune(ctx, features, p):
@@ -610,10 +612,8 @@ class Media(_Owner):
     frame_index = property(lambda s: _view(s._handle(), s._c.frame_index, (s._c.n_frames,), "<i4"),
                            doc="[n_frames] decoded-frame index in the source")
 
-    def __repr__(self):
-        if self.closed:
-            return "<vtc.Media closed>"
-        return f"<vtc.Media {self.codec} {'video' if self.is_video else 'image'} {self.n_frames} frame(s)>"
+    def _describe(self):
+        return f"{self.codec} {'video' if self.is_video else 'image'} {self.n_frames} frame(s)"
 
 
 def _sample(frames, fps):
@@ -752,8 +752,8 @@ class Model(_Owner):
         check(lib.vtc_preprocess(self._handle().ptr, img.ptr, a, _ptr(out, c_float)))
         return out
 
-    def __repr__(self):
-        return "<vtc.Model closed>" if self.closed else f"<vtc.Model {self.info.name!r}>"
+    def _describe(self):
+        return repr(self.info.name)
 
 
 class Context(_Owner):
@@ -849,8 +849,8 @@ class Context(_Owner):
         with self._lock:
             return _prune(self._handle().ptr, features, p)
 
-    def __repr__(self):
-        return "<vtc.Context closed>" if self.closed else f"<vtc.Context on {self.model!r}>"
+    def _describe(self):
+        return f"on {self.model!r}"
 
 
 # ---------------------------------------------------------------- FLOPs
