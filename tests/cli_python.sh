@@ -27,7 +27,10 @@ i=0; while [ "$i" -lt "$passed" ]; do ok; i=$((i + 1)); done
 grep ' \.\.\. skipped' "$T/log" | sed 's/^/  /'
 if [ "$rc" -ne 0 ] || [ "$passed" -eq 0 ]; then
   bad "tests/test_python.py failed (exit $rc):"
-  grep -v '\.\.\. ok$' "$T/log" | sed 's/^/  | /' | tail -60
+  # unittest's report of the failures, or the end of the output when it died before one
+  if grep -q '^======' "$T/log"; then sed -n '/^======/,$p' "$T/log"; else tail -30 "$T/log"; fi |
+    sed 's/^/  | /' | tail -80
+else
+  grep '^Ran ' "$T/log" | sed 's/^/  /'
 fi
-grep '^Ran ' "$T/log" | sed 's/^/  /'
 finish
