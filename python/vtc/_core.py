@@ -76,7 +76,11 @@ class _Owner:
 
     @property
     def _c(self):
-        return self._handle().ptr.contents
+        """The C struct, holding the handle while it is in use (a close() on another thread cannot free it)."""
+        h = self._handle()
+        c = h.ptr.contents
+        c._vtc_handle = h
+        return c
 
     @property
     def closed(self):
@@ -106,7 +110,8 @@ class _TokenFile(_Owner):
 
     def save(self, path, metadata=None):
         """Writes the token file atomically; metadata: a dict of a host's extra keys."""
-        check(getattr(lib, self._saver)(self._handle().ptr, _path(path), _metadata(metadata)))
+        h = self._handle()
+        check(getattr(lib, self._saver)(h.ptr, _path(path), _metadata(metadata)))
 
 
 # ---------------------------------------------------------------- argument conversion
@@ -497,7 +502,8 @@ class Features(_TokenFile):
         """s x s average pooling of each frame's grid (vtc_features_pool; LLaVA-OneVision's video pooling)."""
         if isinstance(size, bool) or not isinstance(size, numbers.Integral):
             raise TypeError("pool size must be an int")
-        return Features._own(lib.vtc_features_pool(self._handle().ptr, int(size)))
+        h = self._handle()
+        return Features._own(lib.vtc_features_pool(h.ptr, int(size)))
 
     _saver = "vtc_features_save"
 
@@ -694,7 +700,8 @@ class Model(_Owner):
         has_projector, lm_dim, aspect ('crop'/'pad'/'resize'), random_weights,
         image_mean, image_std."""
         i = _ffi.ModelInfo()
-        check(lib.vtc_model_get_info(self._handle().ptr, byref(i)))
+        h = self._handle()
+        check(lib.vtc_model_get_info(h.ptr, byref(i)))
         names = {v: k for k, v in _ffi.ASPECTS.items()}
         vals = []
         for k, _ in _ffi.ModelInfo._fields_:
@@ -749,7 +756,8 @@ class Model(_Owner):
         a = 0 if aspect is None else _ffi.ASPECTS.get(aspect, -1)
         if a < 0:
             raise ArgumentError(f"aspect={aspect!r}: want 'crop', 'pad', 'resize' or None")
-        check(lib.vtc_preprocess(self._handle().ptr, img.ptr, a, _ptr(out, c_float)))
+        h = self._handle()
+        check(lib.vtc_preprocess(h.ptr, img.ptr, a, _ptr(out, c_float)))
         return out
 
     def _describe(self):
@@ -788,7 +796,8 @@ class Context(_Owner):
     @property
     def error(self):
         """The last error recorded on this context (vtc_ctx_error), '' if none."""
-        return _ffi.text(lib.vtc_ctx_error(self._handle().ptr))
+        h = self._handle()
+        return _ffi.text(lib.vtc_ctx_error(h.ptr))
 
     def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=1):
         """Encodes x into Features: preprocessing, the ViT, the attention statistics
@@ -804,7 +813,8 @@ class Context(_Owner):
         foreign call), so Python threads encoding with their own contexts run in
         parallel."""
         with self._lock:
-            ctx = self._handle().ptr
+            h = self._handle()  # held for the call: a close() meanwhile frees nothing
+            ctx = h.ptr
             out = POINTER(_ffi.Features)()
             if isinstance(x, (str, bytes, os.PathLike)):
                 x = load_media(x, frames, fps, self._limits)
@@ -847,7 +857,8 @@ class Context(_Owner):
 
     def _prune(self, features, p):
         with self._lock:
-            return _prune(self._handle().ptr, features, p)
+            h = self._handle()
+            return _prune(h.ptr, features, p)
 
     def _describe(self):
         return f"on {self.model!r}"
