@@ -363,6 +363,11 @@ class Binding(unittest.TestCase):
         seen = []
         model().encode(VIDEO, frames=3, progress=lambda done, total: seen.append((done, total)))
         self.assertEqual(seen, [(1, 3), (2, 3), (3, 3)])
+        # a context closed while it encodes (from its own progress callback) lives until the call returns
+        c = model().context(n_threads=1, progress=lambda done, total: c.close())
+        f = c.encode(VIDEO, frames=3)
+        self.assertTrue(c.closed)
+        check_features(self, f, cli_features(VIDEO, "--frames", "3"), "encode while closed")
 
     def test_keep_forms(self):
         f = vtc.Features.load(cli_features(SCENE))
