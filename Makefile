@@ -185,6 +185,14 @@ uninstall:
 check-install: all
 	@sh tools/check_install.sh $(BUILD) "$(SAN)"
 
+# `make python`: the library, then `import vtc` from the source tree (the Python
+# binding in python/, docs/python.md); tests/cli_python.sh tests it in `make test`.
+PYTHON ?= /usr/bin/python3
+.PHONY: python
+python: $(BUILD)/libvtc.so
+	@VTC_LIBRARY=$(abspath $(BUILD))/$(SONAME) PYTHONPATH=python $(PYTHON) -c \
+	  "import vtc; print('python: vtc', vtc.version(), 'from', vtc.__file__, 'on', vtc.LIBRARY_PATH)"
+
 clean:
 	rm -rf $(BUILD)
 

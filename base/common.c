@@ -53,6 +53,8 @@ int vtc_wrap_error(int status, const char *fmt, ...) {
     return status;
 }
 
+const char *vtc_version(void) { return VTC_VERSION; }
+
 const char *vtc_status_str(int status) {
     switch (status) {
     case VTC_OK: return "ok";

@@ -38,6 +38,10 @@ extern "C" {
 #define VTC_VERSION_PATCH 0
 #define VTC_VERSION "0.1.0"
 
+// VTC_VERSION as the library was built ("0.1.0"), for hosts and bindings that
+// load libvtc at run time. Static storage; thread-safe.
+VTC_API const char *vtc_version(void);
+
 // ---------------------------------------------------------------- errors
 
 enum vtc_status {

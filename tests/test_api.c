@@ -31,6 +31,11 @@ static void test_keep_count(void **state) {
     assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
 }
 
+static void test_version(void **state) {
+    (void)state;
+    assert_string_equal(vtc_version(), VTC_VERSION); // what bindings read at run time
+}
+
 static void test_registry(void **state) {
     (void)state;
     const char *want[] = { "none", "random", "uniform", "pool", "cls", "visionzip", "divprune", "todre", "tome",
@@ -317,7 +322,7 @@ static void test_encode_prune_project(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_version), cmocka_unit_test(test_registry),
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
         cmocka_unit_test(test_token_file_metadata),

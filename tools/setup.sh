@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev
 libswscale-dev libavutil-dev libopenblas-dev libcmocka-dev libcjson-dev ffmpeg
 python3-torch python3-numpy python3-pil python3-skimage dataset-fashion-mnist jq valgrind"
+# the Python binding's offline install test (tests/cli_python.sh)
+PKGS="$PKGS python3-setuptools python3-pip"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
