@@ -75,10 +75,11 @@ static int put_str(vtc_gguf_writer *w, const char *s) {
 // Checks the key and registers it, then writes the key and its type. On any
 // failure the serialised bytes are as before.
 static int begin_kv(vtc_gguf_writer *w, const char *key, uint32_t type, size_t *mark) {
-    if (!w || !key || !key[0]) return vtc_set_error(VTC_ERR_ARG, "gguf writer: NULL or empty key");
+    if (!w) return vtc_set_error(VTC_ERR_ARG, "gguf writer: NULL writer");
+    *mark = w->kv_len;
+    if (!key || !key[0]) return vtc_set_error(VTC_ERR_ARG, "gguf writer: NULL or empty key");
     for (int i = 0; i < w->n_kv; i++)
         if (!strcmp(w->keys[i], key)) return vtc_set_error(VTC_ERR_ARG, "gguf writer: key %s set twice", key);
-    *mark = w->kv_len;
     if (w->n_kv == w->keys_cap) {
         int cap = w->keys_cap ? 2 * w->keys_cap : 32;
         char **grown = realloc(w->keys, (size_t)cap * sizeof *grown);

@@ -12,9 +12,10 @@
 //   "<0xXX>") and normal (1).
 //
 // What llama.cpp would reject or crash on is refused here with the reason: two
-// entries that become the same token, no newline token (llama.cpp looks up
-// <0x0A> at load), an entry that is not UTF-8, a non-finite weight, a weight
-// outside F16's range when writing F16.
+// entries that become the same token (llama.cpp asserts its text -> id map is
+// one to one), an entry that is not UTF-8, a non-finite weight or score, a
+// weight outside F16's range when writing F16. (A vocabulary without a newline
+// token, <0x0A>, loads: llama.cpp warns and uses no newline id.)
 #include "lm.h"
 
 #include <math.h>
@@ -77,7 +78,6 @@ static int build_vocab(const vtc_tokenizer *tok, struct vocab *v) {
     if (!v->text || !v->score || !v->type) return VTC_ERR_NOMEM;
     v->n = n;
     static const char *const special[3] = { "<unk>", "<s>", "</s>" };
-    int newline = 0;
     for (int32_t i = 0; i < n; i++) {
         const char *s;
         if (vtc_tokenizer_entry(tok, i, &s, &v->score[i])) return vtc_last_status();
@@ -90,11 +90,7 @@ static int build_vocab(const vtc_tokenizer *tok, struct vocab *v) {
         v->text[i] = sp_text(i < 3 ? special[i] : s);
         if (!v->text[i]) return VTC_ERR_NOMEM;
         v->type[i] = i == 0 ? TOKEN_UNKNOWN : i < 3 || !s[0] ? TOKEN_CONTROL : is_byte_token(s) ? TOKEN_BYTE : TOKEN_NORMAL;
-        newline |= !strcmp(s, "\n") || (v->type[i] == TOKEN_BYTE && !strcmp(s + 3, "0A>"));
     }
-    if (!newline)
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "the vocabulary has no newline token (<0x0A>), which llama.cpp "
-                             "needs to load a SentencePiece vocabulary");
     // llama.cpp maps text -> id and asserts the map is one to one (empty
     // entries excepted: it renames them)
     int32_t *idx = vtc_alloc((size_t)n, sizeof *idx);
