@@ -657,8 +657,11 @@ static int time_prefill(struct host *h) {
         rows[i] = 0.02f * 1.7320508f * (2.0f * (float)(s >> 40) / 16777216.0f - 1.0f);
     }
     for (int32_t j = 0; j < h->o.n_text; j++) text[j] = 3 + j % (h->n_vocab - 3);
-    printf("prefill of [BOS, K visual rows, %d text tokens] in llama.cpp, %d thread(s), best of %d\n", h->o.n_text,
-           h->o.threads, h->o.reps);
+    printf("llama.cpp: %d layers, d %d, SwiGLU %d, %d/%d heads, vocab %d; %s; %d thread(s)\n", shape.layers,
+           shape.hidden, shape.ffn, shape.heads, shape.kv_heads, shape.vocab,
+           h->o.fast ? "F16 KV cache, flash attention auto" : "F32 KV cache, no flash attention", h->o.threads);
+    printf("prefill of [BOS, K visual rows, %d text tokens], best of %d after a warm-up; FLOPs ratio: vtc_lm_flops\n",
+           h->o.n_text, h->o.reps);
     printf("%8s %12s %10s %12s\n", "K", "prefill ms", "speed-up", "FLOPs ratio");
     double base_ms = 0, base_flops = 0;
     int rc = 0;
