@@ -508,6 +508,7 @@ static int plan(const struct opts *o, struct run **runs, int *n) {
         free(ks);
     }
     free(ms);
+    for (int i = 0; i < *n; i++) (*runs)[i].pp.method = (*runs)[i].method; // the array has moved since
     return *n ? 0 : 2;
 }
 

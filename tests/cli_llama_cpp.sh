@@ -38,8 +38,6 @@ if [ -z "$LIB" ]; then
     *) bad "tools/fetch_llama_cpp.sh failed:"; show 3 "$T/fetch.err"; finish ;;
   esac
 fi
-# llama.cpp is not built with the sanitizers: its own allocations at exit are not vtc's leaks
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 M=samples/vlm
 if ! expect 0 "$VTC" export-lm $M/lm.bin --tokenizer $M/tokenizer.bin -o "$T/vlm.gguf"; then finish; fi
