@@ -734,8 +734,9 @@ static int parse(int argc, char **argv, struct opts *o) {
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 4096) return fprintf(stderr, "llama_cpp_host: %s: '%s' is not a count\n", a, v), 2;
-            *(!strcmp(a, "-n") ? &o->steps : !strcmp(a, "--threads") ? &o->threads : !strcmp(a, "--text") ? &o->n_text
-                                                                                                    : &o->reps) = (int)n;
+            int *field = !strcmp(a, "-n") ? &o->steps : !strcmp(a, "--threads") ? &o->threads
+                         : !strcmp(a, "--text") ? &o->n_text : &o->reps;
+            *field = (int)n;
         } else if (!strcmp(a, "--reference")) o->reference = 1;
         else if (!strcmp(a, "--fast")) o->fast = 1;
         else if (!strcmp(a, "--verbose")) g_verbose = 1;

@@ -19,6 +19,7 @@
 
 #include "base/common.h"
 #include "base/gguf.h"
+#include "base/mapfile.h"
 #include "lm/lm.h"
 
 #define FIX "tests/fixtures/lm/"
@@ -26,20 +27,16 @@
 
 // ---------------------------------------------------------------- helpers
 
+// A file's bytes, malloc'ed (through base/mapfile's reader).
 static char *read_all(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        print_error("cannot open %s (run the test from the repository root)\n", path);
-        fail();
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
+    vtc_file f;
+    if (vtc_file_open(path, 0, &f)) print_error("%s (run the test from the repository root)\n", vtc_last_error());
+    assert_non_null(f.data);
+    char *buf = malloc(f.size + 1);
     assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
+    memcpy(buf, f.data, f.size);
+    *len = f.size;
+    vtc_file_close(&f);
     return buf;
 }
 
