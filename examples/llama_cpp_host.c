@@ -35,7 +35,7 @@
 // --reference runs vtc's reference decoder on the same GGUF file and rows and
 // prints the largest difference of the answer's logits, and checks llama.cpp
 // tokenizes each question as vtc does. Numerics: one thread, F32 KV cache and
-// flash attention off unless --fast (llama.cpp's defaults: F16 KV cache, flash
+// flash attention off unless --defaults (llama.cpp's own: F16 KV cache, flash
 // attention where it can).
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -294,7 +294,7 @@ static int check_layout(const struct llama_model_params *m, const struct llama_c
 
 struct opts {
     const char *lib, *gguf, *image, *question, *questions, *model, *methods, *keeps, *time_list;
-    int original, reference, fast, threads, steps, n_text, reps;
+    int original, reference, defaults, threads, steps, n_text, reps;
 };
 
 struct host {
@@ -628,8 +628,8 @@ static int run_questions(struct host *h, vtc_ctx *vctx, const struct run *runs, 
     return rc;
 }
 
-// --time-prefill: [BOS, K random rows, n_text tokens], best of reps, per K;
-// the speed-up against the first K next to vtc_lm_flops' prefill ratio.
+// --time-prefill: [BOS, K random rows, n_text tokens] per K, the best of reps
+// rounds; the speed-up against the first K next to vtc_lm_flops' prefill ratio.
 static int time_prefill(struct host *h) {
     int32_t ks[32], n_k = 0, max_k = 0;
     char *list = strdup(h->o.time_list), *save = NULL;
@@ -660,16 +660,17 @@ static int time_prefill(struct host *h) {
     for (int32_t j = 0; j < h->o.n_text; j++) text[j] = 3 + j % (h->n_vocab - 3);
     printf("llama.cpp: %d layers, d %d, SwiGLU %d, %d/%d heads, vocab %d; %s; %d thread(s)\n", shape.layers,
            shape.hidden, shape.ffn, shape.heads, shape.kv_heads, shape.vocab,
-           h->o.fast ? "F16 KV cache, flash attention auto" : "F32 KV cache, no flash attention", h->o.threads);
-    printf("prefill of [BOS, K visual rows, %d text tokens], best of %d after a warm-up; FLOPs ratio: vtc_lm_flops\n",
-           h->o.n_text, h->o.reps);
+           h->o.defaults ? "F16 KV cache, flash attention auto" : "F32 KV cache, no flash attention", h->o.threads);
+    printf("prefill of [BOS, K visual rows, %d text tokens]: the best of %d rounds over every K after a warm-up "
+           "round; FLOPs ratio: vtc_lm_flops\n", h->o.n_text, h->o.reps);
     printf("%8s %12s %10s %12s\n", "K", "prefill ms", "speed-up", "FLOPs ratio");
-    double base_ms = 0, base_flops = 0;
+    // rounds over every K (the first a warm-up): a machine shared with other work
+    // disturbs each K alike, and the best round of each is the least disturbed
+    double best[32] = { 0 };
     int rc = 0;
     llama_token bos = L.vocab_bos(h->vocab);
-    for (int ki = 0; ki < n_k && !rc; ki++) {
-        double best = 0;
-        for (int rep = -1; rep < h->o.reps && !rc; rep++) { // rep -1: a warm-up, not timed
+    for (int rep = -1; rep < h->o.reps && !rc; rep++)
+        for (int ki = 0; ki < n_k && !rc; ki++) {
             L.memory_clear(h->mem, true);
             double t0 = now_ms();
             rc = feed(h, &bos, NULL, 1, NULL, 0, 0);
@@ -677,14 +678,15 @@ static int time_prefill(struct host *h) {
             if (!rc) rc = feed(h, text, NULL, h->o.n_text, NULL, 1 + ks[ki], 1);
             if (!rc) L.synchronize(h->ctx);
             double ms = now_ms() - t0;
-            if (rep >= 0 && (best == 0 || ms < best)) best = ms;
+            if (rep >= 0 && (best[ki] == 0 || ms < best[ki])) best[ki] = ms;
         }
+    double base_flops = 0;
+    for (int ki = 0; ki < n_k && !rc; ki++) {
         struct vtc_flops fl;
-        if (!rc && vtc_lm_flops(&shape, ks[ki], 1 + h->o.n_text, 1, &fl)) rc = fail("vtc_lm_flops: %s", vtc_last_error());
+        if (vtc_lm_flops(&shape, ks[ki], 1 + h->o.n_text, 1, &fl)) rc = fail("vtc_lm_flops: %s", vtc_last_error());
         if (rc) break;
-        if (ki == 0) base_ms = best, base_flops = fl.prefill;
-        printf("%8d %12.1f %9.2fx %11.2fx\n", ks[ki], best, base_ms / best, base_flops / fl.prefill);
-        fflush(stdout);
+        if (ki == 0) base_flops = fl.prefill;
+        printf("%8d %12.1f %9.2fx %11.2fx\n", ks[ki], best[ki], best[0] / best[ki], base_flops / fl.prefill);
     }
     free(rows);
     free(text);
@@ -707,7 +709,7 @@ static const char *USAGE =
     "  -n N                 tokens to generate for QUESTION (default 1)\n"
     "  --threads N          llama.cpp's threads (default 1)\n"
     "  --reference          also run vtc's reference decoder on MODEL.gguf: logit differences\n"
-    "  --fast               llama.cpp's default F16 KV cache and flash attention (default: F32, off)\n"
+    "  --defaults           llama.cpp's own F16 KV cache and flash attention (default: F32 cache, off)\n"
     "  --verbose            llama.cpp's log on stderr\n";
 
 static int parse(int argc, char **argv, struct opts *o) {
@@ -738,7 +740,7 @@ static int parse(int argc, char **argv, struct opts *o) {
                          : !strcmp(a, "--text") ? &o->n_text : &o->reps;
             *field = (int)n;
         } else if (!strcmp(a, "--reference")) o->reference = 1;
-        else if (!strcmp(a, "--fast")) o->fast = 1;
+        else if (!strcmp(a, "--defaults")) o->defaults = 1;
         else if (!strcmp(a, "--verbose")) g_verbose = 1;
         else if (a[0] == '-' && a[1]) return fprintf(stderr, "llama_cpp_host: unknown option %s\n%s", a, USAGE), 2;
         else if (pos == 0) o->lib = a, pos++;
@@ -781,7 +783,7 @@ int main(int argc, char **argv) {
     h.n_ctx = h.o.time_list ? 4096 : 2048;
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)h.n_ctx; // one prompt, one graph
     cp.n_threads = cp.n_threads_batch = h.o.threads;
-    if (!h.o.fast) cp.type_k = cp.type_v = 0, cp.flash_attn_type = 0; // F32 KV cache, no flash attention
+    if (!h.o.defaults) cp.type_k = cp.type_v = 0, cp.flash_attn_type = 0; // F32 KV cache, no flash attention
     if (!(h.ctx = L.init_from_model(h.model, cp))) {
         rc = fail("llama_init_from_model failed: %s", llama_said());
         goto done;
