@@ -44,7 +44,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check check-layers check-abi check-install bench fuzz tsan quality install uninstall clean help setup demo
+.PHONY: all lib test check check-layers check-abi check-install bench bench-llama-cpp fuzz tsan quality install uninstall clean help setup demo
 all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
@@ -91,10 +91,17 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libvtc.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Iinclude $(SAN) -o $@ $< $(BUILD)/libvtc.a $(LDFLAGS) $(LDLIBS)
 
+# llama.cpp for tests/cli_llama_cpp.sh and `make bench-llama-cpp`: a folder with
+# libllama*.so and its ggml backends. Unset, tools/fetch_llama_cpp.sh fetches
+# the pinned npm build into build/llama-cpp (the test skips when it cannot).
+# examples/llama_cpp_host loads it with dlopen, so nothing here links it.
+LLAMA_CPP_DIR ?=
+LLAMA_ENV := $(if $(LLAMA_CPP_DIR),VTC_LLAMA_CPP_DIR=$(LLAMA_CPP_DIR))
+
 # `make test`: the layering and ABI checks, every cmocka test binary, the CLI
 # contract tests. TESTS_FAST=1 skips slow cases.
 test: all $(TEST_BIN) $(BUILD)/tests/test_header_cxx check-layers check-abi check-install
-	@VTC=$(BUILD)/vtc BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) $(BUILD)/tests/test_header_cxx
+	@VTC=$(BUILD)/vtc BUILD=$(BUILD) $(LLAMA_ENV) sh tests/run_all.sh $(TEST_BIN) $(BUILD)/tests/test_header_cxx
 check: test
 
 # A layer includes and calls only the layers below it (docs/design.md).
@@ -105,6 +112,9 @@ check-abi: $(BUILD)/libvtc.so
 	@sh tools/check_abi.sh $(BUILD)/libvtc.so include/vtc.h $(SONAME)
 
 bench: all $(BENCH_BIN)
+# llama.cpp's prefill at 576/192/128/64 visual rows on a random TinyLlama-1.1B, next to the FLOPs ratio
+bench-llama-cpp: all $(BUILD)/bench/decode
+	BUILD=$(BUILD) $(LLAMA_ENV) sh bench/llama_cpp.sh
 
 # `make fuzz`: libFuzzer + ASan + UBSan (clang), each target FUZZ_TIME seconds on
 # seeds from tests/fixtures; crashes land in build/fuzz/ (see fuzz/run.sh).
@@ -198,6 +208,7 @@ clean:
 
 help:
 	@echo "make [NATIVE=1] [SAN='-fsanitize=address,undefined'] [BUILD=dir]"
-	@echo "targets: all test bench fuzz tsan quality setup demo install uninstall clean"
+	@echo "targets: all test bench bench-llama-cpp fuzz tsan quality setup demo install uninstall clean"
+	@echo "LLAMA_CPP_DIR=dir: llama.cpp for tests/cli_llama_cpp.sh and bench-llama-cpp (default: fetched from npm)"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

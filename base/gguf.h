@@ -1,4 +1,4 @@
-// GGUF reader (llama.cpp's model format): header key-values and tensors.
+// GGUF reader and writer (llama.cpp's model format): header key-values and tensors.
 //
 // Format: "GGUF", u32 version (2 or 3; v1 is VTC_ERR_UNSUPPORTED), u64
 // n_tensors, u64 n_kv, n_kv x (string key, u32 type, value), n_tensors x
@@ -116,5 +116,42 @@ int vtc_gguf_find_tensor_index(const vtc_gguf *g, const char *name);
 int vtc_gguf_tensor_type(const vtc_gguf *g, int i);
 // ggml's name for a type id ("f32", "q4_K", ...), or "?" when unknown. Static storage.
 const char *vtc_ggml_type_name(int ggml_type);
+
+// ---------------------------------------------------------------- writer
+//
+// Writes GGUF version 3, little-endian, general.alignment 32 (the default, not
+// stored): the key-values in the order they were set, the tensor infos in the
+// order tensors were added, then each tensor's data padded to a multiple of 32
+// bytes. Keys and tensor names are unique, non-empty and free of NUL bytes;
+// shapes are given row-major (PyTorch order) and stored as ggml's ne[],
+// reversed. Tensors come from float data stored as F32 (ggml type 0) or F16
+// (1, rounded to nearest even); a finite value outside F16's range fails the
+// write with VTC_ERR_FORMAT rather than turning into an infinity.
+//
+// Errors: VTC_ERR_ARG for a bad argument (duplicate key or name, a count or
+// shape out of range), VTC_ERR_NOMEM, VTC_ERR_IO from the file. A writer belongs
+// to one thread.
+
+typedef struct vtc_gguf_writer vtc_gguf_writer;
+
+// An empty writer. NULL on allocation failure. Caller frees with vtc_gguf_writer_free.
+vtc_gguf_writer *vtc_gguf_writer_new(void);
+void vtc_gguf_writer_free(vtc_gguf_writer *w);
+// Key-values; strings and arrays are copied.
+int vtc_gguf_writer_str(vtc_gguf_writer *w, const char *key, const char *value);
+int vtc_gguf_writer_u32(vtc_gguf_writer *w, const char *key, uint32_t value);
+int vtc_gguf_writer_f32(vtc_gguf_writer *w, const char *key, float value);
+int vtc_gguf_writer_bool(vtc_gguf_writer *w, const char *key, int value);
+int vtc_gguf_writer_arr_str(vtc_gguf_writer *w, const char *key, const char *const *values, int64_t n);
+int vtc_gguf_writer_arr_f32(vtc_gguf_writer *w, const char *key, const float *values, int64_t n);
+int vtc_gguf_writer_arr_i32(vtc_gguf_writer *w, const char *key, const int32_t *values, int64_t n);
+// Adds tensor `name` of shape[n_dims] (1..4 dims, each >= 1) stored as
+// ggml_type 0 (F32) or 1 (F16). `data` holds numel floats; it is referenced,
+// not copied, and must stay valid until the write.
+int vtc_gguf_writer_tensor(vtc_gguf_writer *w, const char *name, int ggml_type, int n_dims, const int64_t *shape,
+                           const float *data);
+// Writes the file atomically (mapfile.h): on failure nothing is left at path.
+// The writer may be written again or freed.
+int vtc_gguf_writer_write(const vtc_gguf_writer *w, const char *path);
 
 #endif

@@ -6,10 +6,16 @@
 // Prints the measured speed-up of the prefill (and of a decode step) next to
 // the FLOPs ratio of base/flops.h's accounting, side by side.
 //
-//   build/bench/decode [--layers N] [--reps R] [--gen G] [--threads N] [--only TEXT]
+//   build/bench/decode [--shape NAME] [--layers N] [--reps R] [--gen G] [--threads N] [--only TEXT]
+//   build/bench/decode --write-model DIR [--shape NAME] [--layers N]
 //
 // --only runs the cases whose label contains TEXT (the first case, the
-// baseline of the ratios, always runs).
+// baseline of the ratios, always runs). --shape tinyllama-1.1b runs TinyLlama
+// 1.1B's shape instead (d 2048, SwiGLU 5632, 22 layers, 32/4 heads, vocab
+// 32000). --write-model writes the random model as DIR/model.bin and a
+// placeholder vocabulary of its size as DIR/tokenizer.bin (<unk>, BOS, EOS,
+// the 256 byte tokens, then distinct pieces), and stops: bench/llama_cpp.sh
+// exports them to GGUF for llama.cpp.
 //
 // The model is written as a llama2.c checkpoint to a temporary file in /tmp
 // (about 2 GB for 24 layers), loaded and removed; with less memory available
@@ -102,6 +108,27 @@ static int write_model(const char *path, const struct shape *s) {
     return st;
 }
 
+// A llama2.c tokenizer.bin of `vocab` entries: <unk>, "\n<s>\n", "\n</s>\n"
+// (as llama2.c's exporter writes them), <0x00>..<0xFF>, then "p<i>" pieces.
+static int write_tokenizer(const char *path, int32_t vocab) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return -1;
+    int32_t max_len = 16;
+    int st = fwrite(&max_len, 4, 1, fp) == 1 ? 0 : -1;
+    for (int32_t i = 0; !st && i < vocab; i++) {
+        char piece[32];
+        if (i < 3) snprintf(piece, sizeof piece, "%s", i == 0 ? "<unk>" : i == 1 ? "\n<s>\n" : "\n</s>\n");
+        else if (i < 259) snprintf(piece, sizeof piece, "<0x%02X>", i - 3);
+        else snprintf(piece, sizeof piece, "p%d", (int)i);
+        float score = i < 259 ? 0.0f : -(float)(i - 259);
+        int32_t len = (int32_t)strlen(piece);
+        st = fwrite(&score, 4, 1, fp) == 1 && fwrite(&len, 4, 1, fp) == 1 && fwrite(piece, 1, (size_t)len, fp) == (size_t)len
+                 ? 0 : -1;
+    }
+    if (fclose(fp) != 0) st = -1;
+    return st;
+}
+
 static uint64_t mem_available(void) {
     FILE *fp = fopen("/proc/meminfo", "r");
     char line[256];
@@ -164,31 +191,58 @@ static int run_case(const vtc_lm *lm, const struct bench_case *c, const float *v
 }
 
 int main(int argc, char **argv) {
-    struct shape s = { 896, 4864, 24, 14, 2, 151936, 1024 };
+    static const struct {
+        const char *name, *label;
+        struct shape s;
+    } shapes[] = {
+        { "qwen2-0.5b", "Qwen2-0.5B", { 896, 4864, 24, 14, 2, 151936, 1024 } },
+        { "tinyllama-1.1b", "TinyLlama-1.1B", { 2048, 5632, 22, 32, 4, 32000, 2048 } },
+    };
+    int shape = 0, layers = 0;
     int reps = 3, gen = 8, threads = 0;
-    const char *only = NULL;
+    const char *only = NULL, *write_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && !strcmp(a, "--layers")) s.layers = atoi(v), i++;
+        if (v && !strcmp(a, "--shape")) {
+            for (shape = 0; shape < 2 && strcmp(v, shapes[shape].name); shape++) {}
+            if (shape == 2) return fprintf(stderr, "bench/decode: --shape qwen2-0.5b or tinyllama-1.1b\n"), 2;
+            i++;
+        } else if (v && !strcmp(a, "--write-model")) write_dir = v, i++;
+        else if (v && !strcmp(a, "--layers")) layers = atoi(v), i++;
         else if (v && !strcmp(a, "--reps")) reps = atoi(v), i++;
         else if (v && !strcmp(a, "--gen")) gen = atoi(v), i++;
         else if (v && !strcmp(a, "--threads")) threads = atoi(v), i++;
         else if (v && !strcmp(a, "--only")) only = v, i++;
         else {
-            fprintf(stderr, "usage: %s [--layers N] [--reps R] [--gen G] [--threads N] [--only TEXT]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--shape NAME] [--layers N] [--reps R] [--gen G] [--threads N] [--only TEXT]\n"
+                            "       %s --write-model DIR [--shape NAME] [--layers N]\n", argv[0], argv[0]);
             return 2;
         }
     }
+    struct shape s = shapes[shape].s;
+    if (layers) s.layers = layers;
     if (s.layers < 1 || s.layers > 64 || reps < 1 || gen < 2 || threads < 0) {
         fprintf(stderr, "bench/decode: --layers 1..64, --reps >= 1, --gen >= 2, --threads >= 0\n");
         return 2;
+    }
+    if (write_dir) { // the model and a vocabulary for it, for bench/llama_cpp.sh
+        char mp[4096], tp[4096];
+        snprintf(mp, sizeof mp, "%s/model.bin", write_dir);
+        snprintf(tp, sizeof tp, "%s/tokenizer.bin", write_dir);
+        if (write_model(mp, &s) || write_tokenizer(tp, s.vocab)) {
+            fprintf(stderr, "bench/decode: cannot write %s\n", mp);
+            return 1;
+        }
+        printf("bench/decode: wrote %s (%s shape, %d layers, random f32 weights, %.2f GB) and %s\n", mp,
+               shapes[shape].label, s.layers, model_floats(&s) * 4.0 / 1e9, tp);
+        return 0;
     }
     uint64_t bytes = model_floats(&s) * sizeof(float), avail = mem_available();
     const char *note = "";
     if (avail && avail < 2 * bytes + (1ull << 30) && s.layers > 8) { // file in the page cache + loaded copy
         s.layers = 8;
         bytes = model_floats(&s) * sizeof(float);
-        note = " -- 8 LAYERS ONLY: not enough memory for 24";
+        note = " -- 8 LAYERS ONLY: not enough memory for all";
     }
     char path[] = "/tmp/vtc-bench-decode-XXXXXX";
     int fd = mkstemp(path);
@@ -197,8 +251,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     close(fd);
-    printf("bench/decode: Qwen2-0.5B shape (d %d, SwiGLU %d, %d layers, %d/%d heads, vocab %d), random f32 "
-           "weights%s\n", s.dim, s.hidden, s.layers, s.heads, s.kv_heads, s.vocab, note);
+    printf("bench/decode: %s shape (d %d, SwiGLU %d, %d layers, %d/%d heads, vocab %d), random f32 "
+           "weights%s\n", shapes[shape].label, s.dim, s.hidden, s.layers, s.heads, s.kv_heads, s.vocab, note);
     double t0 = vtc_now_ms();
     int wst = write_model(path, &s);
     double t_write = vtc_now_ms() - t0;

@@ -67,6 +67,10 @@ int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_feature
 // --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
 int cli_parse_positions(const char *s, int *original);
 
+// The tokenizer.bin beside a llama2.c checkpoint (the default of --tokenizer):
+// lm_path's folder + "tokenizer.bin" into buf[cap]. 0, or -1 when it does not fit.
+int cli_tokenizer_beside(const char *lm_path, char *buf, size_t cap);
+
 // Joins --param values with commas, the form vtc_prune_params.params takes.
 // 0, or -1 when they do not fit in cap bytes.
 int cli_join_params(const char *const *list, int n, char *buf, size_t cap);
@@ -84,6 +88,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_methods(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_export_lm(int argc, char **argv);
 
 // Language-model files for `vtc info` (cmd_generate.c): 0 or a negative status.
 int vtc_lm_probe(const char *path);

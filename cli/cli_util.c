@@ -100,3 +100,9 @@ int cli_join_params(const char *const *list, int n, char *buf, size_t cap) {
     }
     return 0;
 }
+
+int cli_tokenizer_beside(const char *lm_path, char *buf, size_t cap) {
+    const char *slash = strrchr(lm_path, '/');
+    int dir = slash ? (int)(slash + 1 - lm_path) : 0;
+    return (size_t)snprintf(buf, cap, "%.*stokenizer.bin", dir, lm_path) >= cap ? -1 : 0;
+}

@@ -442,10 +442,7 @@ static int load_decoder(struct eval *e) {
     const struct vtc_lm_config *cfg = vtc_lm_get_config(e->lm);
     e->tokenizer_path = e->o.tokenizer;
     if (!e->tokenizer_path && strcmp(cfg->format, "gguf")) { // llama2.c: tokenizer.bin next to the checkpoint
-        const char *slash = strrchr(e->o.decoder, '/');
-        int dir = slash ? (int)(slash + 1 - e->o.decoder) : 0;
-        if ((size_t)snprintf(e->tokenizer_beside, sizeof e->tokenizer_beside, "%.*stokenizer.bin", dir,
-                             e->o.decoder) >= sizeof e->tokenizer_beside)
+        if (cli_tokenizer_beside(e->o.decoder, e->tokenizer_beside, sizeof e->tokenizer_beside))
             return cli_runtime_error("loading tokenizer: %s: path too long", e->o.decoder);
         e->tokenizer_path = e->tokenizer_beside;
     }

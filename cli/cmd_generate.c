@@ -70,15 +70,16 @@ int cmd_generate(int argc, char **argv) {
     if (!lm) return cli_status_error(vtc_last_status(), "loading language model");
     const struct vtc_lm_config *cfg = vtc_lm_get_config(lm);
     vtc_tokenizer *tok = NULL;
+    vtc_lm_ctx *ctx = NULL;
     char beside[4096];
     if (!tok_path && strcmp(cfg->format, "gguf")) { // llama2.c: tokenizer.bin next to the checkpoint
-        snprintf(beside, sizeof beside, "%s", lm_path);
-        char *slash = strrchr(beside, '/');
-        snprintf(slash ? slash + 1 : beside, sizeof beside - (size_t)(slash ? slash + 1 - beside : 0), "tokenizer.bin");
+        if (cli_tokenizer_beside(lm_path, beside, sizeof beside)) {
+            rc = cli_runtime_error("loading tokenizer: %s: path too long", lm_path);
+            goto done;
+        }
         tok_path = beside;
     }
     tok = tok_path ? vtc_tokenizer_load(tok_path, cfg->vocab_size) : vtc_tokenizer_load_gguf(lm_path);
-    vtc_lm_ctx *ctx = NULL;
     if (!tok) {
         rc = cli_status_error(vtc_last_status(), "loading tokenizer");
         goto done;

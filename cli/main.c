@@ -27,6 +27,8 @@ static const char *USAGE =
     "                        run the reference decoder\n"
     "  eval     --decoder FILE --questions Q.tsv [--model M] [--methods LIST] [--keep LIST]\n"
     "                        accuracy against kept tokens, per pruning method and budget\n"
+    "  export-lm IN.bin -o OUT.gguf [--tokenizer FILE] [--type f32|f16]\n"
+    "                        a llama2.c checkpoint as a GGUF file for llama.cpp\n"
     "  info     FILE         what a model, token or media file is\n"
     "  methods               the pruning methods, their parameters and defaults\n"
     "\n"
@@ -59,7 +61,7 @@ int vtc_cli_main(int argc, char **argv) {
     } cmds[] = {
         { "compress", cmd_compress }, { "encode", cmd_encode }, { "prune", cmd_prune },
         { "flops", cmd_flops },       { "generate", cmd_generate }, { "info", cmd_info },
-        { "methods", cmd_methods },   { "eval", cmd_eval },
+        { "methods", cmd_methods },   { "eval", cmd_eval },         { "export-lm", cmd_export_lm },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

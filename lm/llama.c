@@ -18,6 +18,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,35 @@ struct lm_layer {
     const float *w2;        // [dim, hidden]     down
     const float *w3;        // [hidden, dim]     up
 };
+
+// Each layer's weights under llama.cpp's GGUF names ("blk.N.<name>.weight"), in
+// the order its converter writes them, with their shapes: rows and columns as
+// 'd' (dim), 'k' (kv_dim), 'h' (hidden_dim), or 0 (a vector). Loading a GGUF
+// file and listing the weights for export (vtc_lm_tensor) both read this table.
+static const struct layer_tensor {
+    const char *name;
+    char rows, cols;
+    size_t field; // offsetof(struct lm_layer, ...)
+} LAYER_TENSORS[] = {
+    { "attn_norm", 'd', 0, offsetof(struct lm_layer, attn_norm) },
+    { "attn_q", 'd', 'd', offsetof(struct lm_layer, wq) },
+    { "attn_k", 'k', 'd', offsetof(struct lm_layer, wk) },
+    { "attn_v", 'k', 'd', offsetof(struct lm_layer, wv) },
+    { "attn_output", 'd', 'd', offsetof(struct lm_layer, wo) },
+    { "ffn_norm", 'd', 0, offsetof(struct lm_layer, ffn_norm) },
+    { "ffn_gate", 'h', 'd', offsetof(struct lm_layer, w1) },
+    { "ffn_down", 'd', 'h', offsetof(struct lm_layer, w2) },
+    { "ffn_up", 'h', 'd', offsetof(struct lm_layer, w3) },
+};
+#define N_LAYER_TENSORS ((int)(sizeof LAYER_TENSORS / sizeof LAYER_TENSORS[0]))
+
+static int64_t layer_dim(const struct vtc_lm_config *c, char which) {
+    return which == 'd' ? c->dim : which == 'k' ? c->kv_dim : which == 'h' ? c->hidden_dim : 0;
+}
+
+static const float **layer_field(struct lm_layer *ly, int i) {
+    return (const float **)((char *)ly + LAYER_TENSORS[i].field);
+}
 
 struct vtc_lm {
     struct vtc_lm_config cfg;
@@ -428,30 +458,64 @@ static vtc_lm *load_gguf(const char *path, struct vtc_lm_params params) {
     lm = lm_alloc(&cfg, n_floats, params.max_memory, path);
     if (!lm) goto fail;
     float *dst = lm->weights;
-    int64_t d = cfg.dim, kv = cfg.kv_dim, hd = cfg.hidden_dim, V = cfg.vocab_size;
+    int64_t d = cfg.dim, V = cfg.vocab_size;
     if (gguf_take(g, "token_embd.weight", V, d, &dst, &lm->tok_embd) ||
         gguf_take(g, "output_norm.weight", d, 0, &dst, &lm->out_norm))
         goto fail;
     if (cfg.shared_classifier) lm->wcls = lm->tok_embd;
     else if (gguf_take(g, "output.weight", V, d, &dst, &lm->wcls)) goto fail;
-    for (int32_t l = 0; l < cfg.n_layers; l++) {
-        struct lm_layer *ly = &lm->layers[l];
-        char name[64];
-#define TAKE(suffix, rows, cols, field)                                    \
-    (snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, suffix),      \
-     gguf_take(g, name, rows, cols, &dst, &ly->field))
-        if (TAKE("attn_norm", d, 0, attn_norm) || TAKE("attn_q", d, d, wq) || TAKE("attn_k", kv, d, wk) ||
-            TAKE("attn_v", kv, d, wv) || TAKE("attn_output", d, d, wo) || TAKE("ffn_norm", d, 0, ffn_norm) ||
-            TAKE("ffn_gate", hd, d, w1) || TAKE("ffn_down", d, hd, w2) || TAKE("ffn_up", hd, d, w3))
-            goto fail;
-#undef TAKE
-    }
+    for (int32_t l = 0; l < cfg.n_layers; l++)
+        for (int i = 0; i < N_LAYER_TENSORS; i++) {
+            const struct layer_tensor *lt = &LAYER_TENSORS[i];
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, lt->name);
+            if (gguf_take(g, name, layer_dim(&cfg, lt->rows), layer_dim(&cfg, lt->cols), &dst,
+                          layer_field(&lm->layers[l], i)))
+                goto fail;
+        }
     vtc_gguf_close(g);
     return lm;
 fail:
     vtc_lm_free(lm);
     vtc_gguf_close(g);
     return NULL;
+}
+
+int32_t vtc_lm_weight_count(const vtc_lm *lm) {
+    return lm ? 2 + !lm->cfg.shared_classifier + lm->cfg.n_layers * N_LAYER_TENSORS : 0;
+}
+
+int vtc_lm_weight_get(const vtc_lm *lm, int32_t i, struct vtc_lm_weight *out) {
+    if (!lm || !out || i < 0 || i >= vtc_lm_weight_count(lm))
+        return vtc_set_error(VTC_ERR_ARG, "lm: weight %d out of range", (int)i);
+    const struct vtc_lm_config *c = &lm->cfg;
+    memset(out, 0, sizeof *out);
+    out->n_dims = 2;
+    out->shape[0] = c->vocab_size;
+    out->shape[1] = c->dim;
+    int32_t top = 2 + !c->shared_classifier; // token_embd, output_norm[, output]
+    if (i == 0) {
+        snprintf(out->name, sizeof out->name, "token_embd.weight");
+        out->data = lm->tok_embd;
+    } else if (i == 1) {
+        snprintf(out->name, sizeof out->name, "output_norm.weight");
+        out->n_dims = 1;
+        out->shape[0] = c->dim;
+        out->shape[1] = 0;
+        out->data = lm->out_norm;
+    } else if (i < top) {
+        snprintf(out->name, sizeof out->name, "output.weight");
+        out->data = lm->wcls;
+    } else {
+        int32_t l = (i - top) / N_LAYER_TENSORS, k = (i - top) % N_LAYER_TENSORS;
+        const struct layer_tensor *lt = &LAYER_TENSORS[k];
+        snprintf(out->name, sizeof out->name, "blk.%d.%s.weight", (int)l, lt->name);
+        out->n_dims = lt->cols ? 2 : 1;
+        out->shape[0] = layer_dim(c, lt->rows);
+        out->shape[1] = layer_dim(c, lt->cols);
+        out->data = *layer_field(&lm->layers[l], k);
+    }
+    return 0;
 }
 
 vtc_lm *vtc_lm_load(const char *path, struct vtc_lm_params params) {

@@ -267,6 +267,14 @@ done:
 
 int32_t vtc_tokenizer_vocab_size(const vtc_tokenizer *t) { return t ? t->vocab_size : 0; }
 
+int vtc_tokenizer_entry(const vtc_tokenizer *t, int32_t id, const char **text, float *score) {
+    if (!t || !text || !score || id < 0 || id >= t->vocab_size)
+        return vtc_set_error(VTC_ERR_ARG, "tokenizer: entry %d out of range", (int)id);
+    *text = t->vocab[id];
+    *score = t->scores[id];
+    return 0;
+}
+
 const char *vtc_tokenizer_decode(const vtc_tokenizer *t, int32_t prev, int32_t token, size_t *len) {
     if (!t || token < 0 || token >= t->vocab_size) {
         vtc_set_error(VTC_ERR_ARG, "tokenizer: token %d out of range", (int)token);
