@@ -19,6 +19,19 @@
 #include "report.h"
 #include "viz.h"
 
+// Batch mode (docs/batch.md), for both commands.
+#define BATCH_USAGE(cmd, kind)                                                                                    \
+    "\n"                                                                                                          \
+    "batch: vtc " cmd " --manifest LIST --out-dir DIR [--shard I/N] [--force] [--max-failures N]\n"              \
+    "                 [--workers N] [options above]\n"                                                            \
+    "  --manifest LIST  one media path a line (# comments; '-' = stdin), or JSON lines with \"path\"\n"           \
+    "                 and optional \"id\", \"keep\", \"method\"; relative paths from LIST's folder\n"              \
+    "  --out-dir DIR  DIR/<id or path>" kind ".safetensors, and a line per item in DIR/report.jsonl\n"         \
+    "  --shard I/N    only items k with k mod N = I (default: a Slurm array task's)\n"                          \
+    "  --force        redo items whose output is already complete (default: skip them)\n"                        \
+    "  --max-failures N  stop after N failed items;  --workers N  encoders in parallel (default 1)\n"             \
+    "Exit status 1 when an item failed (its error is in the report); `vtc report DIR` sums a batch.\n"
+
 static void usage(int compress) {
     if (compress)
         fputs("usage: vtc compress [--model M] INPUT [--method NAME] [--keep K] [--frames N | --fps F]\n"
@@ -60,6 +73,7 @@ static void usage(int compress) {
               "\n"
               "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
               stdout);
+    fputs(compress ? BATCH_USAGE("compress", ".tokens") : BATCH_USAGE("encode", ".features"), stdout);
 }
 
 static int parse(int argc, char **argv, struct pipeline_opts *o) {
