@@ -48,6 +48,7 @@ struct batch {
     struct vtc_sample_params sp;
     struct vtc_lm_shape lm;
     const char *lm_name, *suffix;
+    char dir[PATH_CAP];   // --out-dir without trailing slashes
     int threads_per_worker;
     char report_path[PATH_CAP];
     int report_fd;
@@ -95,7 +96,8 @@ static int shard_from_slurm(struct batch *b) {
 }
 
 static void item_output(const struct batch *b, const struct manifest_item *it, char *out) {
-    snprintf(out, PATH_CAP, "%s/%s%s", b->o->out_dir, it->id, b->suffix);
+    // fits: --out-dir is checked shorter than PATH_CAP - 1100, an id shorter than 1024
+    if (snprintf(out, PATH_CAP, "%s/%s%s", b->dir, it->id, b->suffix) >= PATH_CAP) out[0] = '\0';
 }
 
 // The pruning an item gets: what `vtc compress INPUT` with the run's options
@@ -411,7 +413,7 @@ static int check_options(const struct batch *b) {
     vtc_json_free(&j);
     if (!want) return cli_status_error(st ? st : VTC_ERR_NOMEM, "writing options");
     char path[PATH_CAP], tmp[PATH_CAP + 16], have[4096];
-    snprintf(path, sizeof path, "%s/batch.json", o->out_dir);
+    snprintf(path, sizeof path, "%s/batch.json", b->dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int rc = CLI_OK;
     for (int attempt = 0; attempt < 2 && rc == CLI_OK; attempt++) {
@@ -423,7 +425,7 @@ static int check_options(const struct batch *b) {
             if (strcmp(have, want))
                 rc = cli_usage_error("--out-dir: %s holds a batch with other options (%s: %s); give the same ones, "
                                      "--force to redo every item, or another --out-dir",
-                                     o->out_dir, path, have);
+                                     b->dir, path, have);
             break;
         }
         int fd = mkstemp(tmp);
@@ -450,7 +452,7 @@ static void summary_json(const struct batch *b, double seconds, int not_attempte
     vtc_json_begin_object(&j);
     vtc_json_kv_string(&j, "command", b->o->is_compress ? "compress" : "encode");
     vtc_json_kv_string(&j, "manifest", b->m.name);
-    vtc_json_kv_string(&j, "out_dir", b->o->out_dir);
+    vtc_json_kv_string(&j, "out_dir", b->dir);
     vtc_json_kv_string(&j, "report", b->report_path);
     vtc_json_kv_int(&j, "items", b->m.n);
     vtc_json_key(&j, "shard");
@@ -502,6 +504,9 @@ int batch_run(const struct pipeline_opts *o) {
     b.suffix = o->is_compress ? ".tokens.safetensors" : ".features.safetensors";
     b.report_fd = -1;
     b.lm_name = o->lm ? o->lm : "llava-1.5-7b";
+    if (!o->out_dir[0] || strlen(o->out_dir) >= PATH_CAP - 1100) return cli_usage_error("--out-dir: empty or too long");
+    snprintf(b.dir, sizeof b.dir, "%s", o->out_dir);
+    for (size_t n = strlen(b.dir); n > 1 && b.dir[n - 1] == '/'; n--) b.dir[n - 1] = '\0';
     if (o->shard_n) {
         b.shard_i = o->shard_i, b.shard_n = o->shard_n;
         snprintf(b.shard_how, sizeof b.shard_how, "--shard");
@@ -530,14 +535,14 @@ int batch_run(const struct pipeline_opts *o) {
         goto done;
     }
     char dir_probe[PATH_CAP];
-    snprintf(dir_probe, sizeof dir_probe, "%s/.", o->out_dir);
+    snprintf(dir_probe, sizeof dir_probe, "%s/.", b.dir);
     if ((st = make_parent(dir_probe))) {
         rc = cli_status_error(st, "--out-dir");
         goto done;
     }
     if ((rc = check_options(&b))) goto done;
-    if (b.shard_n) snprintf(b.report_path, sizeof b.report_path, "%s/report.%d-of-%d.jsonl", o->out_dir, b.shard_i, b.shard_n);
-    else snprintf(b.report_path, sizeof b.report_path, "%s/report.jsonl", o->out_dir);
+    if (b.shard_n) snprintf(b.report_path, sizeof b.report_path, "%s/report.%d-of-%d.jsonl", b.dir, b.shard_i, b.shard_n);
+    else snprintf(b.report_path, sizeof b.report_path, "%s/report.jsonl", b.dir);
     b.report_fd = open(b.report_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (b.report_fd < 0) {
         rc = cli_runtime_error("writing report: %s: %s", b.report_path, strerror(errno));

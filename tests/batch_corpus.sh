@@ -9,8 +9,12 @@
 #                            byte-identical to REF's; no bad id has one
 #   bad_failed OUT           counted: every bad id is failed in OUT's reports, never ok
 #   stamp DIR                the token files under DIR with inode and mtime, sorted
-#   not_redone DIR BEFORE N  counted: the report lines of DIR after the first N say "ok"
-#                            for no item whose token file BEFORE (a stamp) lists
+#   check_run REF DIR        counted: same_outputs, bad_failed, and `vtc report DIR
+#                            --manifest` totals 40 items, 34 ok, 6 failed, none missing
+#   before_rerun DIR WHAT    after WHAT killed a run into DIR: counted, no final name holds
+#                            a partial file; records DIR's token files and report lengths
+#   after_rerun REF DIR      counted, after the rerun: no item it found done was redone, none
+#                            written twice over both runs, then check_run REF DIR
 # BATCH_OPTS: the options every run uses (2 frames a clip, one thread a task).
 BATCH_OPTS="--frames 2 --threads 1"
 VTC_ABS=$(cd "$(dirname "$VTC")" && pwd)/$(basename "$VTC")
@@ -62,18 +66,31 @@ bad_failed() {
 
 stamp() { (cd "$1" && find . -name '*.tokens.safetensors' -exec stat -c '%n %i %y' {} + | sort); }
 
-# the report lines written after the first $3 of each report file
-not_redone() {
-  _redone=0
-  for _r in "$1"/report*.jsonl; do
-    _skip=$(grep -F "${_r##*/} " "$3" 2>/dev/null | cut -d' ' -f2)
-    tail -n +$((${_skip:-0} + 1)) "$_r" | jq -r 'select(.status == "ok") | .output' | sed "s|^$1/|./|" >"$T/redone"
-    while IFS= read -r _f; do
-      grep -qF "$_f " "$2" && { bad "the rerun redid $_f"; _redone=1; }
-    done <"$T/redone"
-  done
-  [ "$_redone" -eq 0 ] && ok
+check_run() {
+  same_outputs "$1" "$2"
+  bad_failed "$2"
+  capture "$VTC" report "$2" --manifest "$CORPUS/list.txt" --json
+  check_json "$T/out" '.items == 40 and .ok == 34 and .failed == 6 and .missing == 0' "vtc report $2 --manifest"
 }
 
-# report file -> line count, for not_redone
-line_counts() { for _r in "$1"/report*.jsonl; do [ -f "$_r" ] && echo "${_r##*/} $(wc -l <"$_r")"; done; }
+before_rerun() {
+  for _r in "$1"/report*.jsonl; do [ -f "$_r" ] && echo "${_r##*/} $(wc -l <"$_r")"; done >"$T/counts"
+  (cd "$1" && find . -name '*.tokens.safetensors') >"$T/finals"
+  while IFS= read -r _f; do
+    "$VTC" info "$1/$_f" >/dev/null 2>&1 || bad "$2 left a partial file under a final name: $_f"
+  done <"$T/finals"
+  stamp "$1" >"$T/before"
+}
+
+after_rerun() {
+  # the report lines each file got in the rerun: "ok" for no item already written
+  for _r in "$2"/report*.jsonl; do
+    _skip=$(grep -F "${_r##*/} " "$T/counts" 2>/dev/null | cut -d' ' -f2)
+    tail -n +$((${_skip:-0} + 1)) "$_r" | jq -r 'select(.status == "ok") | .output' | sed "s|^$2/|./|"
+  done >"$T/redone"
+  _redone=$(while IFS= read -r _f; do grep -qF "$_f " "$T/before" && echo "$_f"; done <"$T/redone")
+  [ -z "$_redone" ] && ok || bad "the rerun redid $_redone"
+  _twice=$(cat "$2"/report*.jsonl | jq -r 'select(.status == "ok") | .id' | sort | uniq -d)
+  [ -z "$_twice" ] && ok || bad "written twice over the killed run and the rerun: $_twice"
+  check_run "$1" "$2"
+}

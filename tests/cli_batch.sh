@@ -175,7 +175,8 @@ check_lines "$T/e/$REP" ".path == \"$T/elsewhere.png\"" ".id == \"_root$T/elsewh
 expect 0 "$VTC" encode "$IN/a.png" -o "$T/single-f.safetensors"
 cmp -s "$T/single-f.safetensors" "$T/e/_up/in/a.png.features.safetensors" && ok || bad "encode batch differs from vtc encode"
 printf 'a.png\n' >"$IN/one.txt"
-expect 0 "$VTC" compress --manifest "$IN/one.txt" --out-dir "$T/f" --threads 2
+expect 0 "$VTC" compress --manifest "$IN/one.txt" --out-dir "$T/f//" --threads 2
+check_json "$T/f/$REP" ".output == \"$T/f/a.png.tokens.safetensors\"" "--out-dir's trailing slashes"
 stamp "$T/f" >"$T/before"
 sleep 0.01
 expect 0 "$VTC" compress --manifest "$IN/one.txt" --out-dir "$T/f" --threads 2 --force
@@ -217,6 +218,7 @@ done
 expect 2 "$VTC" compress --manifest "$IN/list.txt" --out-dir "$T/u" --max-failures 0
 expect 2 "$VTC" compress --manifest "$IN/list.txt" --out-dir "$T/u" --workers 0
 expect 2 "$VTC" compress --manifest "$IN/list.txt" --out-dir "$T/u" --method nosuch
+expect 2 "$VTC" compress --manifest "$IN/list.txt" --out-dir ""
 [ -e "$T/u" ] && bad "a usage error left $T/u" || ok
 expect 2 "$VTC" report
 expect 2 "$VTC" report "$T/ref" --bogus

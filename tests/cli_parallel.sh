@@ -31,10 +31,7 @@ run_shards "$T/p"
 rc=$?
 [ "$rc" -ge 1 ] && [ "$rc" -le 4 ] && ok || { bad "parallel: exit $rc (want the shards with a bad input failed)"; show 5 "$T/par.err"; }
 for i in 0 1 2 3; do [ -s "$T/p/report.$i-of-4.jsonl" ] && ok || bad "no report.$i-of-4.jsonl"; done
-same_outputs "$T/ref" "$T/p"
-bad_failed "$T/p"
-capture "$VTC" report "$T/p" --manifest "$C/list.txt" --json
-check_json "$T/out" '.reports == 4 and .items == 40 and .ok == 34 and .failed == 6 and .missing == 0' "vtc report over the shards"
+check_run "$T/ref" "$T/p"
 
 # SIGKILL one shard's process midway, then the same command again
 run_shards "$T/k" &
@@ -59,21 +56,8 @@ else
   note "no shard was caught midway: the rerun is checked on a finished run"
 fi
 wait "$ppid"
-line_counts "$T/k" >"$T/counts"
-(cd "$T/k" && find . -name '*.tokens.safetensors') >"$T/finals"
-while IFS= read -r f; do
-  "$VTC" info "$T/k/$f" >/dev/null 2>&1 || bad "the killed shard left a partial file under a final name: $f"
-done <"$T/finals"
-stamp "$T/k" >"$T/before"
+before_rerun "$T/k" "the killed shard"
 run_shards "$T/k"
-not_redone "$T/k" "$T/before" "$T/counts"
-if [ -n "$victim" ]; then
-  twice=$(cat "$T/k"/report.*-of-4.jsonl | jq -r 'select(.status == "ok") | .id' | sort | uniq -d)
-  [ -z "$twice" ] && ok || bad "written twice over the killed run and the rerun: $twice"
-fi
-same_outputs "$T/ref" "$T/k"
-bad_failed "$T/k"
-capture "$VTC" report "$T/k" --manifest "$C/list.txt" --json
-check_json "$T/out" '.items == 40 and .ok == 34 and .failed == 6 and .missing == 0' "vtc report after the rerun"
+after_rerun "$T/ref" "$T/k"
 
 finish

@@ -120,10 +120,7 @@ for i in 0 1 2 3; do
   grep -q "shard $i/4 (from SLURM_ARRAY_TASK_ID=$i" "$S/job-${JOB}_$i.out" 2>/dev/null && ok ||
     { bad "task $i does not say it took its shard from Slurm"; show 5 "$S/job-${JOB}_$i.out"; }
 done
-same_outputs "$T/ref" "$T/s"
-bad_failed "$T/s"
-capture "$VTC" report "$T/s" --manifest "$C/list.txt" --json
-check_json "$T/out" '.reports == 4 and .items == 40 and .ok == 34 and .failed == 6 and .missing == 0' "vtc report over the array"
+check_run "$T/ref" "$T/s"
 
 # cancel a running task midway, let the rest finish, resubmit: nothing redone
 submit "$T/c"
@@ -144,24 +141,13 @@ else
   note "no task was caught midway: the resubmission is checked on a finished run"
 fi
 wait_job "$JOB"
-line_counts "$T/c" >"$T/counts"
-(cd "$T/c" && find . -name '*.tokens.safetensors') >"$T/finals"
-while IFS= read -r f; do
-  "$VTC" info "$T/c/$f" >/dev/null 2>&1 || bad "the cancelled task left a partial file under a final name: $f"
-done <"$T/finals"
+before_rerun "$T/c" "the cancelled task"
 if [ -n "$task" ]; then
   [ "$(wc -l <"$T/finals")" -lt 34 ] && ok || bad "the cancelled task had nothing left to do"
 fi
-stamp "$T/c" >"$T/before"
 submit "$T/c"
 wait_job "$JOB"
-not_redone "$T/c" "$T/before" "$T/counts"
-twice=$(cat "$T/c"/report.*-of-4.jsonl | jq -r 'select(.status == "ok") | .id' | sort | uniq -d)
-[ -z "$twice" ] && ok || bad "written twice over the cancelled run and the resubmission: $twice"
-same_outputs "$T/ref" "$T/c"
-bad_failed "$T/c"
-capture "$VTC" report "$T/c" --manifest "$C/list.txt" --json
-check_json "$T/out" '.items == 40 and .ok == 34 and .failed == 6 and .missing == 0' "vtc report after the resubmission"
+after_rerun "$T/ref" "$T/c"
 
 stop_daemons
 finish
