@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "base/common.h"
 
 int cli_parse_keep(const char *s, struct vtc_prune_params *p) {
     size_t len = s ? strlen(s) : 0;
@@ -46,16 +47,20 @@ int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i) {
     return 0;
 }
 
-int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *what, struct vtc_prune_params *out) {
+int cli_prune_params_check(struct cli_prune_opts *o, const char *method, struct vtc_prune_params *out) {
     if (cli_join_params(o->params, o->n_params, o->joined, sizeof o->joined))
-        return cli_usage_error("--param: more than %zu characters in all", sizeof o->joined - 1);
+        return vtc_set_error(VTC_ERR_ARG, "--param: more than %zu characters in all", sizeof o->joined - 1);
     *out = vtc_prune_params_default();
     out->method = method;
     out->n_keep = o->budget.n_keep;
     out->keep_ratio = o->budget.keep_ratio;
     out->params = o->n_params ? o->joined : NULL;
     out->seed = o->seed;
-    int st = vtc_prune_validate(*out);
+    return vtc_prune_validate(*out);
+}
+
+int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *what, struct vtc_prune_params *out) {
+    int st = cli_prune_params_check(o, method, out);
     return st ? cli_status_error(st, what) : 0;
 }
 

@@ -22,6 +22,8 @@ int cli_runtime_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 // Maps a library status to an exit code (VTC_ERR_ARG -> 2, other errors -> 1)
 // and prints "vtc: error: <what>: <vtc_last_error()>".
 int cli_status_error(int status, const char *what);
+// The same "<what>: <why>" text into buf, printing nothing (a batch's report line).
+void cli_status_text(int status, const char *what, char *buf, size_t cap);
 
 // Strict number parsing: the whole string must be a number in range. 0 on success.
 int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
@@ -49,6 +51,8 @@ int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i);
 // The vtc_prune_params they give for `method` (pointing into o), checked against
 // the registry: 0, or the error printed ("vtc: error: <what>: ...") and its exit code.
 int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *what, struct vtc_prune_params *out);
+// The same without printing: a vtc status, the reason in vtc_last_error().
+int cli_prune_params_check(struct cli_prune_opts *o, const char *method, struct vtc_prune_params *out);
 
 // `vtc compress` without --method: the method and budget that hold up best in
 // the quality tables (docs/quality.md) for the kind of input: uniform for an

@@ -34,11 +34,17 @@ int cli_runtime_error(const char *fmt, ...) {
     return code;
 }
 
-int cli_status_error(int status, const char *what) {
-    if (status == VTC_OK) return CLI_OK;
+void cli_status_text(int status, const char *what, char *buf, size_t cap) {
     const char *why = vtc_last_error();
     if (!why || !why[0]) why = vtc_status_str(status);
-    fprintf(stderr, "vtc: error: %s: %s\n", what && what[0] ? what : "vtc", why);
+    snprintf(buf, cap, "%s: %s", what && what[0] ? what : "vtc", why);
+}
+
+int cli_status_error(int status, const char *what) {
+    if (status == VTC_OK) return CLI_OK;
+    char text[1400];
+    cli_status_text(status, what, text, sizeof text);
+    fprintf(stderr, "vtc: error: %s\n", text);
     return status == VTC_ERR_ARG ? CLI_USAGE : CLI_RUNTIME;
 }
 

@@ -14,23 +14,23 @@
 #include "decode_run.h"
 #include "base/flops.h"
 #include "json_out.h"
+#include "batch.h"
+#include "pipeline.h"
 #include "report.h"
 #include "viz.h"
 
-struct opts {
-    const char *model, *input, *out, *report, *viz, *lm;
-    struct cli_prune_opts prune; // --method, --keep, --param, --seed
-    int frames, threads, layer, aspect, json, text, gen, pool;
-    double fps;
-    int is_compress;
-    struct vtc_limits limits;
-    // --decoder: the kept tokens through the reference decoder (decode_run.h)
-    const char *decoder, *tokenizer, *prompt, *decode_method;
-    const char *decode_params[CLI_MAX_PARAMS];
-    int n_decode_params, steps;
-    int original_positions, positions_given; // --positions
-    double temp;
-};
+// Batch mode (docs/batch.md), for both commands.
+#define BATCH_USAGE(cmd, kind)                                                                                    \
+    "\n"                                                                                                          \
+    "batch: vtc " cmd " --manifest LIST --out-dir DIR [--shard I/N] [--force] [--max-failures N]\n"              \
+    "                 [--workers N] [options above]\n"                                                            \
+    "  --manifest LIST  one media path a line (# comments; '-' = stdin), or JSON lines with \"path\"\n"           \
+    "                 and optional \"id\", \"keep\", \"method\"; relative paths from LIST's folder\n"              \
+    "  --out-dir DIR  DIR/<id or path>" kind ".safetensors, and a line per item in DIR/report.jsonl\n"         \
+    "  --shard I/N    only items k with k mod N = I (default: a Slurm array task's)\n"                          \
+    "  --force        redo items whose output is already complete (default: skip them)\n"                        \
+    "  --max-failures N  stop after N failed items;  --workers N  encoders in parallel (default 1)\n"             \
+    "Exit status 1 when an item failed (its error is in the report); `vtc report DIR` sums a batch.\n"
 
 static void usage(int compress) {
     if (compress)
@@ -73,9 +73,10 @@ static void usage(int compress) {
               "\n"
               "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
               stdout);
+    fputs(compress ? BATCH_USAGE("compress", ".tokens") : BATCH_USAGE("encode", ".features"), stdout);
 }
 
-static int parse(int argc, char **argv, struct opts *o) {
+static int parse(int argc, char **argv, struct pipeline_opts *o) {
     long long v;
     int r;
     for (int i = 1; i < argc; i++) {
@@ -128,6 +129,24 @@ static int parse(int argc, char **argv, struct opts *o) {
             else o->limits.max_memory = (uint64_t)v;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strcmp(a, "--manifest")) {
+            NEED(); o->manifest = val;
+        } else if (!strcmp(a, "--out-dir")) {
+            NEED(); o->out_dir = val;
+        } else if (!strcmp(a, "--shard")) {
+            NEED();
+            if (cli_parse_shard(val, &o->shard_i, &o->shard_n))
+                return cli_usage_error("--shard: '%s' is not I/N with 0 <= I < N", val);
+        } else if (!strcmp(a, "--force")) {
+            o->force = 1;
+        } else if (!strcmp(a, "--max-failures")) {
+            NEED();
+            if (cli_parse_int(val, 1, (long long)1 << 50, &v)) return cli_usage_error("--max-failures: '%s' is not a positive count", val);
+            o->max_failures = v;
+        } else if (!strcmp(a, "--workers")) {
+            NEED();
+            if (cli_parse_int(val, 1, 64, &v)) return cli_usage_error("--workers: '%s' is not a worker count (1..64)", val);
+            o->workers = (int)v;
         } else if (o->is_compress && (r = cli_prune_option(&o->prune, argc, argv, &i)) >= 0) {
             if (r) return r;
         } else if (o->is_compress && !strcmp(a, "--report")) {
@@ -175,8 +194,18 @@ static int parse(int argc, char **argv, struct opts *o) {
         }
 #undef NEED
     }
-    if (!o->input) return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
-    if (!o->is_compress && !o->out) return cli_usage_error("encode: -o OUT.safetensors is required");
+    if (o->manifest) { // batch mode (docs/batch.md)
+        if (o->input) return cli_usage_error("%s: give INPUT or --manifest, not both", argv[0]);
+        if (!o->out_dir) return cli_usage_error("%s: --manifest needs --out-dir DIR", argv[0]);
+        if (o->out || o->report || o->viz || o->decoder)
+            return cli_usage_error("%s: -o, --report, --viz and --decoder take one INPUT, not a --manifest", argv[0]);
+    } else if (o->out_dir || o->shard_n || o->force || o->max_failures || o->workers) {
+        return cli_usage_error("%s: --out-dir, --shard, --force, --max-failures and --workers need --manifest LIST",
+                               argv[0]);
+    }
+    if (!o->input && !o->manifest)
+        return cli_usage_error("%s: no INPUT given (see `vtc %s --help`)", argv[0], argv[0]);
+    if (!o->is_compress && !o->out && !o->manifest) return cli_usage_error("encode: -o OUT.safetensors is required");
     if (o->frames && o->fps > 0) return cli_usage_error("%s: give --frames or --fps, not both", argv[0]);
     if (o->prune.n_params && !o->prune.method)
         return cli_usage_error("%s: --param names a knob of --method, which is not given", argv[0]);
@@ -208,8 +237,71 @@ static void default_output(const char *input, char *out, size_t cap) {
     snprintf(out, cap, "%.*s.tokens.safetensors", (int)len, base);
 }
 
+// ---------------------------------------------------------------- the steps a batch shares
+
+int pipeline_prune_params(struct cli_prune_opts *po, const char *method, struct vtc_prune_params *out) {
+    if (!po->method && !po->have_keep) po->budget.keep_ratio = CLI_DEFAULT_KEEP_RATIO;
+    return cli_prune_params_check(po, method, out);
+}
+
+const char *pipeline_default_method(int is_video) {
+    return is_video ? CLI_DEFAULT_METHOD_VIDEO : CLI_DEFAULT_METHOD_IMAGE;
+}
+
+struct vtc_model_params pipeline_model_params(const struct pipeline_opts *o) {
+    struct vtc_model_params mp = vtc_model_params_default();
+    mp.feature_layer = o->layer;
+    mp.aspect = o->aspect;
+    mp.limits = o->limits;
+    return mp;
+}
+
+struct vtc_sample_params pipeline_sample_params(const struct pipeline_opts *o) {
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    if (o->frames) sp.n_frames = o->frames;
+    if (o->fps > 0) sp.n_frames = 0, sp.fps = o->fps;
+    return sp;
+}
+
+struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method) {
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = o->threads;
+    unsigned needs = 0;
+    if (o->is_compress) vtc_method_needs(method, &needs);
+    cp.want_embeds = !o->is_compress || (needs & VTC_F_EMBEDS) || o->pool > 1;
+    return cp;
+}
+
+int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, const vtc_media *media,
+                    struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
+                    const char **what) {
+    *what = "encoding";
+    int st = cli_encode_media(ctx, media, o->pool, f);
+    if (st) return st;
+    r->f = *f;
+    if (!o->is_compress) return VTC_OK;
+    *what = "pruning";
+    double t0 = vtc_now_ms();
+    st = vtc_prune(ctx, *f, pp, tok);
+    r->ms_prune = vtc_now_ms() - t0;
+    if (st) return st;
+    r->tokens = *tok;
+    r->prune = pp;
+    return VTC_OK;
+}
+
+int pipeline_save(const struct pipeline_opts *o, struct report *r, const vtc_features *f, const vtc_tokens *tok,
+                  const char *path) {
+    double t0 = vtc_now_ms();
+    int st = o->is_compress ? vtc_tokens_save(tok, path, NULL) : vtc_features_save(f, path, NULL);
+    r->ms_write = vtc_now_ms() - t0;
+    return st;
+}
+
+// ---------------------------------------------------------------- one input
+
 static int run(int argc, char **argv, int is_compress) {
-    struct opts o = { 0 };
+    struct pipeline_opts o = { 0 };
     o.is_compress = is_compress;
     o.limits = vtc_limits_default();
     o.text = 64;
@@ -218,6 +310,19 @@ static int run(int argc, char **argv, int is_compress) {
     o.temp = -1;
     int pr = parse(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
+    struct vtc_lm_shape lm;
+    const char *lm_name = o.lm ? o.lm : "llava-1.5-7b";
+    if (is_compress && vtc_lm_preset(lm_name, &lm)) return cli_usage_error("--lm: unknown preset '%s' (see `vtc flops --help`)", lm_name);
+    // Validate what can be checked before any work: method name, parameters,
+    // budget. Without --method the input's kind picks the method (cli.h), each
+    // default taking the same budget.
+    struct vtc_prune_params pp = vtc_prune_params_default();
+    if (is_compress) {
+        int st = pipeline_prune_params(&o.prune, o.prune.method ? o.prune.method : CLI_DEFAULT_METHOD_IMAGE, &pp);
+        if (st) return cli_status_error(st, "compress");
+    }
+    if (o.manifest) return batch_run(&o);
+
     char outbuf[4096], decode_params[2048];
     if (!o.out) {
         default_output(o.input, outbuf, sizeof outbuf);
@@ -227,12 +332,17 @@ static int run(int argc, char **argv, int is_compress) {
         return cli_usage_error("--decode-param: more than %zu characters in all", sizeof decode_params - 1);
     if (o.steps < 0) o.steps = 32;
     if (o.temp < 0) o.temp = 0;
-    struct vtc_lm_shape lm;
-    const char *lm_name = o.lm ? o.lm : "llava-1.5-7b";
-    if (is_compress && vtc_lm_preset(lm_name, &lm)) return cli_usage_error("--lm: unknown preset '%s' (see `vtc flops --help`)", lm_name);
+    if (is_compress && o.decoder) {
+        int st = cli_decode_check_method(o.decode_method, o.n_decode_params ? decode_params : NULL);
+        if (st) return cli_status_error(st, "--decode-method");
+    }
 
     struct report r;
     report_init(&r, o.input, is_compress ? "compress" : "encode");
+    r.lm = lm;
+    r.lm_name = lm_name;
+    r.n_text = o.text;
+    r.n_gen = o.gen;
     int rc = CLI_OK;
     vtc_model *model = NULL;
     vtc_media *media = NULL;
@@ -241,23 +351,7 @@ static int run(int argc, char **argv, int is_compress) {
     vtc_tokens *tok = NULL;
     struct cli_decode_result dec = { 0 };
 
-    // Validate what can be checked before any work: method name, parameters,
-    // budget. Without --method the input's kind picks the method (cli.h), each
-    // default taking the same budget.
-    struct vtc_prune_params pp = vtc_prune_params_default();
-    if (!o.prune.method && !o.prune.have_keep) o.prune.budget.keep_ratio = CLI_DEFAULT_KEEP_RATIO;
-    if (is_compress) {
-        int st = cli_prune_params(&o.prune, o.prune.method ? o.prune.method : CLI_DEFAULT_METHOD_IMAGE, "compress", &pp);
-        if (st) return st;
-        const char *dp = o.n_decode_params ? decode_params : NULL;
-        if (o.decoder && (st = cli_decode_check_method(o.decode_method, dp)) != 0)
-            return cli_status_error(st, "--decode-method");
-    }
-
-    struct vtc_model_params mp = vtc_model_params_default();
-    mp.feature_layer = o.layer;
-    mp.aspect = o.aspect;
-    mp.limits = o.limits;
+    struct vtc_model_params mp = pipeline_model_params(&o);
     double t0 = vtc_now_ms();
     model = o.model ? vtc_model_load(o.model, mp) : vtc_model_default(mp);
     r.ms_load = vtc_now_ms() - t0;
@@ -267,11 +361,8 @@ static int run(int argc, char **argv, int is_compress) {
     }
     r.model = model;
 
-    struct vtc_sample_params sp = vtc_sample_params_default();
-    if (o.frames) sp.n_frames = o.frames;
-    if (o.fps > 0) sp.n_frames = 0, sp.fps = o.fps;
     t0 = vtc_now_ms();
-    media = vtc_media_load(o.input, sp, &mp.limits);
+    media = vtc_media_load(o.input, pipeline_sample_params(&o), &mp.limits);
     r.ms_decode = vtc_now_ms() - t0;
     if (!media) {
         rc = cli_status_error(vtc_last_status(), "reading input");
@@ -279,55 +370,33 @@ static int run(int argc, char **argv, int is_compress) {
     }
     r.media = media;
     if (is_compress && !o.prune.method) {
-        pp.method = media->is_video ? CLI_DEFAULT_METHOD_VIDEO : CLI_DEFAULT_METHOD_IMAGE;
+        pp.method = pipeline_default_method(media->is_video);
         r.default_method = 1;
     }
 
-    struct vtc_ctx_params cp = vtc_ctx_params_default();
-    cp.n_threads = o.threads;
-    // Compute post-projector embeddings for every token only when they are
-    // written (encode) or the method needs them (divprune, todre, pool, ...).
-    unsigned needs = 0;
-    vtc_method_needs(pp.method, &needs);
-    cp.want_embeds = !is_compress || (needs & VTC_F_EMBEDS) || o.pool > 1;
+    struct vtc_ctx_params cp = pipeline_ctx_params(&o, pp.method);
     if (isatty(STDERR_FILENO)) cp.progress = progress_bar;
     ctx = vtc_ctx_new(model, cp);
     if (!ctx) {
         rc = cli_status_error(vtc_last_status(), "creating context");
         goto done;
     }
-    int st = cli_encode_media(ctx, media, o.pool, &f);
+    const char *what;
+    int st = pipeline_encode(ctx, &o, media, pp, &r, &f, &tok, &what);
     if (st) {
-        if (cp.progress && media->n_frames > 1) fputs("\r\033[K", stderr); // the error gets a line of its own
-        rc = cli_status_error(st, "encoding");
+        if (cp.progress && media->n_frames > 1 && !f) fputs("\r\033[K", stderr); // the error gets a line of its own
+        rc = cli_status_error(st, what);
         goto done;
     }
-    r.f = f;
-
-    if (is_compress) {
-        t0 = vtc_now_ms();
-        st = vtc_prune(ctx, f, pp, &tok);
-        r.ms_prune = vtc_now_ms() - t0;
+    if (is_compress && o.decoder) { // before anything is written: a failed decode leaves no output behind
+        st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
+                             o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok,
+                             o.original_positions, o.threads, &dec);
         if (st) {
-            rc = cli_status_error(st, "pruning");
+            rc = cli_status_error(st, "decoding");
             goto done;
         }
-        r.tokens = tok;
-        r.prune = pp;
-        r.lm = lm;
-        r.lm_name = lm_name;
-        r.n_text = o.text;
-        r.n_gen = o.gen;
-        if (o.decoder) { // before anything is written: a failed decode leaves no output behind
-            st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
-                                 o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok,
-                                 o.original_positions, o.threads, &dec);
-            if (st) {
-                rc = cli_status_error(st, "decoding");
-                goto done;
-            }
-            r.decode = &dec;
-        }
+        r.decode = &dec;
     }
 
     // A failed command leaves no output behind and the previous one in place: with
@@ -346,9 +415,7 @@ static int run(int argc, char **argv, int is_compress) {
         }
         write_to = staged;
     }
-    t0 = vtc_now_ms();
-    st = is_compress ? vtc_tokens_save(tok, write_to, NULL) : vtc_features_save(f, write_to, NULL);
-    r.ms_write = vtc_now_ms() - t0;
+    st = pipeline_save(&o, &r, f, tok, write_to);
     if (st) {
         rc = cli_status_error(st, "writing");
         goto done;

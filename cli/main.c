@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "batch.h"
 #include "base/mapfile.h"
 #include "base/safetensors.h"
 
@@ -31,6 +32,8 @@ static const char *USAGE =
     "                        a llama2.c checkpoint as a GGUF file for llama.cpp\n"
     "  info     FILE         what a model, token or media file is\n"
     "  methods               the pruning methods, their parameters and defaults\n"
+    "  report   DIR [--manifest LIST] [--json]\n"
+    "                        totals of a batch (compress/encode --manifest LIST --out-dir DIR)\n"
     "\n"
     "`vtc <command> --help` shows a command's options. Exit status: 0 ok, 1 runtime or\n"
     "input error, 2 usage error.\n";
@@ -62,6 +65,7 @@ int vtc_cli_main(int argc, char **argv) {
         { "compress", cmd_compress }, { "encode", cmd_encode }, { "prune", cmd_prune },
         { "flops", cmd_flops },       { "generate", cmd_generate }, { "info", cmd_info },
         { "methods", cmd_methods },   { "eval", cmd_eval },         { "export-lm", cmd_export_lm },
+        { "report", cmd_report },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -66,6 +66,21 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
     vtc_json_kv_string(&j, "command", r->command);
     vtc_json_kv_string(&j, "input", r->input);
     vtc_json_kv_string(&j, "output", r->output);
+    if (r->status) {
+        vtc_json_kv_string(&j, "id", r->id);
+        vtc_json_kv_string(&j, "path", r->path);
+        vtc_json_kv_string(&j, "status", r->status);
+        if (r->error) vtc_json_kv_string(&j, "error", r->error);
+    }
+    if (!r->f) { // a batch's failed or skipped item
+        if (r->file_method) vtc_json_kv_string(&j, "method", r->file_method);
+        if (r->file_n_input) {
+            vtc_json_kv_int(&j, "n_input", r->file_n_input);
+            vtc_json_kv_int(&j, "n_kept", r->file_n_kept);
+        }
+        vtc_json_end_object(&j);
+        return vtc_json_finish(&j);
+    }
     vtc_json_key(&j, "model");
     vtc_json_begin_object(&j);
     vtc_json_kv_string(&j, "name", mi.name);

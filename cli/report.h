@@ -21,9 +21,15 @@ struct report {
     int n_text, n_gen;
     double ms_load, ms_decode, ms_prune, ms_write;
     const struct cli_decode_result *decode; // compress --decoder: its run (decode_run.h), or NULL
+    // a batch's report line (batch.c): the item's id and manifest path, its status
+    // ("ok", "failed", "skipped") and a failed one's error. Failed and skipped items
+    // have no features (f NULL): a skipped one gives its token file's method and counts.
+    const char *id, *path, *status, *error, *file_method;
+    int64_t file_n_input, file_n_kept;
 };
 
 void report_init(struct report *r, const char *input, const char *command);
+// The JSON report (docs/cli.md#json-reports); with r->status, a batch's line.
 int report_write_json(const struct report *r, FILE *fp, int pretty);
 // Writes the JSON report atomically to path.
 int report_write_file(const struct report *r, const char *path);
