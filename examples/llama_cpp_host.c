@@ -440,7 +440,9 @@ static int ask(struct host *h, const vtc_tokens *kept, const char *text, llama_p
         if (len > 0 && used + (size_t)len < cap) memcpy(out + used, piece, (size_t)len), used += (size_t)len, out[used] = '\0';
         if (s + 1 == steps) break;
         if ((rc = feed(h, &t, NULL, 1, NULL, text_at + n + s, 1)) != 0) break;
-        t = argmax(L.get_logits_ith(h->ctx, -1), h->n_vocab);
+        const float *next = L.get_logits_ith(h->ctx, -1);
+        if (!next) rc = fail("llama_get_logits_ith: no logits: %s", llama_said());
+        else t = argmax(next, h->n_vocab);
     }
     free(ids);
     return rc;
@@ -760,7 +762,10 @@ int main(int argc, char **argv) {
     if (rc) return rc;
     struct run *runs = NULL;
     int n_runs = 0;
-    if (!h.o.time_list && (rc = plan(&h.o, &runs, &n_runs)) != 0) return rc;
+    if (!h.o.time_list && (rc = plan(&h.o, &runs, &n_runs)) != 0) {
+        free(runs);
+        return rc;
+    }
 
     char dir[4096];
     void *lib = open_llama(h.o.lib, dir, sizeof dir);
