@@ -517,7 +517,12 @@ int batch_run(const struct pipeline_opts *o) {
     vtc_lm_preset(b.lm_name, &b.lm); // checked by the caller
     int st = manifest_read(o->manifest, &b.m);
     if (st) return cli_status_error(st, "reading manifest");
-    int rc = CLI_OK, n_workers = o->workers ? o->workers : 1, n_started = 0;
+    // workers: --workers, else up to 4 that share --threads (default every CPU), one thread
+    // at least each. Small encoders keep a core busier single-threaded than split over
+    // several, and a worker's context and decoded input are what memory grows by.
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = o->threads ? o->threads : (int)(cpus > 0 ? cpus : 1);
+    int rc = CLI_OK, n_workers = o->workers ? o->workers : threads < 4 ? threads : 4, n_started = 0;
     struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
     b.mine = malloc((size_t)b.m.n * sizeof *b.mine);
     b.q_cap = n_workers + 1; // decoded items waiting: the bound on memory
@@ -559,8 +564,6 @@ int batch_run(const struct pipeline_opts *o) {
         goto done;
     }
     vtc_model_get_info(b.model, &b.mi);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = o->threads ? o->threads : (int)(cpus > 0 ? cpus : 1);
     b.threads_per_worker = threads / n_workers > 0 ? threads / n_workers : 1;
     b.progress = isatty(STDERR_FILENO) && b.n_mine > 1;
     pthread_mutex_init(&b.mu, NULL);

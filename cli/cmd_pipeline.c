@@ -29,7 +29,8 @@
     "  --out-dir DIR  DIR/<id or path>" kind ".safetensors, and a line per item in DIR/report.jsonl\n"         \
     "  --shard I/N    only items k with k mod N = I (default: a Slurm array task's)\n"                          \
     "  --force        redo items whose output is already complete (default: skip them)\n"                        \
-    "  --max-failures N  stop after N failed items;  --workers N  encoders in parallel (default 1)\n"             \
+    "  --max-failures N  stop after N failed items\n"                                                             \
+    "  --workers N    encoders in parallel sharing --threads (default: as many as threads, up to 4)\n"           \
     "Exit status 1 when an item failed (its error is in the report); `vtc report DIR` sums a batch.\n"
 
 static void usage(int compress) {

@@ -186,7 +186,7 @@ grep -q '^items     1 ok, 0 failed, 0 skipped' "$T/out" && ok || bad "--force su
 
 # --- --max-failures: stops early, exit 1
 printf '%s\n' missing.jpg evil.mp4 a.png >"$IN/bad-first.txt"
-expect 1 "$VTC" compress --manifest "$IN/bad-first.txt" --out-dir "$T/m" --max-failures 1
+expect 1 "$VTC" compress --manifest "$IN/bad-first.txt" --out-dir "$T/m" --max-failures 1 --workers 1
 [ "$(wc -l <"$T/m/$REP")" -eq 1 ] && ok || bad "--max-failures 1: $(wc -l <"$T/m/$REP") report lines"
 grep -q '^stopped .*2 items not attempted' "$T/out" && ok || { bad "--max-failures summary"; show 8 "$T/out"; }
 [ -e "$T/m/a.png.tokens.safetensors" ] && bad "--max-failures went on" || ok
