@@ -140,8 +140,13 @@ TSAN_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -fno-omit-frame-p
 $(BUILD)/tsan/test_concurrency: tests/test_concurrency.c $(LIB_SRC) $(DEFAULT_MODEL)
 	@mkdir -p $(dir $@)
 	clang $(TSAN_CFLAGS) $(LIB_SRC) $< -o $@ $(PKG_LIBS) $(CMOCKA_LIBS) -lm -pthread
-tsan: $(BUILD)/tsan/test_concurrency
+# and batch mode's threads in the tool itself (tools/tsan_batch.sh)
+$(BUILD)/tsan/vtc: $(LIB_SRC) $(CLI_SRCS) $(DEFAULT_MODEL)
+	@mkdir -p $(dir $@)
+	clang $(TSAN_CFLAGS) $(LIB_SRC) $(CLI_SRCS) -o $@ $(PKG_LIBS) -lm -pthread
+tsan: $(BUILD)/tsan/test_concurrency $(BUILD)/tsan/vtc
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" $<
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" sh tools/tsan_batch.sh $(BUILD)/tsan/vtc
 
 # `make quality`: the quality table (README "Quality"): 300 held-out scenes of
 # tools/quality_data.py through `vtc eval` with every method at 192/128/64/32

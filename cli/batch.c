@@ -48,7 +48,7 @@ struct batch {
     struct vtc_sample_params sp;
     struct vtc_lm_shape lm;
     const char *lm_name, *suffix;
-    char dir[PATH_CAP];   // --out-dir without trailing slashes
+    char dir[PATH_CAP - 1024]; // --out-dir without trailing slashes (shorter than PATH_CAP - 1100)
     int threads_per_worker;
     char report_path[PATH_CAP];
     int report_fd;
