@@ -5,29 +5,31 @@
 # ratio vtc predicts (vtc_lm_flops, what `vtc flops` reports), in one run.
 #
 #   sh bench/llama_cpp.sh [--shape tinyllama-1.1b|qwen2-0.5b] [--type f16|f32] [--threads N] [--reps R]
-#                         [--defaults] [--gguf FILE]
+#                         [--exact] [--gguf FILE]
 #
 # The model: bench/decode --write-model writes the random llama2.c checkpoint
 # (TinyLlama-1.1B's shape by default: 22 layers, d 2048, 32/4 heads, vocab
 # 32000) into a temporary folder, `vtc export-lm` converts it (F16 by default),
 # examples/llama_cpp_host --time-prefill times it in llama.cpp (the best of R
-# rounds over every K, after a warm-up round; an F32 KV cache without flash attention, or with --defaults
-# llama.cpp's own F16 cache and flash attention); the folder is removed at the
-# end. --gguf FILE times that model instead of writing one. llama.cpp: $VTC_LLAMA_CPP_DIR, or tools/fetch_llama_cpp.sh's build.
-# Needs `make bench` (or `make all build/bench/decode`) and about 7 GB of /tmp
-# for the 1.1B shape. Timings need an otherwise idle machine.
+# rounds over every K, after a warm-up round) with llama.cpp's own settings (an
+# F16 KV cache, flash attention where it can; --exact: the F32 cache without
+# flash attention the tests use); the folder is removed at the end. --gguf FILE
+# times that model instead of writing one. llama.cpp: $VTC_LLAMA_CPP_DIR, or
+# tools/fetch_llama_cpp.sh's build. Needs `make bench` (or `make all
+# build/bench/decode`) and about 7 GB of /tmp for the 1.1B shape. Timings need
+# cores no other work is using (--threads 1 on a busy 2-core machine).
 set -eu
 BUILD=${BUILD:-build}
-shape=tinyllama-1.1b type=f16 threads=$(nproc) reps=3 defaults="" gguf=""
+shape=tinyllama-1.1b type=f16 threads=$(nproc) reps=3 defaults=--defaults gguf=""
 while [ $# -gt 0 ]; do
   case $1 in
-    --defaults) defaults=--defaults; shift ;;
+    --exact) defaults=""; shift ;;
     --gguf) gguf=$2; shift 2 ;;
     --shape) shape=$2; shift 2 ;;
     --type) type=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
-    *) echo "usage: sh bench/llama_cpp.sh [--shape NAME] [--type f16|f32] [--threads N] [--reps R] [--defaults] [--gguf F]" >&2
+    *) echo "usage: sh bench/llama_cpp.sh [--shape NAME] [--type f16|f32] [--threads N] [--reps R] [--exact] [--gguf F]" >&2
        exit 2 ;;
   esac
 done
