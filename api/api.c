@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "vision/family.h"
 #include "vision/model.h"
 #include "prune/prune.h"
 #include "base/safetensors.h"
@@ -51,7 +52,7 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
     ctx->model = model;
     ctx->params = params;
     ctx->n_threads = params.n_threads ? params.n_threads : vtc_cpu_count();
-    ctx->scratch = vtc_vit_scratch_new(model, ctx->n_threads);
+    ctx->scratch = model->family->scratch_new(model, ctx->n_threads);
     ctx->pixels = vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
     if (!ctx->scratch || !ctx->pixels) {
         vtc_ctx_free(ctx);
@@ -62,7 +63,7 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
 
 void vtc_ctx_free(vtc_ctx *ctx) {
     if (!ctx) return;
-    vtc_vit_scratch_free(ctx->scratch);
+    if (ctx->scratch) ctx->model->family->scratch_free(ctx->scratch);
     free(ctx->pixels);
     free(ctx);
 }
@@ -132,12 +133,13 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
     if (n_frames <= 0 || n_frames > m->limits.max_frames)
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
                                            n_frames, m->limits.max_frames));
-    if ((int64_t)n_frames * m->grid * m->grid > m->limits.max_tokens)
+    const int tile_tokens = m->grid_h * m->grid_w;
+    if ((int64_t)n_frames * tile_tokens > m->limits.max_tokens)
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames x %d tokens exceeds the token limit %lld",
-                                           n_frames, m->grid * m->grid, (long long)m->limits.max_tokens));
+                                           n_frames, tile_tokens, (long long)m->limits.max_tokens));
     const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
     const int widest = want_embeds && m->lm_dim > m->hidden ? m->lm_dim : m->hidden; // of features, keys, embeds
-    const uint64_t bytes = (uint64_t)n_frames * m->grid * m->grid * (uint64_t)widest * sizeof(float);
+    const uint64_t bytes = (uint64_t)n_frames * tile_tokens * (uint64_t)widest * sizeof(float);
     if (bytes > m->limits.max_memory)
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: their %d-wide features take %llu bytes, over the "
                                            "memory limit of %llu", n_frames, widest, (unsigned long long)bytes,
@@ -146,16 +148,16 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
                       (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
                       (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
                       (timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *f = vtc_features_new(n_frames, m->grid, m->grid, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
+    vtc_features *f = vtc_features_new(n_frames, m->grid_h, m->grid_w, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
                                        fields);
     if (!f) return ctx_fail(ctx, VTC_ERR_NOMEM);
-    f->cls_is_received = !m->has_cls;
+    f->cls_is_received = m->family->stat == VTC_STAT_RECEIVED;
     struct vtc_model_info info;
     vtc_model_get_info(m, &info);
     snprintf(f->model, sizeof f->model, "%s", info.name);
     snprintf(f->model_format, sizeof f->model_format, "%s", info.format);
     f->feature_layer = info.feature_layer;
-    const size_t P = (size_t)m->grid * m->grid, D = (size_t)m->hidden;
+    const size_t P = (size_t)tile_tokens, D = (size_t)m->hidden;
     float *tmp = want_embeds ? vtc_alloc(P * m->lm_dim, sizeof(float)) : NULL;
     if (want_embeds && !tmp) {
         vtc_features_free(f);
@@ -179,7 +181,7 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
             .cls_attn_last = f->cls_attn_last ? f->cls_attn_last + t * P : NULL,
             .keys = f->keys + t * P * m->head_dim,
         };
-        st = vtc_vit_forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
+        st = m->family->forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
         f->flops_encoder += o.flops;
         double t2 = vtc_now_ms();
         f->ms_encode += t2 - t1;

@@ -151,19 +151,21 @@ static void print_shape(const vtc_tensor_view *t) {
     printf("]");
 }
 
-static int info_model(const char *path) {
-    vtc_model *m = vtc_model_load(path, vtc_model_params_default());
+static int info_model(const char *path, const struct vtc_model_params *mp) {
+    vtc_model *m = vtc_model_load(path, *mp);
     if (!m) return -1;
     struct vtc_model_info mi;
     vtc_model_get_info(m, &mi);
     static const char *aspects[] = { "default", "crop", "pad", "resize" };
     printf("%s: vision model (%s)\n", path, mi.format);
     printf("  name           %s\n", mi.name);
-    printf("  architecture   %s, %d blocks, width %d, %d heads x %d, MLP %d\n", mi.arch, mi.n_layers, mi.hidden,
+    printf("  family         %s, %d blocks, width %d, %d heads x %d, MLP %d\n", mi.arch, mi.n_layers, mi.hidden,
            mi.heads, mi.head_dim, mi.ffn);
-    printf("  input          %d px, patch %d, grid %dx%d = %d tokens%s\n", mi.image_size, mi.patch_size, mi.grid,
-           mi.grid, mi.grid * mi.grid, mi.has_cls ? " + CLS" : "");
-    printf("  features       output of block %d\n", mi.feature_layer);
+    printf("  input          %d px, patch %d, grid %dx%d = %d tokens%s", mi.image_size, mi.patch_size, mi.grid_h,
+           mi.grid_w, mi.grid_h * mi.grid_w, mi.has_cls ? " + CLS" : "");
+    if (mi.image_size % mi.patch_size) printf(" (the last %d pixel rows/columns unused)", mi.image_size % mi.patch_size);
+    printf("\n  layout         %s\n", mi.layout);
+    printf("  features       output of block %d%s\n", mi.feature_layer, mi.post_layernorm ? ", post_layernorm" : "");
     printf("  projector      %s", mi.has_projector ? "LLaVA MLP" : "none");
     if (mi.has_projector) printf(" -> %d", mi.lm_dim);
     printf("\n  preprocessing  %s, mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n", aspects[mi.aspect], mi.image_mean[0],
@@ -180,7 +182,8 @@ static int info_safetensors(const char *path) {
     int is_tokens = fmt ? 1 : 0;
     if (!is_tokens) {
         vtc_st_close(s);
-        if (info_model(path) == 0) return 0;
+        struct vtc_model_params mp = vtc_model_params_default();
+        if (info_model(path, &mp) == 0) return 0;
         // not a model either: list it as a plain safetensors file
         st = vtc_st_open(path, 1, &s);
         if (st) return st;
@@ -212,7 +215,8 @@ static int info_gguf(const char *path) {
     int is_clip = arch && !strcmp(arch, "clip");
     vtc_gguf_close(g);
     if (is_clip) {
-        if (info_model(path) == 0) return 0;
+        struct vtc_model_params mp = vtc_model_params_default();
+        if (info_model(path, &mp) == 0) return 0;
         return vtc_last_status();
     }
     return info_lm(path);
@@ -234,16 +238,33 @@ static int info_media(const char *path) {
 
 int cmd_info(int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs("usage: vtc info FILE\n\nSays what FILE is (vision model, language model, token file, image or video),\n"
-              "with its shapes and metadata.\n",
+        fputs("usage: vtc info FILE [--heads H] [--image-size S]\n\nSays what FILE is (vision model, language model, "
+              "token file, image or video),\nwith its shapes and metadata. --heads and --image-size complete a vision "
+              "model\nwhose files do not say them (no config.json).\n",
               stdout);
         return CLI_OK;
     }
-    if (argc != 2) return cli_usage_error("info: expected exactly one FILE");
-    const char *path = argv[1];
+    struct vtc_model_params mp = vtc_model_params_default();
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        long long v;
+        if (!strcmp(argv[i], "--heads") || !strcmp(argv[i], "--image-size")) {
+            int heads = !strcmp(argv[i], "--heads");
+            if (i + 1 >= argc) return cli_usage_error("info: %s needs a value", argv[i]);
+            if (cli_parse_int(argv[i + 1], 1, heads ? 1024 : 8192, &v))
+                return cli_usage_error("info: %s: '%s' is not a %s", argv[i], argv[i + 1], heads ? "head count (1..1024)" : "size (1..8192)");
+            *(heads ? &mp.heads : &mp.image_size) = (int32_t)v;
+            i++;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage_error("info: expected exactly one FILE");
+        }
+    }
+    if (!path) return cli_usage_error("info: expected exactly one FILE");
     struct stat sb;
     if (stat(path, &sb) != 0) return cli_runtime_error("%s: no such file or directory", path);
-    if (S_ISDIR(sb.st_mode)) return info_model(path) == 0 ? CLI_OK : cli_status_error(vtc_last_status(), "info");
+    if (S_ISDIR(sb.st_mode)) return info_model(path, &mp) == 0 ? CLI_OK : cli_status_error(vtc_last_status(), "info");
     FILE *fp = fopen(path, "rb");
     if (!fp) return cli_runtime_error("%s: cannot open", path);
     unsigned char head[16] = { 0 };

@@ -42,6 +42,8 @@ static void usage(int compress) {
               "\n"
               "  INPUT          image (PNG, JPEG) or video (anything FFmpeg demuxes)\n"
               "  --model M      HF directory / .safetensors / mmproj .gguf (default: the embedded samples/vlm)\n"
+              "  --heads H, --image-size S  the tower's head count and input size, for a model\n"
+              "                 whose files do not say them (no config.json); must agree if they do\n"
               "  --method NAME  pruning method (`vtc methods` lists them). Default: uniform for an\n"
               "                 image, divprune for a video, keeping a third of the tokens (the best\n"
               "                 of the quality tables, docs/quality.md); none keeps every token\n"
@@ -71,6 +73,7 @@ static void usage(int compress) {
     else
         fputs("usage: vtc encode [--model M] INPUT -o OUT.safetensors [--frames N | --fps F] [--json]\n"
               "                  [--threads N] [--aspect crop|pad|resize] [--layer L] [--max-* N]\n"
+              "                  [--heads H] [--image-size S]\n"
               "\n"
               "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
               stdout);
@@ -114,6 +117,14 @@ static int parse(int argc, char **argv, struct pipeline_opts *o) {
             NEED();
             if (cli_parse_int(val, -1024, 1024, &v) || v == 0) return cli_usage_error("--layer: '%s' is not a layer index (-1 last, -2 penultimate, k > 0)", val);
             o->layer = (int)v;
+        } else if (!strcmp(a, "--heads")) {
+            NEED();
+            if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--heads: '%s' is not a head count (1..1024)", val);
+            o->heads = (int)v;
+        } else if (!strcmp(a, "--image-size")) {
+            NEED();
+            if (cli_parse_int(val, 1, 8192, &v)) return cli_usage_error("--image-size: '%s' is not an image size (1..8192)", val);
+            o->image_size = (int)v;
         } else if (!strcmp(a, "--aspect")) {
             NEED();
             if (!strcmp(val, "crop")) o->aspect = VTC_ASPECT_CROP;
@@ -253,6 +264,8 @@ struct vtc_model_params pipeline_model_params(const struct pipeline_opts *o) {
     struct vtc_model_params mp = vtc_model_params_default();
     mp.feature_layer = o->layer;
     mp.aspect = o->aspect;
+    mp.heads = o->heads;
+    mp.image_size = o->image_size;
     mp.limits = o->limits;
     return mp;
 }

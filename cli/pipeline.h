@@ -11,6 +11,7 @@ struct pipeline_opts {
     const char *model, *input, *out, *report, *viz, *lm;
     struct cli_prune_opts prune; // --method, --keep, --param, --seed
     int frames, threads, layer, aspect, json, text, gen, pool;
+    int heads, image_size;     // --heads, --image-size: for a tower whose files do not say (0: the files')
     double fps;
     int is_compress;
     struct vtc_limits limits;

@@ -114,12 +114,20 @@ struct vtc_model_params {
     int32_t aspect;        // enum vtc_aspect (default VTC_ASPECT_DEFAULT)
     int32_t use_mmap;      // map the file rather than read it (default 1)
     struct vtc_limits limits; // (default vtc_limits_default())
+    int32_t heads;         // attention heads, for a tower whose files do not say (no config.json);
+                           // 0 = from the files, else it must agree with them (default 0)
+    int32_t image_size;    // input side in pixels, likewise (default 0)
 };
 VTC_API struct vtc_model_params vtc_model_params_default(void);
 
 // Loads a vision model: a Hugging Face directory (config.json + *.safetensors,
 // sharded or not), a single .safetensors file, or a llama.cpp mmproj .gguf.
-// NULL on failure (see vtc_last_error). Caller frees with vtc_model_free.
+// The tower's family (CLIP, SigLIP) and the VLM wrapper (LLaVA, LLaVA-NeXT,
+// LLaVA-OneVision) come from config.json's model_type, else from the tensor
+// names; what the files do not determine (a tower without config.json has no
+// head count) is refused unless given in params, and a model vtc recognises
+// but does not run (Qwen2-VL, Pixtral, ...) is refused by name
+// (docs/library.md#models). NULL on failure (see vtc_last_error). Caller frees with vtc_model_free.
 // Thread-safe; the returned model is immutable and shareable across threads.
 VTC_API vtc_model *vtc_model_load(const char *path, struct vtc_model_params params);
 // The embedded default model: vtc's small trained VLM's vision side (CLIP ViT at
@@ -131,11 +139,11 @@ VTC_API void vtc_model_free(vtc_model *model);
 
 struct vtc_model_info {
     char     name[128];     // e.g. "clip-vit (safetensors)"
-    char     arch[16];      // "clip" or "siglip"
+    char     arch[16];      // the encoder family: "clip" or "siglip"
     char     format[16];    // "safetensors", "gguf" or "builtin"
-    int32_t  image_size;    // input side in pixels
+    int32_t  image_size;    // input side of one tile in pixels
     int32_t  patch_size;
-    int32_t  grid;          // patches per side (image_size / patch_size)
+    int32_t  grid;          // patches per side of one tile: floor(image_size / patch_size)
     int32_t  hidden;        // encoder width D
     int32_t  heads;
     int32_t  head_dim;
@@ -149,6 +157,11 @@ struct vtc_model_info {
     int32_t  random_weights;// 1 for a seeded random model (benchmarks), 0 for trained weights
     float    image_mean[3];
     float    image_std[3];
+    char     layout[16];    // how an image becomes tiles: "single", "anyres" (LLaVA-NeXT),
+                            // "anyres_max" (LLaVA-OneVision)
+    int32_t  grid_h, grid_w;// patches per tile, rows and columns
+    int32_t  post_layernorm;// 1 when the features pass through the tower's post_layernorm
+                            // (a plain SigLIP tower's last_hidden_state)
 };
 // Fills *info. Thread-safe.
 VTC_API int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);

@@ -160,7 +160,7 @@ for e in \
   "c['num_attention_heads'] = 5" \
   "c['num_attention_heads'] = 0" \
   "c['num_attention_heads'] = -4" \
-  "c['image_size'] = 225" \
+  "c['image_size'] = 223" \
   "c['image_size'] = 0" \
   "c['image_size'] = -224" \
   "c['image_size'] = 224.5" \
@@ -182,6 +182,44 @@ done
 CASE=""
 d=$(model_with prejunk ""); printf 'not json' > "$d/preprocessor_config.json"
 expect 1 "$VTC" compress --model "$d" "$IMG" -o "$OUT"
+
+# --- what the files do not determine, and models vtc knows but does not run
+CASE="image_size 225 with 16-px patches: a 14x14 grid, as transformers' unpadded convolution"
+d=$(model_with size225 "c['image_size'] = 225")
+expect 0 "$VTC" info "$d"
+grep -q 'grid 14x14 = 196 tokens + CLS (the last 1 pixel rows/columns unused)' "$T/out" && ok || bad "$CASE: $(cat "$T/out")"
+CASE="no config.json: the head count is undetermined"
+d=$(model_with nocfg ""); rm "$d/config.json"
+expect 1 "$VTC" compress --model "$d" "$IMG" -o "$OUT"
+grep -q 'head count is not determined.*--heads' "$T/err" && ok || bad "$CASE: $(cat "$T/err")"
+expect 0 "$VTC" compress --model "$d" "$IMG" -o "$T/ok.safetensors" --heads 4
+expect 2 "$VTC" compress --model "$d" "$IMG" -o "$OUT" --heads 4 --image-size 320
+CASE="with config.json, --heads must agree"
+expect 2 "$VTC" compress --model "$M" "$IMG" -o "$OUT" --heads 2
+grep -q 'head count 2 given (--heads), but the model.s files say 4' "$T/err" && ok || bad "$CASE: $(cat "$T/err")"
+CASE="neither config nor preprocessor config: the image size is undetermined"
+rm "$d/preprocessor_config.json"
+expect 1 "$VTC" compress --model "$d" "$IMG" -o "$OUT" --heads 4
+grep -q 'image size is not determined.*224\.\.239 pixels' "$T/err" && ok || bad "$CASE: $(cat "$T/err")"
+expect 0 "$VTC" compress --model "$d" "$IMG" -o "$T/ok.safetensors" --heads 4 --image-size 224
+for e in "c['model_type'] = 'qwen2_vl'|Qwen2-VL" "c['vision_config'] = {'model_type': 'pixtral'}|Pixtral" \
+         "c['model_type'] = 'llava'|without its multi_modal_projector" \
+         "c['model_type'] = 'blip_2'|model_type \"blip_2\" is not a model vtc knows" \
+         "c['vision_config'] = {'model_type': 'siglip_vision_model'}|a siglip tower with a class embedding" \
+         "c['vision_feature_select_strategy'] = 'full'|\"full\" on a tower with a CLS token" \
+         "c['vision_feature_select_strategy'] = 'cls'|vision_feature_select_strategy \"cls\""; do
+  CASE=${e%%|*}; d=$(model_with refuse$i "$CASE"); i=$((i+1))
+  expect 1 "$VTC" compress --model "$d" "$IMG" -o "$OUT"
+  grep -q -- "${e#*|}" "$T/err" && ok || bad "$CASE: $(cat "$T/err")"
+done
+for e in "llava_next|anyres tiling (LLaVA-NeXT) is not implemented" "llava_onevision|anyres_max tiling (LLaVA-OneVision)"; do
+  CASE=${e%%|*}; d=$T/m_$CASE; rm -rf "$d"; cp -r tests/fixtures/models/llava "$d"
+  python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['model_type']=sys.argv[2]; json.dump(c, open(p, 'w'))" \
+    "$d/config.json" "$CASE"
+  expect 1 "$VTC" compress --model "$d" "$IMG" -o "$OUT"
+  grep -q -- "${e#*|}" "$T/err" && ok || bad "$CASE: $(cat "$T/err")"
+done
+CASE=""
 
 # --- tensors whose shapes disagree with the config / each other, missing tensors
 for e in \

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family.h"
 #include "model.h"
 #include "base/rng.h"
 
@@ -33,7 +34,7 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
     const size_t p = (size_t)spec->patch_size, G = (size_t)(spec->image_size / spec->patch_size);
     const size_t pp = 3 * p * p, npos = G * G + 1;
     if (spec->hidden <= 0 || spec->heads <= 0 || spec->hidden % spec->heads || spec->ffn <= 0 || spec->layers <= 0 ||
-        spec->patch_size <= 0 || spec->image_size % spec->patch_size || spec->lm_dim < 0) {
+        spec->patch_size <= 0 || spec->image_size < spec->patch_size || spec->lm_dim < 0) {
         vtc_set_error(VTC_ERR_ARG, "vtc_model_random: inconsistent geometry");
         return NULL;
     }
@@ -41,11 +42,11 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
     if (!m) return NULL;
     snprintf(m->name, sizeof m->name, "%s", spec->name);
     snprintf(m->format, sizeof m->format, "builtin");
-    m->arch = VTC_ARCH_CLIP;
+    m->family = vtc_family_named("clip");
     m->act = VTC_ACT_QUICK_GELU;
     m->image_size = spec->image_size;
     m->patch_size = spec->patch_size;
-    m->grid = (int)G;
+    m->grid_h = m->grid_w = (int)G;
     m->hidden = spec->hidden;
     m->heads = spec->heads;
     m->head_dim = spec->hidden / spec->heads;
@@ -123,10 +124,7 @@ extern const unsigned char vtc_default_weights[], vtc_default_weights_end[];
 extern const char vtc_default_config[], vtc_default_preprocessor[]; // NUL-terminated by the .byte 0
 
 vtc_model *vtc_model_default(struct vtc_model_params params) {
-    if (params.aspect < 0 || params.aspect > VTC_ASPECT_RESIZE) {
-        vtc_set_error(VTC_ERR_ARG, "vtc_model_default: bad aspect mode %d", params.aspect);
-        return NULL;
-    }
+    if (vtc_model_params_check(&params, "vtc_model_default")) return NULL;
     vtc_model *m = vtc_zalloc(1, sizeof *m);
     if (!m) return NULL;
     size_t size = (size_t)(vtc_default_weights_end - vtc_default_weights);

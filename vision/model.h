@@ -5,8 +5,11 @@
 
 #include "base/common.h"
 
-enum vtc_arch { VTC_ARCH_CLIP = 0, VTC_ARCH_SIGLIP = 1 };
 enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2 };
+// The attention statistic a tower reports per patch (vtc_features.cls_attn).
+enum vtc_stat { VTC_STAT_CLS_ROW = 0, VTC_STAT_RECEIVED = 1 };
+
+struct vtc_family; // family.h
 
 struct vtc_vit_block {
     float *ln1_w, *ln1_b;      // [D]
@@ -21,13 +24,19 @@ struct vtc_vit_block {
 struct vtc_model {
     char name[128];
     char format[16];           // "safetensors" | "gguf" | "builtin"
-    int arch;                  // enum vtc_arch
+    const struct vtc_family *family;
+    int layout;                // enum vtc_layout_kind (family.h)
     int act;                   // enum vtc_act (encoder MLP)
-    int image_size, patch_size, grid;  // grid = image_size / patch_size
+    int image_size, patch_size;
+    int grid_h, grid_w;        // patches per tile: floor(image_size / patch_size) each way, as
+                               // a stride-p convolution without padding gives them
     int hidden, heads, head_dim, ffn;
     int n_layers;              // blocks present
     int feature_block;         // features = output of this block (1..n_layers)
     int has_cls, has_pre_ln, patch_bias;
+    int has_post_ln;           // post_layernorm is in the file (loaded)
+    int post_ln;               // features pass through post_layernorm (a plain SigLIP tower's
+                               // last_hidden_state); only when they come from the last block
     float eps;
     float image_mean[3], image_std[3];
     int aspect;                // resolved default enum vtc_aspect
@@ -36,13 +45,21 @@ struct vtc_model {
     float *patch_w;            // [D, 3*p*p] (conv weight flattened c, ky, kx)
     float *patch_b;            // [D] or NULL
     float *class_emb;          // [D] or NULL
-    float *pos_emb;            // [n_pos, D], n_pos = grid^2 + has_cls
+    float *pos_emb;            // [n_pos, D], n_pos = grid_h * grid_w + has_cls
     float *pre_ln_w, *pre_ln_b;// [D] or NULL
+    float *post_ln_w, *post_ln_b; // [D] when post_ln
     struct vtc_vit_block *blocks; // [n_layers]
 
     int lm_dim;                // projector output width, 0 if none
     float *mm0_w, *mm0_b;      // [lm_dim, D], [lm_dim]
     float *mm2_w, *mm2_b;      // [lm_dim, lm_dim], [lm_dim]
+    float *newline;            // [lm_dim] image_newline (anyres layouts), or NULL
+
+    // Anyres layouts: the pinpoint resolutions (height, width pairs, pixels) and
+    // OneVision's tile budget (anyres_max_N; 0 = none).
+    int n_pinpoints;
+    int (*pinpoints)[2];
+    int max_tiles;
 
     float *arena;
     size_t arena_floats;
@@ -52,6 +69,7 @@ struct vtc_model {
 // A CLIP-architecture model with seeded random weights (tests, benchmarks at
 // real sizes). Caller frees with vtc_model_free.
 struct vtc_random_spec {
+    // a CLIP tower (class token, pre-LN, quick GELU) at LLaVA-1.5's pad layout
     const char *name;
     int image_size, patch_size, hidden, heads, ffn, layers, lm_dim;
     uint64_t seed;
@@ -64,6 +82,9 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
 // model the caller frees on failure; the weights are copied, not referenced.
 int vtc_model_load_memory(struct vtc_model *m, const char *name, const void *weights, size_t size,
                           const char *config_json, const char *preprocessor_json, struct vtc_model_params params);
+
+// Checks a caller's model params; VTC_ERR_ARG naming `who` when one is out of range.
+int vtc_model_params_check(const struct vtc_model_params *p, const char *who);
 
 // Resolves a transformers-style vision_feature_layer (-1 last, -2 penultimate,
 // k > 0 block k) against n_layers blocks; returns the 1-based block or a negative status.

@@ -3,6 +3,8 @@
 // element-wise work (layer norm, softmax, activations) is split over threads.
 #include "vit.h"
 
+#include "family.h"
+
 #include "base/vecmath.h"
 
 #include <cblas.h>
@@ -28,7 +30,7 @@ vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads) {
     vtc_blas_single_thread();
     vtc_vit_scratch *s = vtc_zalloc(1, sizeof *s);
     if (!s) return NULL;
-    size_t P = (size_t)m->grid * m->grid, n = P + (m->has_cls ? 1 : 0);
+    size_t P = (size_t)m->grid_h * m->grid_w, n = P + (m->has_cls ? 1 : 0);
     size_t D = (size_t)m->hidden, F = (size_t)m->ffn, pp = 3 * (size_t)m->patch_size * m->patch_size;
     s->n = (int)n;
     s->x = vtc_alloc(n * D, sizeof(float));
@@ -143,8 +145,8 @@ static void softmax_rows(void *p, int begin, int end) {
     for (int i = begin; i < end; i++) vtc_softmax_row(j->s + (size_t)i * j->n, j->n);
 }
 
-// Which attention statistic a block must report.
-enum { STAT_NONE = 0, STAT_CLS_ROW = 1, STAT_RECEIVED = 2 };
+// Which attention statistic a block must report (the model's enum vtc_stat, or none).
+enum { STAT_NONE = -1, STAT_CLS_ROW = VTC_STAT_CLS_ROW, STAT_RECEIVED = VTC_STAT_RECEIVED };
 
 struct attn_job {
     const struct vtc_model *m;
@@ -259,14 +261,16 @@ static double block_forward(const struct vtc_model *m, const struct vtc_vit_bloc
 
 int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels,
                     int n_threads, struct vtc_vit_out *out) {
-    const int D = m->hidden, p = m->patch_size, G = m->grid, S = m->image_size;
-    const int P = G * G, c0 = m->has_cls ? 1 : 0, n = P + c0, pp = 3 * p * p;
+    const int D = m->hidden, p = m->patch_size, GH = m->grid_h, GW = m->grid_w, S = m->image_size;
+    const int P = GH * GW, c0 = m->has_cls ? 1 : 0, n = P + c0, pp = 3 * p * p;
     double flops = 0;
 
-    // Patchify: row i = patch (gy, gx), columns ordered (c, ky, kx) like the conv weight.
-    for (int gy = 0; gy < G; gy++)
-        for (int gx = 0; gx < G; gx++) {
-            float *dst = s->patches + (size_t)(gy * G + gx) * pp;
+    // Patchify: row i = patch (gy, gx), columns ordered (c, ky, kx) like the conv
+    // weight. A stride-p convolution without padding: the last S mod p pixel rows
+    // and columns take part in no patch.
+    for (int gy = 0; gy < GH; gy++)
+        for (int gx = 0; gx < GW; gx++) {
+            float *dst = s->patches + (size_t)(gy * GW + gx) * pp;
             for (int c = 0; c < 3; c++)
                 for (int ky = 0; ky < p; ky++)
                     memcpy(dst + (c * p + ky) * p,
@@ -279,7 +283,7 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
     for (size_t i = 0; i < (size_t)n * D; i++) s->x[i] += m->pos_emb[i];
     if (m->has_pre_ln) layer_norm(s->x, s->x, n, D, m->pre_ln_w, m->pre_ln_b, m->eps, n_threads);
 
-    const int stat = m->has_cls ? STAT_CLS_ROW : STAT_RECEIVED;
+    const int stat = m->family->stat;
     for (int l = 1; l <= m->feature_block; l++) {
         const int is_feature = l == m->feature_block;
         float *stat_out = is_feature && (out->cls_attn || out->cls_attn_last) ? s->acc : NULL;
@@ -289,7 +293,10 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
         if (stat_out && out->cls_attn_last && m->feature_block == m->n_layers)
             memcpy(out->cls_attn_last, s->acc + c0, sizeof(float) * P);
     }
-    if (out->features) memcpy(out->features, s->x + (size_t)c0 * D, sizeof(float) * P * D);
+    if (out->features && m->post_ln) // a plain SigLIP tower's last_hidden_state
+        layer_norm(s->x + (size_t)c0 * D, out->features, P, D, m->post_ln_w, m->post_ln_b, m->eps, n_threads);
+    else if (out->features)
+        memcpy(out->features, s->x + (size_t)c0 * D, sizeof(float) * P * D);
     if (out->cls && m->has_cls) memcpy(out->cls, s->x, sizeof(float) * D);
 
     // The last block's attention statistic when the features come from earlier:
@@ -298,7 +305,7 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
         for (int l = m->feature_block + 1; l < m->n_layers; l++)
             flops += block_forward(m, &m->blocks[l - 1], s, n, STAT_NONE, NULL, NULL, n_threads);
         const struct vtc_vit_block *last = &m->blocks[m->n_layers - 1];
-        if (m->has_cls) {
+        if (stat == STAT_CLS_ROW) {
             flops += cls_row_attention(m, last, s, n, s->acc, n_threads);
         } else { // received attention needs every query row
             layer_norm(s->x, s->h, n, D, last->ln1_w, last->ln1_b, m->eps, n_threads);

@@ -35,4 +35,13 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
 double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
                    int n_threads);
 
+// The CLIP / SigLIP families' loader (vit_load.c), both file formats: fills m
+// (whose family and post_ln the caller set) from ld.
+struct vtc_load;
+int vtc_vit_load(struct vtc_model *m, struct vtc_load *ld);
+// 1 when ld holds a ViT tower with (with_cls) or without a class embedding.
+int vtc_vit_claims(const struct vtc_load *ld, int with_cls);
+// safetensors: finds the tower's and the projector's name prefixes in ld; -1 if no tower.
+int vtc_vit_find_prefix(struct vtc_load *ld);
+
 #endif

@@ -73,7 +73,8 @@ class Image(Structure):
 
 
 class ModelParams(Structure):
-    _fields_ = [("feature_layer", c_int32), ("aspect", c_int32), ("use_mmap", c_int32), ("limits", Limits)]
+    _fields_ = [("feature_layer", c_int32), ("aspect", c_int32), ("use_mmap", c_int32), ("limits", Limits),
+                ("heads", c_int32), ("image_size", c_int32)]
 
 
 class ModelInfo(Structure):
@@ -82,7 +83,8 @@ class ModelInfo(Structure):
                 ("heads", c_int32), ("head_dim", c_int32), ("ffn", c_int32), ("n_layers", c_int32),
                 ("feature_layer", c_int32), ("has_cls", c_int32), ("has_projector", c_int32),
                 ("lm_dim", c_int32), ("aspect", c_int32), ("random_weights", c_int32),
-                ("image_mean", c_float * 3), ("image_std", c_float * 3)]
+                ("image_mean", c_float * 3), ("image_std", c_float * 3), ("layout", c_char * 16),
+                ("grid_h", c_int32), ("grid_w", c_int32), ("post_layernorm", c_int32)]
 
 
 PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_int32, c_int32)
