@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grid.h"
 #include "prune.h"
 
 enum { P_SIZE, P_MODE };
@@ -78,35 +79,11 @@ static void pool_floor(const float *in, int32_t T, int32_t H, int32_t W, int32_t
             }
 }
 
-// torch's area_pixel_compute_source_index for align_corners=False: the source
-// coordinate of output cell o, split into (lo, hi, weight of hi). (torch clamps
-// it at 0; when shrinking, in_size >= out_size, it never is below 0.)
-static void bilinear_tap(int32_t o, int32_t in_size, int32_t out_size, int32_t *lo, int32_t *hi, double *w_hi) {
-    double src = (double)in_size / out_size * (o + 0.5) - 0.5;
-    *lo = (int32_t)src;
-    *hi = *lo + (*lo < in_size - 1);
-    *w_hi = src - *lo;
-}
-
-// Bilinear resize of each frame: [T, H, W, d] -> [T, Ho, Wo, d].
+// Bilinear resize of each frame: [T, H, W, d] -> [T, Ho, Wo, d] (base/grid.h).
 static void pool_bilinear(const float *in, int32_t T, int32_t H, int32_t W, int32_t d, int32_t Ho, int32_t Wo,
                           float *out) {
     for (int32_t t = 0; t < T; t++)
-        for (int32_t yo = 0; yo < Ho; yo++) {
-            int32_t y0, y1;
-            double wy;
-            bilinear_tap(yo, H, Ho, &y0, &y1, &wy);
-            for (int32_t xo = 0; xo < Wo; xo++) {
-                int32_t x0, x1;
-                double wx;
-                bilinear_tap(xo, W, Wo, &x0, &x1, &wx);
-                const float *r00 = in + (((size_t)t * H + y0) * W + x0) * d, *r01 = in + (((size_t)t * H + y0) * W + x1) * d;
-                const float *r10 = in + (((size_t)t * H + y1) * W + x0) * d, *r11 = in + (((size_t)t * H + y1) * W + x1) * d;
-                float *o = out + (((size_t)t * Ho + yo) * Wo + xo) * d;
-                for (int32_t e = 0; e < d; e++)
-                    o[e] = (float)((1 - wy) * ((1 - wx) * r00[e] + wx * r01[e]) + wy * ((1 - wx) * r10[e] + wx * r11[e]));
-            }
-        }
+        vtc_grid_bilinear(in + (size_t)t * H * W * d, H, W, d, Ho, Wo, out + (size_t)t * Ho * Wo * d);
 }
 
 static void pooled_shape(int mode, int32_t H, int32_t W, int32_t s, int32_t *Ho, int32_t *Wo) {
@@ -147,8 +124,8 @@ static int run_pool(const struct vtc_prune_input *in, vtc_tokens **out) {
         if (mode == MODE_BILINEAR) {
             int32_t hi;
             double unused;
-            bilinear_tap(yo, f->H, Ho, &y, &hi, &unused);
-            bilinear_tap(xo, f->W, Wo, &x, &hi, &unused);
+            vtc_grid_bilinear_tap(yo, f->H, Ho, &y, &hi, &unused);
+            vtc_grid_bilinear_tap(xo, f->W, Wo, &x, &hi, &unused);
             w = (float)((double)f->H * f->W / ((double)Ho * Wo));
         } else {
             y = yo * s, x = xo * s;

@@ -300,6 +300,19 @@ static uint8_t mean_to_background(float m) {
     return (uint8_t)(int)v; // int() truncates
 }
 
+void vtc_normalize_rgb8(const uint8_t *rgb, size_t n, const float mean[3], const float std[3], float *out) {
+    // transformers' rescale (float64 x * (1/255), then float32) and normalize
+    // ((x - mean) / std in float32), tabulated per channel and value.
+    float table[3][256];
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) {
+            float x = (float)(v * (1.0 / 255.0));
+            table[c][v] = (x - mean[c]) / std[c];
+        }
+    for (size_t p = 0; p < n; p++)
+        for (int c = 0; c < 3; c++) out[c * n + p] = table[c][rgb[p * 3 + c]];
+}
+
 int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, const float mean[3],
                        const float std[3], float *out) {
     if (!rgb || !out || !mean || !std || w <= 0 || h <= 0 || size < 1 || size > 8192)
@@ -331,19 +344,7 @@ int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, c
     if (!crop) return VTC_ERR_NOMEM;
     int st = resample(&cv, rw, rh, (rw - size) / 2, (rh - size) / 2, size, size, crop);
     if (st) vtc_wrap_error(st, "preprocess: %dx%d image to %d", w, h, size);
-    if (!st) {
-        // transformers' rescale (float64 x * (1/255), then float32) and normalize
-        // ((x - mean) / std in float32), tabulated per channel and value.
-        float table[3][256];
-        for (int c = 0; c < 3; c++)
-            for (int v = 0; v < 256; v++) {
-                float x = (float)(v * (1.0 / 255.0));
-                table[c][v] = (x - mean[c]) / std[c];
-            }
-        const size_t plane = (size_t)size * size;
-        for (size_t p = 0; p < plane; p++)
-            for (int c = 0; c < 3; c++) out[c * plane + p] = table[c][crop[p * 3 + c]];
-    }
+    if (!st) vtc_normalize_rgb8(crop, (size_t)size * size, mean, std, out);
     free(crop);
     return st;
 }

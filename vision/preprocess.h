@@ -1,7 +1,7 @@
 // Model-exact preprocessing: Pillow's bicubic resampling on uint8 RGB, and the
 // image processors of CLIP (resize shortest edge + centre crop), SigLIP (resize
 // to square) and LLaVA-1.5 (pad to square with the mean colour, then CLIP).
-// Both functions are thread-safe, allocate only temporaries, and return 0 or a
+// The functions are thread-safe, allocate only temporaries, and return 0 or a
 // negative enum vtc_status with vtc_last_error() saying why.
 #ifndef VTC_PREPROCESS_H
 #define VTC_PREPROCESS_H
@@ -32,5 +32,10 @@ int vtc_resize_bicubic_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int 
 // std nonzero, else VTC_ERR_ARG.
 int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, const float mean[3],
                        const float std[3], float *out_chw);
+
+// n packed RGB8 pixels -> out_chw [3, n]: x * (1/255) in double rounded to
+// float, then (x - mean) / std in float, as transformers' rescale + normalize
+// (the last step of vtc_preprocess_rgb). mean, std finite and std nonzero.
+void vtc_normalize_rgb8(const uint8_t *rgb, size_t n, const float mean[3], const float std[3], float *out_chw);
 
 #endif
