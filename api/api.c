@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/pack.h"
 #include "base/common.h"
+#include "vision/anyres.h"
 #include "vision/family.h"
 #include "vision/model.h"
 #include "prune/prune.h"
@@ -76,7 +78,7 @@ vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int
                                unsigned fields) {
     if (T <= 0 || H <= 0 || W <= 0 || dim <= 0 || head_dim < 0 || lm_dim < 0 || (int64_t)T * H > INT32_MAX ||
         (int64_t)T * H * W > INT32_MAX ||
-        ((fields & VTC_F_KEYS) && head_dim <= 0) || ((fields & (VTC_F_EMBEDS | VTC_F_CLS_EMBED)) && lm_dim <= 0)) {
+        ((fields & VTC_F_KEYS) && head_dim <= 0) || ((fields & (VTC_F_EMBEDS | VTC_F_CLS_EMBED | VTC_F_NEWLINE)) && lm_dim <= 0)) {
         vtc_set_error(VTC_ERR_ARG, "vtc_features_new: bad geometry T=%d H=%d W=%d dim=%d head_dim=%d lm_dim=%d", T, H,
                       W, dim, head_dim, lm_dim);
         return NULL;
@@ -100,6 +102,7 @@ vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int
     FIELD(VTC_F_EMBEDS, f->embeds, n * lm_dim, float);
     FIELD(VTC_F_CLS_EMBED, f->cls_embed, (size_t)T * lm_dim, float);
     FIELD(VTC_F_TIMESTAMPS, f->timestamps, (size_t)T, double);
+    FIELD(VTC_F_NEWLINE, f->newline, (size_t)lm_dim, float);
 #undef FIELD
     if (bad) {
         vtc_features_free(f);
@@ -111,7 +114,7 @@ vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int
 void vtc_features_free(vtc_features *f) {
     if (!f) return;
     free(f->features); free(f->cls); free(f->cls_attn); free(f->cls_attn_last);
-    free(f->keys); free(f->embeds); free(f->cls_embed); free(f->timestamps);
+    free(f->keys); free(f->embeds); free(f->cls_embed); free(f->timestamps); free(f->newline);
     free(f);
 }
 
@@ -125,6 +128,72 @@ int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect,
                               model->image_std, pixels);
 }
 
+// A features struct for T tiles (frames, or an anyres image's tiles) of the
+// model's grid, after the limits; NULL with the status in *st.
+static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st) {
+    const vtc_model *m = ctx->model;
+    const int tile_tokens = m->grid_h * m->grid_w;
+    *st = VTC_OK;
+    if ((int64_t)T * tile_tokens > m->limits.max_tokens) {
+        *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s x %d tokens exceeds the token limit %lld", T,
+                            m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", tile_tokens,
+                            (long long)m->limits.max_tokens);
+        return NULL;
+    }
+    const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
+    const int widest = want_embeds && m->lm_dim > m->hidden ? m->lm_dim : m->hidden; // of features, keys, embeds
+    const uint64_t bytes = (uint64_t)T * tile_tokens * (uint64_t)widest * sizeof(float);
+    if (bytes > m->limits.max_memory) {
+        *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s: their %d-wide features take %llu bytes, over the memory limit of "
+                            "%llu", T, m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", widest,
+                            (unsigned long long)bytes, (unsigned long long)m->limits.max_memory);
+        return NULL;
+    }
+    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
+                      (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
+                      (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
+                      (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
+    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
+                                       fields);
+    if (!f) {
+        *st = VTC_ERR_NOMEM;
+        return NULL;
+    }
+    f->cls_is_received = m->family->stat == VTC_STAT_RECEIVED;
+    struct vtc_model_info info;
+    vtc_model_get_info(m, &info);
+    snprintf(f->model, sizeof f->model, "%s", info.name);
+    snprintf(f->model_format, sizeof f->model_format, "%s", info.format);
+    f->feature_layer = info.feature_layer;
+    if (f->newline) memcpy(f->newline, m->newline, sizeof(float) * m->lm_dim);
+    return f;
+}
+
+// Runs the tower (and the projector) on ctx->pixels into tile/frame t of f.
+// tmp has grid_h * grid_w * lm_dim floats when f has embeds.
+static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
+    const vtc_model *m = ctx->model;
+    const size_t P = (size_t)f->H * f->W, D = (size_t)m->hidden;
+    double t1 = vtc_now_ms();
+    struct vtc_vit_out o = {
+        .features = f->features + t * P * D,
+        .cls = f->cls ? f->cls + t * D : NULL,
+        .cls_attn = f->cls_attn + t * P,
+        .cls_attn_last = f->cls_attn_last ? f->cls_attn_last + t * P : NULL,
+        .keys = f->keys + t * P * m->head_dim,
+    };
+    int st = m->family->forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
+    f->flops_encoder += o.flops;
+    double t2 = vtc_now_ms();
+    f->ms_encode += t2 - t1;
+    if (!st && f->embeds) {
+        f->flops_projector += vtc_project(m, o.features, (int)P, tmp, f->embeds + t * P * m->lm_dim, ctx->n_threads);
+        if (f->cls_embed) f->flops_projector += vtc_project(m, o.cls, 1, tmp, f->cls_embed + (size_t)t * m->lm_dim, 1);
+        f->ms_project += vtc_now_ms() - t2;
+    }
+    return st;
+}
+
 int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
                       vtc_features **out) {
     if (!ctx || !frames || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));
@@ -133,37 +202,20 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
     if (n_frames <= 0 || n_frames > m->limits.max_frames)
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
                                            n_frames, m->limits.max_frames));
-    const int tile_tokens = m->grid_h * m->grid_w;
-    if ((int64_t)n_frames * tile_tokens > m->limits.max_tokens)
-        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames x %d tokens exceeds the token limit %lld",
-                                           n_frames, tile_tokens, (long long)m->limits.max_tokens));
-    const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
-    const int widest = want_embeds && m->lm_dim > m->hidden ? m->lm_dim : m->hidden; // of features, keys, embeds
-    const uint64_t bytes = (uint64_t)n_frames * tile_tokens * (uint64_t)widest * sizeof(float);
-    if (bytes > m->limits.max_memory)
-        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: their %d-wide features take %llu bytes, over the "
-                                           "memory limit of %llu", n_frames, widest, (unsigned long long)bytes,
-                                           (unsigned long long)m->limits.max_memory));
-    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
-                      (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
-                      (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
-                      (timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *f = vtc_features_new(n_frames, m->grid_h, m->grid_w, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
-                                       fields);
-    if (!f) return ctx_fail(ctx, VTC_ERR_NOMEM);
-    f->cls_is_received = m->family->stat == VTC_STAT_RECEIVED;
-    struct vtc_model_info info;
-    vtc_model_get_info(m, &info);
-    snprintf(f->model, sizeof f->model, "%s", info.name);
-    snprintf(f->model_format, sizeof f->model_format, "%s", info.format);
-    f->feature_layer = info.feature_layer;
-    const size_t P = (size_t)tile_tokens, D = (size_t)m->hidden;
-    float *tmp = want_embeds ? vtc_alloc(P * m->lm_dim, sizeof(float)) : NULL;
-    if (want_embeds && !tmp) {
+    // LLaVA-NeXT defines no video input (LLaVA-NeXT-Video is another model);
+    // LLaVA-OneVision encodes each frame as one tile, resized to the tower's size.
+    if (m->layout == VTC_LAYOUT_ANYRES)
+        return ctx_fail(ctx, vtc_set_error(VTC_ERR_UNSUPPORTED, "LLaVA-NeXT defines no video or frame input "
+                                           "(its images are tiled: vtc_encode_image)"));
+    int st;
+    vtc_features *f = features_for(ctx, n_frames, timestamps != NULL, &st);
+    if (!f) return ctx_fail(ctx, st);
+    if (m->layout == VTC_LAYOUT_ANYRES_MAX) f->tiling.newline = m->newline ? VTC_NEWLINE_END : VTC_NEWLINE_NONE;
+    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
+    if (f->embeds && !tmp) {
         vtc_features_free(f);
         return ctx_fail(ctx, VTC_ERR_NOMEM);
     }
-    int st = VTC_OK;
     for (int t = 0; t < n_frames && !st; t++) {
         if (!frames[t]) {
             st = vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame %d is NULL", t);
@@ -171,26 +223,8 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
         }
         double t0 = vtc_now_ms();
         st = vtc_preprocess(m, frames[t], 0, ctx->pixels);
-        double t1 = vtc_now_ms();
-        f->ms_preprocess += t1 - t0;
-        if (st) break;
-        struct vtc_vit_out o = {
-            .features = f->features + t * P * D,
-            .cls = f->cls ? f->cls + t * D : NULL,
-            .cls_attn = f->cls_attn + t * P,
-            .cls_attn_last = f->cls_attn_last ? f->cls_attn_last + t * P : NULL,
-            .keys = f->keys + t * P * m->head_dim,
-        };
-        st = m->family->forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
-        f->flops_encoder += o.flops;
-        double t2 = vtc_now_ms();
-        f->ms_encode += t2 - t1;
-        if (!st && want_embeds) {
-            f->flops_projector += vtc_project(m, o.features, (int)P, tmp, f->embeds + t * P * m->lm_dim, ctx->n_threads);
-            if (f->cls_embed)
-                f->flops_projector += vtc_project(m, o.cls, 1, tmp, f->cls_embed + (size_t)t * m->lm_dim, 1);
-            f->ms_project += vtc_now_ms() - t2;
-        }
+        f->ms_preprocess += vtc_now_ms() - t0;
+        if (!st) st = encode_tile(ctx, f, t, tmp);
         if (timestamps) f->timestamps[t] = timestamps[t];
         if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t + 1, n_frames);
     }
@@ -203,8 +237,61 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
     return VTC_OK;
 }
 
+// An anyres image (vision/anyres.h): the base image and the best pinpoint's
+// tiles, each through the tower and the projector, stacked as frames; the
+// plan's geometry goes into f->tiling for the packing (pack.c).
+static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
+    const vtc_model *m = ctx->model;
+    struct vtc_anyres_plan plan;
+    int st = vtc_anyres_plan_make(img->width, img->height, m->image_size, m->patch_size, m->pinpoints, m->n_pinpoints,
+                                  m->max_tiles, &plan);
+    if (st) return st;
+    if ((uint64_t)img->width * img->height > m->limits.max_pixels ||
+        (uint64_t)plan.best_w * plan.best_h > m->limits.max_pixels)
+        return vtc_set_error(VTC_ERR_LIMIT, "%dx%d image tiled at %dx%d: over the pixel limit %llu", img->width,
+                             img->height, plan.best_w, plan.best_h, (unsigned long long)m->limits.max_pixels);
+    const int n_tiles = plan.tiles_h * plan.tiles_w;
+    vtc_features *f = features_for(ctx, 1 + n_tiles, 0, &st);
+    if (!f) return st;
+    f->tiling = (vtc_tiling){
+        .kind = VTC_TILING_ANYRES, .newline = m->newline ? VTC_NEWLINE_ROW : VTC_NEWLINE_NONE,
+        .image_w = img->width, .image_h = img->height, .tiles_h = plan.tiles_h, .tiles_w = plan.tiles_w,
+        .unpad_y0 = plan.unpad_y0, .unpad_x0 = plan.unpad_x0, .unpad_h = plan.unpad_h, .unpad_w = plan.unpad_w,
+        .out_h = plan.out_h, .out_w = plan.out_w,
+    };
+    struct vtc_anyres_canvas cv;
+    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
+    if (f->embeds && !tmp) st = VTC_ERR_NOMEM;
+    double t0 = vtc_now_ms();
+    if (!st) st = vtc_anyres_base(&plan, img->rgb, img->width, img->height, m->image_mean, m->image_std, ctx->pixels);
+    f->ms_preprocess += vtc_now_ms() - t0;
+    if (!st) st = encode_tile(ctx, f, 0, tmp);
+    t0 = vtc_now_ms();
+    int have_canvas = !st && !(st = vtc_anyres_canvas_init(&cv, &plan, img->rgb, img->width, img->height));
+    f->ms_preprocess += vtc_now_ms() - t0;
+    for (int k = 0; k < n_tiles && !st; k++) {
+        t0 = vtc_now_ms();
+        st = vtc_anyres_tile(&cv, k, m->image_mean, m->image_std, ctx->pixels);
+        f->ms_preprocess += vtc_now_ms() - t0;
+        if (!st) st = encode_tile(ctx, f, 1 + k, tmp);
+    }
+    if (have_canvas) vtc_anyres_canvas_free(&cv);
+    free(tmp);
+    if (st) {
+        vtc_features_free(f);
+        return st;
+    }
+    *out = f;
+    return VTC_OK;
+}
+
 int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
-    return vtc_encode_frames(ctx, &img, 1, NULL, out);
+    if (!ctx || !img || !img->rgb || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_image: NULL argument"));
+    *out = NULL;
+    if (ctx->model->layout == VTC_LAYOUT_SINGLE) return vtc_encode_frames(ctx, &img, 1, NULL, out);
+    int st = encode_anyres(ctx, img, out);
+    if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, 1, 1);
+    return ctx_fail(ctx, st);
 }
 
 // ---------------------------------------------------------------- pruning
@@ -269,6 +356,8 @@ int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params param
     vtc_tokens *t = NULL;
     int st = vtc_prune_run(m, f, &params, ctx ? ctx->n_threads : vtc_cpu_count(), &t);
     if (!st) st = to_lm_space(model, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
+    const float *newline = f->newline ? f->newline : model ? model->newline : NULL;
+    if (!st) st = vtc_pack_tokens(f, t, params.pack, newline, f->newline ? f->lm_dim : model ? model->lm_dim : 0);
     if (st) {
         vtc_tokens_free(t);
         return ctx_fail(ctx, st);

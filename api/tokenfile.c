@@ -30,7 +30,7 @@ static int32_t *grid_positions(int T, int H, int W) {
 // The metadata keys of vtc's token files (docs/formats.md). The library writes
 // them all; a host's own keys (the `metadata` argument) may not reuse one.
 static const char *const FORMAT_KEYS[] = {
-    "format", "grid", "model", "model_format", "feature_layer", "n_input", "cls_attn",
+    "format", "grid", "model", "model_format", "feature_layer", "n_input", "cls_attn", "tiling", "newline",
     "method", "parameters", "keep", "n_kept", "retained_ratio", "space", "note", NULL,
 };
 
@@ -70,6 +70,47 @@ static int meta_printf(vtc_st_writer *w, const char *key, const char *fmt, ...) 
     return vtc_st_writer_meta(w, key, v);
 }
 
+static const char *const NEWLINES[] = { "none", "row", "end" };
+
+// The layout keys: "tiling" = "anyres IMAGE_WxIMAGE_H TILES_HxTILES_W Y0,X0,H,W OUT_HxOUT_W"
+// for an anyres image, "newline" = row | end when the model adds image_newline.
+static int tiling_meta(vtc_st_writer *w, const vtc_tiling *tl) {
+    int st = VTC_OK;
+    if (tl->kind == VTC_TILING_ANYRES)
+        st = meta_printf(w, "tiling", "anyres %dx%d %dx%d %d,%d,%d,%d %dx%d", tl->image_w, tl->image_h, tl->tiles_h,
+                         tl->tiles_w, tl->unpad_y0, tl->unpad_x0, tl->unpad_h, tl->unpad_w, tl->out_h, tl->out_w);
+    if (!st && tl->newline > VTC_NEWLINE_NONE && tl->newline <= VTC_NEWLINE_END)
+        st = vtc_st_writer_meta(w, "newline", NEWLINES[tl->newline]);
+    return st;
+}
+
+static int tiling_from_meta(const vtc_st *s, const char *path, vtc_tiling *tl) {
+    memset(tl, 0, sizeof *tl);
+    const char *t = vtc_st_meta(s, "tiling"), *nl = vtc_st_meta(s, "newline");
+    char tail;
+    if (t) {
+        int v[10];
+        if (sscanf(t, "anyres %dx%d %dx%d %d,%d,%d,%d %dx%d%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                   &v[8], &v[9], &tail) != 10)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: metadata \"tiling\" is not \"anyres WxH THxTW y0,x0,h,w OHxOW\"",
+                                 path);
+        for (int i = 0; i < 10; i++)
+            if (v[i] < 0 || v[i] > (1 << 24))
+                return vtc_set_error(VTC_ERR_FORMAT, "%s: metadata \"tiling\" holds %d", path, v[i]);
+        *tl = (vtc_tiling){ .kind = VTC_TILING_ANYRES, .image_w = v[0], .image_h = v[1], .tiles_h = v[2],
+                            .tiles_w = v[3], .unpad_y0 = v[4], .unpad_x0 = v[5], .unpad_h = v[6], .unpad_w = v[7],
+                            .out_h = v[8], .out_w = v[9] };
+    }
+    if (nl) {
+        int k = 1;
+        while (k <= VTC_NEWLINE_END && strcmp(nl, NEWLINES[k])) k++;
+        if (k > VTC_NEWLINE_END)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: metadata \"newline\" is \"%.32s\" (row or end)", path, nl);
+        tl->newline = k;
+    }
+    return VTC_OK;
+}
+
 // What the two formats share: grid, token count, the model that made them.
 static int common_meta(vtc_st_writer *w, const char *format, int T, int H, int W, int n_input, const char *model,
                        const char *model_format, int feature_layer) {
@@ -106,8 +147,10 @@ int vtc_features_save(const vtc_features *f, const char *path, const char *const
     ADD("embeds", VTC_DT_F32, f->embeds, n, f->lm_dim);
     ADD("cls_embeds", VTC_DT_F32, f->cls_embed, T, f->lm_dim);
     ADD("timestamps", VTC_DT_F64, f->timestamps, T);
+    ADD("newline", VTC_DT_F32, f->newline, f->lm_dim);
     if (!st)
         st = common_meta(w, "vtc-features-1", f->T, f->H, f->W, f->n, f->model, f->model_format, f->feature_layer);
+    if (!st) st = tiling_meta(w, &f->tiling);
     if (!st && f->cls_is_received) st = vtc_st_writer_meta(w, "cls_attn", "mean received attention (no CLS token)");
     if (!st) st = add_host_meta(w, metadata);
     if (!st) st = vtc_st_writer_write(w, path);
@@ -128,10 +171,12 @@ int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *me
     ADD("weight", VTC_DT_F32, t->weight, n);
     ADD("codes", VTC_DT_I32, t->codes, t->grid[0], t->grid[1], t->grid[2]);
     ADD("timestamps", VTC_DT_F64, t->timestamps, t->grid[0]);
+    ADD("tile", VTC_DT_I32, t->tile, n);
 #undef ADD
     if (!st)
         st = common_meta(w, "vtc-tokens-1", t->grid[0], t->grid[1], t->grid[2], t->n_input, t->model,
                          t->model_format, t->feature_layer);
+    if (!st) st = tiling_meta(w, &t->tiling);
     if (!st) st = meta_text(w, "method", t->method);
     if (!st) st = meta_text(w, "parameters", t->params ? t->params : "");
     if (!st) {
@@ -219,6 +264,8 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
         if (!st && f->head_dim) st = read_f32(s, path, "keys", f->n, f->head_dim, 0, &f->keys);
         if (!st && f->lm_dim) st = read_f32(s, path, "embeds", f->n, f->lm_dim, 0, &f->embeds);
         if (!st && f->lm_dim) st = read_f32(s, path, "cls_embeds", T, f->lm_dim, 0, &f->cls_embed);
+        if (!st && f->lm_dim) st = read_f32(s, path, "newline", f->lm_dim, 0, 0, &f->newline);
+        if (!st) st = tiling_from_meta(s, path, &f->tiling);
         // the frames' timestamps, as vtc_features_save writes them: F64 [T] seconds
         const vtc_tensor_view *ts = vtc_st_find(s, "timestamps");
         if (!st && ts) {

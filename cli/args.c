@@ -66,7 +66,9 @@ int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *w
 
 int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_features **out) {
     vtc_features *f = NULL;
-    int st = vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames, media->timestamps, &f);
+    int st = media->is_video ? vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
+                                                 media->timestamps, &f)
+                             : vtc_encode_image(ctx, media->frames[0], &f);
     if (st) return st;
     if (pool > 1) {
         vtc_features *pooled = vtc_features_pool(f, pool);

@@ -17,7 +17,8 @@ void report_init(struct report *r, const char *input, const char *command) {
     r->command = command;
 }
 
-static int64_t n_input(const struct report *r) { return r->f ? r->f->n : 0; }
+// what the unpruned model would take (an anyres image: base, window, newlines)
+static int64_t n_input(const struct report *r) { return r->tokens ? r->tokens->n_input : r->f ? r->f->n : 0; }
 static int64_t n_kept(const struct report *r) { return r->tokens ? r->tokens->n : n_input(r); }
 
 // The projector ran on every token (encode, or methods that need embeddings)

@@ -193,9 +193,34 @@ VTC_API const char *vtc_ctx_error(const vtc_ctx *ctx);
 
 // ---------------------------------------------------------------- encoder outputs
 
+// How the frames of a features struct become the language model's sequence.
+// An anyres image (LLaVA-NeXT, LLaVA-OneVision) is encoded as tiles stacked
+// like frames: frame 0 the base image (the whole image resized to one tile),
+// frames 1.. the sub-images of the best pinpoint, row-major. The model sees
+// the base tile's tokens, then the sub-images' grids stitched into one
+// (tiles_h*H) x (tiles_w*W) grid, cut to the image's aspect (transformers'
+// unpad_image), for OneVision shrunk bilinearly when larger than its tile
+// budget, with image_newline after each row (docs/library.md#tiled-images).
+enum vtc_tiling_kind { VTC_TILING_NONE = 0, VTC_TILING_ANYRES = 1 };
+enum vtc_newline {
+    VTC_NEWLINE_NONE = 0, // no newline tokens
+    VTC_NEWLINE_ROW  = 1, // image_newline after each row of the stitched grid (anyres images)
+    VTC_NEWLINE_END  = 2, // one image_newline after all tokens (LLaVA-OneVision video)
+};
+typedef struct vtc_tiling {
+    int32_t kind;               // enum vtc_tiling_kind
+    int32_t newline;            // enum vtc_newline
+    int32_t image_w, image_h;   // the original image (anyres)
+    int32_t tiles_h, tiles_w;   // sub-images: T = 1 + tiles_h * tiles_w
+    int32_t unpad_y0, unpad_x0; // unpad_image's window in the stitched grid
+    int32_t unpad_h, unpad_w;
+    int32_t out_h, out_w;       // the grid the language model sees: the window, or its shrink
+} vtc_tiling;
+
 // The full visual-token grid of one image or clip: everything a pruning method
-// may need. Frames are stacked: token i is frame i / (H*W). Arrays are owned by
-// the struct; fields a model cannot provide are NULL.
+// may need. Frames are stacked: token i is frame i / (H*W) (for an anyres image,
+// tile i / (H*W), see vtc_tiling). Arrays are owned by the struct; fields a
+// model cannot provide are NULL.
 typedef struct vtc_features {
     int32_t T, H, W;        // grid: frames, rows, columns of patches
     int32_t n;              // T*H*W patch tokens (CLS not included)
@@ -219,6 +244,8 @@ typedef struct vtc_features {
     char    model[128];     // the model that made these (vtc_model_info.name), "" when unknown
     char    model_format[16];// its vtc_model_info.format, "" when unknown
     int32_t feature_layer;  // its resolved feature layer (1-based block), 0 when unknown
+    vtc_tiling tiling;      // how the frames become the LM's sequence (all 0: frames in order)
+    float  *newline;        // [lm_dim] the model's image_newline embedding, or NULL
 } vtc_features;
 
 // Allocates an empty features struct with the given geometry and the arrays
@@ -227,7 +254,7 @@ typedef struct vtc_features {
 enum {
     VTC_F_FEATURES = 1 << 0, VTC_F_CLS = 1 << 1, VTC_F_CLS_ATTN = 1 << 2,
     VTC_F_CLS_ATTN_LAST = 1 << 3, VTC_F_KEYS = 1 << 4, VTC_F_EMBEDS = 1 << 5,
-    VTC_F_CLS_EMBED = 1 << 6, VTC_F_TIMESTAMPS = 1 << 7,
+    VTC_F_CLS_EMBED = 1 << 6, VTC_F_TIMESTAMPS = 1 << 7, VTC_F_NEWLINE = 1 << 8,
 };
 VTC_API vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim,
                                int32_t lm_dim, unsigned fields);
@@ -288,7 +315,11 @@ typedef struct vtc_tokens {
     int32_t  space;      // enum vtc_space: where `data` lives
     float   *data;       // [n, dim] embeddings
     int32_t *index;      // [n] flattened source position t*H*W + y*W + x, or -1 (synthetic/CLS)
-    int32_t *pos;        // [n, 3] (t, y, x) of the token or of its representative
+    int32_t *pos;        // [n, 3] (t, y, x) of the token or of its representative; for an anyres
+                         // image (0, y, x) in the base grid (tile 0) or in the stitched grid the
+                         // LM sees (the others), and (0, y, -1) for the newline ending row y
+    int32_t *tile;       // [n] anyres / newline layouts: the tile a token comes from (0 = base
+                         // image), -1 for an image_newline row; NULL otherwise
     float   *weight;     // [n] how many source tokens this one stands for
     int32_t *codes;      // [n_input] codebook methods (vq): code id of each source token
                          // in t*H*W + y*W + x order; NULL for other methods
@@ -304,6 +335,7 @@ typedef struct vtc_tokens {
     char     model[128]; // the features' model, format and feature layer ("", 0 when unknown)
     char     model_format[16];
     int32_t  feature_layer;
+    vtc_tiling tiling;   // the features' layout: how pos and tile map onto the image
 } vtc_tokens;
 
 enum vtc_space {
@@ -323,6 +355,17 @@ struct vtc_prune_params {
                            // rounds (halves to even), at least 1; 0 = not given (default 0)
     const char *params;    // method knobs "name=value,name=value", see vtc_method_*  (default NULL)
     uint64_t    seed;      // for seeded methods (default 0)
+    int32_t     pack;      // anyres images: how kept tile tokens are laid out, enum vtc_pack
+                           // (default VTC_PACK_NATIVE)
+};
+// How the tokens a method keeps of an anyres image are laid out (the official
+// pruning codes differ; docs/methods.md#tiled-images):
+enum vtc_pack {
+    VTC_PACK_NATIVE  = 0, // as the model lays out its tokens: base first, then the stitched grid in
+                          // raster order, tokens outside unpad_image's window dropped, image_newline
+                          // after each row that keeps a token (every row when nothing is pruned)
+    VTC_PACK_UNPAD   = 1, // the same without newline tokens (HiRED's official packing)
+    VTC_PACK_SPATIAL = 2, // no unpadding, no newline tokens (FasterVLM's official packing)
 };
 VTC_API struct vtc_prune_params vtc_prune_params_default(void);
 

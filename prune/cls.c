@@ -10,6 +10,10 @@
 // Video: over the whole clip by default, or per_frame=1 with k/T per frame (the
 // first k mod T frames one more) — per_frame=1 is FasterVLM's own Video-LLaVA
 // variant (encode_videos: topk per frame, each frame sorted, frames in order).
+// An anyres image (tiles stacked as frames, vtc_tiling): per tile by default, k/T
+// tokens in each, each tile ranked by its own CLS row, as FasterVLM's LLaVA-NeXT
+// path selects (the same k in every sub-image; CLS rows of different tiles are
+// not on one scale). per_frame=0 given explicitly ranks all tiles together.
 // Without a CLS token (SigLIP) cls_attn holds the mean attention each token
 // receives, and the note says so.
 #include <stdio.h>
@@ -19,7 +23,8 @@
 #include "prune.h"
 
 static const struct vtc_param_def PARAMS[] = {
-    { "per_frame", "0", "1: select k/T tokens in each frame instead of over the clip", 0, 1, 1 },
+    { "per_frame", "0", "1: select k/T tokens in each frame (or anyres tile, its default) instead of over the clip",
+      0, 1, 1 },
 };
 
 static int run_cls(const struct vtc_prune_input *in, vtc_tokens **out) {
@@ -28,7 +33,8 @@ static int run_cls(const struct vtc_prune_input *in, vtc_tokens **out) {
     int32_t *idx = vtc_alloc((size_t)k, sizeof *idx);
     if (!idx) return VTC_ERR_NOMEM;
     int st = 0, n_out = k;
-    if (in->p->v[0] && f->T > 1) {
+    const int per_tile = f->tiling.kind == VTC_TILING_ANYRES && !(in->p->given & 1);
+    if ((in->p->v[0] || per_tile) && f->T > 1) {
         n_out = 0;
         for (int32_t t = 0; t < f->T && !st; t++) {
             int32_t kt = k / f->T + (t < k % f->T ? 1 : 0);

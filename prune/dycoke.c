@@ -163,6 +163,8 @@ static int run_dycoke(const struct vtc_prune_input *in, vtc_tokens **out) {
     if (!(k > 0 && k < 1)) return vtc_set_error(VTC_ERR_ARG, "dycoke: k=%g must be in (0, 1)", k);
     if (f->T < 1 || f->H < 1 || f->W < 1 || (int64_t)f->T * f->H * f->W != f->n)
         return vtc_set_error(VTC_ERR_ARG, "dycoke: grid %dx%dx%d does not hold %d tokens", f->T, f->H, f->W, f->n);
+    if (f->tiling.kind != VTC_TILING_NONE)
+        return vtc_set_error(VTC_ERR_NEEDS, "dycoke needs video frames: an anyres image's tiles are not frames");
     const int T = f->T, hw = f->H * f->W;
 
     // Frames kept whole (the first of each window) and frames compared.

@@ -118,6 +118,8 @@ int vtc_params_parse(const struct vtc_method *m, const char *text, struct vtc_pa
 
 // The budget's form, before any tokens are known.
 static int check_budget(struct vtc_prune_params p) {
+    if (p.pack < VTC_PACK_NATIVE || p.pack > VTC_PACK_SPATIAL)
+        return vtc_set_error(VTC_ERR_ARG, "pack mode %d (native 0, unpad 1, spatial 2)", p.pack);
     if (p.n_keep < 0) return vtc_set_error(VTC_ERR_ARG, "--keep %d: a count must be at least 1", p.n_keep);
     if (!isfinite(p.keep_ratio) || p.keep_ratio < 0 || p.keep_ratio > 1)
         return vtc_set_error(VTC_ERR_ARG, "--keep: a fraction must be in (0, 1], not %g", p.keep_ratio);
@@ -208,6 +210,7 @@ int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struc
     vtc_tokens *t = *out;
     t->n_input = f->n;
     t->grid[0] = f->T, t->grid[1] = f->H, t->grid[2] = f->W;
+    t->tiling = f->tiling;
     snprintf(t->method, sizeof t->method, "%s", m->name);
     t->n_keep = p->n_keep;
     t->keep_ratio = p->keep_ratio;

@@ -31,6 +31,7 @@ void vtc_tokens_free(vtc_tokens *t) {
     free(t->pos);
     free(t->weight);
     free(t->codes);
+    free(t->tile);
     free(t->params);
     free(t->timestamps);
     free(t);

@@ -202,8 +202,8 @@ class AgainstCLI(unittest.TestCase):
         self.assertEqual((px.shape, px.dtype), ((336, 336, 3), np.uint8))
         path = cli_features(SCENE)
         # an image file's frame has timestamp 0; pixels have none unless given
-        check_features(self, model().encode(px, timestamps=[0.0]), path, "encode(ndarray)")
-        check_features(self, model().encode(px[None], timestamps=[0.0]), path, "encode([1, H, W, 3])")
+        check_features(self, model().encode(px), path, "encode(ndarray)")
+        check_features(self, model().encode(px[None]), path, "encode([1, H, W, 3])")
         f = model().encode(px)
         self.assertIsNone(f.timestamps)
         same_bits(self, f.embeds, read_st(path)[0]["embeds"], "encode(ndarray) without timestamps")

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "anyres.h"
 #include "base/mapfile.h"
 #include "family.h"
 #include "loader.h"
@@ -76,6 +77,11 @@ static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
     if (ptype && strcmp(ptype, "mlp"))
         return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\" is not supported (vtc runs the LLaVA "
                              "\"mlp\" projector over the %s vision families)", ld->path, ptype, vtc_family_list());
+    // LLaVA-1.6 files list the hidden states whose features are concatenated;
+    // until vtc reads that list, such a file is refused rather than read as the last block.
+    if (vtc_gguf_find_key(g, "clip.vision.feature_layer") >= 0)
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.vision.feature_layer (features from listed layers) is "
+                             "not supported yet", ld->path);
     *fam = vtc_family_for_tensors(ld);
     if (!*fam) return vtc_set_error(VTC_ERR_FORMAT, "%s: no vision tower (no v.patch_embd.weight)", ld->path);
     return VTC_OK;
@@ -127,27 +133,107 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
         return vtc_set_error(VTC_ERR_FORMAT, "%s: missing tensor %spost_layernorm.weight (a plain %s tower's "
                              "last_hidden_state passes through it)", ld->path, ld->prefix, m->family->name);
 
+    if (m->layout != VTC_LAYOUT_SINGLE) {
+        // the base image and OneVision's video frames: a plain resize to the tile
+        if (params->aspect)
+            return vtc_set_error(VTC_ERR_ARG, "%s: an aspect mode for an %s model (its processor resizes and tiles)",
+                                 ld->path, vtc_layout_name(m->layout));
+        m->aspect = VTC_ASPECT_RESIZE;
+    }
     if (params->aspect) m->aspect = params->aspect;
     return VTC_OK;
 }
 
-// The tile layout a config or GGUF file asks for.
+// transformers' LlavaNextConfig default image_grid_pinpoints, (height, width).
+static const struct vtc_pinpoint NEXT_PINPOINTS[] = { { 336, 672 }, { 672, 336 }, { 672, 672 }, { 1008, 336 },
+                                                      { 336, 1008 } };
+
+// config.json's image_grid_pinpoints: a list of [height, width] pairs.
+static int config_pinpoints(struct vtc_model *m, const cJSON *list, const char *path) {
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n < 1 || n > VTC_ANYRES_MAX_PINPOINTS)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: \"image_grid_pinpoints\" must be a list of 1..%d [height, width] "
+                             "pairs", path, VTC_ANYRES_MAX_PINPOINTS);
+    int32_t *flat = vtc_alloc((size_t)n * 2, sizeof *flat);
+    m->pinpoints = vtc_alloc((size_t)n, sizeof *m->pinpoints);
+    if (!flat || !m->pinpoints) {
+        free(flat);
+        return VTC_ERR_NOMEM;
+    }
+    int st = 0;
+    for (int i = 0; i < n && !st; i++) {
+        const cJSON *pair = cJSON_GetArrayItem(list, i);
+        for (int j = 0; j < 2 && !st; j++) {
+            const cJSON *v = cJSON_IsArray(pair) && cJSON_GetArraySize(pair) == 2 ? cJSON_GetArrayItem(pair, j) : NULL;
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e9)
+                st = vtc_set_error(VTC_ERR_FORMAT, "%s: image_grid_pinpoints[%d] is not a [height, width] pair of "
+                                   "integers", path, i);
+            else
+                flat[2 * i + j] = (int32_t)v->valuedouble;
+        }
+    }
+    if (!st) st = vtc_anyres_pinpoints_parse(flat, 2 * n, VTC_PINPOINTS_HW, m->pinpoints, n, &m->n_pinpoints);
+    free(flat);
+    return st;
+}
+
+// The tile layout a config or GGUF file asks for, with its pinpoints and tile budget.
 static int read_layout(struct vtc_model *m, const struct vtc_load *ld) {
     m->layout = ld->wrapper ? ld->wrapper->layout : VTC_LAYOUT_SINGLE;
-    const char *ar = vtc_cfg_str(ld->cfg, "image_aspect_ratio");
-    if (ar && !strncmp(ar, "anyres", 6)) m->layout = strncmp(ar, "anyres_max", 10) ? VTC_LAYOUT_ANYRES : VTC_LAYOUT_ANYRES_MAX;
-    if (ld->gguf) {
-        const char *merge = NULL;
-        if (vtc_gguf_find_key(ld->gguf, "clip.vision.mm_patch_merge_type") >= 0)
-            vtc_gguf_get_str(ld->gguf, "clip.vision.mm_patch_merge_type", &merge);
-        if ((merge && !strcmp(merge, "spatial_unpad")) || vtc_gguf_find_key(ld->gguf, "clip.vision.image_grid_pinpoints") >= 0)
-            m->layout = VTC_LAYOUT_ANYRES;
+    const char *path = ld->cfg_path ? ld->cfg_path : ld->path;
+    int st = 0;
+    if (ld->st) {
+        const char *ar = vtc_cfg_str(ld->cfg, "image_aspect_ratio");
+        if (ar && !strncmp(ar, "anyres", 6))
+            m->layout = strncmp(ar, "anyres_max", 10) ? VTC_LAYOUT_ANYRES : VTC_LAYOUT_ANYRES_MAX;
+        if (m->layout == VTC_LAYOUT_SINGLE) return VTC_OK;
+        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(ld->cfg, "image_grid_pinpoints");
+        if (!pp && ld->pre) pp = cJSON_GetObjectItemCaseSensitive(ld->pre, "image_grid_pinpoints");
+        if (pp) {
+            st = config_pinpoints(m, pp, path);
+        } else if (m->layout == VTC_LAYOUT_ANYRES) {
+            m->n_pinpoints = (int)(sizeof NEXT_PINPOINTS / sizeof NEXT_PINPOINTS[0]);
+            m->pinpoints = vtc_alloc((size_t)m->n_pinpoints, sizeof *m->pinpoints);
+            if (!m->pinpoints) return VTC_ERR_NOMEM;
+            memcpy(m->pinpoints, NEXT_PINPOINTS, sizeof NEXT_PINPOINTS);
+        } else {
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: a LLaVA-OneVision config without image_grid_pinpoints", path);
+        }
+        if (!st && m->layout == VTC_LAYOUT_ANYRES_MAX) {
+            // LlavaOnevisionConfig's vision_aspect_ratio, "anyres_max_9" by default
+            const char *var = vtc_cfg_str(ld->cfg, "vision_aspect_ratio");
+            if (!var) var = ar && !strncmp(ar, "anyres_max_", 11) ? ar : "anyres_max_9";
+            char *end = NULL;
+            long n = strncmp(var, "anyres_max_", 11) ? 0 : strtol(var + 11, &end, 10);
+            if (n < 1 || n > VTC_ANYRES_MAX_TILES || !end || *end)
+                return vtc_set_error(VTC_ERR_FORMAT, "%s: vision_aspect_ratio \"%s\" (vtc reads anyres_max_N)", path, var);
+            m->max_tiles = (int)n;
+        }
+        return st;
     }
-    if (m->layout != VTC_LAYOUT_SINGLE)
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: %s tiling (%s) is not implemented yet; loading this model as "
-                             "one tile would misread it", ld->path, vtc_layout_name(m->layout),
-                             m->layout == VTC_LAYOUT_ANYRES ? "LLaVA-NeXT" : "LLaVA-OneVision");
-    return VTC_OK;
+    // llama.cpp mmproj (the legacy LLaVA-1.6 converter): spatial_unpad with the
+    // pinpoints as a flat list of (width, height) pairs, as clip.cpp reads them.
+    const vtc_gguf *g = ld->gguf;
+    const char *merge = NULL;
+    if (vtc_gguf_find_key(g, "clip.vision.mm_patch_merge_type") >= 0 &&
+        (st = vtc_gguf_get_str(g, "clip.vision.mm_patch_merge_type", &merge)))
+        return vtc_wrap_error(st, "%s", ld->path);
+    int has_pp = vtc_gguf_find_key(g, "clip.vision.image_grid_pinpoints") >= 0;
+    if (merge && strcmp(merge, "flat") && strcmp(merge, "spatial_unpad"))
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.vision.mm_patch_merge_type \"%s\" (vtc reads flat and "
+                             "spatial_unpad)", ld->path, merge);
+    if (!has_pp && !(merge && !strcmp(merge, "spatial_unpad"))) return VTC_OK;
+    if (!has_pp) return vtc_set_error(VTC_ERR_FORMAT, "%s: spatial_unpad without clip.vision.image_grid_pinpoints",
+                                      ld->path);
+    m->layout = VTC_LAYOUT_ANYRES;
+    int32_t flat[2 * 64];
+    int n = 0;
+    st = vtc_gguf_get_arr_i32(g, "clip.vision.image_grid_pinpoints", flat, (int)(sizeof flat / sizeof flat[0]), &n);
+    if (st) return vtc_wrap_error(st, "%s: clip.vision.image_grid_pinpoints", ld->path);
+    m->pinpoints = vtc_alloc((size_t)(n / 2 + 1), sizeof *m->pinpoints);
+    if (!m->pinpoints) return VTC_ERR_NOMEM;
+    st = vtc_anyres_pinpoints_parse(flat, n, VTC_PINPOINTS_WH, m->pinpoints, n / 2 + 1, &m->n_pinpoints);
+    return st ? vtc_wrap_error(st, "%s: clip.vision.image_grid_pinpoints", ld->path) : VTC_OK;
 }
 
 // The common path of every format: recognise, load, finish.
@@ -159,6 +245,11 @@ static int load_from(struct vtc_model *m, struct vtc_load *ld, const char *forma
         st = read_layout(m, ld);
     }
     if (!st) st = fam->load(m, ld);
+    if (!st && m->layout != VTC_LAYOUT_SINGLE) {
+        st = vtc_anyres_pinpoints_check(m->pinpoints, m->n_pinpoints, m->image_size);
+        if (st) st = vtc_wrap_error(st, "%s: image_grid_pinpoints", ld->path);
+        else if (!m->newline) st = vtc_set_error(VTC_ERR_FORMAT, "%s: an anyres model without image_newline", ld->path);
+    }
     if (!st) st = finish(m, ld);
     if (!st) {
         snprintf(m->name, sizeof m->name, "%s%s", !strcmp(fam->name, "clip") ? "clip-vit" : fam->name,

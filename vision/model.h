@@ -9,7 +9,8 @@ enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2 }
 // The attention statistic a tower reports per patch (vtc_features.cls_attn).
 enum vtc_stat { VTC_STAT_CLS_ROW = 0, VTC_STAT_RECEIVED = 1 };
 
-struct vtc_family; // family.h
+struct vtc_family;   // family.h
+struct vtc_pinpoint; // anyres.h
 
 struct vtc_vit_block {
     float *ln1_w, *ln1_b;      // [D]
@@ -58,7 +59,7 @@ struct vtc_model {
     // Anyres layouts: the pinpoint resolutions (height, width pairs, pixels) and
     // OneVision's tile budget (anyres_max_N; 0 = none).
     int n_pinpoints;
-    int (*pinpoints)[2];
+    struct vtc_pinpoint *pinpoints; // [n_pinpoints] (height, width), vision/anyres.h
     int max_tiles;
 
     float *arena;

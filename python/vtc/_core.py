@@ -829,7 +829,10 @@ class Context(_Owner):
             if isinstance(x, Media):
                 mh = x._handle()
                 m = mh.ptr.contents
-                st = lib.vtc_encode_frames(ctx, m.frames, m.n_frames, m.timestamps, byref(out))
+                if m.is_video:
+                    st = lib.vtc_encode_frames(ctx, m.frames, m.n_frames, m.timestamps, byref(out))
+                else:  # an image: tiled when the model tiles (LLaVA-NeXT / OneVision anyres)
+                    st = lib.vtc_encode_image(ctx, m.frames[0], byref(out))
             else:
                 if isinstance(x, (list, tuple)):
                     imgs = [_image(a, f"frame {i}") for i, a in enumerate(x)]
@@ -846,9 +849,12 @@ class Context(_Owner):
                     ts = _floats(timestamps, "timestamps", np.float64)
                     if ts.shape != (len(imgs),):
                         raise ArgumentError(f"timestamps: want shape [{len(imgs)}], got {list(ts.shape)}")
-                arr = (POINTER(_ffi.Image) * len(imgs))(*[i.ptr for i in imgs])
-                st = lib.vtc_encode_frames(ctx, arr, len(imgs), None if ts is None else _ptr(ts, c_double),
-                                           byref(out))
+                if ts is None and not isinstance(x, (list, tuple)) and _as_numpy(x).ndim == 3:
+                    st = lib.vtc_encode_image(ctx, imgs[0].ptr, byref(out))  # one image [H, W, 3]
+                else:
+                    arr = (POINTER(_ffi.Image) * len(imgs))(*[i.ptr for i in imgs])
+                    st = lib.vtc_encode_frames(ctx, arr, len(imgs), None if ts is None else _ptr(ts, c_double),
+                                               byref(out))
             check(st, ctx)
             f = Features._own(out)
         if pool != 1:

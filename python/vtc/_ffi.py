@@ -95,6 +95,12 @@ class CtxParams(Structure):
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
 
 
+class Tiling(Structure):
+    _fields_ = [("kind", c_int32), ("newline", c_int32), ("image_w", c_int32), ("image_h", c_int32),
+                ("tiles_h", c_int32), ("tiles_w", c_int32), ("unpad_y0", c_int32), ("unpad_x0", c_int32),
+                ("unpad_h", c_int32), ("unpad_w", c_int32), ("out_h", c_int32), ("out_w", c_int32)]
+
+
 class Features(Structure):
     _fields_ = [("T", c_int32), ("H", c_int32), ("W", c_int32), ("n", c_int32), ("dim", c_int32),
                 ("head_dim", c_int32), ("lm_dim", c_int32), ("cls_is_received", c_int32),
@@ -103,7 +109,8 @@ class Features(Structure):
                 ("cls_embed", POINTER(c_float)), ("timestamps", POINTER(c_double)),
                 ("flops_encoder", c_double), ("flops_projector", c_double), ("ms_preprocess", c_double),
                 ("ms_encode", c_double), ("ms_project", c_double), ("model", c_char * 128),
-                ("model_format", c_char * 16), ("feature_layer", c_int32)]
+                ("model_format", c_char * 16), ("feature_layer", c_int32), ("tiling", Tiling),
+                ("newline", POINTER(c_float))]
 
 
 class Media(Structure):
@@ -119,16 +126,16 @@ class SampleParams(Structure):
 class Tokens(Structure):
     _fields_ = [("n", c_int32), ("dim", c_int32), ("n_input", c_int32), ("space", c_int32),
                 ("data", POINTER(c_float)), ("index", POINTER(c_int32)), ("pos", POINTER(c_int32)),
-                ("weight", POINTER(c_float)), ("codes", POINTER(c_int32)), ("grid", c_int32 * 3),
+                ("tile", POINTER(c_int32)), ("weight", POINTER(c_float)), ("codes", POINTER(c_int32)), ("grid", c_int32 * 3),
                 ("method", c_char * 32), ("note", c_char * 256), ("flops_projector", c_double),
                 ("params", c_char_p), ("n_keep", c_int32), ("keep_ratio", c_double),
                 ("timestamps", POINTER(c_double)), ("model", c_char * 128), ("model_format", c_char * 16),
-                ("feature_layer", c_int32)]
+                ("feature_layer", c_int32), ("tiling", Tiling)]
 
 
 class PruneParams(Structure):
     _fields_ = [("method", c_char_p), ("n_keep", c_int32), ("keep_ratio", c_double), ("params", c_char_p),
-                ("seed", c_uint64)]
+                ("seed", c_uint64), ("pack", c_int32)]
 
 
 class LMShape(Structure):
@@ -145,7 +152,7 @@ class Flops(Structure):
 STRUCTS = {"vtc_limits": Limits, "vtc_image": Image, "vtc_model_params": ModelParams,
            "vtc_model_info": ModelInfo, "vtc_ctx_params": CtxParams, "vtc_features": Features,
            "vtc_media": Media, "vtc_sample_params": SampleParams, "vtc_tokens": Tokens,
-           "vtc_prune_params": PruneParams, "vtc_lm_shape": LMShape, "vtc_flops": Flops}
+           "vtc_prune_params": PruneParams, "vtc_tiling": Tiling, "vtc_lm_shape": LMShape, "vtc_flops": Flops}
 
 # ---------------------------------------------------------------- prototypes
 
