@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Writes the encoder parity fixtures: tiny seeded random-weight models of the exact
-CLIP, SigLIP and LLaVA architectures, in Hugging Face safetensors layouts (F32, F16,
-BF16; single file and sharded) and as a legacy llama.cpp LLaVA mmproj GGUF, plus the
-outputs of the float64 reference (tools/vtc_ref.py) on two real-photo images.
+CLIP, SigLIP, LLaVA, LLaVA-NeXT and LLaVA-OneVision architectures, in Hugging Face
+safetensors layouts (F32, F16, BF16; single file and sharded) and as legacy llama.cpp
+mmproj GGUFs (LLaVA-1.5 and LLaVA-1.6), plus the outputs of the float64 references
+(tools/vtc_ref.py, tools/ref_families.py) on real-photo images and a 4-frame clip.
 
     /usr/bin/python3 tools/gen_model_fixtures.py [--out DIR]   # default: tests/fixtures
 
-Deterministic: the same bytes on every run. Writes under DIR:
+Deterministic: the same bytes on every run (the clip needs the ffmpeg tool). Writes under DIR:
   models/clip224/         CLIPVisionModel 224/16, 3 layers, quick_gelu, F32, one file
   models/clip336/         CLIPVisionModel 336/14, 4 layers, gelu (erf), F16, legacy preprocessor json
   models/siglip384/       SiglipVisionModel 384/16, 3 layers, gelu_pytorch_tanh, BF16, with the
@@ -15,18 +16,28 @@ Deterministic: the same bytes on every run. Writes under DIR:
                           projector to 48, F32, two shards + index, a few language_model.* tensors
   models/mmproj-legacy.gguf  models/llava as llama.cpp's legacy convert_image_encoder_to_gguf.py
                           writes LLaVA-1.5 (last block and post-LN dropped, fc1 -> ffn_down)
+  models/siglip384p14/    SiglipVisionModel at so400m's geometry 384/14 (27x27), width 48, 3 heads
+  models/siglip384p14-noconfig/  the same weights without config.json
+  models/siglip224p16/    SiglipModel (image + text towers) 224/16 as google/siglip-base-patch16-224
+  models/llava-next/      llava-hf LlavaNextForConditionalGeneration (CLIP 336/14, newline, F16, 2 shards)
+  models/mmproj-llava16.gguf  models/llava-next through llava_surgery_v2.py + the legacy converter
+  models/onevision/       llava-hf LlavaOnevisionForConditionalGeneration (SigLIP 384/14, F16)
   ref_images/             photo.jpg (200x150 cut of a real photo), portrait_rgba.png (121x180,
-                          RGBA with a varying alpha that convert('RGB') drops)
-  expected/<model>__<image>__<aspect>__<layer>.safetensors   the reference outputs, F32
-  (each expected file's metadata holds pixels_fnv1a64, a hash of the model input [3,S,S] F32 —
-                          after pad/resize/crop, before rescale and normalise)
+                          RGBA with a varying alpha that convert('RGB') drops), seven JPEGs of
+                          other aspect ratios (FAMILY_IMAGES) and clip4.mkv (4 frames, FFV1)
+  expected/<model>__<image>__<aspect>__<layer>.safetensors   the reference outputs, F32 / I32
+  (each expected file's metadata holds FNV-1a hashes of the model input(s) [3,S,S] F32 —
+                          after pad/resize/crop/tiling, before rescale and normalise)
   expected/MANIFEST.txt   one line per case (format in its header)
 
 The reference runs on the weights read back from the files written (F16/BF16 rounded).
+Every tensor convention is in tools/README.md.
 """
 import argparse
 import json
+import math
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -34,6 +45,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_families as RF  # noqa: E402
 import vtc_ref as R  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -180,7 +192,7 @@ def make_clip336(rng, d):
 
 def make_siglip384(rng, rng_extra, d):
     cfg = dict(arch="siglip", image_size=384, patch=16, hidden=32, heads=4, ffn=64, layers=3,
-               act="gelu_pytorch_tanh", eps=1e-6, mean=R.SIGLIP_MEAN, std=R.SIGLIP_STD)
+               act="gelu_pytorch_tanh", eps=1e-6, mean=R.SIGLIP_MEAN, std=R.SIGLIP_STD, post_ln_last=True)
     w = rand_vision(rng, "siglip", 384, 16, 32, 64, 3)
     w.update(siglip_head(rng_extra, 32, 64))
     R.write_safetensors(os.path.join(d, "model.safetensors"),
@@ -252,6 +264,82 @@ STATE_DICT_ORDER = ["self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj", 
                     "mlp.fc1", "mlp.fc2", "layer_norm2"]
 
 
+def legacy_tensor(name, arr):
+    """convert_image_encoder_to_gguf.py's storage rule at its default ftype 1: 4-D tensors
+    and 2-D '.weight' tensors F16, the rest F32 (its projector loop stores every 2-D
+    or 4-D tensor F16, which is the same set for mm.*)."""
+    arr = np.asarray(arr, np.float32)
+    if arr.ndim == 4 or (arr.ndim == 2 and name.endswith(".weight")):
+        return name, arr.astype(np.float16), R.GGML_F16
+    return name, arr, R.GGML_F32
+
+
+def legacy_vision_tensors(w, n_blocks):
+    """CLIPVisionModel's state_dict in the converter's names, blocks 0..n_blocks-1,
+    post_layernorm skipped (has_llava_projector)."""
+    out = [legacy_tensor("v.class_embd", w["embeddings.class_embedding"]),
+           legacy_tensor("v.patch_embd.weight", w["embeddings.patch_embedding.weight"]),
+           legacy_tensor("v.position_embd.weight", w["embeddings.position_embedding.weight"]),
+           legacy_tensor("v.pre_ln.weight", w["pre_layrnorm.weight"]),
+           legacy_tensor("v.pre_ln.bias", w["pre_layrnorm.bias"])]
+    for l in range(n_blocks):
+        for hf in STATE_DICT_ORDER:
+            for suf in ("weight", "bias"):
+                out.append(legacy_tensor(f"v.blk.{l}.{LEGACY_BLOCK_NAMES[hf]}.{suf}", w[f"encoder.layers.{l}.{hf}.{suf}"]))
+    return out
+
+
+def legacy_vision_kvs(name, vc, n_blocks):
+    """The converter's KV pairs up to clip.vision.block_count, in its order."""
+    S, U32, B = R.GGUF_STR, R.GGUF_U32, R.GGUF_BOOL
+    return [("general.architecture", S, "clip"), ("clip.has_text_encoder", B, False),
+            ("clip.has_vision_encoder", B, True), ("clip.has_llava_projector", B, True),
+            ("general.file_type", U32, 1), ("general.name", S, name),
+            ("general.description", S, "image encoder for LLaVA"), ("clip.projector_type", S, "mlp"),
+            ("clip.vision.image_size", U32, vc["image_size"]), ("clip.vision.patch_size", U32, vc["patch_size"]),
+            ("clip.vision.embedding_length", U32, vc["hidden_size"]),
+            ("clip.vision.feed_forward_length", U32, vc["intermediate_size"]),
+            ("clip.vision.projection_dim", U32, vc["projection_dim"]),  # CLIP's own, not the LM width
+            ("clip.vision.attention.head_count", U32, vc["num_attention_heads"]),
+            ("clip.vision.attention.layer_norm_epsilon", R.GGUF_F32, vc.get("layer_norm_eps", 1e-5)),
+            ("clip.vision.block_count", U32, n_blocks)]
+
+
+def legacy_tail_kvs(vc):
+    """image_mean/std (the converter's CLIP defaults: no processor is loaded for a
+    vision-only model) and clip.use_gelu (hidden_act == "gelu"; quick_gelu -> False)."""
+    return [("clip.vision.image_mean", R.GGUF_ARR, (R.GGUF_F32, R.CLIP_MEAN)),
+            ("clip.vision.image_std", R.GGUF_ARR, (R.GGUF_F32, R.CLIP_STD)),
+            ("clip.use_gelu", R.GGUF_BOOL, vc["hidden_act"] == "gelu")]
+
+
+def read_legacy_gguf(path, cfg):
+    """A legacy mmproj read back in transformers names: (vision weights, projector,
+    image_newline or None) as float64 tensors."""
+    kv, types, t, infos = R.read_gguf(path)
+    assert "v.post_ln.weight" not in t and types["clip.vision.attention.layer_norm_epsilon"] == R.GGUF_F32
+    inv = {v: k for k, v in LEGACY_BLOCK_NAMES.items()}
+    back, proj_back, newline = {}, {}, None
+    top = {"v.class_embd": "embeddings.class_embedding", "v.patch_embd.weight": "embeddings.patch_embedding.weight",
+           "v.position_embd.weight": "embeddings.position_embedding.weight", "v.pre_ln.weight": "pre_layrnorm.weight",
+           "v.pre_ln.bias": "pre_layrnorm.bias"}
+    for name, arr in t.items():
+        a = torch.from_numpy(arr.astype(np.float64))
+        if name == "model.image_newline":
+            newline = a
+        elif name.startswith("mm."):
+            proj_back[name.replace("mm.0", "linear_1").replace("mm.2", "linear_2")] = a
+        elif name in top:
+            back[top[name]] = a
+        else:
+            _, _, l, gg, suf = name.split(".")
+            back[f"encoder.layers.{l}.{inv[gg]}.{suf}"] = a
+    assert back["encoder.layers.0.mlp.fc1.weight"].shape == (cfg["ffn"], cfg["hidden"])
+    p = cfg["patch"]
+    assert [i[1] for i in infos if i[0] == "v.patch_embd.weight"][0] == [p, p, 3, cfg["hidden"]]  # ggml order
+    return kv, back, proj_back, newline
+
+
 def make_mmproj(path, cfg_llava, w, proj, vc):
     """What `convert_image_encoder_to_gguf.py -m clip-vit-large-patch14-336 --llava-projector
     llava.projector` writes (no vision_feature_layer in that config): projector tensors first
@@ -260,64 +348,423 @@ def make_mmproj(path, cfg_llava, w, proj, vc):
     4-D always F16, 2-D '.weight' F16, the rest F32."""
     L = cfg_llava["layers"]
     tensors = []
-
-    def add(name, arr):
-        arr = np.asarray(arr, np.float32)
-        if arr.ndim == 4 or (arr.ndim == 2 and name.endswith(".weight")):
-            tensors.append((name, arr.astype(np.float16), R.GGML_F16))
-        else:
-            tensors.append((name, arr, R.GGML_F32))
-
     for hf, gg in (("linear_1", "mm.0"), ("linear_2", "mm.2")):
-        add(gg + ".weight", proj[hf + ".weight"])
-        add(gg + ".bias", proj[hf + ".bias"])
-    add("v.class_embd", w["embeddings.class_embedding"])
-    add("v.patch_embd.weight", w["embeddings.patch_embedding.weight"])
-    add("v.position_embd.weight", w["embeddings.position_embedding.weight"])
-    add("v.pre_ln.weight", w["pre_layrnorm.weight"])
-    add("v.pre_ln.bias", w["pre_layrnorm.bias"])
-    for l in range(L - 1):
-        for hf in STATE_DICT_ORDER:
-            for suf in ("weight", "bias"):
-                add(f"v.blk.{l}.{LEGACY_BLOCK_NAMES[hf]}.{suf}", w[f"encoder.layers.{l}.{hf}.{suf}"])
-    S, U32, B = R.GGUF_STR, R.GGUF_U32, R.GGUF_BOOL
-    kvs = [("general.architecture", S, "clip"), ("clip.has_text_encoder", B, False),
-           ("clip.has_vision_encoder", B, True), ("clip.has_llava_projector", B, True),
-           ("general.file_type", U32, 1), ("general.name", S, "vtc-tiny-clip-vit-336"),
-           ("general.description", S, "image encoder for LLaVA"), ("clip.projector_type", S, "mlp"),
-           ("clip.vision.image_size", U32, vc["image_size"]), ("clip.vision.patch_size", U32, vc["patch_size"]),
-           ("clip.vision.embedding_length", U32, vc["hidden_size"]),
-           ("clip.vision.feed_forward_length", U32, vc["intermediate_size"]),
-           ("clip.vision.projection_dim", U32, vc["projection_dim"]),  # CLIP's own, not the LM width
-           ("clip.vision.attention.head_count", U32, vc["num_attention_heads"]),
-           ("clip.vision.attention.layer_norm_epsilon", R.GGUF_F32, vc["layer_norm_eps"]),
-           ("clip.vision.block_count", U32, L - 1),
-           ("clip.vision.image_mean", R.GGUF_ARR, (R.GGUF_F32, R.CLIP_MEAN)),
-           ("clip.vision.image_std", R.GGUF_ARR, (R.GGUF_F32, R.CLIP_STD)),
-           ("clip.use_gelu", B, vc["hidden_act"] == "gelu")]
-    R.write_gguf(path, kvs, tensors)
-
-    # Read it back and map to transformers names for the reference.
-    kv, types, t, infos = R.read_gguf(path)
-    assert kv["clip.vision.block_count"] == L - 1 and "v.post_ln.weight" not in t
-    assert types["clip.vision.attention.layer_norm_epsilon"] == R.GGUF_F32
-    inv = {v: k for k, v in LEGACY_BLOCK_NAMES.items()}
-    back, proj_back = {}, {}
-    top = {"v.class_embd": "embeddings.class_embedding", "v.patch_embd.weight": "embeddings.patch_embedding.weight",
-           "v.position_embd.weight": "embeddings.position_embedding.weight", "v.pre_ln.weight": "pre_layrnorm.weight",
-           "v.pre_ln.bias": "pre_layrnorm.bias"}
-    for name, arr in t.items():
-        a = torch.from_numpy(arr.astype(np.float64))
-        if name.startswith("mm."):
-            proj_back[name.replace("mm.0", "linear_1").replace("mm.2", "linear_2")] = a
-        elif name in top:
-            back[top[name]] = a
-        else:
-            _, _, l, gg, suf = name.split(".")
-            back[f"encoder.layers.{l}.{inv[gg]}.{suf}"] = a
-    assert back["encoder.layers.0.mlp.fc1.weight"].shape == (cfg_llava["ffn"], cfg_llava["hidden"])
-    assert [i[1] for i in infos if i[0] == "v.patch_embd.weight"][0] == [14, 14, 3, 32]  # ggml order
+        tensors.append(legacy_tensor(gg + ".weight", proj[hf + ".weight"]))
+        tensors.append(legacy_tensor(gg + ".bias", proj[hf + ".bias"]))
+    tensors += legacy_vision_tensors(w, L - 1)
+    R.write_gguf(path, legacy_vision_kvs("vtc-tiny-clip-vit-336", vc, L - 1) + legacy_tail_kvs(vc), tensors)
+    kv, back, proj_back, _ = read_legacy_gguf(path, cfg_llava)
+    assert kv["clip.vision.block_count"] == L - 1
     return dict(cfg_llava, layers=L - 1), back, proj_back
+
+
+# ---------------------------------------------------------------- model families (issue 29)
+
+def siglip_preprocessor(size):
+    """SiglipImageProcessor's preprocessor_config.json as google/siglip-* ship it."""
+    return {"do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": R.SIGLIP_MEAN,
+            "image_processor_type": "SiglipImageProcessor", "image_std": R.SIGLIP_STD,
+            "processor_class": "SiglipProcessor", "resample": 3, "rescale_factor": 1 / 255,
+            "size": {"height": size, "width": size}}
+
+
+def write_sorted(path, tensors):
+    """A safetensors file as the Rust serializer lays it out (one dtype: names sorted)."""
+    R.write_safetensors(path, {k: tensors[k] for k in sorted(tensors)}, {"format": "pt"})
+
+
+def make_siglip384p14(d, d_noconfig):
+    """SiglipVisionModel at so400m's geometry: 384/14 is a 27x27 grid (729 patches, the
+    last 6 pixel rows and columns never seen), width 48 with 3 heads (head count not
+    width/64), 3 blocks, F32 as google/siglip-so400m-patch14-384 ships, post_layernorm
+    and the pooling head present. config.json as save_pretrained writes it: only what
+    differs from SiglipVisionConfig's defaults (no hidden_act, layer_norm_eps,
+    num_channels: gelu_pytorch_tanh, 1e-6, 3). d_noconfig: the same weights file and
+    preprocessor_config.json, no config.json (the head count is then undetermined)."""
+    rng = np.random.default_rng(38414)
+    D, Fd, H, L = 48, 64, 3, 3
+    cfg = dict(arch="siglip", image_size=384, patch=14, hidden=D, heads=H, ffn=Fd, layers=L, act="gelu_pytorch_tanh",
+               eps=1e-6, mean=R.SIGLIP_MEAN, std=R.SIGLIP_STD, post_ln_last=True)
+    w = rand_vision(rng, "siglip", 384, 14, D, Fd, L)
+    w.update(siglip_head(rng, D, Fd))
+    write_sorted(os.path.join(d, "model.safetensors"), {"vision_model." + k: v for k, v in w.items()})
+    write_json(os.path.join(d, "config.json"), {
+        "architectures": ["SiglipVisionModel"], "hidden_size": D, "image_size": 384, "intermediate_size": Fd,
+        "model_type": "siglip_vision_model", "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 14,
+        "torch_dtype": "float32"})
+    write_json(os.path.join(d, "preprocessor_config.json"), siglip_preprocessor(384))
+    for f in ("model.safetensors", "preprocessor_config.json"):
+        shutil.copyfile(os.path.join(d, f), os.path.join(d_noconfig, f))
+    if os.path.exists(os.path.join(d_noconfig, "config.json")):
+        os.remove(os.path.join(d_noconfig, "config.json"))
+    t, _ = R.read_safetensors(os.path.join(d, "model.safetensors"))
+    return cfg, strip(t, "vision_model."), None
+
+
+def make_siglip224p16(d):
+    """SiglipModel (image and text towers) as google/siglip-base-patch16-224 ships it: one
+    F32 file with logit_scale, logit_bias, text_model.* and vision_model.*, and a
+    config.json of model_type "siglip" whose vision_config lists only what differs from
+    SiglipVisionConfig's defaults (image_size 224, hidden_act and layer_norm_eps are
+    defaults, so absent). 224/16 = 14x14 patches, width 32, 2 heads, 2 blocks; vtc
+    reads the vision tower only."""
+    rng = np.random.default_rng(22416)
+    D, Fd, H, L = 32, 64, 2, 2
+    cfg = dict(arch="siglip", image_size=224, patch=16, hidden=D, heads=H, ffn=Fd, layers=L, act="gelu_pytorch_tanh",
+               eps=1e-6, mean=R.SIGLIP_MEAN, std=R.SIGLIP_STD, post_ln_last=True)
+    w = rand_vision(rng, "siglip", 224, 16, D, Fd, L)
+    w.update(siglip_head(rng, D, Fd))
+    text = rand_vision(rng, "siglip", 64, 16, D, Fd, 1)  # a text encoder block has the vision block's tensors
+    tt = {"embeddings.token_embedding.weight": rng.normal(0, 0.5, (32, D)).astype(np.float32),
+          "embeddings.position_embedding.weight": rng.normal(0, 0.5, (16, D)).astype(np.float32),
+          "final_layer_norm.weight": text["post_layernorm.weight"], "final_layer_norm.bias": text["post_layernorm.bias"],
+          "head.weight": rng.normal(0, 0.2, (D, D)).astype(np.float32), "head.bias": np.zeros(D, np.float32)}
+    tt.update({k: v for k, v in text.items() if k.startswith("encoder.")})
+    tensors = {"logit_scale": np.array([2.3], np.float32), "logit_bias": np.array([-10.0], np.float32)}
+    tensors.update({"text_model." + k: v for k, v in tt.items()})
+    tensors.update({"vision_model." + k: v for k, v in w.items()})
+    write_sorted(os.path.join(d, "model.safetensors"), tensors)
+    write_json(os.path.join(d, "config.json"), {
+        "architectures": ["SiglipModel"], "initializer_factor": 1.0, "model_type": "siglip",
+        "text_config": {"hidden_size": D, "intermediate_size": Fd, "max_position_embeddings": 16,
+                        "model_type": "siglip_text_model", "num_attention_heads": H, "num_hidden_layers": 1,
+                        "vocab_size": 32},
+        "torch_dtype": "float32", "transformers_version": "4.37.0.dev0",
+        "vision_config": {"hidden_size": D, "intermediate_size": Fd, "model_type": "siglip_vision_model",
+                          "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 16}})
+    write_json(os.path.join(d, "preprocessor_config.json"), siglip_preprocessor(224))
+    t, _ = R.read_safetensors(os.path.join(d, "model.safetensors"))
+    return cfg, strip(t, "vision_model."), None
+
+
+def newline_init(rng, lm):
+    """image_newline as LlavaNextModel / LlavaOnevisionModel initialise it: randn / sqrt(lm)."""
+    return (rng.normal(0, 1, lm) / np.sqrt(lm)).astype(np.float32)
+
+
+def make_llava_next(d):
+    """llava-hf LlavaNextForConditionalGeneration as llava-hf/llava-v1.6-mistral-7b-hf ships
+    it: F16, sharded in state_dict order (image_newline, vision_tower.vision_model.*,
+    multi_modal_projector.*, language_model.*) with the index's weight_map sorted, the
+    tensors inside each file sorted. CLIP 336/14 (24x24), width 32, 4 heads, 4 blocks,
+    quick_gelu; projector 32 -> 48 -> 48; image_newline [48]. config.json copied in
+    structure from the real one: image_grid_pinpoints the real five (height, width),
+    vision_feature_layer -2, strategy "default", a vision_config without hidden_act or
+    layer_norm_eps (CLIPVisionConfig's defaults quick_gelu and 1e-5 apply), text_config
+    with hidden_size (the real one leaves Mistral's 4096 default implicit).
+    preprocessor_config.json as LlavaNextImageProcessor's; processor_config.json with
+    num_additional_image_tokens 1 and patch_size 14 (the processor's token count)."""
+    rng = np.random.default_rng(16)
+    D, Fd, H, L, LM = 32, 64, 4, 4, 48
+    cfg = dict(arch="clip", image_size=336, patch=14, hidden=D, heads=H, ffn=Fd, layers=L, act="quick_gelu",
+               eps=1e-5, mean=R.CLIP_MEAN, std=R.CLIP_STD)
+    w = rand_vision(rng, "clip", 336, 14, D, Fd, L)
+    proj = rand_projector(rng, D, LM)
+    names = {"image_newline": newline_init(rng, LM)}
+    names.update({"vision_tower.vision_model." + k: v for k, v in w.items()})
+    names.update({"multi_modal_projector." + k: v for k, v in proj.items()})
+    names.update({"language_model.model.embed_tokens.weight": rng.normal(0, 1, (16, LM)),
+                  "language_model.model.layers.0.self_attn.q_proj.weight": rng.normal(0, 0.1, (LM, LM)),
+                  "language_model.model.layers.0.input_layernorm.weight": 1 + rng.normal(0, 0.1, LM),
+                  "language_model.model.norm.weight": 1 + rng.normal(0, 0.1, LM),
+                  "language_model.lm_head.weight": rng.normal(0, 0.1, (16, LM))})
+    names = {k: np.asarray(v, np.float32).astype(np.float16) for k, v in names.items()}
+    keys = list(names)
+    cut = keys.index("language_model.model.embed_tokens.weight") + 1  # vision, projector, newline in shard 1
+    shards = {"model-00001-of-00002.safetensors": keys[:cut], "model-00002-of-00002.safetensors": keys[cut:]}
+    wmap = {}
+    for fn, ks in shards.items():
+        write_sorted(os.path.join(d, fn), {k: names[k] for k in ks})
+        wmap.update({k: fn for k in ks})
+    write_json(os.path.join(d, "model.safetensors.index.json"),
+               {"metadata": {"total_size": int(sum(v.nbytes for v in names.values()))},
+                "weight_map": dict(sorted(wmap.items()))})
+    vc = {"hidden_size": D, "image_size": 336, "intermediate_size": Fd, "model_type": "clip_vision_model",
+          "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 14, "projection_dim": 24, "vocab_size": 32000}
+    write_json(os.path.join(d, "config.json"), {
+        "architectures": ["LlavaNextForConditionalGeneration"], "ignore_index": -100,
+        "image_grid_pinpoints": RF.LLAVA_NEXT_PINPOINTS, "image_token_index": 15, "model_type": "llava_next",
+        "projector_hidden_act": "gelu",
+        "text_config": {"_name_or_path": "mistralai/Mistral-7B-Instruct-v0.2", "architectures": ["MistralForCausalLM"],
+                        "hidden_size": LM, "intermediate_size": 96, "max_position_embeddings": 32768,
+                        "model_type": "mistral", "num_attention_heads": 4, "num_hidden_layers": 1,
+                        "num_key_value_heads": 2, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+                        "sliding_window": None, "torch_dtype": "bfloat16", "vocab_size": 16},
+        "torch_dtype": "float16", "transformers_version": "4.39.0.dev0", "use_image_newline_parameter": True,
+        "vision_config": vc, "vision_feature_layer": -2, "vision_feature_select_strategy": "default",
+        "vocab_size": 16})
+    write_json(os.path.join(d, "preprocessor_config.json"), {
+        "aspect_ratio_setting": "anyres", "crop_size": {"height": 336, "width": 336}, "do_center_crop": True,
+        "do_convert_rgb": True, "do_normalize": True, "do_pad": True, "do_rescale": True, "do_resize": True,
+        "image_grid_pinpoints": RF.LLAVA_NEXT_PINPOINTS, "image_mean": R.CLIP_MEAN,
+        "image_processor_type": "LlavaNextImageProcessor", "image_std": R.CLIP_STD,
+        "processor_class": "LlavaNextProcessor", "resample": 3, "rescale_factor": 1 / 255,
+        "size": {"shortest_edge": 336}})
+    write_json(os.path.join(d, "processor_config.json"), {
+        "image_token": "<image>", "num_additional_image_tokens": 1, "patch_size": 14,
+        "processor_class": "LlavaNextProcessor", "vision_feature_select_strategy": "default"})
+    back = {}
+    for fn in shards:
+        back.update(R.read_safetensors(os.path.join(d, fn))[0])
+    fam = dict(name="llava-next", cfg=cfg, w=strip(back, "vision_tower.vision_model."),
+               proj=strip(back, "multi_modal_projector."), newline=torch.from_numpy(back["image_newline"].astype(np.float64)),
+               pinpoints=RF.LLAVA_NEXT_PINPOINTS, tile=336, layer=-2, strategy="default", max_tiles=None, aspect="anyres",
+               lm=LM, num_additional=1)
+    return fam, vc
+
+
+def make_mmproj_llava16(path, fam, vc):
+    """llama.cpp's documented path for a llava-hf LLaVA-NeXT checkpoint
+    (docs/multimodal/granitevision.md, legacy-models/): llava_surgery_v2.py -C moves the
+    vision tower into llava.clip (vision_model.* names) and the projector plus newline
+    into llava.projector (the projector shard's keys in safetensors' sorted order, then
+    image_newline; all .float()); a vision config.json is written by hand from the
+    model's vision_config plus hidden_act, layer_norm_eps, image_grid_pinpoints,
+    image_aspect_ratio "anyres", mm_patch_merge_type "spatial_unpad" and
+    vision_feature_layer; then convert_image_encoder_to_gguf.py -m DIR --llava-projector
+    DIR/llava.projector --clip-model-is-vision. vision_feature_layer -2 of 4 blocks becomes
+    feature_layer [3] (non-negative hidden_states index), block_count 3 and the encoder
+    cut to blocks 0..2; post_layernorm is skipped. The KV extras follow the converter's
+    order: image_grid_pinpoints (INT32, the config's (height, width) pairs flattened as
+    written), image_aspect_ratio, mm_patch_merge_type, feature_layer (INT32 array). The
+    weights are the HF file's F16 values, so the reference outputs are the HF ones."""
+    cfg = fam["cfg"]
+    L = cfg["layers"]
+    hand = dict(vc, hidden_act="quick_gelu", layer_norm_eps=1e-5, _name_or_path="vtc-tiny-llava-next-vision")
+    feature_layers = [L + fam["layer"] + 1 if fam["layer"] < 0 else fam["layer"]]
+    n_blocks = max(feature_layers)
+    f32 = {k: v.numpy().astype(np.float32) for k, v in fam["proj"].items()}
+    tensors = [legacy_tensor("mm.0.bias", f32["linear_1.bias"]), legacy_tensor("mm.0.weight", f32["linear_1.weight"]),
+               legacy_tensor("mm.2.bias", f32["linear_2.bias"]), legacy_tensor("mm.2.weight", f32["linear_2.weight"]),
+               legacy_tensor("model.image_newline", fam["newline"].numpy())]
+    tensors += legacy_vision_tensors({k: v.numpy() for k, v in fam["w"].items()}, n_blocks)
+    I32, S = R.GGUF_I32, R.GGUF_STR
+    kvs = legacy_vision_kvs(hand["_name_or_path"], hand, n_blocks) + [
+        ("clip.vision.image_grid_pinpoints", R.GGUF_ARR, (I32, [v for hw in fam["pinpoints"] for v in hw])),
+        ("clip.vision.image_aspect_ratio", S, "anyres"), ("clip.vision.mm_patch_merge_type", S, "spatial_unpad"),
+        ("clip.vision.feature_layer", R.GGUF_ARR, (I32, feature_layers))] + legacy_tail_kvs(hand)
+    R.write_gguf(path, kvs, tensors)
+    kv, back, proj_back, newline = read_legacy_gguf(path, cfg)
+    assert kv["clip.vision.block_count"] == n_blocks and kv["clip.vision.feature_layer"] == [3]
+    for k in proj_back:
+        assert torch.equal(proj_back[k], fam["proj"][k]), k
+    for k in back:
+        assert torch.equal(back[k], fam["w"][k]), k
+    assert torch.equal(newline, fam["newline"])  # the same values: the HF references serve the GGUF too
+
+
+def make_onevision(d):
+    """llava-hf LlavaOnevisionForConditionalGeneration as llava-hf/llava-onevision-qwen2-0.5b-ov-hf
+    ships it: one F16 file, SigLIP 384/14 tower (27x27) of width 24 with 3 heads and 3
+    blocks whose config agrees with the weights, post_layernorm stored but unused (the
+    features are hidden_states[-1]), no pooling head (vision_use_head false); projector
+    24 -> 16 -> 16, image_newline [16], a few language_model.* tensors and no lm_head
+    (tied). config.json: the real 36 pinpoints (384..2304 both ways, (height, width)),
+    vision_feature_layer -1, strategy "full", vision_aspect_ratio "anyres_max_9";
+    preprocessor_config.json as the converter saves LlavaOnevisionImageProcessor
+    (SigLIP's mean/std 0.5, 384x384, BICUBIC); processor_config.json num_image_tokens 729."""
+    rng = np.random.default_rng(14)
+    D, Fd, H, L, LM = 24, 48, 3, 3, 16
+    cfg = dict(arch="siglip", image_size=384, patch=14, hidden=D, heads=H, ffn=Fd, layers=L, act="gelu_pytorch_tanh",
+               eps=1e-6, mean=R.SIGLIP_MEAN, std=R.SIGLIP_STD)
+    w = rand_vision(rng, "siglip", 384, 14, D, Fd, L)
+    proj = rand_projector(rng, D, LM)
+    names = {"image_newline": newline_init(rng, LM)}
+    names.update({"vision_tower.vision_model." + k: v for k, v in w.items()})
+    names.update({"multi_modal_projector." + k: v for k, v in proj.items()})
+    names.update({"language_model.model.embed_tokens.weight": rng.normal(0, 1, (16, LM)),
+                  "language_model.model.layers.0.self_attn.q_proj.weight": rng.normal(0, 0.1, (LM, LM)),
+                  "language_model.model.layers.0.self_attn.q_proj.bias": rng.normal(0, 0.1, LM),
+                  "language_model.model.norm.weight": 1 + rng.normal(0, 0.1, LM)})
+    write_sorted(os.path.join(d, "model.safetensors"),
+                 {k: np.asarray(v, np.float32).astype(np.float16) for k, v in names.items()})
+    pins = RF.ONEVISION_PINPOINTS
+    write_json(os.path.join(d, "config.json"), {
+        "architectures": ["LlavaOnevisionForConditionalGeneration"], "ignore_index": -100,
+        "image_grid_pinpoints": pins, "image_token_index": 14, "model_type": "llava_onevision",
+        "projector_hidden_act": "gelu",
+        "text_config": {"_name_or_path": "Qwen/Qwen2-0.5B-Instruct", "architectures": ["Qwen2ForCausalLM"],
+                        "hidden_size": LM, "intermediate_size": 32, "max_position_embeddings": 32768,
+                        "model_type": "qwen2", "num_attention_heads": 2, "num_hidden_layers": 1,
+                        "num_key_value_heads": 1, "rope_theta": 1000000.0, "tie_word_embeddings": True,
+                        "torch_dtype": "bfloat16", "vocab_size": 16},
+        "tie_word_embeddings": True, "torch_dtype": "float16", "transformers_version": "4.45.0.dev0",
+        "use_image_newline_parameter": True, "video_token_index": 15, "vision_aspect_ratio": "anyres_max_9",
+        "vision_config": {"hidden_act": "gelu_pytorch_tanh", "hidden_size": D, "image_size": 384,
+                          "intermediate_size": Fd, "layer_norm_eps": 1e-06, "model_type": "siglip_vision_model",
+                          "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 14, "vision_use_head": False},
+        "vision_feature_layer": -1, "vision_feature_select_strategy": "full"})
+    write_json(os.path.join(d, "preprocessor_config.json"), {
+        "do_convert_rgb": True, "do_normalize": True, "do_pad": True, "do_rescale": True, "do_resize": True,
+        "image_grid_pinpoints": pins, "image_mean": R.SIGLIP_MEAN,
+        "image_processor_type": "LlavaOnevisionImageProcessor", "image_std": R.SIGLIP_STD,
+        "processor_class": "LlavaOnevisionProcessor", "resample": 3, "rescale_factor": 1 / 255,
+        "size": {"height": 384, "width": 384}})
+    write_json(os.path.join(d, "processor_config.json"), {
+        "image_token": "<image>", "num_image_tokens": 729, "processor_class": "LlavaOnevisionProcessor",
+        "video_token": "<video>", "vision_aspect_ratio": "anyres_max_9", "vision_feature_select_strategy": "full"})
+    back, _ = R.read_safetensors(os.path.join(d, "model.safetensors"))
+    return dict(name="onevision", cfg=cfg, w=strip(back, "vision_tower.vision_model."),
+                proj=strip(back, "multi_modal_projector."),
+                newline=torch.from_numpy(back["image_newline"].astype(np.float64)), pinpoints=pins, tile=384,
+                layer=-1, strategy="full", max_tiles=9, aspect="anyres_max_9", lm=LM, num_image_tokens=729)
+
+
+SKIMAGE = "/usr/lib/python3/dist-packages/skimage/data/"
+# name: (source in scikit-image's data, crop box or None, JPEG quality); every source is
+# CC0 or public domain (tools/README.md names each)
+FAMILY_IMAGES = {
+    "wide600x400.jpg": ("coffee.png", None, 90),                      # LLaVA-NeXT 2x2, OneVision 2x2
+    "square512.jpg": ("astronaut.png", None, 90),                     # LLaVA-NeXT 2x2 with nothing to unpad
+    "tall213x427.jpg": ("rocket.jpg", (213, 0, 426, 427), 90),        # LLaVA-NeXT 2x1
+    "wide1000x250.jpg": ("hubble_deep_field.jpg", (0, 300, 1000, 550), 90),  # 1x3 (both)
+    "tall250x1000.jpg": ("retina.jpg", (580, 205, 830, 1205), 90),    # 3x1 (both)
+    "cat451x300.jpg": ("chelsea.png", None, 90),                      # OneVision 1x2
+    "large1411x1058.jpg": ("retina.jpg", (0, 176, 1411, 1234), 75),   # OneVision 3x4, anyres_max_9 shrinks
+}
+
+
+def make_family_images(d):
+    for name, (src, box, q) in FAMILY_IMAGES.items():
+        img = Image.open(SKIMAGE + src).convert("RGB")
+        if box:
+            img = img.crop(box)
+        img.save(os.path.join(d, name), quality=q)
+
+
+def clip_frames():
+    """Four 128x96 frames panning across the coffee photo (a moving crop, no resampling)."""
+    img = np.asarray(Image.open(PHOTO_SRC).convert("RGB"))
+    return np.stack([img[150 - 6 * t:246 - 6 * t, 250 + 12 * t:378 + 12 * t] for t in range(4)])
+
+
+def make_clip(path, frames):
+    """The frames as an FFV1 (bgr0, lossless) Matroska clip at 4 fps, written by the
+    ffmpeg tool with bitexact flags, then decoded back to check it is lossless."""
+    import subprocess
+    n, h, w, _ = frames.shape
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                    "-r", "4", "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-fflags", "+bitexact",
+                    "-flags:v", "+bitexact", path], input=frames.tobytes(), check=True)
+    raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(frames.shape), frames), "clip is not lossless"
+
+
+def fnv1a64(buf):
+    h = 0xcbf29ce484222325
+    for byte in buf:
+        h = ((h ^ byte) * 0x100000001b3) & 0xffffffffffffffff
+    return f"{h:016x}"
+
+
+def pixels_hash(px):
+    """FNV-1a 64 over a model input [3, S, S] as little-endian float32 (what vtc hashes)."""
+    return fnv1a64(np.ascontiguousarray(px, dtype="<f4").tobytes())
+
+
+def encode_tiles(fam, tiles_u8):
+    """Each tile through the tower: features after the select strategy [T, P, D],
+    cls_attn [T, P] (vtc_ref's definition at the feature block), embeds [T, P, lm]
+    and the model-input hashes."""
+    cfg = fam["cfg"]
+    assert (fam["strategy"] == "default") == (cfg["arch"] == "clip")  # default drops CLIP's CLS; SigLIP has none
+    feats, attn, embeds, hashes = [], [], [], []
+    for u8 in tiles_u8:
+        px = R.normalise(u8, cfg["mean"], cfg["std"])
+        out, blk = R.encoder_outputs(fam["w"], cfg, px, fam["layer"], fam["proj"])
+        feats.append(out["features"])
+        attn.append(out["cls_attn"])
+        embeds.append(out["embeds"])
+        hashes.append(pixels_hash(px))
+    return np.stack(feats), np.stack(attn), np.stack(embeds), hashes, blk
+
+
+def family_meta(fam, blk, img_rel, aspect, n_tiles, hashes):
+    cfg = fam["cfg"]
+    g = cfg["image_size"] // cfg["patch"]
+    P = g * g
+    return {"model": fam["path"], "image": img_rel, "aspect": aspect, "feature_layer": fam["layer"],
+            "feature_block": blk, "n_layers": cfg["layers"], "strategy": fam["strategy"], "arch": cfg["arch"],
+            "tile_size": fam["tile"], "grid": f"{g},{g}", "n_tiles": n_tiles, "lm_dim": fam["lm"],
+            "tile_pixels_fnv1a64": ",".join(hashes),
+            "image_mean": ",".join(repr(x) for x in cfg["mean"]), "image_std": ",".join(repr(x) for x in cfg["std"]),
+            "flops_encoder_tile": R.encoder_flops(cfg, blk, want_last=False),
+            "flops_projector_tile": R.projector_flops(P, cfg["hidden"], fam["lm"]), "tolerance": TOLERANCE,
+            "reference": "tools/ref_families.py + tools/vtc_ref.py (PyTorch float64)"}
+
+
+def anyres_case(fam, images_dir, img, aspect, per_tile):
+    """One image through the family's image path: LLaVA-NeXT "anyres", OneVision
+    "anyres_max_9", or OneVision's multi-image path "pad" (pad to square, one tile).
+    per_tile: which of tile_features, tile_embeds to store besides tile_cls_attn."""
+    cfg = fam["cfg"]
+    g = cfg["image_size"] // cfg["patch"]
+    u8 = np.asarray(R.load_rgb(os.path.join(images_dir, img)))
+    H, W = u8.shape[:2]
+    multi = aspect == "pad"
+    if multi:
+        tiles_u8 = [RF.pil_resize(RF.pad_to_square(u8, cfg["mean"]), (fam["tile"], fam["tile"]))]
+        geo = {}
+    else:
+        tiles_u8, geo = RF.anyres_tiles(u8, fam["pinpoints"], fam["tile"])
+    feats, attn, embeds, hashes, blk = encode_tiles(fam, tiles_u8)
+    packed = RF.pack_image_features(torch.from_numpy(embeds), (H, W), geo.get("tiles_hw"), g, fam["newline"],
+                                    fam["max_tiles"]).numpy()
+    tile_ids, pos, src, lgeo = RF.pack_layout((H, W), geo.get("tiles_hw"), g, fam["max_tiles"], multi)
+    if fam["name"] == "llava-next":
+        n_proc = RF.next_num_tokens((H, W), fam["pinpoints"], fam["tile"], cfg["patch"], fam["num_additional"],
+                                    fam["strategy"])
+    else:
+        n_proc = RF.onevision_num_tokens((H, W), fam["pinpoints"], fam["tile"], fam["num_image_tokens"],
+                                         fam["max_tiles"], multi)
+    assert packed.shape[0] == len(tile_ids) == n_proc, (img, packed.shape, len(tile_ids), n_proc)
+    # the base rows are the base tile's embeds, each newline row the newline, and every
+    # stitched row of an unshrunk grid is its source tile's embed at the layout's position
+    assert np.array_equal(packed[:g * g], embeds[0]) and (packed[tile_ids == -1] == fam["newline"].numpy()).all()
+    body = tile_ids > 0
+    if not lgeo.get("shrunk"):
+        cells = (src[body, 0] % g) * g + src[body, 1] % g
+        assert np.array_equal(packed[body], embeds[tile_ids[body], cells])
+    meta = family_meta(fam, blk, "tests/fixtures/ref_images/" + img, aspect, len(tiles_u8), hashes)
+    meta.update({"image_size": f"{W},{H}", "n_tokens": packed.shape[0], "processor_tokens": n_proc})
+    if not multi:
+        (bh, bw), (th, tw) = geo["best"], geo["tiles_hw"]
+        swapped = RF.select_best_resolution((H, W), [[w, h] for h, w in fam["pinpoints"]])
+        top, left, rows, cols = lgeo["window"]
+        meta.update({"pinpoint": f"{bh},{bw}", "pinpoint_if_wh": f"{swapped[0]},{swapped[1]}",
+                     "tiles": f"{th},{tw}", "resized": "{},{}".format(*geo["resized"]),
+                     "paste": "{},{}".format(*geo["paste"]), "window": f"{top},{left},{rows},{cols}",
+                     "shrunk": "{},{}".format(*lgeo["shrunk"]) if lgeo["shrunk"] else "none",
+                     "out_grid": "{},{}".format(*lgeo["grid"])})
+    tensors = {"packed": packed.astype(np.float32), "packed_tile": tile_ids, "packed_pos": pos,
+               "tile_cls_attn": attn.astype(np.float32)}
+    for k, v in (("tile_features", feats), ("tile_embeds", embeds)):
+        if k in per_tile:
+            tensors[k] = v.astype(np.float32)
+    return tensors, meta
+
+
+def video_case(fam, clip_rel, frames):
+    """OneVision's video path: every frame resized to 384x384 (BICUBIC, no aspect kept),
+    encoded (hidden_states[-1], strategy "full"), projected, apply_pooling (bilinear to
+    14x14), frames concatenated, one image_newline at the end."""
+    cfg = fam["cfg"]
+    g = cfg["image_size"] // cfg["patch"]
+    S = cfg["image_size"]
+    feats, attn, embeds, hashes, blk = encode_tiles(fam, [RF.pil_resize(f, (S, S)) for f in frames])
+    T = len(frames)
+    pooled = RF.apply_pooling(torch.from_numpy(embeds), g).reshape(-1, fam["lm"])
+    packed = torch.cat([pooled, fam["newline"][None]]).numpy()
+    frame_ids, pos = RF.video_layout(T, g)
+    assert packed.shape[0] == len(frame_ids) == RF.video_num_tokens(T, g * g)
+    meta = family_meta(fam, blk, clip_rel, "video", T, hashes)
+    meta.update({"frames": T, "frame_size": f"{frames.shape[2]},{frames.shape[1]}",
+                 "frames_fnv1a64": ",".join(fnv1a64(np.ascontiguousarray(f).tobytes()) for f in frames),
+                 "pooled_grid": "{0},{0}".format(math.ceil(g / 2)), "n_tokens": packed.shape[0]})
+    tensors = {"packed": packed.astype(np.float32), "packed_frame": frame_ids, "packed_pos": pos,
+               "frame_cls_attn": attn.astype(np.float32), "frame_embeds": embeds.astype(np.float32)}
+    return tensors, meta
 
 
 # ---------------------------------------------------------------- reference outputs
@@ -353,7 +800,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"), help="fixtures root")
     args = ap.parse_args()
     models, expected, images = (os.path.join(args.out, d) for d in ("models", "expected", "ref_images"))
-    for d in ("clip224", "clip336", "siglip384", "llava"):
+    for d in ("clip224", "clip336", "siglip384", "llava", "siglip384p14", "siglip384p14-noconfig", "siglip224p16",
+              "llava-next", "onevision"):
         os.makedirs(os.path.join(models, d), exist_ok=True)
     for f in os.listdir(expected):  # stale outputs of earlier case lists
         if f.endswith(".safetensors"):
@@ -370,17 +818,34 @@ def main():
     m["llava"] = (rel + "llava", cfg, wb, pb)
     m["mmproj"] = (rel + "mmproj-legacy.gguf",) + make_mmproj(os.path.join(models, "mmproj-legacy.gguf"), cfg, w,
                                                                  proj, vc)
+    # issue 29's families, each from its own seed (the models above keep their bytes)
+    m["siglip384p14"] = (rel + "siglip384p14",) + make_siglip384p14(os.path.join(models, "siglip384p14"),
+                                                                     os.path.join(models, "siglip384p14-noconfig"))
+    m["siglip224p16"] = (rel + "siglip224p16",) + make_siglip224p16(os.path.join(models, "siglip224p16"))
+    next_fam, next_vc = make_llava_next(os.path.join(models, "llava-next"))
+    next_fam["path"] = rel + "llava-next"
+    make_mmproj_llava16(os.path.join(models, "mmproj-llava16.gguf"), next_fam, next_vc)
+    ov_fam = make_onevision(os.path.join(models, "onevision"))
+    ov_fam["path"] = rel + "onevision"
+    make_family_images(images)
+    frames = clip_frames()
+    make_clip(os.path.join(images, "clip4.mkv"), frames)
 
     # (model, image, aspect, feature layer): every model on both images, crop and pad on
     # every CLIP geometry, an explicit early layer, and the SigLIP / CLIP paths where
-    # cls_attn_last needs blocks past the feature block.
+    # cls_attn_last needs blocks past the feature block; SigLIP's last block (post-LN'd
+    # for a plain tower) and the one before on both new geometries.
     cases = [("clip224", photo, "crop", -1), ("clip224", photo, "crop", 1),
              ("clip224", photo, "pad", -1), ("clip224", portrait, "pad", -2),
              ("clip336", photo, "crop", -2), ("clip336", portrait, "crop", -2),
              ("siglip384", photo, "resize", -1), ("siglip384", portrait, "resize", -1),
              ("siglip384", photo, "resize", -2),
              ("llava", photo, "pad", -2), ("llava", portrait, "pad", -2),
-             ("mmproj", photo, "pad", -1), ("mmproj", portrait, "pad", -1)]
+             ("mmproj", photo, "pad", -1), ("mmproj", portrait, "pad", -1),
+             ("siglip384p14", photo, "resize", -1), ("siglip384p14", portrait, "resize", -1),
+             ("siglip384p14", photo, "resize", -2),
+             ("siglip224p16", photo, "resize", -1), ("siglip224p16", portrait, "resize", -1),
+             ("siglip224p16", photo, "resize", -2)]
     manifest, pixel_files = [], {}
     print(f"{'case':48s} {'effN cls_attn':>13s} {'last':>6s} {'xcheck':>8s}")
     for model, img, aspect, layer in cases:
@@ -388,24 +853,22 @@ def main():
         S = cfg["image_size"]
         u8 = R.model_input(R.load_rgb(os.path.join(images, img)), S, aspect, cfg["mean"])
         stem = os.path.splitext(img)[0]
-        px_name = f"pixels/{stem}__{S}__{aspect}.png"
-        if px_name in pixel_files:
-            assert (pixel_files[px_name] == u8).all(), px_name  # pad colour is the CLIP mean throughout
+        px_key = f"{stem}__{S}__{aspect}"
+        if px_key in pixel_files:
+            assert (pixel_files[px_key] == u8).all(), px_key  # pad colour is the CLIP mean throughout
         else:
-            pixel_files[px_name] = u8
+            pixel_files[px_key] = u8
         px = R.normalise(u8, cfg["mean"], cfg["std"])
-        # the model input is checked by a hash of its float32 bytes (vtc's matches bit for bit),
-        # which keeps the fixtures small: FNV-1a 64 over [3, S, S] little-endian float32
-        h = 0xcbf29ce484222325
-        for byte in np.ascontiguousarray(px, dtype="<f4").tobytes():
-            h = ((h ^ byte) * 0x100000001b3) & 0xffffffffffffffff
         out, blk, err = run_case(cfg, w, proj, px, layer)
         name = f"{model}__{stem}__{aspect}__{layer}.safetensors"
         g = S // cfg["patch"]
         fl = R.encoder_flops_parts(cfg, blk, True)
+        # the model input is checked by a hash of its float32 bytes (vtc's matches bit for bit),
+        # which keeps the fixtures small: FNV-1a 64 over [3, S, S] little-endian float32
         meta = {"model": mpath, "image": "tests/fixtures/ref_images/" + img, "aspect": aspect,
                 "feature_layer": layer, "feature_block": blk, "n_layers": cfg["layers"], "grid": f"1,{g},{g}",
-                "arch": cfg["arch"], "pixels_fnv1a64": f"{h:016x}",
+                "arch": cfg["arch"], "pixels_fnv1a64": pixels_hash(px),
+                "post_layernorm": int(bool(cfg.get("post_ln_last")) and blk == cfg["layers"]),
                 "image_mean": ",".join(repr(x) for x in cfg["mean"]),
                 "image_std": ",".join(repr(x) for x in cfg["std"]),
                 "flops_encoder": fl["total"], "flops_patch_embed": fl["patch_embed"], "flops_block": fl["block"],
@@ -422,15 +885,54 @@ def main():
         manifest.append(f"{name} {mpath} tests/fixtures/ref_images/{img} {aspect} {layer}")
         print(f"{name:48s} {effective_n(out['cls_attn']):13.1f} {effective_n(out['cls_attn_last']):6.1f} "
               f"{err:8.1e}")
+
+    # tiled images and video: (family, image, aspect, per-tile tensors stored besides
+    # tile_cls_attn: a few cases only, the size budget); the LLaVA-NeXT HF files serve its
+    # legacy GGUF too (the same weights, feature block 3)
+    next_images = [photo, portrait, "wide600x400.jpg", "square512.jpg", "tall213x427.jpg", "wide1000x250.jpg",
+                   "tall250x1000.jpg"]
+    ov_images = [photo, portrait, "cat451x300.jpg", "wide600x400.jpg", "wide1000x250.jpg", "tall250x1000.jpg",
+                 "large1411x1058.jpg"]
+    both = ("tile_features", "tile_embeds")
+    family_cases = ([(next_fam, img, "anyres", ("tile_features",) if img == photo else ()) for img in next_images]
+                    + [(ov_fam, img, "anyres_max_9", both if img == photo else ()) for img in ov_images]
+                    + [(ov_fam, photo, "pad", both)])
+    for x in (next_fam, ov_fam):
+        err = R.crosscheck_forward(x["w"], x["cfg"], R.normalise(np.zeros((x["tile"],) * 2 + (3,), np.uint8) + 100,
+                                                                 x["cfg"]["mean"], x["cfg"]["std"]))
+        assert err < 1e-10, err
+    print(f"{'case':48s} {'tiles':>5s} {'pinpoint':>9s} {'grid':>8s} {'tokens':>6s}")
+    for fam, img, aspect, per_tile in family_cases:
+        tensors, meta = anyres_case(fam, images, img, aspect, per_tile)
+        name = f"{fam['name']}__{os.path.splitext(img)[0]}__{aspect}__{fam['layer']}.safetensors"
+        R.write_safetensors(os.path.join(expected, name), tensors, meta)
+        manifest.append(f"{name} {fam['path']} tests/fixtures/ref_images/{img} {aspect} {fam['layer']}")
+        if fam is next_fam:
+            manifest.append(f"{name} {rel}mmproj-llava16.gguf tests/fixtures/ref_images/{img} {aspect} -1")
+        print(f"{name:48s} {meta['n_tiles']:5d} {meta.get('pinpoint', '-'):>9s} {meta.get('out_grid', '-'):>8s} "
+              f"{meta['n_tokens']:6d}")
+    tensors, meta = video_case(ov_fam, "tests/fixtures/ref_images/clip4.mkv", frames)
+    name = f"onevision__clip4__video__{ov_fam['layer']}.safetensors"
+    R.write_safetensors(os.path.join(expected, name), tensors, meta)
+    manifest.append(f"{name} {ov_fam['path']} tests/fixtures/ref_images/clip4.mkv video {ov_fam['layer']}")
+    print(f"{name:48s} {meta['frames']:5d} {'-':>9s} {meta['pooled_grid']:>8s} {meta['n_tokens']:6d}")
+
     with open(os.path.join(expected, "MANIFEST.txt"), "w") as f:
-        f.write("# Encoder parity cases, written by tools/gen_model_fixtures.py; reference: tools/vtc_ref.py\n"
-                "# (PyTorch float64 on the weights as stored). One case per line, space-separated:\n"
-                "#   <expected file in this folder> <model path> <image> <aspect crop|pad|resize>\n"
-                "#   <feature layer, transformers' vision_feature_layer index>\n"
-                "# Each file's metadata pixels_fnv1a64 hashes the model input [3,S,S] float32.\n"
+        f.write("# Encoder parity cases, written by tools/gen_model_fixtures.py; references: tools/vtc_ref.py,\n"
+                "# tools/ref_families.py (PyTorch float64 on the weights as stored). One case per line:\n"
+                "#   <expected file in this folder> <model path> <image or clip> <aspect> <feature layer>\n"
+                "# aspect: crop | pad | resize (one tile: features, cls, cls_attn, cls_attn_last, keys,\n"
+                "#   embeds, cls_embed; metadata pixels_fnv1a64 hashes the model input [3,S,S] float32);\n"
+                "#   anyres (LLaVA-NeXT) | anyres_max_9 (LLaVA-OneVision): tiled, packed with newlines;\n"
+                "#   pad on a OneVision model: its multi-image path (one padded tile, one newline);\n"
+                "#   video (OneVision: every frame, pooled 2x2 bilinear, one newline). These hold packed,\n"
+                "#   packed_tile or packed_frame, packed_pos, tile_cls_attn or frame_cls_attn, and\n"
+                "#   sometimes tile_features, tile_embeds / frame_embeds (tools/README.md).\n"
+                "# Feature layer: transformers' vision_feature_layer index (a legacy GGUF's -1 is its last\n"
+                "# block present). The LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
                 f"# Tolerance: max |vtc - ref| / max |ref| <= {TOLERANCE} per tensor (float32 vs float64).\n")
         f.write("\n".join(manifest) + "\n")
-    print(f"{len(manifest)} cases, {len(pixel_files)} pixel images")
+    print(f"{len(manifest)} cases")
 
 
 if __name__ == "__main__":

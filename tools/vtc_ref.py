@@ -14,7 +14,13 @@ Conventions (what vtc's struct vtc_features holds):
 - feature_layer is transformers' vision_feature_layer: an index into hidden_states,
   where hidden_states[0] is the embedding output (after CLIP's pre_layrnorm) and
   hidden_states[k] the output of block k; -1 = last block, -2 = penultimate.
-  post_layernorm is never applied to the features.
+  post_layernorm is applied only where transformers applies it to what a user takes
+  as the features: a plain SiglipVisionModel (or SiglipModel's vision tower) returns
+  last_hidden_state = post_layernorm(output of the last block)
+  (models/siglip/modeling_siglip.py, SiglipVisionTransformer.forward), so there the
+  last block's features are post-LN'd (cfg["post_ln_last"]). hidden_states[k] never
+  is (tie_last_hidden_states=False since transformers PR #40994), so CLIP towers,
+  earlier SigLIP blocks and every LLaVA tower (which read hidden_states) get none.
 - CLIP: features = patch rows of that hidden state, cls = its row 0; cls_attn =
   head-mean of that block's softmax row of the CLS query, patch columns only (the
   softmax runs over CLS + patches and is not renormalised).
@@ -341,12 +347,17 @@ def resolve_feature_layer(layer, n_layers):
 def encoder_outputs(w, cfg, pixels, feature_layer, proj=None):
     """What vtc's struct vtc_features holds for one image, as float64 numpy:
     features, cls (CLIP), cls_attn, cls_attn_last, keys, embeds and cls_embed
-    (with a projector). Also returns the 1-based feature block."""
+    (with a projector). Also returns the 1-based feature block. With
+    cfg["post_ln_last"] (a plain SigLIP tower) the last block's features are
+    post_layernorm'd; attention statistics and keys never are."""
     hidden, attns, keys = vit_forward(w, cfg, pixels)
     L = cfg["layers"]
     blk = resolve_feature_layer(feature_layer, L)
     c0 = 1 if cfg["arch"] == "clip" else 0
     feat = hidden[blk]
+    if cfg.get("post_ln_last") and blk == L:  # a plain SigLIP tower's last_hidden_state
+        feat = torch.nn.functional.layer_norm(feat, (cfg["hidden"],), w["post_layernorm.weight"],
+                                              w["post_layernorm.bias"], cfg["eps"])
 
     def stat(a):  # a [heads, n, n]
         if c0:
@@ -484,9 +495,22 @@ def _selftest():
             w[pre + "mlp.fc2.weight"], w[pre + "mlp.fc2.bias"] = rng.normal(0, .3, (D, F)), rng.normal(0, .1, D)
         w = {k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in w.items()}
         cfg = dict(arch=arch, hidden=D, heads=H, layers=L, patch=p, act=act, eps=1e-5)
-        err = crosscheck_forward(w, cfg, rng.normal(0, 1, (3, S, S)))
+        pixels = rng.normal(0, 1, (3, S, S))
+        err = crosscheck_forward(w, cfg, pixels)
         print(f"forward {arch}/{act}: max |diff| vs torch.nn modules {err:.1e}")
         assert err < 1e-12
+        if arch == "siglip":  # a plain tower's last block is post_layernorm'd, no other
+            w["post_layernorm.weight"] = torch.from_numpy(1 + rng.normal(0, .1, D))
+            w["post_layernorm.bias"] = torch.from_numpy(rng.normal(0, .1, D))
+            ln = torch.nn.LayerNorm(D, eps=cfg["eps"]).double()
+            ln.weight.data, ln.bias.data = w["post_layernorm.weight"], w["post_layernorm.bias"]
+            hidden = vit_forward(w, cfg, pixels)[0]
+            plain = dict(cfg, post_ln_last=True)
+            for layer, want in ((-1, ln(hidden[L])), (L, ln(hidden[L])), (-2, hidden[L - 1])):
+                got = encoder_outputs(w, plain, pixels, layer)[0]["features"]
+                assert abs(got - want.detach().numpy()).max() < 1e-12, layer
+            assert (encoder_outputs(w, cfg, pixels, -1)[0]["features"] == hidden[L].numpy()).all()
+            print("siglip post_layernorm: last block only, plain towers only")
     with tempfile.TemporaryDirectory() as d:
         a = rng.normal(0, 1, (3, 5)).astype(np.float32)
         write_safetensors(os.path.join(d, "t.safetensors"),
@@ -497,10 +521,11 @@ def _selftest():
         assert meta == {"k": "v"} and (t["f32"] == a).all() and (t["f16"] == a.astype(np.float16)).all()
         assert (t["bf16"] == BF16(a).values).all() and (t["tbf16"] == t["bf16"]).all() and t["i32"][1, 2] == 5
         write_gguf(os.path.join(d, "t.gguf"), [("a.b", GGUF_U32, 7), ("a.s", GGUF_STR, "x"),
-                                               ("a.arr", GGUF_ARR, (GGUF_F32, [0.5, 0.25])), ("a.t", GGUF_BOOL, True)],
+                                               ("a.arr", GGUF_ARR, (GGUF_F32, [0.5, 0.25])), ("a.t", GGUF_BOOL, True),
+                                               ("a.i", GGUF_ARR, (GGUF_I32, [336, -2]))],
                    [("w", a.astype(np.float16), GGML_F16), ("b", a[0], GGML_F32)])
         kv, _, tens, infos = read_gguf(os.path.join(d, "t.gguf"))
-        assert kv == {"a.b": 7, "a.s": "x", "a.arr": [0.5, 0.25], "a.t": True}
+        assert kv == {"a.b": 7, "a.s": "x", "a.arr": [0.5, 0.25], "a.t": True, "a.i": [336, -2]}
         assert infos[0][1] == [5, 3] and infos[1][3] % 32 == 0 and (tens["w"] == a.astype(np.float16)).all()
     print("file writers: ok")
 
