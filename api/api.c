@@ -8,6 +8,7 @@
 
 #include "api/pack.h"
 #include "base/common.h"
+#include "base/grid.h"
 #include "vision/anyres.h"
 #include "vision/family.h"
 #include "vision/model.h"
@@ -380,28 +381,55 @@ static void pool_attention(const float *a, int32_t T, int32_t H, int32_t W, int3
     }
 }
 
-vtc_features *vtc_features_pool(const vtc_features *f, int32_t size) {
-    if (!f || size < 1 || size > 64) {
-        vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: pool size must be in [1, 64]");
+// Each frame's [H, W, d] grid resized bilinearly to [Ho, Wo, d] (base/grid.h).
+static void pool_bilinear(const float *in, int32_t T, int32_t H, int32_t W, int32_t d, int32_t Ho, int32_t Wo,
+                          float *out) {
+    for (int32_t t = 0; t < T; t++)
+        vtc_grid_bilinear(in + (size_t)t * H * W * d, H, W, d, Ho, Wo, out + (size_t)t * Ho * Wo * d);
+}
+
+vtc_features *vtc_features_pool(const vtc_features *f, int32_t size, int32_t mode) {
+    if (!f || size < 1 || size > 64 || (mode != VTC_POOL_AVG && mode != VTC_POOL_BILINEAR)) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: pool size must be in [1, 64], mode avg (0) or bilinear (1)");
         return NULL;
     }
-    const int T = f->T, H = f->H, W = f->W, s = size;
+    if (f->tiling.kind != VTC_TILING_NONE) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_features_pool: an anyres image's tiles are not frames to pool");
+        return NULL;
+    }
+    const int T = f->T, H = f->H, W = f->W, s = size, Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
     unsigned fields = VTC_F_FEATURES | (f->cls ? VTC_F_CLS : 0) | (f->cls_attn ? VTC_F_CLS_ATTN : 0) |
                       (f->cls_attn_last ? VTC_F_CLS_ATTN_LAST : 0) | (f->keys ? VTC_F_KEYS : 0) |
                       (f->embeds ? VTC_F_EMBEDS : 0) | (f->cls_embed ? VTC_F_CLS_EMBED : 0) |
-                      (f->timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *o = vtc_features_new(T, (H + s - 1) / s, (W + s - 1) / s, f->dim, f->head_dim,
-                                       f->embeds ? f->lm_dim : 0, fields);
+                      (f->timestamps ? VTC_F_TIMESTAMPS : 0) | (f->newline ? VTC_F_NEWLINE : 0);
+    vtc_features *o = vtc_features_new(T, Ho, Wo, f->dim, f->head_dim, f->embeds || f->newline ? f->lm_dim : 0,
+                                       fields);
     if (!o) return NULL;
-    vtc_pool_grid(f->features, T, H, W, f->dim, s, o->features);
-    if (f->keys) vtc_pool_grid(f->keys, T, H, W, f->head_dim, s, o->keys);
-    if (f->embeds) vtc_pool_grid(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
-    // attention a window receives is the sum of its tokens' shares
-    if (f->cls_attn) pool_attention(f->cls_attn, T, H, W, s, o->cls_attn);
-    if (f->cls_attn_last) pool_attention(f->cls_attn_last, T, H, W, s, o->cls_attn_last);
+    if (mode == VTC_POOL_AVG) {
+        vtc_pool_grid(f->features, T, H, W, f->dim, s, o->features);
+        if (f->keys) vtc_pool_grid(f->keys, T, H, W, f->head_dim, s, o->keys);
+        if (f->embeds) vtc_pool_grid(f->embeds, T, H, W, f->lm_dim, s, o->embeds);
+        // attention a window receives is the sum of its tokens' shares
+        if (f->cls_attn) pool_attention(f->cls_attn, T, H, W, s, o->cls_attn);
+        if (f->cls_attn_last) pool_attention(f->cls_attn_last, T, H, W, s, o->cls_attn_last);
+    } else {
+        pool_bilinear(f->features, T, H, W, f->dim, Ho, Wo, o->features);
+        if (f->keys) pool_bilinear(f->keys, T, H, W, f->head_dim, Ho, Wo, o->keys);
+        if (f->embeds) pool_bilinear(f->embeds, T, H, W, f->lm_dim, Ho, Wo, o->embeds);
+        const float mass = (float)((double)H * W / ((double)Ho * Wo)); // keeps each frame's total attention
+        const float *a[2] = { f->cls_attn, f->cls_attn_last };
+        float *b[2] = { o->cls_attn, o->cls_attn_last };
+        for (int k = 0; k < 2; k++) {
+            if (!a[k]) continue;
+            pool_bilinear(a[k], T, H, W, 1, Ho, Wo, b[k]);
+            for (int32_t i = 0; i < T * Ho * Wo; i++) b[k][i] *= mass;
+        }
+    }
     if (f->cls) memcpy(o->cls, f->cls, sizeof(float) * T * f->dim);
     if (f->cls_embed) memcpy(o->cls_embed, f->cls_embed, sizeof(float) * T * f->lm_dim);
     if (f->timestamps) memcpy(o->timestamps, f->timestamps, sizeof(double) * T);
+    if (f->newline) memcpy(o->newline, f->newline, sizeof(float) * f->lm_dim);
+    o->tiling = f->tiling;
     o->cls_is_received = f->cls_is_received;
     o->flops_encoder = f->flops_encoder;
     o->flops_projector = f->flops_projector;

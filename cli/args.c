@@ -64,20 +64,31 @@ int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *w
     return st ? cli_status_error(st, what) : 0;
 }
 
-int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_features **out) {
+int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, int pool_mode, vtc_features **out) {
     vtc_features *f = NULL;
     int st = media->is_video ? vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
                                                  media->timestamps, &f)
                              : vtc_encode_image(ctx, media->frames[0], &f);
     if (st) return st;
+    // The model's own rule when not given: LLaVA-OneVision pools every video
+    // frame 2x2 bilinearly after the projector (apply_pooling); others do not pool.
+    const int onevision_video = f->tiling.newline == VTC_NEWLINE_END;
+    if (!pool) pool = onevision_video ? 2 : 1;
+    if (pool_mode < 0) pool_mode = onevision_video ? VTC_POOL_BILINEAR : VTC_POOL_AVG;
     if (pool > 1) {
-        vtc_features *pooled = vtc_features_pool(f, pool);
+        vtc_features *pooled = vtc_features_pool(f, pool, pool_mode);
         vtc_features_free(f);
         if (!pooled) return vtc_last_status();
         f = pooled;
     }
     *out = f;
     return VTC_OK;
+}
+
+int cli_parse_pool_mode(const char *s, int *mode) {
+    if (!s || (strcmp(s, "avg") && strcmp(s, "bilinear"))) return -1;
+    *mode = !strcmp(s, "avg") ? VTC_POOL_AVG : VTC_POOL_BILINEAR;
+    return 0;
 }
 
 int cli_parse_positions(const char *s, int *original) {

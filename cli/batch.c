@@ -265,7 +265,7 @@ struct worker {
 };
 
 static vtc_ctx *worker_ctx(struct worker *w, const char *method) {
-    struct vtc_ctx_params cp = pipeline_ctx_params(w->b->o, method);
+    struct vtc_ctx_params cp = pipeline_ctx_params(w->b->o, method, w->b->model);
     cp.n_threads = w->b->threads_per_worker;
     vtc_ctx **c = &w->ctx[cp.want_embeds != 0];
     if (!*c) *c = vtc_ctx_new(w->b->model, cp);

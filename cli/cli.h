@@ -62,11 +62,14 @@ int cli_prune_params_check(struct cli_prune_opts *o, const char *method, struct 
 #define CLI_DEFAULT_METHOD_VIDEO "divprune"
 #define CLI_DEFAULT_KEEP_RATIO (1.0 / 3.0)
 
-// Encodes every frame of media in one call and, when pool > 1, averages each
-// frame's grid pool x pool after the projector (LLaVA-OneVision's video
-// pooling): the one encode path of `vtc encode`, `vtc compress` and `vtc eval`.
+// Encodes media (an image, tiled when the model tiles; a video's frames in one
+// call) and pools each frame's grid pool x pool after the projector: pool 0 and
+// pool_mode -1 take the model's rule (LLaVA-OneVision video: 2, bilinear; else
+// none), pool 1 none. The one encode path of `vtc encode`, `compress` and `eval`.
 // *out: caller frees with vtc_features_free. A vtc status (error in vtc_last_error()).
-int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, vtc_features **out);
+int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, int pool_mode, vtc_features **out);
+// --pool-mode avg|bilinear -> enum vtc_pool_mode; -1 if neither.
+int cli_parse_pool_mode(const char *s, int *mode);
 
 // --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
 int cli_parse_positions(const char *s, int *original);

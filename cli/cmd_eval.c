@@ -627,7 +627,7 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
     vtc_tokens *unpruned = NULL;
     int rc = 0;
     // --pool is LLaVA-OneVision's video pooling: the images of a mixed set stay whole
-    int st = cli_encode_media(ctx, media, media->is_video ? e->o.pool : 1, &f);
+    int st = cli_encode_media(ctx, media, media->is_video ? e->o.pool : 1, -1, &f);
     if (st) {
         rc = cli_runtime_error("%s:%d: encoding %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
         goto done;

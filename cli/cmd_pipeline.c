@@ -49,7 +49,10 @@ static void usage(int compress) {
               "                 of the quality tables, docs/quality.md); none keeps every token\n"
               "  --keep K       tokens kept: a count (64), a percentage (25%) or a fraction (0.25)\n"
               "  --frames N     video: N frames at floor(linspace(0, total-1, N)) (default 8)\n"
-              "  --pool S       S x S average pooling of the token grid after the projector (LLaVA-OV video)\n"
+              "  --pool S       video: S x S pooling of each frame's tokens after the projector; 1 = none\n"
+              "                 (default: the model's rule, 2 for LLaVA-OneVision, else none)\n"
+              "  --pool-mode M  avg or bilinear (default: bilinear for LLaVA-OneVision as its\n"
+              "                 apply_pooling, else avg)\n"
               "  --fps F        video: F frames per second of video time instead\n"
               "  -o OUT         token file (default INPUT's name + .tokens.safetensors)\n"
               "  --report R     JSON report file;  --json prints it on stdout instead of the summary\n"
@@ -117,6 +120,9 @@ static int parse(int argc, char **argv, struct pipeline_opts *o) {
             NEED();
             if (cli_parse_int(val, -1024, 1024, &v) || v == 0) return cli_usage_error("--layer: '%s' is not a layer index (-1 last, -2 penultimate, k > 0)", val);
             o->layer = (int)v;
+        } else if (!strcmp(a, "--pool-mode")) {
+            NEED();
+            if (cli_parse_pool_mode(val, &o->pool_mode)) return cli_usage_error("--pool-mode: '%s' is not avg or bilinear", val);
         } else if (!strcmp(a, "--heads")) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--heads: '%s' is not a head count (1..1024)", val);
@@ -277,12 +283,15 @@ struct vtc_sample_params pipeline_sample_params(const struct pipeline_opts *o) {
     return sp;
 }
 
-struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method) {
+struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method, const vtc_model *model) {
     struct vtc_ctx_params cp = vtc_ctx_params_default();
     cp.n_threads = o->threads;
     unsigned needs = 0;
     if (o->is_compress) vtc_method_needs(method, &needs);
-    cp.want_embeds = !o->is_compress || (needs & VTC_F_EMBEDS) || o->pool > 1;
+    // pooling follows the projector: given, or LLaVA-OneVision's own for a video
+    struct vtc_model_info mi;
+    const int model_pools = !o->pool && !vtc_model_get_info(model, &mi) && !strcmp(mi.layout, "anyres_max");
+    cp.want_embeds = !o->is_compress || (needs & VTC_F_EMBEDS) || o->pool > 1 || model_pools;
     return cp;
 }
 
@@ -290,7 +299,7 @@ int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, const vtc_media
                     struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
                     const char **what) {
     *what = "encoding";
-    int st = cli_encode_media(ctx, media, o->pool, f);
+    int st = cli_encode_media(ctx, media, o->pool, o->pool_mode, f);
     if (st) return st;
     r->f = *f;
     if (!o->is_compress) return VTC_OK;
@@ -321,6 +330,7 @@ static int run(int argc, char **argv, int is_compress) {
     o.text = 64;
     o.gen = 128;
     o.steps = -1; // -n and --temp not given
+    o.pool_mode = -1; // --pool-mode not given: the model's rule
     o.temp = -1;
     int pr = parse(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
@@ -388,7 +398,7 @@ static int run(int argc, char **argv, int is_compress) {
         r.default_method = 1;
     }
 
-    struct vtc_ctx_params cp = pipeline_ctx_params(&o, pp.method);
+    struct vtc_ctx_params cp = pipeline_ctx_params(&o, pp.method, model);
     if (isatty(STDERR_FILENO)) cp.progress = progress_bar;
     ctx = vtc_ctx_new(model, cp);
     if (!ctx) {

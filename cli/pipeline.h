@@ -11,6 +11,7 @@ struct pipeline_opts {
     const char *model, *input, *out, *report, *viz, *lm;
     struct cli_prune_opts prune; // --method, --keep, --param, --seed
     int frames, threads, layer, aspect, json, text, gen, pool;
+    int pool_mode;             // --pool-mode (-1: the model's rule)
     int heads, image_size;     // --heads, --image-size: for a tower whose files do not say (0: the files')
     double fps;
     int is_compress;
@@ -39,7 +40,7 @@ struct vtc_model_params pipeline_model_params(const struct pipeline_opts *o);
 struct vtc_sample_params pipeline_sample_params(const struct pipeline_opts *o);
 // The context a method runs in: embeddings for every token only when they are
 // written (encode) or the method needs them (divprune, todre, pool, ...).
-struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method);
+struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method, const vtc_model *model);
 
 // Encode (and for compress prune with pp) one decoded input, filling r's features,
 // tokens and timings. 0, or a vtc status with *what naming the stage that failed.

@@ -260,13 +260,20 @@ VTC_API vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t 
                                int32_t lm_dim, unsigned fields);
 VTC_API void vtc_features_free(vtc_features *f);
 
-// s x s average pooling of every per-token array over each frame's grid (LLaVA-
-// OneVision's video pooling, applied after the projector; windows at the right
-// and bottom edges average the tokens they have, so H' = ceil(H / s)). CLS
-// attention sums over the window (a window receives its tokens' attention).
-// The result's grid is the pooled grid. NULL on failure; caller frees with
-// vtc_features_free. Thread-safe.
-VTC_API vtc_features *vtc_features_pool(const vtc_features *f, int32_t size);
+// Video pooling of every per-token array over each frame's grid, after the
+// projector (LLaVA-OneVision, LLaVA-Video), the result's grid the pooled one:
+//   VTC_POOL_AVG       s x s average; windows at the right and bottom edges
+//                      average the tokens they have, so H' = ceil(H / s); CLS
+//                      attention sums over the window (a window receives its
+//                      tokens' attention);
+//   VTC_POOL_BILINEAR  transformers' LlavaOnevision apply_pooling for s = 2:
+//                      a bilinear resize (align_corners False) to ceil(H / s) x
+//                      ceil(W / s); CLS attention resized alike and scaled by
+//                      (H*W) / (H'*W'), so each frame's total stays.
+// Anyres images cannot be pooled (VTC_ERR_ARG). NULL on failure; caller frees
+// with vtc_features_free. Thread-safe.
+enum vtc_pool_mode { VTC_POOL_AVG = 0, VTC_POOL_BILINEAR = 1 };
+VTC_API vtc_features *vtc_features_pool(const vtc_features *f, int32_t size, int32_t mode);
 
 // Encodes one image: preprocess (as the model's image processor), ViT forward,
 // attention statistics, projector. *out receives a new features struct (T = 1);

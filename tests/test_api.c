@@ -92,7 +92,7 @@ static vtc_features *grid(void) {
 static void test_features_pool(void **state) {
     (void)state;
     vtc_features *f = grid();
-    vtc_features *o = vtc_features_pool(f, 4);
+    vtc_features *o = vtc_features_pool(f, 4, VTC_POOL_AVG);
     assert_non_null(o);
     assert_int_equal(o->T, 2), assert_int_equal(o->H, 1), assert_int_equal(o->W, 2), assert_int_equal(o->n, 4);
     for (int t = 0; t < 2; t++) {
@@ -110,7 +110,7 @@ static void test_features_pool(void **state) {
             assert_float_equal(o->features[(t * 2 + wx) * o->dim], sum_feat / cnt, 1e-3);
         }
     }
-    assert_null(vtc_features_pool(f, 0));
+    assert_null(vtc_features_pool(f, 0, VTC_POOL_AVG));
     vtc_features_free(o);
     vtc_features_free(f);
 }

@@ -18,12 +18,20 @@
 
 #include <cmocka.h>
 
+#include "vision/anyres.h"
 #include "vision/model.h"
 #include "base/safetensors.h"
 #include "base/tensor.h"
 #include "vtc.h"
 
 #define TOL 1e-4
+
+static uint64_t fnv1a64(const void *data, size_t n) {
+    const unsigned char *b = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
 
 static double rel_err(const float *got, const float *ref, size_t n) {
     double md = 0, mr = 0;
@@ -58,6 +66,119 @@ static void check(const char *label, const vtc_st *st, const char *name, const f
     assert_true(e <= TOL);
 }
 
+// A tensor of the reference file compared when the file holds it (the tiled
+// cases store per-tile tensors for a few images only).
+static void check_opt(const char *label, const vtc_st *st, const char *name, const float *got, size_t n,
+                      double *worst) {
+    if (vtc_st_find(st, name)) check(label, st, name, got, n, worst);
+}
+
+// An I32 reference tensor equal to got[n].
+static void check_i32(const char *label, const vtc_st *st, const char *name, const int32_t *got, size_t n) {
+    const vtc_tensor_view *t = vtc_st_find(st, name);
+    assert_non_null(t);
+    assert_int_equal(vtc_tensor_numel(t), (int64_t)n);
+    assert_non_null(got);
+    const int32_t *ref = (const int32_t *)t->data;
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != ref[i]) fail_msg("%s: %s[%zu] is %d, the reference's %d", label, name, i, got[i], ref[i]);
+    printf("    %-14s %-10s identical (%zu)\n", label, name, n);
+}
+
+// The kept-everything tokens of f (method none) against the model's packed
+// sequence: embeddings, tile (or frame) of every row, positions, count.
+static void check_packed(const char *file, const vtc_st *st, vtc_ctx *ctx, const vtc_features *f, const char *ids,
+                         double *worst) {
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_prune(ctx, f, vtc_prune_params_default(), &t), 0);
+    const vtc_tensor_view *pk = vtc_st_find(st, "packed");
+    assert_non_null(pk);
+    assert_int_equal(pk->shape[0], t->n);
+    assert_int_equal(t->n_input, t->n);
+    check(file, st, "packed", t->data, (size_t)t->n * t->dim, worst);
+    int32_t *got = malloc(sizeof(int32_t) * (size_t)t->n);
+    for (int32_t i = 0; i < t->n; i++) // video rows name their frame; newline rows -1
+        got[i] = !strcmp(ids, "packed_tile") ? t->tile[i] : t->tile[i] < 0 ? -1 : t->pos[3 * i];
+    check_i32(file, st, ids, got, (size_t)t->n);
+    check_i32(file, st, "packed_pos", t->pos, (size_t)t->n * 3);
+    free(got);
+    vtc_tokens_free(t);
+}
+
+// An anyres image (LLaVA-NeXT, OneVision) or a OneVision clip: the per-tile
+// (per-frame) outputs where the file stores them, and the packed sequence.
+static void tiled_case(const char *file, const vtc_st *st, vtc_model *m, const char *input, int video,
+                       double *worst) {
+    // the reference counts each tile's blocks up to the feature layer (no last-block statistic)
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.want_last_attn = 0;
+    vtc_ctx *ctx = vtc_ctx_new(m, cp);
+    assert_non_null(ctx);
+    vtc_features *f = NULL;
+    vtc_media *media = NULL;
+    if (video) {
+        struct vtc_sample_params sp = vtc_sample_params_default();
+        sp.n_frames = atoi(vtc_st_meta(st, "frames"));
+        media = vtc_media_load(input, sp, NULL);
+        assert_non_null(media);
+        assert_int_equal(media->n_frames, sp.n_frames);
+        assert_int_equal(vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
+                                           media->timestamps, &f), 0);
+        // apply_pooling: bilinear to ceil(27 / 2) per side, after the projector
+        vtc_features *pooled = vtc_features_pool(f, 2, VTC_POOL_BILINEAR);
+        assert_non_null(pooled);
+        check_opt(file, st, "frame_cls_attn", f->cls_attn, (size_t)f->n, worst);
+        check_opt(file, st, "frame_embeds", f->embeds, (size_t)f->n * f->lm_dim, worst);
+        vtc_features_free(f);
+        f = pooled;
+        check_packed(file, st, ctx, f, "packed_frame", worst);
+    } else {
+        vtc_image *img = vtc_image_load(input, NULL);
+        assert_non_null(img);
+        assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+        // the model input of every tile, bit for bit: FNV-1a 64 of its float32 [3, S, S]
+        struct vtc_anyres_plan plan;
+        assert_int_equal(vtc_anyres_plan_make(img->width, img->height, m->image_size, m->patch_size, m->pinpoints,
+                                              m->n_pinpoints, m->max_tiles, &plan), 0);
+        struct vtc_anyres_canvas cv;
+        assert_int_equal(vtc_anyres_canvas_init(&cv, &plan, img->rgb, img->width, img->height), 0);
+        const size_t npx = (size_t)3 * m->image_size * m->image_size;
+        float *px = malloc(npx * sizeof(float));
+        char hashes[4096] = "";
+        for (int k = 0; k <= plan.tiles_h * plan.tiles_w; k++) {
+            assert_int_equal(k ? vtc_anyres_tile(&cv, k - 1, m->image_mean, m->image_std, px)
+                               : vtc_anyres_base(&plan, img->rgb, img->width, img->height, m->image_mean,
+                                                 m->image_std, px), 0);
+            snprintf(hashes + strlen(hashes), sizeof hashes - strlen(hashes), "%s%016llx", k ? "," : "",
+                     (unsigned long long)fnv1a64(px, npx * sizeof(float)));
+        }
+        vtc_anyres_canvas_free(&cv);
+        free(px);
+        const char *want_px = vtc_st_meta(st, "tile_pixels_fnv1a64");
+        assert_non_null(want_px);
+        if (strcmp(want_px, hashes)) fail_msg("%s: tile pixels %s, the reference's %s", file, hashes, want_px);
+        vtc_image_free(img);
+        const size_t n = (size_t)f->n;
+        check_opt(file, st, "tile_cls_attn", f->cls_attn, n, worst);
+        check_opt(file, st, "tile_features", f->features, n * f->dim, worst);
+        check_opt(file, st, "tile_embeds", f->embeds, n * f->lm_dim, worst);
+        char tiles[32];
+        snprintf(tiles, sizeof tiles, "%d,%d", f->tiling.tiles_h, f->tiling.tiles_w);
+        const char *want = vtc_st_meta(st, "tiles");
+        assert_non_null(want);
+        if (strcmp(want, tiles)) fail_msg("%s: tiles %s, the reference's %s", file, tiles, want);
+        check_packed(file, st, ctx, f, "packed_tile", worst);
+    }
+    const char *fl = vtc_st_meta(st, "flops_encoder_tile");
+    assert_non_null(fl);
+    const double want_fl = (video ? atoi(vtc_st_meta(st, "frames")) : f->T) * atof(fl);
+    if (fabs(f->flops_encoder - want_fl) > 1e-9 * want_fl)
+        fail_msg("%s: encoder FLOPs %.0f, the reference's %.0f", file, f->flops_encoder, want_fl);
+    vtc_features_free(f);
+    vtc_media_free(media);
+    vtc_ctx_free(ctx);
+}
+
 static void test_manifest(void **state) {
     (void)state;
     FILE *mf = fopen("tests/fixtures/expected/MANIFEST.txt", "r");
@@ -72,11 +193,30 @@ static void test_manifest(void **state) {
         assert_int_equal(sscanf(line, "%255s %255s %255s %15s %d", file, model_path, image, aspect, &layer), 5);
         struct vtc_model_params mp = vtc_model_params_default();
         mp.feature_layer = layer;
-        mp.aspect = !strcmp(aspect, "crop") ? VTC_ASPECT_CROP : !strcmp(aspect, "pad") ? VTC_ASPECT_PAD
-                                                                                       : VTC_ASPECT_RESIZE;
+        const int tiled = !strncmp(aspect, "anyres", 6), video = !strcmp(aspect, "video");
+        if (!strcmp(aspect, "pad") && strstr(model_path, "onevision")) {
+            // OneVision's multi-image path (one padded tile per image): vtc has no multi-image input yet
+            printf("  %s: skipped, OneVision's multi-image path is not implemented\n", file);
+            continue;
+        }
+        if (!tiled && !video)
+            mp.aspect = !strcmp(aspect, "crop") ? VTC_ASPECT_CROP : !strcmp(aspect, "pad") ? VTC_ASPECT_PAD
+                                                                                          : VTC_ASPECT_RESIZE;
         vtc_model *m = vtc_model_load(model_path, mp);
         if (!m) fprintf(stderr, "%s\n", vtc_last_error());
         assert_non_null(m);
+        if (tiled || video) {
+            char path[512];
+            snprintf(path, sizeof path, "tests/fixtures/expected/%s", file);
+            vtc_st *st = NULL;
+            assert_int_equal(vtc_st_open(path, 1, &st), 0);
+            printf("  %s (%s)\n", file, model_path);
+            tiled_case(file, st, m, image, video, &worst);
+            vtc_st_close(st);
+            vtc_model_free(m);
+            cases++;
+            continue;
+        }
         vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
         vtc_image *img = vtc_image_load(image, NULL);
         assert_non_null(ctx);

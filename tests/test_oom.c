@@ -356,7 +356,7 @@ static int path_encode_frames(void *arg, uint64_t *digest) {
 }
 
 static int path_features_pool(void *arg, uint64_t *digest) {
-    vtc_features *o = vtc_features_pool(W.frames, 2);
+    vtc_features *o = vtc_features_pool(W.frames, 2, VTC_POOL_AVG);
     if (!o) return ctor_status(o);
     *digest = hash_features(0, o);
     vtc_features_free(o);
@@ -478,7 +478,7 @@ static void test_vision_paths(void **state) {
     assert_int_equal(vtc_encode_frames(W.ctx, (const vtc_image *const *)W.clip->frames, W.clip->n_frames,
                                        W.clip->timestamps, &W.frames), 0);
     check_path("features_pool", path_features_pool, NULL);
-    W.pooled = vtc_features_pool(W.frames, 2);
+    W.pooled = vtc_features_pool(W.frames, 2, VTC_POOL_AVG);
     assert_non_null(W.pooled);
     // every method on: the clip's features, pooled, with the model (CLIP + projector: tokens
     // projected); the same without the model (merged tokens stay in encoder

@@ -207,7 +207,7 @@ class AgainstCLI(unittest.TestCase):
         f = model().encode(px)
         self.assertIsNone(f.timestamps)
         same_bits(self, f.embeds, read_st(path)[0]["embeds"], "encode(ndarray) without timestamps")
-        check_features(self, model().encode(torch.from_numpy(px), timestamps=torch.zeros(1, dtype=torch.float64)),
+        check_features(self, model().encode(torch.from_numpy(px)),
                        path, "encode(torch uint8)")
         media = vtc.load_media(VIDEO, frames=3)
         self.assertTrue(media.is_video)

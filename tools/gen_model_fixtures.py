@@ -838,13 +838,13 @@ def main():
     cases = [("clip224", photo, "crop", -1), ("clip224", photo, "crop", 1),
              ("clip224", photo, "pad", -1), ("clip224", portrait, "pad", -2),
              ("clip336", photo, "crop", -2), ("clip336", portrait, "crop", -2),
-             ("siglip384", photo, "resize", -1), ("siglip384", portrait, "resize", -1),
-             ("siglip384", photo, "resize", -2),
+             ("siglip384", photo, "resize", 0), ("siglip384", portrait, "resize", 0),
+             ("siglip384", photo, "resize", -1), ("siglip384", photo, "resize", -2),
              ("llava", photo, "pad", -2), ("llava", portrait, "pad", -2),
              ("mmproj", photo, "pad", -1), ("mmproj", portrait, "pad", -1),
-             ("siglip384p14", photo, "resize", -1), ("siglip384p14", portrait, "resize", -1),
+             ("siglip384p14", photo, "resize", 0), ("siglip384p14", portrait, "resize", 0),
              ("siglip384p14", photo, "resize", -2),
-             ("siglip224p16", photo, "resize", -1), ("siglip224p16", portrait, "resize", -1),
+             ("siglip224p16", photo, "resize", 0), ("siglip224p16", portrait, "resize", 0),
              ("siglip224p16", photo, "resize", -2)]
     manifest, pixel_files = [], {}
     print(f"{'case':48s} {'effN cls_attn':>13s} {'last':>6s} {'xcheck':>8s}")
@@ -868,7 +868,7 @@ def main():
         meta = {"model": mpath, "image": "tests/fixtures/ref_images/" + img, "aspect": aspect,
                 "feature_layer": layer, "feature_block": blk, "n_layers": cfg["layers"], "grid": f"1,{g},{g}",
                 "arch": cfg["arch"], "pixels_fnv1a64": pixels_hash(px),
-                "post_layernorm": int(bool(cfg.get("post_ln_last")) and blk == cfg["layers"]),
+                "post_layernorm": int(bool(cfg.get("post_ln_last")) and layer == 0),
                 "image_mean": ",".join(repr(x) for x in cfg["mean"]),
                 "image_std": ",".join(repr(x) for x in cfg["std"]),
                 "flops_encoder": fl["total"], "flops_patch_embed": fl["patch_embed"], "flops_block": fl["block"],
@@ -929,7 +929,8 @@ def main():
                 "#   packed_tile or packed_frame, packed_pos, tile_cls_attn or frame_cls_attn, and\n"
                 "#   sometimes tile_features, tile_embeds / frame_embeds (tools/README.md).\n"
                 "# Feature layer: transformers' vision_feature_layer index (a legacy GGUF's -1 is its last\n"
-                "# block present). The LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
+                "# block present); 0 = the model's default (a plain SigLIP tower: last_hidden_state, after\n"
+                "# post_layernorm). The LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
                 f"# Tolerance: max |vtc - ref| / max |ref| <= {TOLERANCE} per tensor (float32 vs float64).\n")
         f.write("\n".join(manifest) + "\n")
     print(f"{len(manifest)} cases")

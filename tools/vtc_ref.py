@@ -18,7 +18,8 @@ Conventions (what vtc's struct vtc_features holds):
   as the features: a plain SiglipVisionModel (or SiglipModel's vision tower) returns
   last_hidden_state = post_layernorm(output of the last block)
   (models/siglip/modeling_siglip.py, SiglipVisionTransformer.forward), so there the
-  last block's features are post-LN'd (cfg["post_ln_last"]). hidden_states[k] never
+  default features (feature layer 0 = last_hidden_state) are post-LN'd
+  (cfg["post_ln_last"]); an explicit index, even -1, is hidden_states[k], which never
   is (tie_last_hidden_states=False since transformers PR #40994), so CLIP towers,
   earlier SigLIP blocks and every LLaVA tower (which read hidden_states) get none.
 - CLIP: features = patch rows of that hidden state, cls = its row 0; cls_attn =
@@ -347,15 +348,18 @@ def resolve_feature_layer(layer, n_layers):
 def encoder_outputs(w, cfg, pixels, feature_layer, proj=None):
     """What vtc's struct vtc_features holds for one image, as float64 numpy:
     features, cls (CLIP), cls_attn, cls_attn_last, keys, embeds and cls_embed
-    (with a projector). Also returns the 1-based feature block. With
-    cfg["post_ln_last"] (a plain SigLIP tower) the last block's features are
-    post_layernorm'd; attention statistics and keys never are."""
+    (with a projector). Also returns the 1-based feature block. feature_layer 0 is
+    the tower's last_hidden_state: with cfg["post_ln_last"] (a plain SigLIP tower)
+    post_layernorm'd; any other index is hidden_states[k], never normed; attention
+    statistics and keys never are."""
     hidden, attns, keys = vit_forward(w, cfg, pixels)
     L = cfg["layers"]
-    blk = resolve_feature_layer(feature_layer, L)
+    # feature_layer 0: a plain tower's own output, last_hidden_state (vtc's default when
+    # neither the config nor the caller names a layer); k != 0: hidden_states[k]
+    blk = L if feature_layer == 0 else resolve_feature_layer(feature_layer, L)
     c0 = 1 if cfg["arch"] == "clip" else 0
     feat = hidden[blk]
-    if cfg.get("post_ln_last") and blk == L:  # a plain SigLIP tower's last_hidden_state
+    if cfg.get("post_ln_last") and feature_layer == 0:  # a plain SigLIP tower's last_hidden_state
         feat = torch.nn.functional.layer_norm(feat, (cfg["hidden"],), w["post_layernorm.weight"],
                                               w["post_layernorm.bias"], cfg["eps"])
 

@@ -77,11 +77,6 @@ static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
     if (ptype && strcmp(ptype, "mlp"))
         return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\" is not supported (vtc runs the LLaVA "
                              "\"mlp\" projector over the %s vision families)", ld->path, ptype, vtc_family_list());
-    // LLaVA-1.6 files list the hidden states whose features are concatenated;
-    // until vtc reads that list, such a file is refused rather than read as the last block.
-    if (vtc_gguf_find_key(g, "clip.vision.feature_layer") >= 0)
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.vision.feature_layer (features from listed layers) is "
-                             "not supported yet", ld->path);
     *fam = vtc_family_for_tensors(ld);
     if (!*fam) return vtc_set_error(VTC_ERR_FORMAT, "%s: no vision tower (no v.patch_embd.weight)", ld->path);
     return VTC_OK;
@@ -97,6 +92,21 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
     // transformers' vision_feature_layer: the wrapper's default when its config is
     // silent; a plain tower's features are its last_hidden_state.
     int file_layer = ld->gguf ? -1 : ld->wrapper ? ld->wrapper->feature_layer : m->lm_dim ? -2 : -1;
+    if (ld->gguf && vtc_gguf_find_key(ld->gguf, "clip.vision.feature_layer") >= 0) {
+        // LLaVA-1.6 converters list hidden_states indices (n + 1 + vision_feature_layer);
+        // clip.cpp concatenates the listed layers' outputs. One index is one layer.
+        int32_t list[8];
+        int n = 0;
+        int st = vtc_gguf_get_arr_i32(ld->gguf, "clip.vision.feature_layer", list, 8, &n);
+        if (st) return vtc_wrap_error(st, "%s: clip.vision.feature_layer", ld->path);
+        if (n != 1)
+            return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.vision.feature_layer lists %d layers (features "
+                                 "concatenated from several layers are not supported)", ld->path, n);
+        if (list[0] < 1 || list[0] > m->n_layers)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.feature_layer %d is outside the file's %d blocks",
+                                 ld->path, list[0], m->n_layers);
+        file_layer = list[0];
+    }
     const int layer_in_file = ld->cfg && cJSON_GetObjectItemCaseSensitive(ld->cfg, "vision_feature_layer");
     int st = vtc_cfg_int(ld->cfg, "vision_feature_layer", file_layer, &file_layer, cfg_path);
     if (st) return st;
@@ -212,7 +222,10 @@ static int read_layout(struct vtc_model *m, const struct vtc_load *ld) {
         return st;
     }
     // llama.cpp mmproj (the legacy LLaVA-1.6 converter): spatial_unpad with the
-    // pinpoints as a flat list of (width, height) pairs, as clip.cpp reads them.
+    // pinpoints flattened from the HF config unchanged. vtc reads them as that
+    // config is read by transformers, (height, width), so a GGUF behaves as its HF
+    // directory; llama.cpp's clip.cpp reads (width, height), which picks the other
+    // of two tied pinpoints for small images (docs/library.md#tiled-images).
     const vtc_gguf *g = ld->gguf;
     const char *merge = NULL;
     if (vtc_gguf_find_key(g, "clip.vision.mm_patch_merge_type") >= 0 &&
@@ -232,7 +245,7 @@ static int read_layout(struct vtc_model *m, const struct vtc_load *ld) {
     if (st) return vtc_wrap_error(st, "%s: clip.vision.image_grid_pinpoints", ld->path);
     m->pinpoints = vtc_alloc((size_t)(n / 2 + 1), sizeof *m->pinpoints);
     if (!m->pinpoints) return VTC_ERR_NOMEM;
-    st = vtc_anyres_pinpoints_parse(flat, n, VTC_PINPOINTS_WH, m->pinpoints, n / 2 + 1, &m->n_pinpoints);
+    st = vtc_anyres_pinpoints_parse(flat, n, VTC_PINPOINTS_HW, m->pinpoints, n / 2 + 1, &m->n_pinpoints);
     return st ? vtc_wrap_error(st, "%s: clip.vision.image_grid_pinpoints", ld->path) : VTC_OK;
 }
 

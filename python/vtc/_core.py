@@ -498,12 +498,15 @@ class Features(_TokenFile):
                 out[k] = a
         return out
 
-    def pool(self, size):
-        """s x s average pooling of each frame's grid (vtc_features_pool; LLaVA-OneVision's video pooling)."""
+    def pool(self, size, mode="avg"):
+        """s x s pooling of each frame's grid (vtc_features_pool): mode "avg", or
+        "bilinear" (LLaVA-OneVision's apply_pooling, a bilinear resize to ceil(H/s))."""
         if isinstance(size, bool) or not isinstance(size, numbers.Integral):
             raise TypeError("pool size must be an int")
+        if mode not in ("avg", "bilinear"):
+            raise ArgumentError(f"pool mode {mode!r}: want 'avg' or 'bilinear'")
         h = self._handle()
-        return Features._own(lib.vtc_features_pool(h.ptr, int(size)))
+        return Features._own(lib.vtc_features_pool(h.ptr, int(size), 0 if mode == "avg" else 1))
 
     _saver = "vtc_features_save"
 

@@ -177,7 +177,7 @@ _PROTOS = {
     "vtc_ctx_error": (c_char_p, [c_void_p]),
     "vtc_features_new": (_p(Features), [c_int32, c_int32, c_int32, c_int32, c_int32, c_int32, c_uint]),
     "vtc_features_free": (None, [_p(Features)]),
-    "vtc_features_pool": (_p(Features), [_p(Features), c_int32]),
+    "vtc_features_pool": (_p(Features), [_p(Features), c_int32, c_int32]),
     "vtc_encode_image": (c_int, [c_void_p, _p(Image), _p(_p(Features))]),
     "vtc_encode_frames": (c_int, [c_void_p, _p(_p(Image)), c_int32, _p(c_double), _p(_p(Features))]),
     "vtc_sample_params_default": (SampleParams, []),
