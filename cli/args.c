@@ -25,7 +25,9 @@ int cli_parse_keep(const char *s, struct vtc_prune_params *p) {
 
 int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    if (strcmp(a, "--method") && strcmp(a, "--keep") && strcmp(a, "--param") && strcmp(a, "--seed")) return -1;
+    if (strcmp(a, "--method") && strcmp(a, "--keep") && strcmp(a, "--param") && strcmp(a, "--seed") &&
+        strcmp(a, "--pack"))
+        return -1;
     if (*i + 1 >= argc) return cli_usage_error("%s needs a value", a);
     const char *val = argv[++*i];
     long long v;
@@ -39,6 +41,11 @@ int cli_prune_option(struct cli_prune_opts *o, int argc, char **argv, int *i) {
         if (o->n_params == CLI_MAX_PARAMS) return cli_usage_error("--param: at most %d parameters", CLI_MAX_PARAMS);
         if (!strchr(val, '=')) return cli_usage_error("--param: '%s' is not NAME=VALUE", val);
         o->params[o->n_params++] = val;
+    } else if (!strcmp(a, "--pack")) {
+        if (!strcmp(val, "native")) o->pack = VTC_PACK_NATIVE;
+        else if (!strcmp(val, "unpad")) o->pack = VTC_PACK_UNPAD;
+        else if (!strcmp(val, "spatial")) o->pack = VTC_PACK_SPATIAL;
+        else return cli_usage_error("--pack: '%s' is not native, unpad or spatial", val);
     } else {
         if (cli_parse_int(val, 0, (long long)1 << 62, &v))
             return cli_usage_error("--seed: '%s' is not a non-negative integer", val);
@@ -56,6 +63,7 @@ int cli_prune_params_check(struct cli_prune_opts *o, const char *method, struct 
     out->keep_ratio = o->budget.keep_ratio;
     out->params = o->n_params ? o->joined : NULL;
     out->seed = o->seed;
+    out->pack = o->pack;
     return vtc_prune_validate(*out);
 }
 

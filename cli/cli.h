@@ -43,6 +43,7 @@ struct cli_prune_opts {
     const char *params[CLI_MAX_PARAMS];
     int n_params;
     uint64_t seed;
+    int pack;                        // --pack: enum vtc_pack (0: native)
     char joined[2048];               // the --param values, comma-joined
 };
 // When argv[*i] is one of those options: takes its value (advancing *i) and
