@@ -645,13 +645,14 @@ static int verify_end(vtc_video *v, int64_t from) {
     }
     if (seen_from) {
         qsort(end.ts, (size_t)end.n, sizeof *end.ts, cmp_i64);
-        int64_t keep = table_find(v, from), n = keep;
+        int64_t m = 0;
         for (int64_t i = 0; i < end.n; i++)
-            if (n == keep || v->table[n - 1] != end.ts[i]) {
-                if (n == v->table_n) break; // more frames than packets: leave the table alone
-                v->table[n++] = end.ts[i];
-            }
-        if (n <= v->table_n) v->table_n = n;
+            if (m == 0 || end.ts[m - 1] != end.ts[i]) end.ts[m++] = end.ts[i];
+        const int64_t keep = table_find(v, from);
+        if (m <= v->table_n - keep) { // (more frames than packets would be a decoder of its own mind: left alone)
+            memcpy(v->table + keep, end.ts, (size_t)m * sizeof *end.ts);
+            v->table_n = keep + m;
+        }
     }
     free(end.ts);
     return VTC_OK;
