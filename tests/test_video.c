@@ -5,7 +5,10 @@
 // follows numpy's floor(linspace(0, total-1, N)), --fps picks the first frame at
 // or after each multiple of 1/F, seeking lands on the right frame in any order
 // while decoding far fewer frames than the clip has, variable frame rate,
-// timestamps, and broken inputs fail with a reason, without a crash or a hang.
+// timestamps, and broken inputs fail with a reason, without a crash or a hang;
+// the frame index is settled at open and holds the frames that decode (AVI drop
+// chunks and an MP4 cut mid-file), and the sampling rules hold as pure functions.
+// Many more files against the CLI: tests/cli_video_corpus.sh.
 // The CLI comparisons skip when no `ffmpeg` is on PATH (CI installs it).
 // Clips: tests/fixtures/video/, made by tools/gen_video_fixtures.sh.
 #include <math.h>
