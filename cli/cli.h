@@ -94,6 +94,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_flops(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_frames(int argc, char **argv);
 int cmd_methods(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_export_lm(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "base/gguf.h"
 #include "json_out.h"
 #include "prune/prune.h"
+#include "video/video.h"
 #include "base/safetensors.h"
 #include "base/tensor.h"
 
@@ -222,17 +223,30 @@ static int info_gguf(const char *path) {
     return info_lm(path);
 }
 
-static int info_media(const char *path) {
+static int info_image(const char *path) {
     struct vtc_sample_params sp = vtc_sample_params_default();
     sp.n_frames = 1;
     vtc_media *m = vtc_media_load(path, sp, NULL);
     if (!m) return vtc_last_status();
-    if (m->is_video)
-        printf("%s: video (%s), %dx%d, %lld frames, %.3f fps\n", path, m->codec, m->frames[0]->width,
-               m->frames[0]->height, (long long)m->total_frames, m->fps);
-    else
-        printf("%s: image (%s), %dx%d\n", path, m->codec, m->frames[0]->width, m->frames[0]->height);
+    printf("%s: image (%s), %dx%d\n", path, m->codec, m->frames[0]->width, m->frames[0]->height);
     vtc_media_free(m);
+    return 0;
+}
+
+// The frame count every command samples from, and where it came from (docs/formats.md#media).
+static int info_video(const char *path) {
+    vtc_video *v = NULL;
+    int st = vtc_video_open(path, NULL, &v);
+    if (st) return st;
+    struct vtc_video_info vi;
+    vtc_video_get_info(v, &vi);
+    printf("%s: video (%s in %s), %dx%d, %lld frames (count from: %s), %.3f fps, %.2f s", path, vi.codec, vi.format,
+           vi.width, vi.height, (long long)vi.n_frames, vtc_video_count_source_name(vi.count_source), vi.fps,
+           vi.duration);
+    if (vi.rotation) printf(", rotated %d degrees", vi.rotation);
+    if (vi.vfr) printf(", variable frame rate");
+    printf("\n");
+    vtc_video_close(v);
     return 0;
 }
 
@@ -274,14 +288,14 @@ int cmd_info(int argc, char **argv) {
     if (got >= 4 && !memcmp(head, "GGUF", 4)) {
         st = info_gguf(path);
     } else if (got >= 8 && (head[0] == 0x89 || (head[0] == 0xff && head[1] == 0xd8))) {
-        st = info_media(path);
+        st = info_image(path);
     } else if (got >= 9 && head[8] == '{') {
         st = info_safetensors(path);
     } else if (got >= 16 && (int32_t)(head[0] | head[1] << 8 | head[2] << 16 | (uint32_t)head[3] << 24) > 0 &&
                vtc_lm_probe(path) == 0) {
         st = info_lm(path);
     } else {
-        st = info_media(path);
+        st = info_video(path);
     }
     return st ? cli_status_error(st, "info") : CLI_OK;
 }

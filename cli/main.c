@@ -31,6 +31,8 @@ static const char *USAGE =
     "  export-lm IN.bin -o OUT.gguf [--tokenizer FILE] [--type f32|f16]\n"
     "                        a llama2.c checkpoint as a GGUF file for llama.cpp\n"
     "  info     FILE         what a model, token or media file is\n"
+    "  frames   INPUT [--frames N | --fps F] [--out DIR]\n"
+    "                        the frames vtc samples from a video, listed or written as PPM\n"
     "  methods               the pruning methods, their parameters and defaults\n"
     "  report   DIR [--manifest LIST] [--json]\n"
     "                        totals of a batch (compress/encode --manifest LIST --out-dir DIR)\n"
@@ -65,7 +67,7 @@ int vtc_cli_main(int argc, char **argv) {
         { "compress", cmd_compress }, { "encode", cmd_encode }, { "prune", cmd_prune },
         { "flops", cmd_flops },       { "generate", cmd_generate }, { "info", cmd_info },
         { "methods", cmd_methods },   { "eval", cmd_eval },         { "export-lm", cmd_export_lm },
-        { "report", cmd_report },
+        { "report", cmd_report },     { "frames", cmd_frames },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

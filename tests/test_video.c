@@ -5,7 +5,10 @@
 // follows numpy's floor(linspace(0, total-1, N)), --fps picks the first frame at
 // or after each multiple of 1/F, seeking lands on the right frame in any order
 // while decoding far fewer frames than the clip has, variable frame rate,
-// timestamps, and broken inputs fail with a reason, without a crash or a hang.
+// timestamps, and broken inputs fail with a reason, without a crash or a hang;
+// the frame index is settled at open and holds the frames that decode (AVI drop
+// chunks and an MP4 cut mid-file), and the sampling rules hold as pure functions.
+// Many more files against the CLI: tests/cli_video_corpus.sh.
 // The CLI comparisons skip when no `ffmpeg` is on PATH (CI installs it).
 // Clips: tests/fixtures/video/, made by tools/gen_video_fixtures.sh.
 #include <math.h>
@@ -20,6 +23,7 @@
 #include <cmocka.h>
 #include <libavutil/log.h>
 
+#include "video/sample.h"
 #include "video/video.h"
 #include "vtc.h"
 
@@ -32,21 +36,26 @@ struct clip {
     int64_t frames;
     int width, height, rotation, vfr;
     const char *codec;
+    int count_source; // where the frame count comes from
 };
 
+enum { CONTAINER = VTC_VIDEO_COUNT_CONTAINER, INDEX = VTC_VIDEO_COUNT_INDEX, DECODE = VTC_VIDEO_COUNT_DECODE };
+
 static const struct clip clips[] = {
-    { DIR "cam40.mp4", 40, 90, 68, 0, 0, "h264" },     // B-frames, keyframe every 10, width % 8 != 0
-    { DIR "cam17.avi", 17, 80, 60, 0, 0, "mpeg4" },    // MPEG-4 part 2 in AVI
-    { DIR "odd23.mkv", 23, 33, 25, 0, 0, "mjpeg" },    // full-range 4:2:2, odd size, count from timestamps
-    { DIR "odd13.mkv", 13, 33, 25, 0, 0, "ffv1" },     // 4:2:0 with odd size
-    { DIR "full709.mkv", 8, 64, 48, 0, 0, "h264" },    // full range, BT.709
-    { DIR "rot90.mp4", 12, 48, 64, 90, 0, "h264" },    // display matrix: 90 degrees clockwise
-    { DIR "rot180.mp4", 6, 64, 48, 180, 0, "h264" },
-    { DIR "rot270.mp4", 6, 21, 35, 270, 0, "mjpeg" },  // and an odd size
-    { DIR "vfr.mp4", 30, 80, 60, 0, 1, "h264" },       // variable frame rate, rates disagree
-    { DIR "vfr.mkv", 30, 80, 60, 0, 1, "h264" },       // variable frame rate claiming a constant one
-    { DIR "raw12.h264", 12, 64, 48, 0, 0, "h264" },    // no container, no timestamps: counted
-    { DIR "cam20.ts", 20, 64, 48, 0, 0, "h264" },      // MPEG-TS: no index, starts at 1.4 s
+    { DIR "cam40.mp4", 40, 90, 68, 0, 0, "h264", CONTAINER },  // B-frames, keyframe every 10, width % 8 != 0
+    { DIR "cam17.avi", 17, 80, 60, 0, 0, "mpeg4", INDEX },     // MPEG-4 part 2 in AVI
+    { DIR "odd23.mkv", 23, 33, 25, 0, 0, "mjpeg", INDEX },     // full-range 4:2:2, odd size
+    { DIR "odd13.mkv", 13, 33, 25, 0, 0, "ffv1", INDEX },      // 4:2:0 with odd size
+    { DIR "full709.mkv", 8, 64, 48, 0, 0, "h264", INDEX },     // full range, BT.709
+    { DIR "rot90.mp4", 12, 48, 64, 90, 0, "h264", CONTAINER }, // display matrix: 90 degrees clockwise
+    { DIR "rot180.mp4", 6, 64, 48, 180, 0, "h264", CONTAINER },
+    { DIR "rot270.mp4", 6, 21, 35, 270, 0, "mjpeg", CONTAINER }, // and an odd size
+    { DIR "vfr.mp4", 30, 80, 60, 0, 1, "h264", INDEX },        // variable frame rate, rates disagree
+    { DIR "vfr.mkv", 30, 80, 60, 0, 1, "h264", INDEX },        // variable frame rate claiming a constant one
+    { DIR "raw12.h264", 12, 64, 48, 0, 0, "h264", DECODE },    // no container, no timestamps: decoded to count
+    { DIR "cam20.ts", 20, 64, 48, 0, 0, "h264", INDEX },       // MPEG-TS: no index, starts at 1.4 s
+    { DIR "drops.avi", 20, 64, 48, 0, 1, "mpeg4", INDEX },     // 37 empty 'drop' chunks; the header says 57
+    { DIR "truncfs.mp4", 20, 90, 68, 0, 0, "h264", INDEX },    // cut mid-file: the index names 40 frames
 };
 #define N_CLIPS (sizeof clips / sizeof clips[0])
 
@@ -118,11 +127,13 @@ static void test_info(void **state) {
         vtc_video *v = open_ok(clips[c].file);
         struct vtc_video_info info;
         vtc_video_get_info(v, &info);
-        printf("  %-34s %-6s %-24s %3dx%-3d %2lld frames%s %6.3f fps %5.2f s rot %3d%s\n", clips[c].file, info.codec,
-               info.format, info.width, info.height, (long long)info.n_frames, info.n_frames_exact ? "" : "?",
-               info.fps, info.duration, info.rotation, info.vfr ? " vfr" : "");
+        printf("  %-34s %-6s %-24s %3dx%-3d %2lld frames (%s) %6.3f fps %5.2f s rot %3d%s\n", clips[c].file,
+               info.codec, info.format, info.width, info.height, (long long)info.n_frames,
+               vtc_video_count_source_name(info.count_source), info.fps, info.duration, info.rotation,
+               info.vfr ? " vfr" : "");
         assert_int_equal(info.n_frames, clips[c].frames);
-        assert_int_equal(info.n_frames_exact, 1);
+        assert_int_equal(info.count_source, clips[c].count_source);
+        assert_int_equal(info.vfr, clips[c].vfr);
         assert_int_equal(info.width, clips[c].width);
         assert_int_equal(info.height, clips[c].height);
         assert_int_equal(info.rotation, clips[c].rotation);
@@ -130,13 +141,6 @@ static void test_info(void **state) {
         if (!clips[c].vfr) assert_true(fabs(info.fps - (strstr(clips[c].file, "odd23") ? 12.0 : 10.0)) < 1e-9);
         vtc_video_close(v);
     }
-    // the variable-rate clips are found out: at once from the MP4's rates, by the
-    // end timestamp for the Matroska one that claims 75/11 fps throughout
-    vtc_video *v = open_ok(DIR "vfr.mkv");
-    struct vtc_video_info info;
-    vtc_video_get_info(v, &info);
-    assert_int_equal(info.vfr, 1);
-    vtc_video_close(v);
 }
 
 static void test_sampling(void **state) {
@@ -252,6 +256,88 @@ static void test_fps_sampling(void **state) {
         check_fps(DIR "odd23.mkv", rates[r]); // Matroska: millisecond timestamps
         check_fps(DIR "cam17.avi", rates[r]);
     }
+}
+
+static double times_of(const void *ctx, int64_t k) { return ((const double *)ctx)[k]; }
+
+// The sampling rules as pure functions over frame times, against the rule written
+// out above: a 30 -> 10 fps change, a 5 s gap, and the limits.
+static void test_sample_rules(void **state) {
+    (void)state;
+    int64_t out[8];
+    vtc_sample_uniform(1, 3, out); // one frame: every sample is frame 0
+    assert_true(out[0] == 0 && out[1] == 0 && out[2] == 0);
+    vtc_sample_uniform(68, 8, out); // the cinepak AVI's 68 frames: linspace(0, 67, 8)
+    const int64_t want68[8] = { 0, 9, 19, 28, 38, 47, 57, 67 };
+    assert_memory_equal(out, want68, sizeof want68);
+    double t[80];
+    for (int k = 0; k < 80; k++) t[k] = k < 60 ? k / 30.0 : 2.0 + (k - 60) / 10.0; // 30 fps for 2 s, then 10
+    double g[40];
+    for (int k = 0; k < 40; k++) g[k] = k < 20 ? k / 10.0 : 7.0 + (k - 20) / 10.0; // a 5 s gap after 2 s
+    const double rates[] = { 0.3, 1, 3, 7, 30, 100 };
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        int64_t want[80], *idx;
+        int32_t n;
+        int32_t n_want = expected_fps(t, 80, rates[r], want);
+        assert_int_equal(vtc_sample_rate(80, times_of, t, rates[r], 4096, &idx, &n), 0);
+        assert_int_equal(n, n_want);
+        assert_memory_equal(idx, want, (size_t)n * sizeof *idx);
+        free(idx);
+        n_want = expected_fps(g, 40, rates[r], want);
+        assert_int_equal(vtc_sample_rate(40, times_of, g, rates[r], 4096, &idx, &n), 0);
+        assert_int_equal(n, n_want);
+        assert_memory_equal(idx, want, (size_t)n * sizeof *idx);
+        free(idx);
+    }
+    int64_t *idx;
+    int32_t n;
+    // 1 fps over the gap: 0, 1, 2 s, then the first frame at or after 3..7 s is the one at 7 s, once
+    assert_int_equal(vtc_sample_rate(40, times_of, g, 1.0, 4096, &idx, &n), 0);
+    const int64_t want_gap[6] = { 0, 10, 20, 30, 39 };
+    assert_int_equal(n, 4);
+    assert_memory_equal(idx, want_gap, 4 * sizeof *idx);
+    free(idx);
+    assert_int_equal(vtc_sample_rate(80, times_of, t, 30, 10, &idx, &n), VTC_ERR_LIMIT);
+    const double far[2] = { 0, 1e300 };
+    assert_int_equal(vtc_sample_rate(2, times_of, far, 1, 4096, &idx, &n), VTC_ERR_LIMIT);
+    assert_int_equal(vtc_sample_rate(2, times_of, far, 2e6, 4096, &idx, &n), VTC_ERR_ARG);
+}
+
+// The frame index is settled at open and does not change while frames are read
+// (it once was rebuilt mid-read: a cinepak AVI whose header counts its empty
+// drop chunks returned wrong frames for --frames 8, then failed with a usage error).
+static void test_index_settled(void **state) {
+    (void)state;
+    vtc_video *v = open_ok(DIR "drops.avi"); // frames at 0-0.5 s, 3.6-4.1 s, 4.9-5.6 s, 0.1 s apart
+    int64_t *idx;
+    int32_t n;
+    assert_int_equal(vtc_video_sample(v, 8, 0, &idx, &n), 0);
+    const int64_t want[8] = { 0, 2, 5, 8, 10, 13, 16, 19 };
+    const double want_t[8] = { 0, 0.2, 0.5, 3.8, 4.0, 5.0, 5.3, 5.6 };
+    assert_memory_equal(idx, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        double ts = -1;
+        vtc_image_free(read_ok(v, DIR "drops.avi", idx[i], &ts));
+        assert_true(fabs(ts - want_t[i]) < 1e-9);
+    }
+    struct vtc_video_info info;
+    vtc_video_get_info(v, &info);
+    assert_int_equal(info.n_frames, 20);
+    free(idx);
+    // --fps 2 on presentation timestamps: 0, 0.5, then 3.6 s (the first at or after 1.0 .. 3.5), 4.0,
+    // 4.9 (for 4.5), 5.0, 5.5
+    assert_int_equal(vtc_video_sample(v, 0, 2.0, &idx, &n), 0);
+    const int64_t want2[7] = { 0, 5, 6, 10, 12, 13, 18 };
+    assert_int_equal(n, 7);
+    assert_memory_equal(idx, want2, sizeof want2);
+    free(idx);
+    vtc_video_close(v);
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    vtc_media *m = vtc_media_load(DIR "drops.avi", sp, NULL);
+    assert_non_null(m);
+    assert_int_equal(m->total_frames, 20);
+    assert_int_equal(m->frame_index[7], 19);
+    vtc_media_free(m);
 }
 
 // ---------------------------------------------------------------- pixels
@@ -438,20 +524,22 @@ static void test_bad_inputs(void **state) {
     expect_open_error(DIR "trunc.mp4", VTC_ERR_FORMAT);      // cut before its index
     expect_open_error(DIR "garbage.avi", VTC_ERR_FORMAT);
     expect_open_error(DIR "does-not-exist.mp4", VTC_ERR_IO);
-    // cut in the middle of the frames, index first: opens, and says so where the frames stop
+    // cut in the middle of the frames, index first: the index names 40 frames, 20
+    // decode (the ffmpeg CLI's count too); those are the video's frames, all readable
     vtc_video *v = open_ok(DIR "truncfs.mp4");
+    struct vtc_video_info info;
+    vtc_video_get_info(v, &info);
+    assert_int_equal(info.n_frames, 20);
     vtc_image *img = NULL;
-    assert_int_equal(vtc_video_read(v, 39, &img, NULL), VTC_ERR_FORMAT);
+    vtc_image_free(read_ok(v, DIR "truncfs.mp4", 19, NULL));
+    vtc_image_free(read_ok(v, DIR "truncfs.mp4", 3, NULL));
+    assert_int_equal(vtc_video_read(v, 20, &img, NULL), VTC_ERR_ARG); // past the count
     assert_null(img);
-    printf("  %-36s -> %s\n", DIR "truncfs.mp4", vtc_last_error());
-    assert_non_null(strstr(vtc_last_error(), "truncated"));
-    vtc_image_free(read_ok(v, DIR "truncfs.mp4", 3, NULL)); // what is there still reads
-    assert_int_equal(vtc_video_read(v, 40, &img, NULL), VTC_ERR_ARG); // past the count
     assert_int_equal(vtc_video_read(v, -1, &img, NULL), VTC_ERR_ARG);
     vtc_video_close(v);
     // through vtc_media_load too
     struct vtc_sample_params sp = vtc_sample_params_default();
-    const char *bad[] = { DIR "audio.wav", DIR "trunc.mp4", DIR "truncfs.mp4", DIR "empty.avi", DIR "garbage.avi" };
+    const char *bad[] = { DIR "audio.wav", DIR "trunc.mp4", DIR "empty.avi", DIR "garbage.avi" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vtc_media *m = vtc_media_load(bad[i], sp, NULL);
         if (m) fail_msg("%s loaded", bad[i]);
@@ -664,7 +752,8 @@ static void test_features_match_cli_pngs(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info),          cmocka_unit_test(test_sampling),
-        cmocka_unit_test(test_fps_sampling),  cmocka_unit_test(test_cli_parity),
+        cmocka_unit_test(test_fps_sampling),  cmocka_unit_test(test_sample_rules),
+        cmocka_unit_test(test_index_settled), cmocka_unit_test(test_cli_parity),
         cmocka_unit_test(test_sample_clip_select), cmocka_unit_test(test_random_access),
         cmocka_unit_test(test_timestamps),    cmocka_unit_test(test_seeking_skips),
         cmocka_unit_test(test_bad_inputs),    cmocka_unit_test(test_damaged_memory),

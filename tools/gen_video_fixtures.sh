@@ -56,6 +56,10 @@ patch_rotation "$D/rot270.mp4" 0 -1 1 0
 $F -i $S -vf "select='not(eq(mod(n\,3)\,2))',scale=80:60" -vsync passthrough -frames:v 30 -c:v libx264 -g 8 \
    -bf 2 -crf 32 -pix_fmt yuv420p -an "$D/vfr.mp4"
 $F -i "$D/vfr.mp4" -c copy "$D/vfr.mkv"
+# AVI 'drop' chunks: 20 frames at 0-0.5 s, 3.6-4.1 s and 4.9-5.6 s; the AVI muxer fills the
+# gaps with 37 empty chunks, and its headers count them (57 frames)
+$F -t 2 -i $S -vf "settb=1/10,setpts=N+gte(N\,6)*30+gte(N\,12)*7,scale=64:48" -r 10 -fps_mode passthrough \
+   -c:v mpeg4 -q:v 6 -g 6 -an "$D/drops.avi"
 
 # Broken or unusable inputs
 $F -f lavfi -i sine=frequency=440:duration=0.05 -c:a pcm_s16le "$D/audio.wav"       # audio only

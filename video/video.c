@@ -1,4 +1,4 @@
-// FFmpeg demux/decode, RGB conversion and frame sampling.
+// FFmpeg demux/decode, RGB conversion, and the frame index.
 //
 // RGB conversion — the bytes of `ffmpeg -i IN -vf select=... -pix_fmt rgb24`:
 // the CLI converts in an auto-inserted scale filter, which runs swscale with
@@ -22,28 +22,41 @@
 // yuvj422p; palettes untested). Other angles and flips are ignored (the 5.1
 // CLI also ignores flips; it would rotate odd angles with black fill).
 //
-// Locating frame k (the k-th frame the decoder outputs, as the CLI's select
-// counts them) without decoding everything before it, by one of:
-// - GRID: timestamps follow the nominal rate: frame k is at first_pts + k/fps.
-//   Every decoded frame is checked against the grid; one off it (variable
-//   rate, gaps) switches the video to TABLE and the read is redone.
-// - TABLE: the sorted pts of every video packet, collected by one pass over the
-//   packets (demuxing only, no decoding) on a second demuxer instance.
-// - COUNT: no usable timestamps (raw streams): frames are counted from the
-//   start, and going back re-opens the input.
-// A target well ahead (a keyframe lies between it and the last decoded frame,
-// by the demuxer's index; or more than ~2 s of frames, 2 frames for intra-only
-// codecs, when the index cannot tell) is reached by seeking to the keyframe
-// before its timestamp and decoding forward. A seek must land on a keyframe at
-// or before the target; otherwise vtc backs off 1, 2, 4... s and finally
-// decodes from the start.
+// The frame index (docs/formats.md, "Media"). Frame k is the k-th frame the
+// decoder outputs, in presentation order — the `n` of the CLI's
+// `-vf select=eq(n\,k)` with `-fps_mode passthrough`. vtc_video_open settles
+// how many there are and where each one is before anything is sampled, and
+// never changes it afterwards, in one of three ways:
+// - GRID, count from the container: an MP4/MOV sample table that is complete
+//   (every sample inside the file, none empty) with one duration for every
+//   sample: frame k is at first_pts + k * that duration. Edit-list discards
+//   are not frames (the decoder drops them).
+// - TABLE, count from an index pass: one pass over the stream's packets on a
+//   second demuxer instance, demuxing only, collecting every packet's pts;
+//   frame k is at the k-th smallest. Empty packets (AVI 'drop' chunks) and
+//   discarded ones are not frames, nor are packets whose pts is below frame
+//   0's (the decoder outputs nothing for them: the leading pictures of a
+//   stream joined mid-GOP, packets before the first keyframe). When the end
+//   may be damaged (the demuxer stopped on an error, the last packet runs to
+//   the end of the file or is marked corrupt, or the format has no packet
+//   lengths: MPEG-TS/PS), the frames from the second-to-last keyframe on are
+//   decoded once and replace the table's end, so a last packet cut short that
+//   does not decode is not a frame.
+// - COUNT, count from a decode pass: packets without timestamps (raw streams,
+//   AVI with B-frames, MPEG-PS with pts on some packets only) or with equal
+//   ones: every frame is decoded once at open to count them and note their
+//   timestamps; reading frame k decodes forward from the start.
+// In GRID and TABLE a decoded frame's index follows from its pts; a frame
+// whose pts is not in the index is an error, as is a frame the decoder skips
+// (its index never comes out): vtc never returns a frame for another index.
 //
-// Frame count: the container's count (MP4 sample count less edit-list
-// discards, AVI header) when it agrees with the stream's duration x rate (AVI
-// with H.264 B-frames counts two ticks per frame); in GRID mode the last
-// packet's timestamp (a seek near the end, a few packets demuxed, no
-// decoding); in TABLE mode the table; else one pass counting packets;
-// duration x rate (n_frames_exact = 0) only when all of those fail.
+// Reading frame k (GRID, TABLE) without decoding everything before it: a
+// target well ahead (a keyframe lies between it and the last decoded frame,
+// by the demuxer's index; or more than ~2 s of frames, 2 frames for
+// intra-only codecs, when the index cannot tell) is reached by seeking to the
+// keyframe before its timestamp and decoding forward. A seek must land on a
+// keyframe at or before the target; otherwise vtc backs off 1, 2, 4... s and
+// finally decodes from the start.
 //
 // Logging: a library must not print, yet FFmpeg's logging is process-global.
 // On first use vtc installs an av_log callback that drops messages logged while
@@ -58,7 +71,8 @@
 // memory input opens nothing else at all.
 //
 // Bounds: every decode loop stops after 65536 video packets (or 4M packets of
-// any stream) without a frame; seeks are tried at most 6 times per read.
+// any stream) without a frame; seeks are tried at most 6 times per read; the
+// index holds at most limits.max_memory / 8 frames.
 #include "video.h"
 
 #include <errno.h>
@@ -76,14 +90,13 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "sample.h"
 
 enum { LOCATE_GRID, LOCATE_TABLE, LOCATE_COUNT };
-enum { RETRY = 1 }; // internal: the grid broke, redo the read through the packet table
 
 #define MAX_VIDEO_PACKETS_WITHOUT_FRAME 65536
 #define MAX_PACKETS_WITHOUT_FRAME (1 << 22)
 #define SEEK_TRIES 6
-#define TIME_EPS 1e-3 // seconds: timestamps this close count as equal (Matroska stores ms)
 
 struct mem_io {
     const uint8_t *data;
@@ -110,30 +123,33 @@ struct vtc_video {
     AVPacket *pkt;
     AVFrame *frame;      // the frame decoded last, while have_frame
     int have_frame;
-    int64_t frame_index; // its index
-    int64_t frame_pts;   // its best-effort pts
+    int64_t frame_index; // its index (-1: not known, or not a frame of the index)
+    int64_t frame_pts;   // its pts (the decoder's best effort where the frame has none)
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_cs, sws_range;
     AVRational tb;
     double fps;
     int64_t first_pts; // pts of frame 0 (AV_NOPTS_VALUE: frames carry none)
-    int64_t n_frames;
-    int n_frames_exact;
     double duration;
     int rotation;
     int w, h; // coded size (before rotation)
-    int locate;
-    int grid_broken;  // a frame off the nominal grid was seen: switch to TABLE
-    int seek_broken;  // seeking failed once: decode forward only
-    int64_t *table;   // LOCATE_TABLE: pts of frame k, ascending
+    // the frame index, settled by vtc_video_open
+    int locate;       // LOCATE_*
+    int count_source; // VTC_VIDEO_COUNT_*
+    int64_t n_frames;
+    int64_t step;     // GRID: ticks from one frame to the next
+    int64_t *table;   // TABLE: pts of frame k, ascending
     int64_t table_n;
-    int table_failed; // the packets cannot make a table (no timestamps)
-    int64_t packets_counted; // video packets seen by that failed attempt (0: none)
-    int count_from_timestamps; // n_frames came from the last timestamp on the grid
+    double *times;    // COUNT: seconds from frame 0 to frame k (NULL: the frames carry no usable timestamps)
+    int vfr;          // the frames are not evenly spaced
     int64_t next_index; // index of the next frame the decoder outputs; -1: from its pts (after a seek)
     int eof_sent;
     int64_t decoded;
     int64_t seek_gap; // frames ahead beyond which seeking beats decoding (when the demuxer has no index)
+    int seek_broken;  // seeking failed once: decode forward only
+    int seeked;       // decoding started at a seek, not at the start of the stream
+    int64_t landing_pts; // the keyframe that seek landed on
+    int gap;          // since that seek a frame was skipped or came out damaged
     int failed;       // reopening the input failed (its status): the handle reads no more
 };
 
@@ -295,12 +311,11 @@ static int64_t clamp_ts(double t) {
     return llround(t);
 }
 
+
 // Seconds from frame 0 to a timestamp (in doubles: no overflow on hostile input).
 static double seconds_since_first(const vtc_video *v, int64_t pts) {
     return ((double)pts - (double)v->first_pts) * av_q2d(v->tb);
 }
-
-static double grid_pos(const vtc_video *v, int64_t pts) { return seconds_since_first(v, pts) * v->fps; }
 
 static int64_t table_find(const vtc_video *v, int64_t pts) { // first k with table[k] >= pts
     int64_t lo = 0, hi = v->table_n;
@@ -315,11 +330,24 @@ static int64_t table_find(const vtc_video *v, int64_t pts) { // first k with tab
 // pts of frame k, where GRID or TABLE locates frames.
 static int64_t target_pts(const vtc_video *v, int64_t k) {
     if (v->locate == LOCATE_TABLE) return v->table[k < v->table_n ? k : v->table_n - 1];
-    return clamp_ts((double)v->first_pts + (double)k / v->fps / av_q2d(v->tb));
+    return clamp_ts((double)v->first_pts + (double)k * (double)v->step);
 }
 
-// Decodes the next frame into v->frame and gives it its index. 1 = a frame, 0 = end of stream.
-static int decode_next(vtc_video *v) {
+// Seconds from frame 0 to frame k (the timestamps sampling and reads report).
+static double frame_time(const vtc_video *v, int64_t k) {
+    if (v->locate == LOCATE_TABLE) return seconds_since_first(v, v->table[k]);
+    if (v->locate == LOCATE_GRID) return (double)k * (double)v->step * av_q2d(v->tb);
+    if (v->times) return v->times[k];
+    return v->fps > 0 ? (double)k / v->fps : 0;
+}
+
+static double frame_time_fn(const void *ctx, int64_t k) { return frame_time(ctx, k); }
+
+// ---------------------------------------------------------------- decoding
+
+// Decodes the next frame into v->frame and its pts into v->frame_pts, without
+// giving it an index. 1 = a frame, 0 = end of stream.
+static int decode_raw(vtc_video *v) {
     av_frame_unref(v->frame);
     v->have_frame = 0;
     int64_t video_packets = 0, packets = 0;
@@ -355,24 +383,44 @@ static int decode_next(vtc_video *v) {
         av_packet_unref(v->pkt);
     }
     v->decoded++;
-    const int64_t pts = v->frame->best_effort_timestamp;
-    v->frame_pts = pts;
-    if (v->locate == LOCATE_TABLE && v->table && pts != AV_NOPTS_VALUE) {
-        v->frame_index = table_find(v, pts);
-    } else if (v->next_index >= 0) {
-        v->frame_index = v->next_index;
-        if (v->locate == LOCATE_GRID && pts != AV_NOPTS_VALUE && fabs(grid_pos(v, pts) - (double)v->frame_index) > 0.25)
-            v->grid_broken = 1;
-    } else if (pts != AV_NOPTS_VALUE && v->locate == LOCATE_GRID) { // first frame after a seek: index from its pts
-        double x = grid_pos(v, pts);
-        if (fabs(x - round(x)) > 0.25 || x < -0.25) v->grid_broken = 1;
-        v->frame_index = x < 0 ? 0 : clamp_ts(x);
-    } else { // after a seek, and no timestamp (MPEG-PS puts one on some frames only): not known yet
-        v->frame_index = -1;
-        v->have_frame = 1;
-        return 1;
+    // the packet's pts, which the index pass collected; the guess only where there is none
+    v->frame_pts = v->frame->pts != AV_NOPTS_VALUE ? v->frame->pts : v->frame->best_effort_timestamp;
+    return 1;
+}
+
+static int not_in_index(const vtc_video *v) {
+    return vtc_set_error(VTC_ERR_FORMAT,
+                         "%s: the decoder output a frame at %.3f s, which is not in the video's frame index "
+                         "(damaged or inconsistent timestamps)",
+                         v->name, seconds_since_first(v, v->frame_pts));
+}
+
+// Decodes the next frame and gives it its index (see the top of the file).
+// 1 = a frame, 0 = end of stream.
+static int next_frame(vtc_video *v) {
+    int got = decode_raw(v);
+    if (got != 1) return got;
+    const int64_t pts = v->frame_pts;
+    int64_t k;
+    if (v->locate == LOCATE_COUNT || pts == AV_NOPTS_VALUE) {
+        k = v->next_index; // -1 after a seek: not known
+    } else if (pts < v->first_pts) {
+        k = -1; // a leading picture from before frame 0, after a seek into an open GOP
+    } else if (v->locate == LOCATE_GRID) {
+        int64_t d;
+        if (__builtin_sub_overflow(pts, v->first_pts, &d) || d % v->step) return not_in_index(v);
+        k = d / v->step;
+    } else {
+        k = table_find(v, pts);
+        if (k >= v->table_n || v->table[k] != pts) return not_in_index(v);
     }
-    v->next_index = v->frame_index + 1;
+    if (k >= v->n_frames) return not_in_index(v);
+    // after a seek, frames that miss references (open GOPs) may be dropped or concealed
+    if (k >= 0 && ((v->next_index >= 0 && k != v->next_index) || (v->frame->flags & AV_FRAME_FLAG_CORRUPT) ||
+                   v->frame->decode_error_flags))
+        v->gap = 1;
+    v->frame_index = k;
+    v->next_index = k >= 0 ? k + 1 : -1;
     v->have_frame = 1;
     return 1;
 }
@@ -434,7 +482,7 @@ static int start_decoding(vtc_video *v) {
     if (!v->pkt || !v->frame) return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
     v->eof_sent = 0;
     v->next_index = 0;
-    int got = decode_next(v);
+    int got = next_frame(v);
     if (got < 0) return got;
     if (got == 0) return vtc_set_error(VTC_ERR_FORMAT, "%s: the video stream has no decodable frame", v->name);
     return VTC_OK;
@@ -445,233 +493,257 @@ static int rewind_start(vtc_video *v) {
     input_close(&v->in);
     int err;
     int st = input_open(v, &v->in, &err);
-    int64_t first_pts = v->first_pts;
     if (!st) st = start_decoding(v);
-    if (!st && v->frame_pts != first_pts) // not the stream it was: refuse rather than mis-number frames
+    if (!st && (v->frame_pts != v->first_pts || v->frame_index != 0)) // not the stream it was: refuse
         st = vtc_set_error(VTC_ERR_FORMAT, "%s: the input changed while reading", v->name);
     if (st) {
         v->failed = st;
         return st;
     }
-    v->grid_broken = 0;
+    v->seeked = 0;
     return VTC_OK;
 }
 
-// ---------------------------------------------------------------- packet passes
-
-// Demuxes the video stream's packets on a second demuxer instance, without
-// decoding, from the start (from_ts == AV_NOPTS_VALUE) or from the keyframe
-// before from_ts. Counts them, finds the largest pts, and with `pts` collects
-// every pts (NULL in *pts when a packet has none). Discarded packets (MP4 edit
-// lists) are skipped, as the decoder drops their frames.
-static int packet_pass(vtc_video *v, int64_t from_ts, int64_t **pts, int64_t *count, int64_t *max_pts) {
-    struct input in;
-    int err;
-    int st = input_open(v, &in, &err);
-    if (st) return st;
-    *count = 0;
-    *max_pts = AV_NOPTS_VALUE;
-    int64_t *list = NULL, cap = 0, n = 0;
-    int have_all_pts = 1;
-    AVPacket *pkt = av_packet_alloc();
-    if (!pkt) {
-        st = vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
-        goto done;
-    }
-    if (from_ts != AV_NOPTS_VALUE) {
-        const int s = v->stream;
-        if ((unsigned)s >= in.fmt->nb_streams || in.fmt->streams[s]->id != v->stream_id ||
-            in.fmt->streams[s]->time_base.num != v->tb.num || in.fmt->streams[s]->time_base.den != v->tb.den ||
-            av_seek_frame(in.fmt, s, from_ts, AVSEEK_FLAG_BACKWARD) < 0) {
-            st = vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: cannot seek", v->name);
-            goto done;
-        }
-    }
-    const size_t max_entries = v->limits.max_memory / sizeof(int64_t);
-    while ((err = av_read_frame(in.fmt, pkt)) >= 0) {
-        if (is_our_packet(v, in.fmt, pkt) && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
-            (*count)++;
-            if (pkt->pts == AV_NOPTS_VALUE) have_all_pts = 0;
-            else if (*max_pts == AV_NOPTS_VALUE || pkt->pts > *max_pts) *max_pts = pkt->pts;
-            if (pts && have_all_pts) {
-                if (n == cap) {
-                    int64_t ncap = cap ? 2 * cap : 1024;
-                    if ((uint64_t)ncap > max_entries) {
-                        av_packet_unref(pkt);
-                        st = vtc_set_error(VTC_ERR_LIMIT, "%s: too many frames to index", v->name);
-                        goto done;
-                    }
-                    int64_t *grown = vtc_realloc(list, (size_t)ncap, sizeof *list);
-                    if (!grown) {
-                        av_packet_unref(pkt);
-                        st = vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
-                        goto done;
-                    }
-                    list = grown;
-                    cap = ncap;
-                }
-                list[n++] = pkt->pts;
-            }
-        }
-        av_packet_unref(pkt);
-    }
-    if (err == AVERROR(ENOMEM)) st = av_fail(v, err, "reading failed");
-done:
-    av_packet_free(&pkt);
-    input_close(&in);
-    if (st || !pts || !have_all_pts) {
-        free(list);
-        list = NULL;
-    }
-    if (pts) *pts = list;
-    return st;
-}
+// ---------------------------------------------------------------- the frame index
 
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
-// Builds the pts table (LOCATE_TABLE). Frames before the first decodable one
-// (their pts is below frame 0's) are not frames. VTC_ERR_UNSUPPORTED when the
-// packets lack timestamps.
-static int build_table(vtc_video *v) {
-    if (v->table) return VTC_OK;
-    int64_t *pts = NULL, count, max_pts;
-    int st = packet_pass(v, AV_NOPTS_VALUE, &pts, &count, &max_pts);
+static int64_t input_size(const vtc_video *v, AVFormatContext *fmt) {
+    if (!v->path) return (int64_t)v->size;
+    return fmt->pb ? avio_size(fmt->pb) : -1;
+}
+
+// A growable list of timestamps, at most limits.max_memory bytes.
+struct ts_list {
+    int64_t *ts;
+    int64_t n, cap;
+};
+
+static int ts_push(const vtc_video *v, struct ts_list *l, int64_t t) {
+    if (l->n == l->cap) {
+        const int64_t cap = l->cap ? 2 * l->cap : 1024;
+        if ((uint64_t)cap > v->limits.max_memory / sizeof(int64_t))
+            return vtc_set_error(VTC_ERR_LIMIT, "%s: too many frames to index within the memory limit", v->name);
+        int64_t *grown = vtc_realloc(l->ts, (size_t)cap, sizeof *grown);
+        if (!grown) return VTC_ERR_NOMEM;
+        l->ts = grown;
+        l->cap = cap;
+    }
+    l->ts[l->n++] = t;
+    return VTC_OK;
+}
+
+// GRID: an MP4/MOV sample table with every sample inside the file, none empty,
+// all one duration apart (the table's timestamps are decode times; with a
+// constant duration the presentation times are the same grid, shifted).
+static int container_grid(vtc_video *v) {
+    AVFormatContext *fmt = v->in.fmt;
+    if (!strstr(fmt->iformat->name, "mov") || v->first_pts == AV_NOPTS_VALUE) return 0;
+    AVStream *st = fmt->streams[v->stream];
+    const int n_index = avformat_index_get_entries_count(st);
+    const int64_t size = input_size(v, fmt);
+    // a fragmented file's table holds the fragments read so far: the count must match the header's
+    if (n_index <= 0 || size <= 0 || st->nb_frames != n_index) return 0;
+    int64_t count = 0, step = 0, prev = 0;
+    for (int i = 0; i < n_index; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!e) return 0;
+        if (e->flags & AVINDEX_DISCARD_FRAME) continue;
+        if (e->size <= 0 || e->pos < 0 || e->pos > size - e->size) return 0;
+        if (count > 0) {
+            int64_t d;
+            if (__builtin_sub_overflow(e->timestamp, prev, &d) || d <= 0 || (step && d != step)) return 0;
+            step = d;
+        }
+        prev = e->timestamp;
+        count++;
+    }
+    if (count == 0) return 0;
+    v->locate = LOCATE_GRID;
+    v->count_source = VTC_VIDEO_COUNT_CONTAINER;
+    v->n_frames = count;
+    v->step = step ? step : 1;
+    return 1;
+}
+
+// What one pass over the video stream's packets found.
+struct pass {
+    struct ts_list pts;  // every frame packet's pts
+    int missing_pts;     // a frame packet without one
+    int64_t key_pts[2];  // pts of the second-to-last and the last keyframe packet, in decode order
+    int damaged_end;     // the demuxer stopped on an error, or the last packet may be cut short
+};
+
+// The index pass: the video stream's packets on a second demuxer instance,
+// demuxed, not decoded. Empty packets (AVI drop chunks) and discarded ones
+// (MP4 edit lists) are not frames.
+static int packet_pass(vtc_video *v, struct pass *p) {
+    struct input in;
+    int err;
+    int st = input_open(v, &in, &err);
     if (st) return st;
-    if (!pts || count == 0) {
-        free(pts);
-        v->table_failed = 1;
-        v->packets_counted = count;
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: packets without timestamps", v->name);
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt) {
+        input_close(&in);
+        return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
     }
-    qsort(pts, (size_t)count, sizeof *pts, cmp_i64);
-    int64_t skip = 0;
-    while (skip < count && pts[skip] < v->first_pts) skip++;
-    int64_t n = count - skip;
-    for (int64_t i = 1; i < n; i++)
-        if (pts[skip + i] == pts[skip + i - 1]) n = 0; // duplicate timestamps: no way to tell frames apart
-    if (n == 0) {
-        free(pts);
-        v->table_failed = 1;
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: packet timestamps do not identify frames", v->name);
+    const int64_t size = input_size(v, in.fmt);
+    int last_corrupt = 0, at_end = 0;
+    p->key_pts[0] = p->key_pts[1] = AV_NOPTS_VALUE;
+    while ((err = av_read_frame(in.fmt, pkt)) >= 0) {
+        if (is_our_packet(v, in.fmt, pkt) && pkt->size > 0 && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+            if (pkt->pts == AV_NOPTS_VALUE) p->missing_pts = 1;
+            else if ((st = ts_push(v, &p->pts, pkt->pts))) break;
+            if (pkt->flags & AV_PKT_FLAG_KEY) {
+                p->key_pts[0] = p->key_pts[1];
+                p->key_pts[1] = pkt->pts;
+            }
+            last_corrupt = (pkt->flags & AV_PKT_FLAG_CORRUPT) != 0;
+            at_end = size > 0 && pkt->pos >= 0 && pkt->pos >= size - pkt->size;
+        }
+        av_packet_unref(pkt);
     }
+    av_packet_free(&pkt);
+    if (!st && err == AVERROR(ENOMEM)) st = av_fail(v, err, "reading failed");
+    p->damaged_end = (err != AVERROR_EOF) || last_corrupt || at_end || (in.fmt->iformat->flags & AVFMT_TS_DISCONT);
+    input_close(&in);
+    return st;
+}
+
+// Decodes from the keyframe `from` to the end of the stream and makes the
+// frames that come out the table's end (the last packets may not decode).
+// Unverifiable (no seek, the keyframe does not come out): the table stays.
+static int verify_end(vtc_video *v, int64_t from) {
+    if (from <= v->first_pts) {
+        if (!v->have_frame || v->frame_index != 0) return VTC_OK; // the decoder is at frame 0 after open
+        from = v->first_pts;
+    } else {
+        if (av_seek_frame(v->in.fmt, v->stream, from, AVSEEK_FLAG_BACKWARD) < 0) return VTC_OK;
+        avcodec_flush_buffers(v->dec);
+        v->eof_sent = 0;
+        int got = decode_raw(v);
+        if (got <= 0) return got == 0 || vtc_last_status() != VTC_ERR_NOMEM ? VTC_OK : VTC_ERR_NOMEM;
+    }
+    struct ts_list end = { 0 };
+    int st = VTC_OK, got = 1, seen_from = 0;
+    while (got == 1) {
+        if (v->frame_pts != AV_NOPTS_VALUE && v->frame_pts >= from) {
+            seen_from |= v->frame_pts == from;
+            if ((st = ts_push(v, &end, v->frame_pts))) break;
+        }
+        got = decode_raw(v);
+    }
+    v->have_frame = 0;
+    v->next_index = -1; // the next read seeks
+    if (st || got < 0) {
+        free(end.ts);
+        if (!st && vtc_last_status() != VTC_ERR_NOMEM) return VTC_OK; // a decoder failure: the table stays
+        return st ? st : VTC_ERR_NOMEM;
+    }
+    if (seen_from) {
+        qsort(end.ts, (size_t)end.n, sizeof *end.ts, cmp_i64);
+        int64_t m = 0;
+        for (int64_t i = 0; i < end.n; i++)
+            if (m == 0 || end.ts[m - 1] != end.ts[i]) end.ts[m++] = end.ts[i];
+        const int64_t keep = table_find(v, from);
+        if (m <= v->table_n - keep) { // (more frames than packets would be a decoder of its own mind: left alone)
+            memcpy(v->table + keep, end.ts, (size_t)m * sizeof *end.ts);
+            v->table_n = keep + m;
+        }
+    }
+    free(end.ts);
+    return VTC_OK;
+}
+
+// TABLE from an index pass. VTC_ERR_UNSUPPORTED (no message) when the packets'
+// timestamps cannot identify the frames: then a decode pass counts them.
+static int index_pass(vtc_video *v) {
+    struct pass p = { 0 };
+    int st = packet_pass(v, &p);
+    if (st || p.missing_pts || p.pts.n == 0) {
+        free(p.pts.ts);
+        return st ? st : VTC_ERR_UNSUPPORTED;
+    }
+    int64_t *pts = p.pts.ts, n = p.pts.n, skip = 0;
+    qsort(pts, (size_t)n, sizeof *pts, cmp_i64);
+    while (skip < n && pts[skip] < v->first_pts) skip++; // not frames: the decoder outputs nothing for them
+    n -= skip;
     memmove(pts, pts + skip, (size_t)n * sizeof *pts);
+    int usable = n > 0 && pts[0] == v->first_pts;
+    for (int64_t i = 1; usable && i < n; i++) usable = pts[i] != pts[i - 1]; // equal timestamps: frames untold
+    if (!usable) {
+        free(pts);
+        return VTC_ERR_UNSUPPORTED;
+    }
     v->table = pts;
     v->table_n = n;
-    v->n_frames = n;
-    v->n_frames_exact = 1;
-    return VTC_OK;
-}
-
-// The video is not on its nominal grid after all: locate frames by the table,
-// or, without one, by counting.
-static int switch_to_table(vtc_video *v) {
-    v->grid_broken = 0;
     v->locate = LOCATE_TABLE;
-    int st = v->table_failed ? VTC_ERR_UNSUPPORTED : build_table(v);
-    if (st == VTC_ERR_NOMEM || st == VTC_ERR_LIMIT) return st;
-    if (st) {
+    v->count_source = VTC_VIDEO_COUNT_INDEX;
+    if (p.damaged_end) {
+        const int64_t from = p.key_pts[0] != AV_NOPTS_VALUE ? p.key_pts[0] : v->first_pts;
+        if ((st = verify_end(v, from))) return st;
         vtc_clear_error();
-        v->locate = LOCATE_COUNT;
-        if (v->count_from_timestamps) { // that count assumed the grid: count the packets instead
-            int64_t count = v->packets_counted, max_pts;
-            st = count > 0 ? VTC_OK : packet_pass(v, AV_NOPTS_VALUE, NULL, &count, &max_pts);
-            if (st == VTC_ERR_NOMEM) return st;
-            vtc_clear_error();
-            if (st == VTC_OK && count > 0) v->n_frames = count;
-            else v->n_frames_exact = 0;
-            v->count_from_timestamps = 0;
-        }
     }
-    v->next_index = -1; // the decoder's place is re-established by the next read
-    v->have_frame = 0;
+    v->n_frames = v->table_n;
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int64_t i = 1; i < v->table_n; i++) {
+        const int64_t d = v->table[i] - v->table[i - 1];
+        if (d < lo) lo = d;
+        if (d > hi) hi = d;
+    }
+    v->vfr = v->table_n > 2 && ((double)hi - (double)lo) * av_q2d(v->tb) > 1.5e-3;
     return VTC_OK;
 }
 
-// Frame count (see the top of the file). Sets n_frames and n_frames_exact.
-static int count_frames(vtc_video *v) {
-    AVStream *st = v->in.fmt->streams[v->stream];
-    int64_t nb = st->nb_frames;
-    if (nb > 0) { // MP4 edit lists mark frames the decoder will drop
-        int n_index = avformat_index_get_entries_count(st);
-        for (int i = 0; i < n_index; i++) {
-            const AVIndexEntry *e = avformat_index_get_entry(st, i);
-            if (e && (e->flags & AVINDEX_DISCARD_FRAME)) nb--;
-        }
+// COUNT from a decode pass: every frame from the one open decoded to the end.
+static int decode_pass(vtc_video *v) {
+    struct ts_list pts = { 0 };
+    int st = VTC_OK, got = v->have_frame ? 1 : 0, ordered = v->first_pts != AV_NOPTS_VALUE;
+    while (got == 1) {
+        if (pts.n > 0) ordered &= v->frame_pts != AV_NOPTS_VALUE && v->frame_pts > pts.ts[pts.n - 1];
+        if ((st = ts_push(v, &pts, v->frame_pts))) break;
+        got = decode_raw(v);
     }
-    double duration = st->duration != AV_NOPTS_VALUE && st->duration > 0 ? st->duration * av_q2d(st->time_base) : 0;
-    if (duration <= 0 && v->in.fmt->duration != AV_NOPTS_VALUE && v->in.fmt->duration > 0 &&
-        v->in.fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
-        duration = v->in.fmt->duration / (double)AV_TIME_BASE;
-    v->duration = duration;
+    if (!st && got < 0) st = got;
+    if (st) {
+        free(pts.ts);
+        return st;
+    }
+    v->locate = LOCATE_COUNT;
+    v->count_source = VTC_VIDEO_COUNT_DECODE;
+    v->n_frames = pts.n;
+    v->have_frame = 0;
+    v->next_index = pts.n; // past the end: the next read starts afresh
+    if (ordered) v->times = vtc_alloc((size_t)pts.n, sizeof *v->times);
+    if (ordered && !v->times) {
+        free(pts.ts);
+        return VTC_ERR_NOMEM;
+    }
+    if (ordered) { // the frames' own timestamps; otherwise k / fps
+        double lo = INFINITY, hi = 0;
+        for (int64_t k = 0; k < pts.n; k++) v->times[k] = seconds_since_first(v, pts.ts[k]);
+        for (int64_t k = 1; k < pts.n; k++) {
+            const double d = v->times[k] - v->times[k - 1];
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
+        }
+        v->vfr = pts.n > 2 && hi - lo > 1.5e-3;
+    }
+    free(pts.ts);
+    return VTC_OK;
+}
 
-    // A count that disagrees with the stream's duration x rate is not taken: gaps
-    // or a variable rate (then the table decides), or a muxer's quirk (AVI with
-    // H.264 B-frames counts time ticks, two per frame).
-    int nb_ok = nb > 0 && nb <= INT32_MAX;
-    if (nb_ok && st->duration != AV_NOPTS_VALUE && st->duration > 0 && v->fps > 0) {
-        double expect = st->duration * av_q2d(st->time_base) * v->fps;
-        if (fabs(expect - (double)nb) > 1.0 + 0.002 * (double)nb) {
-            nb_ok = 0;
-            if (v->locate == LOCATE_GRID) v->locate = LOCATE_TABLE;
-        }
-    }
-    if (v->locate == LOCATE_TABLE) {
-        int s = build_table(v);
-        if (s == VTC_ERR_NOMEM || s == VTC_ERR_LIMIT) return s;
-        if (s == VTC_OK) return VTC_OK;
-        // Packets without timestamps (AVI): the frames' own timestamps may still
-        // follow the nominal rate; every decoded frame is checked against it.
-        vtc_clear_error();
-        v->locate = v->fps > 0 ? LOCATE_GRID : LOCATE_COUNT;
-    }
-    if (nb_ok) {
-        v->n_frames = nb;
-        v->n_frames_exact = 1;
-        return VTC_OK;
-    }
-    if (v->locate == LOCATE_GRID) { // the last packet's timestamp gives the count
-        int64_t count = 0, max_pts = AV_NOPTS_VALUE;
-        int s = VTC_ERR_UNSUPPORTED;
-        if (duration > 0) {
-            int64_t from = clamp_ts((double)v->first_pts + (duration - 2.0) / av_q2d(v->tb));
-            s = packet_pass(v, from < v->first_pts ? v->first_pts : from, NULL, &count, &max_pts);
-        }
-        if (s == VTC_ERR_NOMEM) return s;
-        if (s == VTC_OK && count > 0 && max_pts != AV_NOPTS_VALUE) {
-            double x = grid_pos(v, max_pts);
-            if (fabs(x - round(x)) <= 0.25 && x >= 0 && x < INT32_MAX) {
-                v->n_frames = clamp_ts(x) + 1;
-                v->n_frames_exact = 1;
-                v->count_from_timestamps = 1;
-                return VTC_OK;
-            }
-            v->locate = LOCATE_TABLE; // off the grid
-            s = build_table(v);
-            if (s == VTC_OK || s == VTC_ERR_NOMEM || s == VTC_ERR_LIMIT) return s;
-            v->locate = LOCATE_COUNT;
-        }
-        vtc_clear_error();
-    }
-    // Count packets (no decoding), unless the table attempt did.
-    int64_t count = v->packets_counted, max_pts;
-    int s = count > 0 ? VTC_OK : packet_pass(v, AV_NOPTS_VALUE, NULL, &count, &max_pts);
-    if (s == VTC_ERR_NOMEM) return s;
-    if (s == VTC_OK && count > 0) {
-        v->n_frames = count;
-        v->n_frames_exact = 1;
-        return VTC_OK;
-    }
+// Settles the frame index (see the top of the file).
+static int build_index(vtc_video *v) {
+    if (v->first_pts == AV_NOPTS_VALUE || (v->in.fmt->iformat->flags & AVFMT_NOTIMESTAMPS)) return decode_pass(v);
+    if (container_grid(v)) return VTC_OK;
+    int st = index_pass(v);
+    if (st != VTC_ERR_UNSUPPORTED) return st;
     vtc_clear_error();
-    if (duration > 0 && v->fps > 0 && duration * v->fps < INT32_MAX) {
-        v->n_frames = llround(duration * v->fps);
-        if (v->n_frames < 1) v->n_frames = 1;
-        v->n_frames_exact = 0;
-        return VTC_OK;
-    }
-    return vtc_set_error(VTC_ERR_FORMAT, "%s: cannot tell how many frames the video has", v->name);
+    return decode_pass(v);
 }
 
 // ---------------------------------------------------------------- open / close
@@ -685,14 +757,10 @@ void vtc_video_close(vtc_video *v) {
     avcodec_free_context(&v->dec);
     input_close(&v->in);
     free(v->table);
+    free(v->times);
     free(v->path);
     free(v);
     quiet_end(0);
-}
-
-static int rates_agree(AVRational a, AVRational b) {
-    if (a.num <= 0 || a.den <= 0 || b.num <= 0 || b.den <= 0) return 0;
-    return fabs(av_q2d(a) / av_q2d(b) - 1.0) < 2e-4; // 29.97 vs 30 differ by 1e-3
 }
 
 static int video_open(vtc_video *v) {
@@ -720,17 +788,16 @@ static int video_open(vtc_video *v) {
             else if (fabs(theta - 270) < 1) v->rotation = 270;
         }
     }
-    if (v->first_pts == AV_NOPTS_VALUE || (v->in.fmt->iformat->flags & AVFMT_NOTIMESTAMPS))
-        v->locate = LOCATE_COUNT;
-    else if (v->fps > 0 && (s->avg_frame_rate.num <= 0 || rates_agree(s->avg_frame_rate, s->r_frame_rate)))
-        v->locate = LOCATE_GRID;
-    else
-        v->locate = LOCATE_TABLE;
+    double duration = s->duration != AV_NOPTS_VALUE && s->duration > 0 ? s->duration * av_q2d(s->time_base) : 0;
+    if (duration <= 0 && v->in.fmt->duration != AV_NOPTS_VALUE && v->in.fmt->duration > 0 &&
+        v->in.fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+        duration = v->in.fmt->duration / (double)AV_TIME_BASE;
+    v->duration = duration;
     // Without a complete index, skip ahead by seeking past ~2 s of frames; for
     // intra-only codecs (every frame a keyframe) past 2 frames.
     const AVCodecDescriptor *cd = avcodec_descriptor_get(s->codecpar->codec_id);
     v->seek_gap = cd && (cd->props & AV_CODEC_PROP_INTRA_ONLY) ? 2 : v->fps > 0 ? (int64_t)(2 * v->fps) + 8 : 64;
-    return count_frames(v);
+    return build_index(v);
 }
 
 static vtc_video *video_new(const char *name, const struct vtc_limits *limits) {
@@ -739,7 +806,8 @@ static vtc_video *video_new(const char *name, const struct vtc_limits *limits) {
     snprintf(v->name, sizeof v->name, "%s", name);
     v->limits = limits ? *limits : vtc_limits_default();
     v->first_pts = AV_NOPTS_VALUE;
-    v->locate = LOCATE_COUNT; // until the first frame's timestamp is known
+    v->locate = LOCATE_COUNT; // frame 0 is counted while the index is being settled
+    v->n_frames = INT64_MAX;
     return v;
 }
 
@@ -809,17 +877,27 @@ int vtc_video_probe(const char *path) {
     return quiet_end(found);
 }
 
+
+const char *vtc_video_count_source_name(int32_t source) {
+    switch (source) {
+    case VTC_VIDEO_COUNT_CONTAINER: return "container";
+    case VTC_VIDEO_COUNT_INDEX: return "index pass";
+    case VTC_VIDEO_COUNT_DECODE: return "decode";
+    default: return "?";
+    }
+}
+
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info) {
     memset(info, 0, sizeof *info);
     int swap = v->rotation == 90 || v->rotation == 270;
     info->width = swap ? v->h : v->w;
     info->height = swap ? v->w : v->h;
     info->n_frames = v->n_frames;
-    info->n_frames_exact = v->n_frames_exact;
+    info->count_source = v->count_source;
     info->fps = v->fps;
     info->duration = v->duration > 0 ? v->duration : v->fps > 0 ? (double)v->n_frames / v->fps : 0;
     info->rotation = v->rotation;
-    info->vfr = v->locate == LOCATE_TABLE;
+    info->vfr = v->vfr;
     snprintf(info->codec, sizeof info->codec, "%s", v->dec ? avcodec_get_name(v->dec->codec_id) : "?");
     snprintf(info->format, sizeof info->format, "%s", v->in.fmt ? v->in.fmt->iformat->name : "?");
 }
@@ -828,105 +906,60 @@ int64_t vtc_video_decoded_count(const vtc_video *v) { return v->decoded; }
 
 // ---------------------------------------------------------------- sampling
 
-// Seconds from frame 0 to frame k, where frames are located by timestamp.
-static double frame_time(const vtc_video *v, int64_t k) {
-    if (v->locate == LOCATE_TABLE) return seconds_since_first(v, v->table[k]);
-    return (double)k / v->fps;
-}
-
 int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n) {
     *indices = NULL;
     *n = 0;
-    const int64_t total = v->n_frames;
     if (n_frames > 0) {
         if (n_frames > v->limits.max_frames)
             return vtc_set_error(VTC_ERR_LIMIT, "%s: %d frames sampled exceeds the frame limit %d", v->name, n_frames,
                                  v->limits.max_frames);
         int64_t *idx = vtc_alloc((size_t)n_frames, sizeof *idx);
         if (!idx) return VTC_ERR_NOMEM;
-        // numpy.linspace(0, total-1, n, dtype=int): i * step, step = (total-1)/(n-1), the last one exactly
-        // total-1, then floor.
-        const double step = n_frames > 1 ? (double)(total - 1) / (double)(n_frames - 1) : 0;
-        for (int32_t i = 0; i < n_frames; i++) {
-            idx[i] = i == n_frames - 1 && n_frames > 1 ? total - 1 : (int64_t)floor((double)i * step);
-            if (idx[i] > total - 1) idx[i] = total - 1;
-        }
+        vtc_sample_uniform(v->n_frames, n_frames, idx);
         *indices = idx;
         *n = n_frames;
         return VTC_OK;
     }
     if (!(fps > 0)) return vtc_set_error(VTC_ERR_ARG, "%s: sampling needs --frames N or --fps F", v->name);
     if (!(fps <= 1e6)) return vtc_set_error(VTC_ERR_ARG, "%s: --fps %g is beyond 10^6", v->name, fps);
-    quiet_begin();
-    if (v->locate == LOCATE_TABLE) {
-        int st = build_table(v);
-        if (st) return quiet_end(st);
-    } else if (!(v->fps > 0)) {
-        return quiet_end(vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: --fps needs a frame rate, and the video has none",
-                                       v->name));
-    }
-    const int64_t last = v->locate == LOCATE_TABLE ? v->table_n - 1 : total - 1;
-    const double t_last = frame_time(v, last);
-    // the sample counter j must stay exact in a double (a crafted timestamp gap
-    // would otherwise stall j++ and the loop with it)
-    if (!(t_last * fps < 0x1p52))
-        return quiet_end(vtc_set_error(VTC_ERR_LIMIT, "%s: --fps %g over the video's %g s is beyond 2^52 sample times",
-                                       v->name, fps, t_last));
-    int32_t cap = 16, count = 0;
-    int64_t *idx = vtc_alloc((size_t)cap, sizeof *idx);
-    if (!idx) return quiet_end(VTC_ERR_NOMEM);
-    int64_t k = 0;
-    for (double j = 0;; j++) {
-        const double t = j / fps;
-        if (t > t_last + TIME_EPS) break;
-        while (k < last && frame_time(v, k) < t - TIME_EPS) k++; // the first frame at or after t
-        if (count > 0 && idx[count - 1] == k) continue;            // fps above the video's rate
-        if (count == v->limits.max_frames) {
-            free(idx);
-            return quiet_end(vtc_set_error(VTC_ERR_LIMIT, "%s: --fps %g samples more than the frame limit %d",
-                                           v->name, fps, v->limits.max_frames));
-        }
-        if (count == cap) {
-            int64_t *grown = vtc_realloc(idx, (size_t)cap * 2, sizeof *idx);
-            if (!grown) {
-                free(idx);
-                return quiet_end(vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name));
-            }
-            idx = grown;
-            cap *= 2;
-        }
-        idx[count++] = k;
-        // skip targets that would pick this frame again (keeps the loop O(frames) for a huge fps)
-        const double next = floor((frame_time(v, k) + TIME_EPS) * fps);
-        if (next > j) j = next;
-    }
-    *indices = idx;
-    *n = count;
-    return quiet_end(VTC_OK);
+    if (v->locate == LOCATE_COUNT && !v->times && !(v->fps > 0))
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: --fps needs timestamps or a frame rate, and the video has neither",
+                             v->name);
+    int st = vtc_sample_rate(v->n_frames, frame_time_fn, v, fps, v->limits.max_frames, indices, n);
+    if (st == VTC_ERR_LIMIT && !(frame_time(v, v->n_frames - 1) * fps < 0x1p52))
+        return vtc_set_error(st, "%s: --fps %g over the video's %g s is beyond 2^52 sample times", v->name, fps,
+                             frame_time(v, v->n_frames - 1));
+    if (st == VTC_ERR_LIMIT)
+        return vtc_set_error(st, "%s: --fps %g samples more than the frame limit %d", v->name, fps,
+                             v->limits.max_frames);
+    if (st == VTC_ERR_NOMEM) return vtc_set_error(st, "%s: out of memory", v->name);
+    return st;
 }
 
 // ---------------------------------------------------------------- reading
 
 // Seeks so that the decoder's next frames lead to frame k: the first frame after
-// the seek must be a keyframe at or before k.
-static int seek_to(vtc_video *v, int64_t k) {
+// the seek must be a keyframe at or before k (and at or before the pts `limit`).
+static int seek_to(vtc_video *v, int64_t k, int64_t limit) {
     const int64_t target = target_pts(v, k);
     int64_t back = clamp_ts(1.0 / av_q2d(v->tb)); // 1 s
     if (back < 1) back = 1;
-    int64_t ts = target;
+    int64_t ts = target < limit ? target : limit;
     const int64_t before = v->have_frame ? v->frame_index : v->next_index - 1;
     for (int attempt = 0; attempt < SEEK_TRIES; attempt++) {
         if (av_seek_frame(v->in.fmt, v->stream, ts, AVSEEK_FLAG_BACKWARD) < 0) break;
         avcodec_flush_buffers(v->dec);
         v->eof_sent = 0;
         v->next_index = -1;
-        int got = decode_next(v);
+        v->seeked = 1;
+        v->gap = 0;
+        int got = next_frame(v);
         const int clean = got == 1 && is_keyframe(v->frame); // decoding starts at a keyframe
-        for (int i = 0; got == 1 && v->frame_index < 0 && i < 64; i++) got = decode_next(v);
+        for (int i = 0; got == 1 && v->frame_index < 0 && i < 64; i++) got = next_frame(v);
         if (got < 0) return got;
-        if (v->grid_broken) return RETRY;
-        if (got && clean && v->frame_index >= 0 && v->frame_index <= k) {
+        if (got && clean && v->frame_index >= 0 && v->frame_index <= k && v->frame_pts <= limit) {
             if (before >= 0 && v->frame_index <= before) v->seek_gap *= 2; // the seek skipped nothing
+            v->landing_pts = v->frame_pts;
             return VTC_OK;
         }
         if (ts <= v->first_pts) break;
@@ -955,28 +988,39 @@ static int worth_seeking(vtc_video *v, int64_t k) {
     return k - cur > v->seek_gap;
 }
 
-// Decodes until v->frame holds frame k (or the first frame after it, should the
-// decoder never output k).
+// Decodes until v->frame holds frame k. Where decoding began at a seek and
+// frame k does not come out, or a frame since the seek was skipped or damaged
+// (an open GOP's references lie before its keyframe), it starts again from the
+// keyframe before that one, twice, then from the start of the stream; only
+// decoding from the start says that frame k does not decode.
 static int read_frame(vtc_video *v, int64_t k) {
     if (v->have_frame && v->frame_index == k) return VTC_OK;
-    const int behind = v->next_index < 0 || (v->have_frame ? k < v->frame_index : k < v->next_index);
-    int st = VTC_OK;
-    if (v->locate == LOCATE_COUNT || v->seek_broken) {
-        if (behind) st = rewind_start(v);
-    } else if (behind || worth_seeking(v, k)) {
-        st = seek_to(v, k);
-    }
-    if (st) return st;
-    while (!(v->have_frame && v->frame_index >= k)) {
-        int got = decode_next(v);
+    int64_t limit = INT64_MAX;
+    for (int attempt = 0;; attempt++) {
+        const int behind = v->next_index < 0 || (v->have_frame ? k < v->frame_index : k < v->next_index);
+        int st = VTC_OK;
+        if (v->locate == LOCATE_COUNT || v->seek_broken) {
+            if (behind) st = rewind_start(v);
+        } else if (attempt >= 3 || (attempt > 0 && limit <= v->first_pts)) {
+            st = rewind_start(v);
+        } else if (attempt > 0 || behind || worth_seeking(v, k)) {
+            st = seek_to(v, k, limit);
+        }
+        if (st) return st;
+        int got = 1;
+        while (got == 1 && !(v->have_frame && v->frame_index >= k)) got = next_frame(v);
         if (got < 0) return got;
-        if (v->grid_broken) return RETRY;
-        if (got == 0)
-            return vtc_set_error(VTC_ERR_FORMAT, "%s: frame %lld is past the end: the stream ends after frame %lld%s",
-                                 v->name, (long long)k, (long long)(v->next_index - 1),
-                                 v->n_frames_exact && k < v->n_frames ? " (truncated or corrupt?)" : "");
+        if (got == 1 && v->frame_index == k && !(v->seeked && v->gap)) return VTC_OK;
+        if (!v->seeked) {
+            if (got == 0)
+                return vtc_set_error(VTC_ERR_FORMAT, "%s: frame %lld of %lld does not decode: the stream ends before "
+                                     "it (truncated or corrupt?)", v->name, (long long)k, (long long)v->n_frames);
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: frame %lld of %lld does not decode: the decoder skipped it "
+                                 "(corrupt?)", v->name, (long long)k, (long long)v->n_frames);
+        }
+        // the keyframe before the one that seek landed on
+        limit = v->landing_pts != AV_NOPTS_VALUE && v->landing_pts > v->first_pts ? v->landing_pts - 1 : v->first_pts;
     }
-    return VTC_OK;
 }
 
 // Element (x, y) of a w x h plane goes to (nx, ny) of the rotated plane
@@ -1113,28 +1157,18 @@ static int convert(vtc_video *v, const AVFrame *decoded, vtc_image **out) {
     return VTC_OK;
 }
 
+
 int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *timestamp) {
     *frame = NULL;
-    if (index < 0) return vtc_set_error(VTC_ERR_ARG, "%s: frame index %lld", v->name, (long long)index);
-    if (v->n_frames_exact && index >= v->n_frames)
+    if (index < 0 || index >= v->n_frames)
         return vtc_set_error(VTC_ERR_ARG, "%s: frame %lld of a video of %lld frames", v->name, (long long)index,
                              (long long)v->n_frames);
     if (v->failed)
         return vtc_set_error(v->failed, "%s: the input could not be reopened by an earlier read; open it afresh",
                              v->name);
     quiet_begin();
-    int st = RETRY;
-    for (int attempt = 0; attempt < 3 && st == RETRY; attempt++) {
-        st = read_frame(v, index);
-        if (st == RETRY && (st = switch_to_table(v)) == VTC_OK) st = RETRY;
-    }
-    if (st == RETRY) st = vtc_set_error(VTC_ERR_INTERNAL, "%s: cannot locate frame %lld", v->name, (long long)index);
+    int st = read_frame(v, index);
     if (st) return quiet_end(st);
-    if (timestamp) {
-        const int64_t pts = v->frame_pts;
-        *timestamp = pts != AV_NOPTS_VALUE && v->first_pts != AV_NOPTS_VALUE ? seconds_since_first(v, pts)
-                     : v->fps > 0                                           ? (double)v->frame_index / v->fps
-                                                                            : 0;
-    }
+    if (timestamp) *timestamp = frame_time(v, index);
     return quiet_end(convert(v, v->frame, frame));
 }

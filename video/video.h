@@ -1,11 +1,13 @@
 // Video input with FFmpeg: demux (libavformat), decode (libavcodec), convert
 // to RGB24 (libswscale) with the bytes `ffmpeg -i IN -pix_fmt rgb24` gives,
-// honour the rotation in the stream's display matrix, sample frames by count
-// or by rate, and read them by seeking, not by decoding the whole file.
+// honour the rotation in the stream's display matrix, and read frames by
+// seeking, not by decoding the whole file. Which frames to sample is sample.h's.
 //
 // Frame numbering: index k is the k-th frame the decoder outputs, in
 // presentation order, counting from 0 — the `n` of the CLI's
-// `-vf select=eq(n\,k)`. Timestamps are seconds since frame 0.
+// `-vf select=eq(n\,k)` with `-fps_mode passthrough` (`-vsync 0`). How many
+// there are and where each one is is settled when the video is opened (video.c
+// says how) and never changes. Timestamps are seconds since frame 0.
 //
 // Thread-safety: a vtc_video belongs to one thread at a time; different
 // handles may be used from different threads.
@@ -19,19 +21,27 @@
 
 typedef struct vtc_video vtc_video;
 
+// Where a video's frame count comes from.
+enum {
+    VTC_VIDEO_COUNT_CONTAINER, // an MP4/MOV sample table, complete and evenly timed
+    VTC_VIDEO_COUNT_INDEX,     // one pass over the packets, demuxing only (the end decoded when it may be damaged)
+    VTC_VIDEO_COUNT_DECODE,    // decoding every frame once (packets without usable timestamps)
+};
+
 struct vtc_video_info {
     int32_t width, height;  // frame size after rotation
-    int64_t n_frames;       // frames the stream decodes to (see n_frames_exact)
-    int32_t n_frames_exact; // 1: from the container's sample count, an index of the packets or the
-                            // last packet's timestamp; 0: an estimate (duration x frame rate)
+    int64_t n_frames;       // frames the decoder outputs: indices 0 .. n_frames-1
+    int32_t count_source;   // VTC_VIDEO_COUNT_*
     double  fps;            // nominal frame rate (0 when the stream has none)
     double  duration;       // seconds
     int32_t rotation;       // degrees clockwise applied to the frames (0, 90, 180, 270)
-    int32_t vfr;            // 1: timestamps do not follow the nominal rate (frames are located
-                            // through an index of every packet's timestamp)
+    int32_t vfr;            // 1: the frames are not evenly spaced in time
     char    codec[32];      // decoder name ("h264", "mpeg4", "mjpeg", ...)
     char    format[32];     // demuxer name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", ...)
 };
+
+// "container", "index pass" or "decode".
+const char *vtc_video_count_source_name(int32_t source);
 
 // 1 when FFmpeg can demux `path` and it has a video stream with a decoder (not
 // just cover art), 0 when it is something else, VTC_ERR_IO when it cannot be
@@ -39,8 +49,11 @@ struct vtc_video_info {
 // callers that treat images differently check for them first.
 int vtc_video_probe(const char *path);
 
-// Opens a video file (anything FFmpeg demuxes) and decodes its first frame, so a
-// file without a decodable frame fails here. *out: caller closes with vtc_video_close.
+// Opens a video file (anything FFmpeg demuxes), decodes its first frame (so a
+// file without a decodable frame fails here) and settles the frame index: from
+// the container, by one pass over the packets, or by decoding every frame where
+// the packets' timestamps cannot tell the frames apart (video.c). *out: caller
+// closes with vtc_video_close.
 int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video **out);
 // The same over a memory buffer, which must outlive the handle (for fuzzing and hosts
 // that hold the bytes).
@@ -48,21 +61,21 @@ int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits
 void vtc_video_close(vtc_video *v);
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 
-// Frame indices to sample (*indices: caller frees with free(); *n of them, ascending):
-// - n_frames > 0: floor(linspace(0, total-1, n_frames)) as numpy computes it
-//   (LLaVA-OneVision's loader); n_frames > total repeats frames, as that rule does;
-// - otherwise fps > 0: for each t = j/fps (j = 0, 1, ...) up to the last frame's
-//   timestamp, the first frame whose timestamp is >= t (1 ms tolerance, as Matroska
-//   stores milliseconds); a frame picked for two targets (fps above the video's
-//   rate) is listed once. fps above 10^6 is VTC_ERR_ARG.
+// Frame indices to sample (*indices: caller frees with free(); *n of them, ascending),
+// sample.h's rules over the video's frame index:
+// - n_frames > 0: floor(linspace(0, total-1, n_frames)) (vtc_sample_uniform);
+// - otherwise fps > 0: the first frame at or after each multiple of 1/fps s, each
+//   frame once (vtc_sample_rate); fps above 10^6 is VTC_ERR_ARG.
 // More than limits.max_frames indices is VTC_ERR_LIMIT.
 int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n);
 
-// Decodes frame `index` as RGB (*frame: caller frees with vtc_image_free) and its
-// timestamp (seconds since frame 0; may be NULL). Any order works; ascending is
-// cheapest: a frame far ahead is reached by seeking to the keyframe before it and
-// decoding forward to it, a frame just ahead by decoding forward, the same index
-// again without decoding. Peak memory is one decoded frame plus the decoder's.
+// Decodes frame `index` (0 <= index < n_frames, else VTC_ERR_ARG) as RGB (*frame:
+// caller frees with vtc_image_free) and its timestamp (seconds since frame 0; may be
+// NULL). Any order works; ascending is cheapest: a frame far ahead is reached by
+// seeking to the keyframe before it and decoding forward to it, a frame just ahead
+// by decoding forward, the same index again without decoding. A frame that does
+// not decode (a damaged file) is VTC_ERR_FORMAT, never another frame. Peak memory
+// is one decoded frame plus the decoder's.
 int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *timestamp);
 
 // Frames the decoder has output since open (to check that seeking skips work).
