@@ -104,6 +104,7 @@ vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int
     FIELD(VTC_F_CLS_EMBED, f->cls_embed, (size_t)T * lm_dim, float);
     FIELD(VTC_F_TIMESTAMPS, f->timestamps, (size_t)T, double);
     FIELD(VTC_F_NEWLINE, f->newline, (size_t)lm_dim, float);
+    FIELD(VTC_F_CLS_ATTN_FIRST, f->cls_attn_first, n, float);
 #undef FIELD
     if (bad) {
         vtc_features_free(f);
@@ -116,6 +117,7 @@ void vtc_features_free(vtc_features *f) {
     if (!f) return;
     free(f->features); free(f->cls); free(f->cls_attn); free(f->cls_attn_last);
     free(f->keys); free(f->embeds); free(f->cls_embed); free(f->timestamps); free(f->newline);
+    free(f->cls_attn_first);
     free(f);
 }
 
@@ -150,7 +152,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
                             (unsigned long long)bytes, (unsigned long long)m->limits.max_memory);
         return NULL;
     }
-    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
+    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_FIRST | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
                       (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
                       (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
                       (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
@@ -181,6 +183,7 @@ static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
         .cls = f->cls ? f->cls + t * D : NULL,
         .cls_attn = f->cls_attn + t * P,
         .cls_attn_last = f->cls_attn_last ? f->cls_attn_last + t * P : NULL,
+        .cls_attn_first = f->cls_attn_first ? f->cls_attn_first + t * P : NULL,
         .keys = f->keys + t * P * m->head_dim,
     };
     int st = m->family->forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
@@ -401,7 +404,8 @@ vtc_features *vtc_features_pool(const vtc_features *f, int32_t size, int32_t mod
     unsigned fields = VTC_F_FEATURES | (f->cls ? VTC_F_CLS : 0) | (f->cls_attn ? VTC_F_CLS_ATTN : 0) |
                       (f->cls_attn_last ? VTC_F_CLS_ATTN_LAST : 0) | (f->keys ? VTC_F_KEYS : 0) |
                       (f->embeds ? VTC_F_EMBEDS : 0) | (f->cls_embed ? VTC_F_CLS_EMBED : 0) |
-                      (f->timestamps ? VTC_F_TIMESTAMPS : 0) | (f->newline ? VTC_F_NEWLINE : 0);
+                      (f->timestamps ? VTC_F_TIMESTAMPS : 0) | (f->newline ? VTC_F_NEWLINE : 0) |
+                      (f->cls_attn_first ? VTC_F_CLS_ATTN_FIRST : 0);
     vtc_features *o = vtc_features_new(T, Ho, Wo, f->dim, f->head_dim, f->embeds || f->newline ? f->lm_dim : 0,
                                        fields);
     if (!o) return NULL;
@@ -412,14 +416,15 @@ vtc_features *vtc_features_pool(const vtc_features *f, int32_t size, int32_t mod
         // attention a window receives is the sum of its tokens' shares
         if (f->cls_attn) pool_attention(f->cls_attn, T, H, W, s, o->cls_attn);
         if (f->cls_attn_last) pool_attention(f->cls_attn_last, T, H, W, s, o->cls_attn_last);
+        if (f->cls_attn_first) pool_attention(f->cls_attn_first, T, H, W, s, o->cls_attn_first);
     } else {
         pool_bilinear(f->features, T, H, W, f->dim, Ho, Wo, o->features);
         if (f->keys) pool_bilinear(f->keys, T, H, W, f->head_dim, Ho, Wo, o->keys);
         if (f->embeds) pool_bilinear(f->embeds, T, H, W, f->lm_dim, Ho, Wo, o->embeds);
         const float mass = (float)((double)H * W / ((double)Ho * Wo)); // keeps each frame's total attention
-        const float *a[2] = { f->cls_attn, f->cls_attn_last };
-        float *b[2] = { o->cls_attn, o->cls_attn_last };
-        for (int k = 0; k < 2; k++) {
+        const float *a[3] = { f->cls_attn, f->cls_attn_last, f->cls_attn_first };
+        float *b[3] = { o->cls_attn, o->cls_attn_last, o->cls_attn_first };
+        for (int k = 0; k < 3; k++) {
             if (!a[k]) continue;
             pool_bilinear(a[k], T, H, W, 1, Ho, Wo, b[k]);
             for (int32_t i = 0; i < T * Ho * Wo; i++) b[k][i] *= mass;

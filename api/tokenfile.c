@@ -143,6 +143,7 @@ int vtc_features_save(const vtc_features *f, const char *path, const char *const
     ADD("cls", VTC_DT_F32, f->cls, T, f->dim);
     ADD("cls_attn", VTC_DT_F32, f->cls_attn, n);
     ADD("cls_attn_last", VTC_DT_F32, f->cls_attn_last, n);
+    ADD("cls_attn_first", VTC_DT_F32, f->cls_attn_first, n);
     ADD("keys", VTC_DT_F32, f->keys, n, f->head_dim);
     ADD("embeds", VTC_DT_F32, f->embeds, n, f->lm_dim);
     ADD("cls_embeds", VTC_DT_F32, f->cls_embed, T, f->lm_dim);
@@ -261,6 +262,7 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
         if (!st) st = read_f32(s, path, "cls", T, f->dim, 0, &f->cls);
         if (!st) st = read_f32(s, path, "cls_attn", f->n, 0, 0, &f->cls_attn);
         if (!st) st = read_f32(s, path, "cls_attn_last", f->n, 0, 0, &f->cls_attn_last);
+        if (!st) st = read_f32(s, path, "cls_attn_first", f->n, 0, 0, &f->cls_attn_first);
         if (!st && f->head_dim) st = read_f32(s, path, "keys", f->n, f->head_dim, 0, &f->keys);
         if (!st && f->lm_dim) st = read_f32(s, path, "embeds", f->n, f->lm_dim, 0, &f->embeds);
         if (!st && f->lm_dim) st = read_f32(s, path, "cls_embeds", T, f->lm_dim, 0, &f->cls_embed);

@@ -246,6 +246,7 @@ typedef struct vtc_features {
     int32_t feature_layer;  // its resolved feature layer (1-based block), 0 when unknown
     vtc_tiling tiling;      // how the frames become the LM's sequence (all 0: frames in order)
     float  *newline;        // [lm_dim] the model's image_newline embedding, or NULL
+    float  *cls_attn_first; // [n] cls_attn's statistic in the first block (HiRED's budget split), or NULL
 } vtc_features;
 
 // Allocates an empty features struct with the given geometry and the arrays
@@ -254,7 +255,7 @@ typedef struct vtc_features {
 enum {
     VTC_F_FEATURES = 1 << 0, VTC_F_CLS = 1 << 1, VTC_F_CLS_ATTN = 1 << 2,
     VTC_F_CLS_ATTN_LAST = 1 << 3, VTC_F_KEYS = 1 << 4, VTC_F_EMBEDS = 1 << 5,
-    VTC_F_CLS_EMBED = 1 << 6, VTC_F_TIMESTAMPS = 1 << 7, VTC_F_NEWLINE = 1 << 8,
+    VTC_F_CLS_EMBED = 1 << 6, VTC_F_TIMESTAMPS = 1 << 7, VTC_F_NEWLINE = 1 << 8, VTC_F_CLS_ATTN_FIRST = 1 << 9,
 };
 VTC_API vtc_features *vtc_features_new(int32_t T, int32_t H, int32_t W, int32_t dim, int32_t head_dim,
                                int32_t lm_dim, unsigned fields);

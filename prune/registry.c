@@ -168,9 +168,11 @@ static const char *field_name(unsigned bit) {
     case VTC_F_CLS: return "cls";
     case VTC_F_CLS_ATTN: return "cls_attn";
     case VTC_F_CLS_ATTN_LAST: return "cls_attn_last";
+    case VTC_F_CLS_ATTN_FIRST: return "cls_attn_first";
     case VTC_F_KEYS: return "keys";
     case VTC_F_EMBEDS: return "embeds";
     case VTC_F_CLS_EMBED: return "cls_embeds";
+    case VTC_F_NEWLINE: return "newline";
     default: return "timestamps";
     }
 }
@@ -178,7 +180,8 @@ static const char *field_name(unsigned bit) {
 static unsigned fields_present(const vtc_features *f) {
     return (f->features ? VTC_F_FEATURES : 0) | (f->cls ? VTC_F_CLS : 0) | (f->cls_attn ? VTC_F_CLS_ATTN : 0) |
            (f->cls_attn_last ? VTC_F_CLS_ATTN_LAST : 0) | (f->keys ? VTC_F_KEYS : 0) | (f->embeds ? VTC_F_EMBEDS : 0) |
-           (f->cls_embed ? VTC_F_CLS_EMBED : 0) | (f->timestamps ? VTC_F_TIMESTAMPS : 0);
+           (f->cls_embed ? VTC_F_CLS_EMBED : 0) | (f->timestamps ? VTC_F_TIMESTAMPS : 0) |
+           (f->newline ? VTC_F_NEWLINE : 0) | (f->cls_attn_first ? VTC_F_CLS_ATTN_FIRST : 0);
 }
 
 int vtc_prune_run(const struct vtc_method *m, const vtc_features *f, const struct vtc_prune_params *p,

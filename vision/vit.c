@@ -286,9 +286,11 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
     const int stat = m->family->stat;
     for (int l = 1; l <= m->feature_block; l++) {
         const int is_feature = l == m->feature_block;
-        float *stat_out = is_feature && (out->cls_attn || out->cls_attn_last) ? s->acc : NULL;
+        float *stat_out = (is_feature && (out->cls_attn || out->cls_attn_last)) || (l == 1 && out->cls_attn_first)
+                              ? s->acc : NULL;
         flops += block_forward(m, &m->blocks[l - 1], s, n, stat, stat_out, is_feature ? out->keys : NULL,
                                n_threads);
+        if (l == 1 && out->cls_attn_first) memcpy(out->cls_attn_first, s->acc + c0, sizeof(float) * P);
         if (stat_out && out->cls_attn) memcpy(out->cls_attn, s->acc + c0, sizeof(float) * P);
         if (stat_out && out->cls_attn_last && m->feature_block == m->n_layers)
             memcpy(out->cls_attn_last, s->acc + c0, sizeof(float) * P);

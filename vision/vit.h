@@ -19,6 +19,7 @@ struct vtc_vit_out {
     float *cls_attn;      // [P]      head-mean CLS->patch attention in the feature block
                           //          (SigLIP: mean attention each patch receives)
     float *cls_attn_last; // [P]      the same in the last block present
+    float *cls_attn_first;// [P]      the same in the first block
     float *keys;          // [P, head_dim] head-mean keys of the feature block
     double flops;         // out: FLOPs executed (2 per multiply-accumulate)
 };

@@ -391,7 +391,7 @@ class Features(_TokenFile):
 
     @classmethod
     def from_arrays(klass, features, *, grid=None, cls=None, cls_attn=None, cls_attn_last=None, keys=None,
-                    embeds=None, cls_embed=None, timestamps=None, cls_is_received=False):
+                    embeds=None, cls_embed=None, timestamps=None, cls_is_received=False, cls_attn_first=None):
         """Features computed by a host's own model (numpy arrays or torch tensors,
         any float dtype, copied into vtc's memory as float32):
 
@@ -430,7 +430,7 @@ class Features(_TokenFile):
         arrays = {"features": f}
         if cls is not None:
             arrays["cls"] = _per_frame(cls, "cls", T, D)
-        for name, a in (("cls_attn", cls_attn), ("cls_attn_last", cls_attn_last)):
+        for name, a in (("cls_attn", cls_attn), ("cls_attn_last", cls_attn_last), ("cls_attn_first", cls_attn_first)):
             if a is not None:
                 arrays[name] = _per_token(a, name, grid, vector=True)
         if keys is not None:
@@ -484,6 +484,7 @@ class Features(_TokenFile):
     cls = property(lambda s: s._arr("cls", s._c.dim), doc="[T, dim] the CLS token's output, or None")
     cls_attn = property(lambda s: s._arr("cls_attn", 0), doc="[n] CLS->patch attention of the feature layer")
     cls_attn_last = property(lambda s: s._arr("cls_attn_last", 0), doc="[n] the same for the last block, or None")
+    cls_attn_first = property(lambda s: s._arr("cls_attn_first", 0), doc="[n] the same for the first block, or None")
     keys = property(lambda s: s._arr("keys", s._c.head_dim), doc="[n, head_dim] head-mean keys")
     embeds = property(lambda s: s._arr("embeds", s._c.lm_dim), doc="[n, lm_dim] post-projector embeddings, or None")
     cls_embed = property(lambda s: s._arr("cls_embed", s._c.lm_dim), doc="[T, lm_dim] projected CLS, or None")

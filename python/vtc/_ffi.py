@@ -58,7 +58,7 @@ VTC_ERR_NOMEM, VTC_ERR_LIMIT, VTC_ERR_INTERNAL, VTC_ERR_NEEDS = -5, -6, -7, -8
 ASPECTS = {"default": 0, "crop": 1, "pad": 2, "resize": 3}
 SPACES = {0: "features", 1: "embeds"}
 FIELDS = {"features": 1 << 0, "cls": 1 << 1, "cls_attn": 1 << 2, "cls_attn_last": 1 << 3, "keys": 1 << 4,
-          "embeds": 1 << 5, "cls_embed": 1 << 6, "timestamps": 1 << 7}
+          "embeds": 1 << 5, "cls_embed": 1 << 6, "timestamps": 1 << 7, "cls_attn_first": 1 << 9}
 
 # ---------------------------------------------------------------- struct mirrors
 
@@ -110,7 +110,7 @@ class Features(Structure):
                 ("flops_encoder", c_double), ("flops_projector", c_double), ("ms_preprocess", c_double),
                 ("ms_encode", c_double), ("ms_project", c_double), ("model", c_char * 128),
                 ("model_format", c_char * 16), ("feature_layer", c_int32), ("tiling", Tiling),
-                ("newline", POINTER(c_float))]
+                ("newline", POINTER(c_float)), ("cls_attn_first", POINTER(c_float))]
 
 
 class Media(Structure):
