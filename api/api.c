@@ -198,6 +198,31 @@ static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
     return st;
 }
 
+int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k, int32_t *n_tiles, float *pixels) {
+    if (!model || !img || !img->rgb || !n_tiles) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: NULL argument");
+    if (model->layout == VTC_LAYOUT_SINGLE) {
+        *n_tiles = 1;
+        if (k != 0) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: tile %d of a one-tile model", k);
+        return pixels ? vtc_preprocess(model, img, 0, pixels) : VTC_OK;
+    }
+    struct vtc_anyres_plan plan;
+    int st = vtc_anyres_plan_make(img->width, img->height, model->image_size, model->patch_size, model->pinpoints,
+                                  model->n_pinpoints, model->max_tiles, &plan);
+    if (st) return st;
+    *n_tiles = 1 + plan.tiles_h * plan.tiles_w;
+    if (k < 0 || k >= *n_tiles)
+        return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: tile %d of %d", k, *n_tiles);
+    if (!pixels) return VTC_OK;
+    if (k == 0)
+        return vtc_anyres_base(&plan, img->rgb, img->width, img->height, model->image_mean, model->image_std, pixels);
+    struct vtc_anyres_canvas cv;
+    st = vtc_anyres_canvas_init(&cv, &plan, img->rgb, img->width, img->height);
+    if (st) return st;
+    st = vtc_anyres_tile(&cv, k - 1, model->image_mean, model->image_std, pixels);
+    vtc_anyres_canvas_free(&cv);
+    return st;
+}
+
 int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
                       vtc_features **out) {
     if (!ctx || !frames || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));

@@ -101,9 +101,15 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
     } else if (!st) {
         memset(state, 1, n);
     }
+    // an anyres image: its tiles, base first, each with its own tokens; with
+    // every token kept, all of them (OneVision's shrink makes them synthetic)
+    const int tiled = f->tiling.kind == VTC_TILING_ANYRES;
+    if (!st && tiled && tok && !strcmp(tok->method, "none")) memset(state, 1, n);
     const uint8_t KEPT[3] = { 255, 210, 0 }, MERGED[3] = { 0, 220, 255 };
     for (int t = 0; t < T && !st; t++) {
-        st = vtc_preprocess(model, media->frames[t], aspect, pix);
+        int32_t n_tiles = 0;
+        st = tiled ? vtc_preprocess_tile(model, media->frames[0], t, &n_tiles, pix)
+                   : vtc_preprocess(model, media->frames[t], aspect, pix);
         if (st) break;
         int ox = (t % cols) * (S + GAP), oy = (t / cols) * (S + GAP);
         for (int y = 0; y < S; y++)

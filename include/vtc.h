@@ -311,7 +311,15 @@ VTC_API void vtc_media_free(vtc_media *media);
 
 // Writes the model's preprocessed input for `img` into pixels, CHW float
 // [3, image_size, image_size] (normalised). For testing and hosts that batch.
+// For an anyres model this is its base image and video frames (a plain resize).
 VTC_API int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels);
+// Tile k of the model's input for `img`, as vtc_encode_image encodes it: for a
+// one-tile model tile 0 is vtc_preprocess's; for an anyres model tile 0 is the
+// base image and tiles 1.. the sub-images of the best pinpoint, row-major.
+// *n_tiles receives the count; pixels (CHW float [3, image_size, image_size])
+// may be NULL to ask only that. k out of range: VTC_ERR_ARG. Thread-safe.
+VTC_API int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k, int32_t *n_tiles,
+                                float *pixels);
 
 // ---------------------------------------------------------------- pruning
 

@@ -13,7 +13,7 @@ import numbers
 import os
 import threading
 from collections import namedtuple
-from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_uint, c_uint8
+from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_uint, c_uint8, c_int32
 
 import numpy as np
 
@@ -311,7 +311,14 @@ class _PruneParams:
             p.keep_ratio = float(keep)
         else:
             raise TypeError("keep must be an int (a count), a float in (0, 1] (a fraction) or None (every token)")
-        s = _param_string(params, knobs or {})
+        knobs = dict(knobs or {})
+        # pack= (an anyres image's layout, vtc_prune_params.pack) rides with the knobs
+        packs = {"native": 0, "unpad": 1, "spatial": 2}
+        pack = knobs.pop("pack", "native")
+        if pack not in packs:
+            raise ArgumentError(f"pack={pack!r}: want 'native', 'unpad' or 'spatial'")
+        p.pack = packs[pack]
+        s = _param_string(params, knobs)
         self._params = s.encode() if s else None
         p.params = self._params
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 64:
@@ -558,6 +565,8 @@ class Tokens(_TokenFile):
                      doc="[T, H, W] code id of every source token (vq), or None")
     timestamps = property(lambda s: s._arr("timestamps", (s._c.grid[0],), "<f8"),
                           doc="[T] seconds of each source frame, or None")
+    tile = property(lambda s: s._arr("tile", (s._c.n,), "<i4"),
+                    doc="[n] anyres / newline layouts: each token's tile (0 = base image), -1 = image_newline; or None")
 
     _saver = "vtc_tokens_save"
 
@@ -588,7 +597,8 @@ def prune(features, method="none", keep=None, *, params=None, seed=0, **knobs):
 
     keep: an int (a count), a float in (0, 1] (a fraction) or None (every token,
     or the method's own budget). Method knobs as keywords (divprune's
-    per_frame=1) or params="name=value,..."; seed for the seeded methods."""
+    per_frame=1) or params="name=value,..."; seed for the seeded methods; pack="native",
+    "unpad" or "spatial" lays out an anyres image's kept tokens (vtc_prune_params.pack)."""
     return _prune(None, features, _PruneParams(method, keep, params, seed, knobs))
 
 
@@ -767,6 +777,22 @@ class Model(_Owner):
             raise ArgumentError(f"aspect={aspect!r}: want 'crop', 'pad', 'resize' or None")
         h = self._handle()
         check(lib.vtc_preprocess(h.ptr, img.ptr, a, _ptr(out, c_float)))
+        return out
+
+    def preprocess_tiles(self, image):
+        """Every input tile of an image as vtc_encode_image encodes them
+        (vtc_preprocess_tile): float32 [n_tiles, 3, S, S]; one tile for a one-tile
+        model, the base image then the sub-images for an anyres model."""
+        if isinstance(image, (str, bytes, os.PathLike)):
+            image = load_image(image, self._limits)
+        img = _image(image)
+        S = self.info.image_size
+        h = self._handle()
+        n = c_int32(0)
+        check(lib.vtc_preprocess_tile(h.ptr, img.ptr, 0, byref(n), None))
+        out = np.empty((n.value, 3, S, S), np.float32)
+        for k in range(n.value):
+            check(lib.vtc_preprocess_tile(h.ptr, img.ptr, k, byref(n), _ptr(out[k], c_float)))
         return out
 
     def _describe(self):

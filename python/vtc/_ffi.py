@@ -184,6 +184,7 @@ _PROTOS = {
     "vtc_media_load": (_p(Media), [c_char_p, SampleParams, _p(Limits)]),
     "vtc_media_free": (None, [_p(Media)]),
     "vtc_preprocess": (c_int, [c_void_p, _p(Image), c_int32, _p(c_float)]),
+    "vtc_preprocess_tile": (c_int, [c_void_p, _p(Image), c_int32, _p(c_int32), _p(c_float)]),
     "vtc_tokens_free": (None, [_p(Tokens)]),
     "vtc_prune_params_default": (PruneParams, []),
     "vtc_prune": (c_int, [c_void_p, _p(Features), PruneParams, _p(_p(Tokens))]),
