@@ -740,12 +740,12 @@ class Model(_Owner):
         """A Context on this model (one thread at a time)."""
         return Context(self, n_threads, want_embeds, want_last_attn, progress)
 
-    def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=1, n_threads=0, want_embeds=True,
+    def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=None, pool_mode=None, n_threads=0, want_embeds=True,
                want_last_attn=True, progress=None):
         """Encodes an image or clip with a fresh context: see Context.encode. Safe
         from any number of threads at once (the GIL is released while vtc works)."""
         with self.context(n_threads, want_embeds, want_last_attn, progress) as c:
-            return c.encode(x, frames=frames, fps=fps, timestamps=timestamps, pool=pool)
+            return c.encode(x, frames=frames, fps=fps, timestamps=timestamps, pool=pool, pool_mode=pool_mode)
 
     def prune(self, features, method="none", keep=None, *, params=None, seed=0, n_threads=0, **knobs):
         """vtc.prune with this model's projector: merged tokens are projected to the
@@ -754,14 +754,15 @@ class Model(_Owner):
         with self.context(n_threads) as c:
             return c._prune(features, p)
 
-    def compress(self, x, method, keep=None, *, frames=8, fps=None, pool=1, params=None, seed=0, n_threads=0,
+    def compress(self, x, method, keep=None, *, frames=8, fps=None, pool=None, pool_mode=None, params=None, seed=0,
+                 n_threads=0,
                  progress=None, **knobs):
         """Encode, then prune: `vtc compress`. Embeddings are computed for every
         token only when the method reads them or pool > 1, as the CLI does."""
         p = _PruneParams(method, keep, params, seed, knobs)
-        want = "embeds" in method_needs(method) or pool != 1
+        want = "embeds" in method_needs(method) or (pool or 1) != 1 or (pool is None and self.info.layout == "anyres_max")
         with self.context(n_threads, want_embeds=want, progress=progress) as c:
-            with c.encode(x, frames=frames, fps=fps, pool=pool) as f:
+            with c.encode(x, frames=frames, fps=fps, pool=pool, pool_mode=pool_mode) as f:
                 return c._prune(f, p)
 
     def preprocess(self, image, aspect=None):
@@ -834,7 +835,7 @@ class Context(_Owner):
         h = self._handle()
         return _ffi.text(lib.vtc_ctx_error(h.ptr))
 
-    def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=1):
+    def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=None, pool_mode=None):
         """Encodes x into Features: preprocessing, the ViT, the attention statistics
         and the projector (vtc_encode_image / vtc_encode_frames).
 
@@ -842,7 +843,8 @@ class Context(_Owner):
         encode`), a Media, uint8 RGB pixels [H, W, 3] (one image), [T, H, W, 3] or
         a list of [H, W, 3] (frames of one clip, with optional timestamps [T]);
         numpy arrays or torch tensors. pool > 1 pools each frame's grid s x s
-        afterwards (`--pool`).
+        afterwards, pool_mode "avg" or "bilinear" (`--pool`, `--pool-mode`); None
+        = the model's rule (LLaVA-OneVision video: 2, bilinear; else none).
 
         The GIL is released while vtc works (ctypes releases it around every
         foreign call), so Python threads encoding with their own contexts run in
@@ -887,9 +889,16 @@ class Context(_Owner):
                                                byref(out))
             check(st, ctx)
             f = Features._own(out)
+        # pool=None: the model's rule, as the CLI's: LLaVA-OneVision pools each video
+        # frame 2x2 bilinearly after the projector (apply_pooling), others do not
+        onevision_video = f._c.tiling.newline == 2
+        if pool is None:
+            pool = 2 if onevision_video else 1
+        if pool_mode is None:
+            pool_mode = "bilinear" if onevision_video else "avg"
         if pool != 1:
             with f:
-                return f.pool(pool)
+                return f.pool(pool, pool_mode)
         return f
 
     def prune(self, features, method="none", keep=None, *, params=None, seed=0, **knobs):
