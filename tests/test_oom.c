@@ -543,6 +543,95 @@ static void test_vision_paths(void **state) {
     memset(&W, 0, sizeof W);
 }
 
+// ---------------------------------------------------------------- model families and tiled images
+
+// An image or clip encoded by a model of its own (arg: struct encode_case).
+struct encode_case {
+    vtc_ctx *ctx;
+    const vtc_image *image; // or
+    const vtc_media *clip;
+};
+
+static int path_encode_case(void *arg, uint64_t *digest) {
+    const struct encode_case *c = arg;
+    vtc_features *f = NULL;
+    int st = c->image ? vtc_encode_image(c->ctx, c->image, &f)
+                      : vtc_encode_frames(c->ctx, (const vtc_image *const *)c->clip->frames, c->clip->n_frames,
+                                          c->clip->timestamps, &f);
+    if (!st) *digest = hash_features(0, f);
+    vtc_features_free(f);
+    return st;
+}
+
+static int path_pool_bilinear(void *arg, uint64_t *digest) {
+    vtc_features *o = vtc_features_pool(arg, 2, VTC_POOL_BILINEAR);
+    if (!o) return ctor_status(o);
+    *digest = hash_features(0, o);
+    vtc_features_free(o);
+    return VTC_OK;
+}
+
+static int path_prune_packed(void *arg, uint64_t *digest) {
+    const struct prune_case *c = arg;
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = c->method;
+    set_keep(&p, c->keep);
+    p.pack = c->params ? atoi(c->params) : VTC_PACK_NATIVE;
+    vtc_tokens *t = NULL;
+    int st = vtc_prune(c->ctx, c->f, p, &t);
+    if (!st) *digest = hash_tokens(hash(0, t->tile, sizeof(int32_t) * (size_t)t->n), t);
+    vtc_tokens_free(t);
+    return st;
+}
+
+static void test_family_paths(void **state) {
+    (void)state;
+    const char *models[] = { MODELS "siglip384p14", MODELS "llava-next", MODELS "onevision", MODELS "mmproj-llava16.gguf" };
+    for (int i = 0; i < 4; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "model_load %s", models[i] + strlen(MODELS));
+        check_path(name, path_model_load, (void *)models[i]);
+    }
+    vtc_model *next = vtc_model_load(MODELS "llava-next", vtc_model_params_default());
+    vtc_model *ov = vtc_model_load(MODELS "onevision", vtc_model_params_default());
+    vtc_image *wide = vtc_image_load("tests/fixtures/ref_images/wide600x400.jpg", NULL);
+    vtc_image *large = vtc_image_load("tests/fixtures/ref_images/large1411x1058.jpg", NULL);
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 2;
+    vtc_media *clip = vtc_media_load("samples/vtest.mp4", sp, NULL);
+    assert_non_null(next), assert_non_null(ov), assert_non_null(wide), assert_non_null(large), assert_non_null(clip);
+    vtc_ctx *nctx = vtc_ctx_new(next, one_thread()), *octx = vtc_ctx_new(ov, one_thread());
+    assert_non_null(nctx), assert_non_null(octx);
+    const struct encode_case enc[3] = { { nctx, wide, NULL }, { octx, large, NULL }, { octx, NULL, clip } };
+    check_path("encode anyres (llava-next 2x2)", path_encode_case, (void *)&enc[0]);
+    check_path("encode anyres_max (onevision, shrunk)", path_encode_case, (void *)&enc[1]);
+    check_path("encode onevision video", path_encode_case, (void *)&enc[2]);
+    vtc_features *nf = NULL, *of = NULL, *vf = NULL;
+    assert_int_equal(vtc_encode_image(nctx, wide, &nf), 0);
+    assert_int_equal(vtc_encode_image(octx, large, &of), 0);
+    assert_int_equal(vtc_encode_frames(octx, (const vtc_image *const *)clip->frames, clip->n_frames, clip->timestamps,
+                                       &vf), 0);
+    check_path("pool bilinear", path_pool_bilinear, vf);
+    const struct prune_case cases[] = {
+        { nctx, nf, "none", 0, NULL }, { nctx, nf, "cls", 0.25, NULL }, { nctx, nf, "visionzip", 0.25, "1" },
+        { nctx, nf, "random", 0.25, "2" }, { octx, of, "none", 0, NULL }, { octx, of, "uniform", 0.1, NULL },
+        { octx, vf, "divprune", 0.25, NULL },
+    };
+    const char *names[] = { "pack none native", "pack cls native", "pack visionzip unpad", "pack random spatial",
+                            "pack onevision shrink", "pack onevision selection", "pack onevision video" };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_path(names[i], path_prune_packed, (void *)&cases[i]);
+    vtc_features_free(nf);
+    vtc_features_free(of);
+    vtc_features_free(vf);
+    vtc_ctx_free(nctx);
+    vtc_ctx_free(octx);
+    vtc_media_free(clip);
+    vtc_image_free(wide);
+    vtc_image_free(large);
+    vtc_model_free(next);
+    vtc_model_free(ov);
+}
+
 // ---------------------------------------------------------------- language-model paths
 
 struct lm_world {
@@ -727,6 +816,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hook),
         cmocka_unit_test(test_vision_paths),
+        cmocka_unit_test(test_family_paths),
         cmocka_unit_test(test_lm_paths),
     };
     int rc = cmocka_run_group_tests_name("oom", tests, NULL, NULL);
