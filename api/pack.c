@@ -209,21 +209,30 @@ static int pack_anyres(const vtc_features *f, vtc_tokens *t, int pack, const flo
     return st;
 }
 
+int vtc_tiling_fits(const vtc_tiling *tl, int32_t T, int32_t H, int32_t W) {
+    if (tl->newline < VTC_NEWLINE_NONE || tl->newline > VTC_NEWLINE_END) return 0;
+    if (tl->kind == VTC_TILING_NONE) return tl->newline != VTC_NEWLINE_ROW;
+    if (tl->kind != VTC_TILING_ANYRES || tl->newline == VTC_NEWLINE_END) return 0;
+    if (tl->tiles_h < 1 || tl->tiles_w < 1 || (int64_t)tl->tiles_h * tl->tiles_w + 1 != T) return 0;
+    const int64_t SH = (int64_t)tl->tiles_h * H, SW = (int64_t)tl->tiles_w * W;
+    if (tl->unpad_y0 < 0 || tl->unpad_x0 < 0 || tl->unpad_h < 0 || tl->unpad_w < 0 ||
+        tl->unpad_y0 + (int64_t)tl->unpad_h > SH || tl->unpad_x0 + (int64_t)tl->unpad_w > SW)
+        return 0;
+    const int shrunk = tl->out_h != tl->unpad_h || tl->out_w != tl->unpad_w;
+    if (shrunk && (tl->out_h < 1 || tl->out_w < 1 || tl->unpad_h < 1 || tl->unpad_w < 1 ||
+                   tl->out_h > tl->unpad_h || tl->out_w > tl->unpad_w))
+        return 0;
+    return 1;
+}
+
 int vtc_pack_tokens(const vtc_features *f, vtc_tokens *t, int pack, const float *newline, int32_t lm_dim) {
     if (pack < VTC_PACK_NATIVE || pack > VTC_PACK_SPATIAL)
         return vtc_set_error(VTC_ERR_ARG, "vtc_prune: bad pack mode %d", pack);
     const vtc_tiling *tl = &f->tiling;
-    if (tl->kind == VTC_TILING_ANYRES) {
-        if (f->T != 1 + tl->tiles_h * tl->tiles_w || tl->unpad_y0 < 0 || tl->unpad_x0 < 0 || tl->unpad_h < 0 ||
-            tl->unpad_w < 0 || tl->unpad_y0 + tl->unpad_h > tl->tiles_h * f->H ||
-            tl->unpad_x0 + tl->unpad_w > tl->tiles_w * f->W || tl->out_h < 0 || tl->out_w < 0 ||
-            ((tl->out_h != tl->unpad_h || tl->out_w != tl->unpad_w) && (tl->out_h < 1 || tl->out_w < 1 ||
-                                                                       tl->unpad_h < 1 || tl->unpad_w < 1)))
-            return vtc_set_error(VTC_ERR_ARG, "features: an anyres layout that does not fit their %dx%dx%d grid",
-                                 f->T, f->H, f->W);
-        return pack_anyres(f, t, pack, newline, lm_dim);
-    }
-    if (tl->kind != VTC_TILING_NONE) return vtc_set_error(VTC_ERR_ARG, "features: unknown tiling kind %d", tl->kind);
+    if (!vtc_tiling_fits(tl, f->T, f->H, f->W))
+        return vtc_set_error(VTC_ERR_ARG, "features: a tiling (kind %d, newline %d) that does not fit their %dx%dx%d "
+                             "grid", tl->kind, tl->newline, f->T, f->H, f->W);
+    if (tl->kind == VTC_TILING_ANYRES) return pack_anyres(f, t, pack, newline, lm_dim);
     if (tl->newline == VTC_NEWLINE_END) return pack_video(f, t, newline, lm_dim);
     return VTC_OK;
 }

@@ -13,4 +13,9 @@
 // when f was encoded without embeddings), NULL when there is none.
 int vtc_pack_tokens(const vtc_features *f, vtc_tokens *t, int pack, const float *newline, int32_t lm_dim);
 
+// 1 when tl describes a layout of a T x H x W grid of tiles (anyres: T = 1 +
+// tiles, the window inside the stitched grid, the output grid non-empty when
+// it shrinks), or no layout; 0 otherwise.
+int vtc_tiling_fits(const vtc_tiling *tl, int32_t T, int32_t H, int32_t W);
+
 #endif

@@ -10,6 +10,7 @@
 #include "base/common.h"
 #include "base/safetensors.h"
 #include "base/tensor.h"
+#include "pack.h"
 #include "tokenfile.h"
 
 // (t, y, x) of every source token of a T x H x W grid: [n, 3].
@@ -268,6 +269,9 @@ int vtc_features_from_st(const vtc_st *s, const char *path, vtc_features **out) 
         if (!st && f->lm_dim) st = read_f32(s, path, "cls_embeds", T, f->lm_dim, 0, &f->cls_embed);
         if (!st && f->lm_dim) st = read_f32(s, path, "newline", f->lm_dim, 0, 0, &f->newline);
         if (!st) st = tiling_from_meta(s, path, &f->tiling);
+        if (!st && !vtc_tiling_fits(&f->tiling, T, H, W))
+            st = vtc_set_error(VTC_ERR_FORMAT, "%s: metadata \"tiling\" / \"newline\" do not fit the grid %d,%d,%d",
+                               path, T, H, W);
         // the frames' timestamps, as vtc_features_save writes them: F64 [T] seconds
         const vtc_tensor_view *ts = vtc_st_find(s, "timestamps");
         if (!st && ts) {

@@ -304,6 +304,24 @@ if [ "$HAVE_PY" = 1 ]; then
   done
   python3 "$T/st.py" "$T/feat.safetensors" "$T/nokeys.safetensors" "del ts['keys']"; CASE="del ts['keys']"
   expect 1 "$VTC" prune "$T/nokeys.safetensors" --method visionzip --keep 8 -o "$OUT"
+  # an anyres image's features (LLaVA-NeXT, 1 + 2x2 tiles) with a layout that does not fit
+  NEXT=tests/fixtures/models/llava-next
+  capture "$VTC" encode --model "$NEXT" tests/fixtures/ref_images/wide600x400.jpg -o "$T/tiled.safetensors"
+  [ "$rc" = 0 ] && ok || bad "encode of an anyres image failed (exit $rc)"
+  for e in \
+    "meta['tiling'] = 'anyres 600x400 2x3 8,0,32,48 32x48'" \
+    "meta['tiling'] = 'anyres 600x400 2x2 8,0,48,48 48x48'" \
+    "meta['tiling'] = 'anyres 600x400 2x2 -8,0,32,48 32x48'" \
+    "meta['tiling'] = 'anyres 600x400 2x2 8,0,32,48 40x48'" \
+    "meta['tiling'] = 'anyres 600x400 2x2 8,0,32,48'" \
+    "meta['tiling'] = 'tiles'" \
+    "meta['newline'] = 'column'" \
+    "meta['newline'] = 'end'" \
+    "del meta['tiling']" \
+    ; do
+    i=$((i+1)); python3 "$T/st.py" "$T/tiled.safetensors" "$T/tok$i.safetensors" "$e"; CASE=$e
+    expect 1 "$VTC" prune "$T/tok$i.safetensors" --model "$NEXT" --method cls --keep 64 -o "$OUT"
+  done
   CASE=""
 fi
 

@@ -82,6 +82,33 @@ expect 0 "$VTC" compress "$VID" --frames 4 --method dycoke --param k=0.5 -o "$T/
 expect 0 "$VTC" info "$T/m4.safetensors"
 grep -q '^  parameters  *k=0.5$' "$T/out" && ok || bad "a tokens file lacks its method's parameters"
 
+# --- LLaVA-NeXT / OneVision (tools/gen_model_fixtures.py's narrow models; parity: test_encoder)
+NEXT=tests/fixtures/models/llava-next OV=tests/fixtures/models/onevision W600=tests/fixtures/ref_images/wide600x400.jpg
+expect 0 "$VTC" compress --model "$NEXT" "$W600" --method none --json -o "$T/nx.safetensors"
+check_json "$T/out" '.n_kept == 2144 and .n_input == 2144 and .grid == [5, 24, 24]' \
+  "LLaVA-NeXT 600x400: base 576 + 32 rows of 48 + 32 newlines, as transformers" '{n_kept, n_input, grid}'
+expect 0 "$VTC" info "$T/nx.safetensors"
+grep -q '^  tile  *I32 *\[2144\]' "$T/out" && grep -q '^  tiling  *anyres 600x400 2x2 8,0,32,48 32x48$' "$T/out" &&
+  grep -q '^  newline  *row$' "$T/out" && ok || bad "an anyres tokens file lacks tile / tiling / newline"
+expect 0 "$VTC" encode --model "$NEXT" "$W600" -o "$T/nxf.safetensors"
+expect 0 "$VTC" prune --model "$NEXT" "$T/nxf.safetensors" --method none -o "$T/nx2.safetensors"
+cmp -s "$T/nx.safetensors" "$T/nx2.safetensors" && ok || bad "encode + prune none differs from compress none (anyres)"
+for p in native unpad spatial; do
+  expect 0 "$VTC" compress --model "$NEXT" "$W600" --method cls --keep 300 --pack $p --json -o "$T/nx-$p.safetensors"
+  cp "$T/out" "$T/nx-$p.json"
+done
+check_json "$T/nx-spatial.json" '.n_kept == 300' "--pack spatial keeps the budget" '{n_kept}'
+check_json "$T/nx-unpad.json" '.n_kept < 300 and (.note | test("fell in the padding"))' "--pack unpad drops padding" '{n_kept, note}'
+check_json "$T/nx-native.json" '.n_kept > 300' "--pack native adds newline rows" '{n_kept}'
+expect 2 "$VTC" compress --model "$NEXT" "$W600" --method cls --pack rows -o "$T/e0.safetensors"
+expect 1 "$VTC" compress --model "$NEXT" "$W600" --method dycoke -o "$T/e0.safetensors"
+expect 1 "$VTC" compress --model "$NEXT" "$VID" -o "$T/e0.safetensors"
+expect 0 "$VTC" compress --model "$OV" "$VID" --frames 4 --method none --json -o "$T/ov.safetensors"
+check_json "$T/out" '.n_kept == 4 * 196 + 1 and .grid == [4, 14, 14]' \
+  "OneVision video: 2x2 bilinear pooling by default, one newline" '{n_kept, grid}'
+expect 0 "$VTC" compress --model "$OV" "$VID" --frames 4 --pool 1 --method none --json -o "$T/ov1.safetensors"
+check_json "$T/out" '.n_kept == 4 * 729 + 1' "--pool 1 turns OneVision's pooling off" '{n_kept}'
+
 # --- input errors: exit 1, nothing written
 printf 'not an image' > "$T/junk.png"
 expect 1 "$VTC" compress "$T/junk.png" -o "$T/e1.safetensors"
