@@ -105,6 +105,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 #define ADD(rel, name, dir) (snprintf(p, sizeof p, "%s/%s", root, rel), add(p, name, dir))
     ADD("tests/fixtures/ref_images/photo.jpg", "photo.jpg", 0);
     ADD("tests/fixtures/models/mmproj-legacy.gguf", "mmproj.gguf", 0);
+    ADD("tests/fixtures/models/mmproj-llava16.gguf", "next.gguf", 0); // LLaVA-NeXT: anyres tiles
     ADD("tests/fixtures/expected/clip224__photo__crop__-1.safetensors", "feat.safetensors", 0);
     ADD("tests/fixtures/video/cam17.avi", "clip.avi", 0);
     ADD("../shared/models/stories260K.bin", "stories.bin", 0);
