@@ -46,7 +46,7 @@ static double encode_ms(int size, int threads, int reps) {
     struct vtc_model *m = vtc_model_random(&spec, mp);
     vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads) : NULL;
     float *px = calloc((size_t)3 * size * size, sizeof(float));
-    float *feat = m ? malloc(sizeof(float) * m->grid * m->grid * 1024) : NULL;
+    float *feat = m ? malloc(sizeof(float) * m->grid_h * m->grid_w * 1024) : NULL;
     double best = INFINITY;
     if (s && px && feat) {
         struct vtc_vit_out o = { .features = feat };
