@@ -29,13 +29,14 @@ static float frand(void) {
 
 static vtc_features *random_features(int T, int G, int D) {
     vtc_features *f = vtc_features_new(T, G, G, D, 64, D,
-                                       VTC_F_FEATURES | VTC_F_CLS | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_LAST | VTC_F_KEYS |
-                                           VTC_F_EMBEDS);
+                                       VTC_F_FEATURES | VTC_F_CLS | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_LAST |
+                                           VTC_F_CLS_ATTN_FIRST | VTC_F_KEYS | VTC_F_EMBEDS);
     if (!f) return NULL;
     for (size_t i = 0; i < (size_t)f->n * D; i++) f->features[i] = frand(), f->embeds[i] = frand();
     for (size_t i = 0; i < (size_t)f->n * 64; i++) f->keys[i] = frand();
     for (size_t i = 0; i < (size_t)T * D; i++) f->cls[i] = frand();
-    for (int i = 0; i < f->n; i++) f->cls_attn[i] = frand() + 0.5f, f->cls_attn_last[i] = frand() + 0.5f;
+    for (int i = 0; i < f->n; i++)
+        f->cls_attn[i] = frand() + 0.5f, f->cls_attn_last[i] = frand() + 0.5f, f->cls_attn_first[i] = frand() + 0.5f;
     return f;
 }
 
@@ -46,7 +47,7 @@ static double encode_ms(int size, int threads, int reps) {
     struct vtc_model *m = vtc_model_random(&spec, mp);
     vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads) : NULL;
     float *px = calloc((size_t)3 * size * size, sizeof(float));
-    float *feat = m ? malloc(sizeof(float) * m->grid * m->grid * 1024) : NULL;
+    float *feat = m ? malloc(sizeof(float) * m->grid_h * m->grid_w * 1024) : NULL;
     double best = INFINITY;
     if (s && px && feat) {
         struct vtc_vit_out o = { .features = feat };
@@ -113,6 +114,7 @@ int main(int argc, char **argv) {
         for (int m = 0; m < vtc_method_count(); m++) {
             struct vtc_prune_params p = vtc_prune_params_default();
             p.method = vtc_method_name(m);
+            if (!strcmp(p.method, "hired") && f->T > 1) continue; // HiRED defines no video selection
             p.n_keep = !strcmp(p.method, "dycoke") ? 0 : f->n / 9; // 576 -> 64, 6272 -> 696
             if (!strcmp(p.method, "vq")) p.params = "k=64";
             vtc_tokens *t = NULL, *again = NULL;

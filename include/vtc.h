@@ -365,7 +365,8 @@ VTC_API void vtc_tokens_free(vtc_tokens *t);
 // or, for the methods with a budget of their own (dycoke's k, pool's size, vq's
 // adaptive codebook), theirs. Both = VTC_ERR_ARG.
 struct vtc_prune_params {
-    const char *method;    // registry name: none random uniform pool cls visionzip divprune todre tome dycoke vq (default "none")
+    const char *method;    // registry name: none random uniform pool cls visionzip hired divprune todre tome dycoke vq
+                           // (default "none")
     int32_t     n_keep;    // tokens kept, >= 1; 0 = not given (default 0)
     double      keep_ratio;// fraction of the tokens kept, in (0, 1]: round(keep_ratio * n) as Python
                            // rounds (halves to even), at least 1; 0 = not given (default 0)

@@ -12,7 +12,8 @@
 
 // The registry: adding a method is adding its file and its name on this line
 // (the order is the order `vtc methods` lists them in).
-#define METHOD_LIST(X) X(none) X(random) X(uniform) X(pool) X(cls) X(visionzip) X(divprune) X(todre) X(tome) X(dycoke) X(vq)
+#define METHOD_LIST(X) X(none) X(random) X(uniform) X(pool) X(cls) X(visionzip) X(hired) X(divprune) X(todre) X(tome) \
+    X(dycoke) X(vq)
 
 #define DECLARE_METHOD(name) extern const struct vtc_method vtc_method_##name;
 METHOD_LIST(DECLARE_METHOD)

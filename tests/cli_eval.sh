@@ -132,9 +132,9 @@ expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods cls
   { grep -q 'ms/q' "$T/out" && ok || bad "the table has no time column"; }
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --methods cls --keep 16 --json &&
   check_json "$T/out" '(.timings_ms.prefill_per_question | length) == 2 and .timings_ms.total > 0' "JSON timings"
-# the default methods on images: none, then the 8 image methods at 4 budgets (not dycoke, vq)
+# the default methods on images: none, then the 9 image methods at 4 budgets (not dycoke, vq)
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --json --no-time &&
-  check_json "$T/out" '(.rows | length) == 33 and all(.rows[]; .method != "dycoke" and .method != "vq" and .questions == 8) and
+  check_json "$T/out" '(.rows | length) == 37 and all(.rows[]; .method != "dycoke" and .method != "vq" and .questions == 8) and
     ([.rows[].budget] | unique) == ["128","192","32","64","all"] and any(.notes[]; test("dycoke, vq: video methods"))' "default rows"
 expect 0 "$VTC" eval --model "$MODEL" $LM --questions "$T/q/q.tsv" --limit 3 --methods uniform --keep 25% --json --no-time &&
   check_json "$T/out" '.questions == 3 and .encodes == 2 and .rows[1].budget == "25%" and .rows[1].tokens == 49' "--limit / --keep 25%"

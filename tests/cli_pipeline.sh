@@ -109,6 +109,20 @@ check_json "$T/out" '.n_kept == 4 * 196 + 1 and .grid == [4, 14, 14]' \
 expect 0 "$VTC" compress --model "$OV" "$VID" --frames 4 --pool 1 --method none --json -o "$T/ov1.safetensors"
 check_json "$T/out" '.n_kept == 4 * 729 + 1' "--pool 1 turns OneVision's pooling off" '{n_kept}'
 
+# --- hired on an anyres image (LLaVA-NeXT, 2x2 sub-images) with HiRED's own packing: the
+# paper's rate 0.2 of 5 x 576 tile tokens, unpadded after selection, no newline rows; refused on a video
+NEXT=tests/fixtures/models/llava-next
+if expect 0 "$VTC" compress --model "$NEXT" tests/fixtures/ref_images/wide600x400.jpg --method hired --pack unpad \
+    -o "$T/h1.safetensors" --json; then
+  check_json "$T/out" '.method == "hired" and (.note | test("^total 576 \\(rate 0.2\\), base 288, sub-images [0-9+]+; ")) and
+    .n_kept + (.note | capture("(?<d>[0-9]+) kept tokens fell in the padding").d | tonumber) == 576' \
+    "hired: 576 selected, those in the padding dropped, no newline rows" '{n_kept, note}'
+fi
+expect 1 "$VTC" compress "$VID" --frames 2 --method hired -o "$T/h2.safetensors"
+grep -q 'hired needs one image or an anyres image.s tiles, not 2 video frames' "$T/err" && ok ||
+  bad "hired on a video: $(cat "$T/err")"
+not_left "hired on a video" h2
+
 # --- input errors: exit 1, nothing written
 printf 'not an image' > "$T/junk.png"
 expect 1 "$VTC" compress "$T/junk.png" -o "$T/e1.safetensors"

@@ -38,10 +38,10 @@ static void test_version(void **state) {
 
 static void test_registry(void **state) {
     (void)state;
-    const char *want[] = { "none", "random", "uniform", "pool", "cls", "visionzip", "divprune", "todre", "tome",
-                           "dycoke", "vq" };
-    assert_int_equal(vtc_method_count(), 11);
-    for (int i = 0; i < 11; i++) {
+    const char *want[] = { "none", "random", "uniform", "pool", "cls", "visionzip", "hired", "divprune", "todre",
+                           "tome", "dycoke", "vq" };
+    assert_int_equal(vtc_method_count(), 12);
+    for (int i = 0; i < 12; i++) {
         int found = 0;
         for (int j = 0; j < vtc_method_count(); j++) found |= !strcmp(vtc_method_name(j), want[i]);
         if (!found) fail_msg("method %s missing from the registry", want[i]);

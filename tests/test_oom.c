@@ -488,11 +488,19 @@ static void test_vision_paths(void **state) {
     vtc_ctx *sctx = vtc_ctx_new(siglip, one_thread());
     vtc_features *sf = NULL;
     assert_int_equal(vtc_encode_image(sctx, W.image, &sf), 0);
+    // hired defines no video selection: it runs on an anyres image's tiles (LLaVA-NeXT) instead of the clip
+    vtc_model *next = vtc_model_load(MODELS "llava-next", vtc_model_params_default());
+    assert_non_null(next);
+    vtc_ctx *nctx = vtc_ctx_new(next, one_thread());
+    vtc_features *tiles = NULL;
+    assert_int_equal(vtc_encode_image(nctx, W.image, &tiles), 0);
     for (int i = 0; i < vtc_method_count(); i++) {
         const char *m = vtc_method_name(i);
-        const double k = budget(m, W.pooled);
-        const struct prune_case cases[3] = { { W.ctx, W.pooled, m, k, NULL },
-                                             { NULL, W.pooled, m, k, NULL },
+        const int tiled = !strcmp(m, "hired");
+        const vtc_features *clip = tiled ? tiles : W.pooled;
+        const double k = budget(m, clip);
+        const struct prune_case cases[3] = { { tiled ? nctx : W.ctx, clip, m, k, NULL },
+                                             { NULL, clip, m, k, NULL },
                                              { sctx, sf, m, budget(m, sf), NULL } };
         const char *what[3] = { "", " no model", " siglip" };
         for (int c = 0; c < 3; c++) {
@@ -503,6 +511,9 @@ static void test_vision_paths(void **state) {
     }
     const struct prune_case elbow = { W.ctx, W.pooled, "vq", 0, "kmin=2,kmax=6" }; // K from the elbow
     check_path("prune vq elbow", path_prune, (void *)&elbow);
+    vtc_features_free(tiles);
+    vtc_ctx_free(nctx);
+    vtc_model_free(next);
     vtc_features_free(sf);
     vtc_ctx_free(sctx);
     vtc_model_free(siglip);

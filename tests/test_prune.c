@@ -1,7 +1,8 @@
 // The pruning stage (prune/): every spatial method against tools/ref_prune.py
 // (PyTorch written to the official FasterVLM / VisionZip / DivPrune / ToDRE /
 // ToMe / LLaVA-OneVision code) on random, clustered, exactly-tied, video and
-// odd-grid pooling features — kept index sets (and their order) exactly equal,
+// odd-grid pooling features, and hired against tools/ref_prune_hired.py (HiRED's
+// code) on real anyres tiles and synthetic grids — kept index sets (and their order) exactly equal,
 // merged or pooled tokens within 1e-5 of the largest value, weights equal —
 // plus the invariants of every registered method (counts, positions, weights
 // covering the input), thread-count independence, budgets, parameters and errors.
@@ -81,7 +82,7 @@ static void check_case(const char *set, const vtc_features *f, const vtc_st *exp
     printf("  %-8s %-20s %-9s keep %5g: %lld/%lld indices equal", set, name, method, keep, (long long)same,
            (long long)k);
     if (!strcmp(check, "tokens")) printf(", tokens rel err %.1e", err);
-    printf("\n");
+    printf("%s%s\n", t->note[0] ? ": " : "", t->note);
     if (same != k) fail_msg("%s %s: %lld of %lld indices differ", set, name, (long long)(k - same), (long long)k);
     assert_true(err <= 1e-5);
     if (err > *worst) *worst = err;
@@ -89,17 +90,15 @@ static void check_case(const char *set, const vtc_features *f, const vtc_st *exp
     free(want);
 }
 
-static void test_against_reference(void **state) {
-    (void)state;
-    const char *sets[] = { "random", "clusters", "ties", "video", "odd", "pool" };
+// Every case of every set (tests/fixtures/prune/<prefix><set>.*); returns the count.
+static int check_sets(const char *prefix, const char *const *sets, size_t n_sets, double *worst) {
     int n_cases = 0;
-    double worst = 0;
-    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+    for (size_t s = 0; s < n_sets; s++) {
         char path[256];
-        snprintf(path, sizeof path, "tests/fixtures/prune/%s.features.safetensors", sets[s]);
+        snprintf(path, sizeof path, "tests/fixtures/prune/%s%s.features.safetensors", prefix, sets[s]);
         vtc_features *f = NULL;
         if (vtc_features_load(path, &f)) fail_msg("%s", vtc_last_error());
-        snprintf(path, sizeof path, "tests/fixtures/prune/%s.expected.safetensors", sets[s]);
+        snprintf(path, sizeof path, "tests/fixtures/prune/%s%s.expected.safetensors", prefix, sets[s]);
         vtc_st *exp = NULL;
         if (vtc_st_open(path, 1, &exp)) fail_msg("%s", vtc_last_error());
         const char *cases = vtc_st_meta(exp, "cases");
@@ -111,15 +110,40 @@ static void test_against_reference(void **state) {
             assert_true(len < sizeof buf);
             memcpy(buf, line, len);
             buf[len] = '\0';
-            check_case(sets[s], f, exp, buf, &worst);
+            check_case(sets[s], f, exp, buf, worst);
             n_cases++;
             line += len + (end != NULL);
         }
         vtc_st_close(exp);
         vtc_features_free(f);
     }
+    return n_cases;
+}
+
+static void test_against_reference(void **state) {
+    (void)state;
+    const char *sets[] = { "random", "clusters", "ties", "video", "odd", "pool" };
+    double worst = 0;
+    int n_cases = check_sets("", sets, sizeof sets / sizeof sets[0], &worst);
     printf("  %d reference cases, worst token error %.1e (relative to the largest value)\n", n_cases, worst);
     assert_true(n_cases >= 69);
+}
+
+// hired against tools/ref_prune_hired.py (HiRED's official selection): real
+// LLaVA-NeXT and OneVision tiles from `vtc encode`, synthetic grids of 2, 3 and
+// 4 sub-images with P / N whole and not, float32 budget truncation, one image,
+// exact ties. Kept index sets must be identical.
+static void test_hired_reference(void **state) {
+    (void)state;
+    const char *sets[] = { "next_wide600x400", "next_cat451x300", "next_wide1000x250", "ov_cat451x300",
+                           "syn1x2_p36",       "syn1x2_p25",      "syn3x1_p36",        "syn3x1_p25",
+                           "syn2x2_p36",       "syn2x2_p25",      "syn3x1_f32",        "syn_single",
+                           "syn_ties" };
+    double worst = 0;
+    int n_cases = check_sets("hired_", sets, sizeof sets / sizeof sets[0], &worst);
+    printf("  %d hired reference cases over %zu sets: every kept index set identical\n", n_cases,
+           sizeof sets / sizeof sets[0]);
+    assert_true(n_cases >= 88);
 }
 
 // Methods that merge or pool: their weights account for every source token.
@@ -169,7 +193,8 @@ static void check_invariants(const char *what, const vtc_features *f, const char
             fail_msg("%s %s: weights sum to %g for %d source tokens", what, method, wsum, f->n);
     } else if (strcmp(method, "pool")) { // selections: every kept token is itself
         for (int i = 0; i < a->n; i++) assert_true(a->weight[i] == 1.0f);
-        if (keep >= 1) assert_int_equal(a->n, strcmp(method, "none") ? (int)keep : f->n);
+        if (keep >= 1 && !strcmp(method, "hired")) assert_true(a->n <= (int)keep); // its splits truncate
+        else if (keep >= 1) assert_int_equal(a->n, strcmp(method, "none") ? (int)keep : f->n);
     }
     printf("  %-6s %-10s %-12s kept %4d (CLS %d), weights sum %.0f%s%s\n", what, method, params ? params : "", a->n,
            n_cls, wsum, a->note[0] ? ": " : "", a->note);
@@ -188,6 +213,7 @@ static void test_invariants(void **state) {
         const char *what = f->T > 1 ? "video" : "image";
         for (int m = 0; m < vtc_method_count(); m++) {
             const char *name = vtc_method_name(m);
+            if (!strcmp(name, "hired")) continue; // needs cls_attn_first, tiles or one image: below
             // dycoke's budget is its k; with one frame it keeps everything
             check_invariants(what, f, name, strcmp(name, "dycoke") ? 100 : 0, NULL);
         }
@@ -199,6 +225,75 @@ static void test_invariants(void **state) {
         check_invariants(what, f, "tome", 100, "metric=1");
         vtc_features_free(f);
     }
+    const char *hired_sets[] = { "tests/fixtures/prune/hired_next_wide600x400.features.safetensors",
+                                 "tests/fixtures/prune/hired_ov_cat451x300.features.safetensors",
+                                 "tests/fixtures/prune/hired_syn_single.features.safetensors" };
+    for (int s = 0; s < 3; s++) {
+        vtc_features *f = NULL;
+        assert_int_equal(vtc_features_load(hired_sets[s], &f), 0);
+        const char *what = f->T > 1 ? "tiles" : "image";
+        check_invariants(what, f, "hired", f->n / 9, NULL);
+        check_invariants(what, f, "hired", 0, NULL);
+        check_invariants(what, f, "hired", 0, "rate=0.5,alpha=0.3");
+        vtc_features_free(f);
+    }
+}
+
+// hired's rules where HiRED's code has none, its notes and its refusals.
+static void test_hired_rules(void **state) {
+    (void)state;
+    vtc_features *f = NULL;
+    vtc_tokens *t = NULL;
+    assert_int_equal(vtc_features_load("tests/fixtures/prune/hired_next_wide600x400.features.safetensors", &f), 0);
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), 0); // the paper's 0.2 and 0.5 on 2x2 tiles: 576
+    printf("  2x2 tiles, defaults: %d kept: %s\n", t->n, t->note);
+    assert_non_null(strstr(t->note, "total 576 (rate 0.2), base 288, sub-images "));
+    vtc_tokens_free(t);
+    assert_int_equal(run("hired", f, 300, 0, NULL, 1, &t), 0); // --keep is the total
+    assert_non_null(strstr(t->note, "total 300 (--keep), base 150"));
+    assert_true(t->n <= 300);
+    vtc_tokens_free(t);
+    assert_int_equal(run("hired", f, 0, 0, "rate=0.6,alpha=1", 1, &t), 0); // nothing marked: 0 per sub-image
+    printf("  alpha=1: %d kept: %s\n", t->n, t->note);
+    assert_int_equal(t->n, 576);
+    assert_non_null(strstr(t->note, "sub-images 0+0+0+0; alpha leaves no base token"));
+    vtc_tokens_free(t);
+    assert_int_equal(run("hired", f, 0, 0, "rate=1", 1, &t), 0); // HiRED prunes only when rate < 1
+    assert_int_equal(t->n, f->n);
+    vtc_tokens_free(t);
+    assert_int_equal(run("hired", f, 64, 0, "rate=0.3", 1, &t), VTC_ERR_ARG); // one budget, not two
+    assert_non_null(strstr(vtc_last_error(), "--keep or rate"));
+    assert_int_equal(run("hired", f, 0, 0, "rate=0.0001", 1, &t), VTC_ERR_ARG); // int(2880 * 0.0001) = 0
+    assert_int_equal(run("hired", f, 1, 0, "alpha=0", 1, &t), VTC_ERR_ARG); // 1 over 4 sub-images truncates to 0 each
+    assert_non_null(strstr(vtc_last_error(), "splits into no token"));
+    // the same tiles read as 5 video frames: HiRED defines no video selection
+    f->tiling = (vtc_tiling){ 0 };
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), VTC_ERR_NEEDS);
+    assert_non_null(strstr(vtc_last_error(), "video"));
+    // a tiling that does not hold the tiles
+    f->tiling = (vtc_tiling){ .kind = VTC_TILING_ANYRES, .tiles_h = 1, .tiles_w = 2 };
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), VTC_ERR_ARG);
+    vtc_features_free(f);
+    // SigLIP: no CLS token, 729 / 2 not whole: both said
+    assert_int_equal(vtc_features_load("tests/fixtures/prune/hired_ov_cat451x300.features.safetensors", &f), 0);
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), 0);
+    printf("  OneVision 1x2 tiles: %d kept: %s\n", t->n, t->note);
+    assert_non_null(strstr(t->note, "floor(i*P/N)"));
+    assert_non_null(strstr(t->note, "no CLS token"));
+    vtc_tokens_free(t);
+    // without the first block's attention it cannot split the budget
+    free(f->cls_attn_first);
+    f->cls_attn_first = NULL;
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), VTC_ERR_NEEDS);
+    assert_non_null(strstr(vtc_last_error(), "cls_attn_first"));
+    vtc_features_free(f);
+    // one image: HiRED's LLaVA-1.5 variant, int(P * rate)
+    assert_int_equal(vtc_features_load("tests/fixtures/prune/hired_syn_single.features.safetensors", &f), 0);
+    assert_int_equal(run("hired", f, 0, 0, NULL, 1, &t), 0);
+    assert_int_equal(t->n, 7); // int(36 * 0.2)
+    assert_non_null(strstr(t->note, "one image"));
+    vtc_tokens_free(t);
+    vtc_features_free(f);
 }
 
 static void test_keep_count(void **state) {
@@ -344,7 +439,7 @@ static void test_fields(void **state) {
     vtc_tokens_free(t);
     vtc_features_free(f);
     // with embeds, the output spaces are the methods' own
-    f = small(VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_KEYS | VTC_F_EMBEDS | VTC_F_CLS, 1);
+    f = small(VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_FIRST | VTC_F_KEYS | VTC_F_EMBEDS | VTC_F_CLS, 1);
     for (int i = 0; i < vtc_method_count(); i++) {
         const struct vtc_method *m = vtc_method_find(vtc_method_name(i));
         if (!strcmp(m->name, "dycoke") || !strcmp(m->name, "vq")) continue; // temporal methods: test_temporal
@@ -399,7 +494,8 @@ static void test_pool_budget(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_against_reference), cmocka_unit_test(test_invariants),
+        cmocka_unit_test(test_against_reference), cmocka_unit_test(test_hired_reference),
+        cmocka_unit_test(test_invariants),        cmocka_unit_test(test_hired_rules),
         cmocka_unit_test(test_keep_count),        cmocka_unit_test(test_params),
         cmocka_unit_test(test_fields),            cmocka_unit_test(test_pool_budget),
     };
