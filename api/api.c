@@ -144,7 +144,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
         return NULL;
     }
     const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
-    const int widest = want_embeds && m->lm_dim > m->hidden ? m->lm_dim : m->hidden; // of features, keys, embeds
+    const int widest = want_embeds && m->lm_dim > m->feature_dim ? m->lm_dim : m->feature_dim; // of features, keys, embeds
     const uint64_t bytes = (uint64_t)T * tile_tokens * (uint64_t)widest * sizeof(float);
     if (bytes > m->limits.max_memory) {
         *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s: their %d-wide features take %llu bytes, over the memory limit of "
@@ -156,7 +156,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
                       (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
                       (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
                       (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->hidden, m->head_dim, want_embeds ? m->lm_dim : 0,
+    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->feature_dim, m->head_dim, want_embeds ? m->lm_dim : 0,
                                        fields);
     if (!f) {
         *st = VTC_ERR_NOMEM;
@@ -176,7 +176,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
 // tmp has grid_h * grid_w * lm_dim floats when f has embeds.
 static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
     const vtc_model *m = ctx->model;
-    const size_t P = (size_t)f->H * f->W, D = (size_t)m->hidden;
+    const size_t P = (size_t)f->H * f->W, D = (size_t)m->feature_dim;
     double t1 = vtc_now_ms();
     struct vtc_vit_out o = {
         .features = f->features + t * P * D,
@@ -333,8 +333,8 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
     if (t->space != VTC_SPACE_FEATURES) return VTC_OK;
     const int project = m && m->lm_dim > 0;
     const int lm_dim = project ? m->lm_dim : f->lm_dim;
-    if (project && t->dim != m->hidden)
-        return vtc_set_error(VTC_ERR_ARG, "features are %d wide but the model's encoder is %d wide", t->dim, m->hidden);
+    if (project && t->dim != m->feature_dim)
+        return vtc_set_error(VTC_ERR_ARG, "features are %d wide but the model's are %d wide", t->dim, m->feature_dim);
     if (!project && !f->embeds) return VTC_OK; // nothing to map into: stay in encoder space
     // Unmodified source tokens take their precomputed embedding; the rest
     // (merged, synthetic) go through the projector, if there is one.

@@ -152,6 +152,9 @@ static void print_shape(const vtc_tensor_view *t) {
     printf("]");
 }
 
+// --size WxH of `vtc info` (0 x 0: not given)
+static int32_t g_info_w, g_info_h;
+
 static int info_model(const char *path, const struct vtc_model_params *mp) {
     vtc_model *m = vtc_model_load(path, *mp);
     if (!m) return -1;
@@ -166,11 +169,32 @@ static int info_model(const char *path, const struct vtc_model_params *mp) {
            mi.grid_w, mi.grid_h * mi.grid_w, mi.has_cls ? " + CLS" : "");
     if (mi.image_size % mi.patch_size) printf(" (the last %d pixel rows/columns unused)", mi.image_size % mi.patch_size);
     printf("\n  layout         %s\n", mi.layout);
-    printf("  features       output of block %d%s\n", mi.feature_layer, mi.post_layernorm ? ", post_layernorm" : "");
+    if (mi.n_feature_layers > 1)
+        printf("  features       %d blocks' outputs side by side (the last: block %d), width %d\n", mi.n_feature_layers,
+               mi.feature_layer, mi.feature_dim);
+    else
+        printf("  features       output of block %d%s\n", mi.feature_layer, mi.post_layernorm ? ", post_layernorm" : "");
     printf("  projector      %s", mi.has_projector ? "LLaVA MLP" : "none");
     if (mi.has_projector) printf(" -> %d", mi.lm_dim);
     printf("\n  preprocessing  %s, mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n", aspects[mi.aspect], mi.image_mean[0],
            mi.image_mean[1], mi.image_mean[2], mi.image_std[0], mi.image_std[1], mi.image_std[2]);
+    if (g_info_w) {
+        vtc_tiling tl;
+        int64_t n = 0;
+        int st = vtc_model_image_tokens(m, g_info_w, g_info_h, &tl, &n);
+        if (st) {
+            vtc_model_free(m);
+            return st;
+        }
+        printf("  a %dx%d image  %lld tokens", g_info_w, g_info_h, (long long)n);
+        if (tl.kind == VTC_TILING_ANYRES) {
+            printf(": base %dx%d, %dx%d tiles stitched to %dx%d, unpadded to %dx%d", mi.grid_h, mi.grid_w, tl.tiles_h,
+                   tl.tiles_w, tl.tiles_h * mi.grid_h, tl.tiles_w * mi.grid_w, tl.unpad_h, tl.unpad_w);
+            if (tl.out_h != tl.unpad_h || tl.out_w != tl.unpad_w) printf(", shrunk to %dx%d", tl.out_h, tl.out_w);
+            if (tl.newline == VTC_NEWLINE_ROW) printf(", a newline per row");
+        }
+        printf("\n");
+    }
     vtc_model_free(m);
     return 0;
 }
@@ -252,9 +276,10 @@ static int info_video(const char *path) {
 
 int cmd_info(int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs("usage: vtc info FILE [--heads H] [--image-size S]\n\nSays what FILE is (vision model, language model, "
-              "token file, image or video),\nwith its shapes and metadata. --heads and --image-size complete a vision "
-              "model\nwhose files do not say them (no config.json).\n",
+        fputs("usage: vtc info FILE [--size WxH] [--heads H] [--image-size S]\n\nSays what FILE is (vision model, language "
+              "model, token file, image or video),\nwith its shapes and metadata. For a vision model, --size says how many "
+              "tokens\na WxH image gives and how it is tiled; --heads and --image-size complete a\nmodel whose files do "
+              "not say them (no config.json).\n",
               stdout);
         return CLI_OK;
     }
@@ -262,7 +287,15 @@ int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         long long v;
-        if (!strcmp(argv[i], "--heads") || !strcmp(argv[i], "--image-size")) {
+        if (!strcmp(argv[i], "--size")) {
+            char tail;
+            long long w = 0, h = 0;
+            if (i + 1 >= argc) return cli_usage_error("info: --size needs a value");
+            if (sscanf(argv[i + 1], "%lldx%lld%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > (1 << 24) || h > (1 << 24))
+                return cli_usage_error("info: --size: '%s' is not WIDTHxHEIGHT", argv[i + 1]);
+            g_info_w = (int32_t)w, g_info_h = (int32_t)h;
+            i++;
+        } else if (!strcmp(argv[i], "--heads") || !strcmp(argv[i], "--image-size")) {
             int heads = !strcmp(argv[i], "--heads");
             if (i + 1 >= argc) return cli_usage_error("info: %s needs a value", argv[i]);
             if (cli_parse_int(argv[i + 1], 1, heads ? 1024 : 8192, &v))

@@ -96,6 +96,30 @@ VTC_API vtc_image *vtc_image_load_memory(const void *data, size_t size, const st
 VTC_API vtc_image *vtc_image_from_rgb(const uint8_t *rgb, int32_t width, int32_t height);
 VTC_API void vtc_image_free(vtc_image *img);
 
+// How the frames of a features struct become the language model's sequence.
+// An anyres image (LLaVA-NeXT, LLaVA-OneVision) is encoded as tiles stacked
+// like frames: frame 0 the base image (the whole image resized to one tile),
+// frames 1.. the sub-images of the best pinpoint, row-major. The model sees
+// the base tile's tokens, then the sub-images' grids stitched into one
+// (tiles_h*H) x (tiles_w*W) grid, cut to the image's aspect (transformers'
+// unpad_image), for OneVision shrunk bilinearly when larger than its tile
+// budget, with image_newline after each row (docs/library.md#tiled-images).
+enum vtc_tiling_kind { VTC_TILING_NONE = 0, VTC_TILING_ANYRES = 1 };
+enum vtc_newline {
+    VTC_NEWLINE_NONE = 0, // no newline tokens
+    VTC_NEWLINE_ROW  = 1, // image_newline after each row of the stitched grid (anyres images)
+    VTC_NEWLINE_END  = 2, // one image_newline after all tokens (LLaVA-OneVision video)
+};
+typedef struct vtc_tiling {
+    int32_t kind;               // enum vtc_tiling_kind
+    int32_t newline;            // enum vtc_newline
+    int32_t image_w, image_h;   // the original image (anyres)
+    int32_t tiles_h, tiles_w;   // sub-images: T = 1 + tiles_h * tiles_w
+    int32_t unpad_y0, unpad_x0; // unpad_image's window in the stitched grid
+    int32_t unpad_h, unpad_w;
+    int32_t out_h, out_w;       // the grid the language model sees: the window, or its shrink
+} vtc_tiling;
+
 // ---------------------------------------------------------------- models
 
 typedef struct vtc_model vtc_model;
@@ -162,9 +186,18 @@ struct vtc_model_info {
     int32_t  grid_h, grid_w;// patches per tile, rows and columns
     int32_t  post_layernorm;// 1 when the features pass through the tower's post_layernorm
                             // (a plain SigLIP tower's last_hidden_state)
+    int32_t  n_feature_layers; // layers whose outputs the features concatenate (1, or a
+                            // LLaVA-NeXT vision_feature_layer list); feature_layer is the last
+    int32_t  feature_dim;   // width of the features: hidden * n_feature_layers
 };
 // Fills *info. Thread-safe.
 VTC_API int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);
+// What the model hands its language model for a w x h image, unpruned: *n_tokens
+// (a one-tile model: its grid; LLaVA-NeXT / OneVision: the base tile, the
+// stitched window and one newline per row, as transformers' processor counts
+// them) and, when tiling is not NULL, the layout (vtc_features.tiling). Sides
+// outside 1 .. 2^24: VTC_ERR_ARG. Thread-safe.
+VTC_API int vtc_model_image_tokens(const vtc_model *model, int32_t w, int32_t h, vtc_tiling *tiling, int64_t *n_tokens);
 
 // ---------------------------------------------------------------- contexts
 
@@ -193,29 +226,6 @@ VTC_API const char *vtc_ctx_error(const vtc_ctx *ctx);
 
 // ---------------------------------------------------------------- encoder outputs
 
-// How the frames of a features struct become the language model's sequence.
-// An anyres image (LLaVA-NeXT, LLaVA-OneVision) is encoded as tiles stacked
-// like frames: frame 0 the base image (the whole image resized to one tile),
-// frames 1.. the sub-images of the best pinpoint, row-major. The model sees
-// the base tile's tokens, then the sub-images' grids stitched into one
-// (tiles_h*H) x (tiles_w*W) grid, cut to the image's aspect (transformers'
-// unpad_image), for OneVision shrunk bilinearly when larger than its tile
-// budget, with image_newline after each row (docs/library.md#tiled-images).
-enum vtc_tiling_kind { VTC_TILING_NONE = 0, VTC_TILING_ANYRES = 1 };
-enum vtc_newline {
-    VTC_NEWLINE_NONE = 0, // no newline tokens
-    VTC_NEWLINE_ROW  = 1, // image_newline after each row of the stitched grid (anyres images)
-    VTC_NEWLINE_END  = 2, // one image_newline after all tokens (LLaVA-OneVision video)
-};
-typedef struct vtc_tiling {
-    int32_t kind;               // enum vtc_tiling_kind
-    int32_t newline;            // enum vtc_newline
-    int32_t image_w, image_h;   // the original image (anyres)
-    int32_t tiles_h, tiles_w;   // sub-images: T = 1 + tiles_h * tiles_w
-    int32_t unpad_y0, unpad_x0; // unpad_image's window in the stitched grid
-    int32_t unpad_h, unpad_w;
-    int32_t out_h, out_w;       // the grid the language model sees: the window, or its shrink
-} vtc_tiling;
 
 // The full visual-token grid of one image or clip: everything a pruning method
 // may need. Frames are stacked: token i is frame i / (H*W) (for an anyres image,

@@ -90,6 +90,11 @@ check_json "$T/out" '.n_kept == 2144 and .n_input == 2144 and .grid == [5, 24, 2
 expect 0 "$VTC" info "$T/nx.safetensors"
 grep -q '^  tile  *I32 *\[2144\]' "$T/out" && grep -q '^  tiling  *anyres 600x400 2x2 8,0,32,48 32x48$' "$T/out" &&
   grep -q '^  newline  *row$' "$T/out" && ok || bad "an anyres tokens file lacks tile / tiling / newline"
+expect 0 "$VTC" info "$NEXT" --size 600x400
+grep -q '^  a 600x400 image  2144 tokens: base 24x24, 2x2 tiles stitched to 48x48, unpadded to 32x48, a newline per row$' "$T/out" &&
+  ok || bad "info --size on LLaVA-NeXT: $(tail -1 "$T/out")"
+expect 0 "$VTC" info "$OV" --size 1411x1058
+grep -q '7309 tokens.*shrunk to 70x93' "$T/out" && ok || bad "info --size on OneVision: $(tail -1 "$T/out")"
 expect 0 "$VTC" encode --model "$NEXT" "$W600" -o "$T/nxf.safetensors"
 expect 0 "$VTC" prune --model "$NEXT" "$T/nxf.safetensors" --method none -o "$T/nx2.safetensors"
 cmp -s "$T/nx.safetensors" "$T/nx2.safetensors" && ok || bad "encode + prune none differs from compress none (anyres)"

@@ -188,11 +188,13 @@ static void test_manifest(void **state) {
     double worst = 0;
     while (fgets(line, sizeof line, mf)) {
         if (line[0] == '#' || line[0] == '\n') continue;
-        char file[256], model_path[256], image[256], aspect[16];
+        char file[256], model_path[256], image[256], aspect[16], layers[64] = "";
         int layer;
-        assert_int_equal(sscanf(line, "%255s %255s %255s %15s %d", file, model_path, image, aspect, &layer), 5);
+        int got = sscanf(line, "%255s %255s %255s %15s %d %63s", file, model_path, image, aspect, &layer, layers);
+        assert_true(got == 5 || got == 6);
         struct vtc_model_params mp = vtc_model_params_default();
-        mp.feature_layer = layer;
+        // layers=A,B: the model's own list of feature layers (its config), not a caller's layer
+        mp.feature_layer = strncmp(layers, "layers=", 7) ? layer : 0;
         const int tiled = !strncmp(aspect, "anyres", 6), video = !strcmp(aspect, "video");
         if (!strcmp(aspect, "pad") && strstr(model_path, "onevision")) {
             // OneVision's multi-image path (one padded tile per image): vtc has no multi-image input yet

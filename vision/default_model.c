@@ -108,6 +108,9 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
         return NULL;
     }
     m->feature_block = block;
+    m->n_feature_blocks = 1;
+    m->feature_blocks[0] = block;
+    m->feature_dim = m->hidden;
     if (params.aspect) m->aspect = params.aspect;
     return m;
 }

@@ -90,34 +90,67 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
     const struct vtc_model_params *params = ld->params;
     const char *cfg_path = ld->cfg_path ? ld->cfg_path : ld->path;
     // transformers' vision_feature_layer: the wrapper's default when its config is
-    // silent; a plain tower's features are its last_hidden_state.
-    int file_layer = ld->gguf ? -1 : ld->wrapper ? ld->wrapper->feature_layer : m->lm_dim ? -2 : -1;
-    if (ld->gguf && vtc_gguf_find_key(ld->gguf, "clip.vision.feature_layer") >= 0) {
-        // LLaVA-1.6 converters list hidden_states indices (n + 1 + vision_feature_layer);
-        // clip.cpp concatenates the listed layers' outputs. One index is one layer.
+    // silent; a plain tower's features are its last_hidden_state. A list (LLaVA-NeXT
+    // configs, LLaVA-1.6 GGUFs) concatenates those layers' outputs, in its order.
+    int layers[8], n_layers = 1, st = VTC_OK;
+    layers[0] = ld->gguf ? -1 : ld->wrapper ? ld->wrapper->feature_layer : m->lm_dim ? -2 : -1;
+    const cJSON *fl = ld->cfg ? cJSON_GetObjectItemCaseSensitive(ld->cfg, "vision_feature_layer") : NULL;
+    const int layer_in_file = fl != NULL || (ld->gguf && vtc_gguf_find_key(ld->gguf, "clip.vision.feature_layer") >= 0);
+    if (ld->gguf && layer_in_file) {
+        // hidden_states indices (n + 1 + vision_feature_layer, never negative); clip.cpp
+        // appends the listed blocks' outputs in ascending order
         int32_t list[8];
-        int n = 0;
-        int st = vtc_gguf_get_arr_i32(ld->gguf, "clip.vision.feature_layer", list, 8, &n);
+        st = vtc_gguf_get_arr_i32(ld->gguf, "clip.vision.feature_layer", list, 8, &n_layers);
         if (st) return vtc_wrap_error(st, "%s: clip.vision.feature_layer", ld->path);
-        if (n != 1)
-            return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.vision.feature_layer lists %d layers (features "
-                                 "concatenated from several layers are not supported)", ld->path, n);
-        if (list[0] < 1 || list[0] > m->n_layers)
-            return vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.feature_layer %d is outside the file's %d blocks",
-                                 ld->path, list[0], m->n_layers);
-        file_layer = list[0];
+        for (int k = 0; k < n_layers; k++) layers[k] = list[k];
+        for (int k = 0; k < n_layers; k++)
+            for (int q = k + 1; q < n_layers; q++)
+                if (layers[q] < layers[k]) { int t = layers[k]; layers[k] = layers[q]; layers[q] = t; }
+    } else if (cJSON_IsArray(fl)) {
+        n_layers = cJSON_GetArraySize(fl);
+        if (n_layers < 1 || n_layers > 8)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: \"vision_feature_layer\" lists %d layers (1..8)", cfg_path, n_layers);
+        for (int k = 0; k < n_layers && !st; k++) {
+            const cJSON *v = cJSON_GetArrayItem(fl, k);
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e6)
+                st = vtc_set_error(VTC_ERR_FORMAT, "%s: \"vision_feature_layer\" must list integers", cfg_path);
+            else
+                layers[k] = (int)v->valuedouble;
+        }
+    } else if (fl) {
+        st = vtc_cfg_int(ld->cfg, "vision_feature_layer", layers[0], &layers[0], cfg_path);
     }
-    const int layer_in_file = ld->cfg && cJSON_GetObjectItemCaseSensitive(ld->cfg, "vision_feature_layer");
-    int st = vtc_cfg_int(ld->cfg, "vision_feature_layer", file_layer, &file_layer, cfg_path);
     if (st) return st;
-    int layer = params->feature_layer ? params->feature_layer : file_layer;
-    int block = vtc_resolve_feature_layer(layer, m->n_layers);
-    // out of range: the caller's mistake (--layer), or the model file's
-    if (block < 0 && !params->feature_layer)
-        return vtc_set_error(VTC_ERR_FORMAT, "the model's vision_feature_layer %d is out of range for its %d blocks",
-                             layer, m->n_layers);
-    if (block < 0) return block;
-    m->feature_block = block;
+    if (params->feature_layer) layers[0] = params->feature_layer, n_layers = 1;
+    m->n_feature_blocks = n_layers;
+    int blocks[8];
+    for (int k = 0; k < n_layers; k++) {
+        // out of range: the caller's mistake (--layer), or the model file's
+        blocks[k] = vtc_resolve_feature_layer(layers[k], m->n_layers);
+        if (blocks[k] < 0 && !params->feature_layer)
+            return vtc_set_error(VTC_ERR_FORMAT, "the model's vision_feature_layer %d is out of range for its %d blocks",
+                                 layers[k], m->n_layers);
+        if (blocks[k] < 0) return blocks[k];
+        for (int q = 0; q < k; q++)
+            if (blocks[q] == blocks[k])
+                return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: vision_feature_layer lists block %d twice", cfg_path,
+                                     blocks[k]);
+    }
+    // ascending blocks for the forward pass, each with its place in the concatenation
+    for (int k = 0; k < n_layers; k++) {
+        int rank = 0;
+        for (int q = 0; q < n_layers; q++) rank += blocks[q] < blocks[k];
+        m->feature_blocks[rank] = blocks[k];
+        m->feature_slot[rank] = k;
+    }
+    m->feature_block = m->feature_blocks[n_layers - 1];
+    const int want_dim = m->hidden * n_layers;
+    if (m->lm_dim && m->feature_dim != want_dim)
+        return vtc_set_error(params->feature_layer ? VTC_ERR_ARG : VTC_ERR_FORMAT,
+                             "%s: the projector takes %d inputs, but %d feature layer%s of width %d give %d", ld->path,
+                             m->feature_dim, n_layers, n_layers > 1 ? "s" : "", m->hidden, want_dim);
+    m->feature_dim = want_dim;
+    const int block = m->feature_block;
 
     // vision_feature_select_strategy: "default" drops the CLS row, "full" keeps it.
     const char *sel = vtc_cfg_str(ld->cfg, "vision_feature_select_strategy");
@@ -135,10 +168,10 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
     // hidden_states[k] a VLM or the caller selects; llama.cpp applies v.post_ln
     // whenever a file has it, after the last block present.
     if (ld->gguf)
-        m->post_ln = m->has_post_ln && block == m->n_layers;
+        m->post_ln = m->has_post_ln && block == m->n_layers && n_layers == 1;
     else
         m->post_ln = m->family->post_ln_last && !ld->wrapper && !m->lm_dim && !params->feature_layer &&
-                     !layer_in_file && block == m->n_layers;
+                     !layer_in_file && block == m->n_layers && n_layers == 1;
     if (m->post_ln && !m->has_post_ln)
         return vtc_set_error(VTC_ERR_FORMAT, "%s: missing tensor %spost_layernorm.weight (a plain %s tower's "
                              "last_hidden_state passes through it)", ld->path, ld->prefix, m->family->name);
@@ -428,6 +461,28 @@ vtc_model *vtc_model_load(const char *path, struct vtc_model_params params) {
     return m;
 }
 
+int vtc_model_image_tokens(const vtc_model *m, int32_t w, int32_t h, vtc_tiling *tiling, int64_t *n_tokens) {
+    if (!m || !n_tokens) return vtc_set_error(VTC_ERR_ARG, "vtc_model_image_tokens: NULL argument");
+    if (w < 1 || h < 1 || w > (1 << 24) || h > (1 << 24))
+        return vtc_set_error(VTC_ERR_ARG, "vtc_model_image_tokens: image size %dx%d", w, h);
+    vtc_tiling tl = { 0 };
+    if (m->layout == VTC_LAYOUT_SINGLE) {
+        *n_tokens = (int64_t)m->grid_h * m->grid_w;
+    } else {
+        struct vtc_anyres_plan plan;
+        int st = vtc_anyres_plan_make(w, h, m->image_size, m->patch_size, m->pinpoints, m->n_pinpoints, m->max_tiles,
+                                      &plan);
+        if (st) return st;
+        tl = (vtc_tiling){ .kind = VTC_TILING_ANYRES, .newline = m->newline ? VTC_NEWLINE_ROW : VTC_NEWLINE_NONE,
+                           .image_w = w, .image_h = h, .tiles_h = plan.tiles_h, .tiles_w = plan.tiles_w,
+                           .unpad_y0 = plan.unpad_y0, .unpad_x0 = plan.unpad_x0, .unpad_h = plan.unpad_h,
+                           .unpad_w = plan.unpad_w, .out_h = plan.out_h, .out_w = plan.out_w };
+        *n_tokens = plan.n_base + (int64_t)plan.out_h * (plan.out_w + (m->newline != NULL));
+    }
+    if (tiling) *tiling = tl;
+    return VTC_OK;
+}
+
 int vtc_model_get_info(const vtc_model *m, struct vtc_model_info *info) {
     if (!m || !info) return vtc_set_error(VTC_ERR_ARG, "vtc_model_get_info: NULL argument");
     memset(info, 0, sizeof *info);
@@ -447,6 +502,8 @@ int vtc_model_get_info(const vtc_model *m, struct vtc_model_info *info) {
     info->n_layers = m->n_layers;
     info->feature_layer = m->feature_block;
     info->post_layernorm = m->post_ln;
+    info->n_feature_layers = m->n_feature_blocks;
+    info->feature_dim = m->feature_dim;
     info->has_cls = m->has_cls;
     info->has_projector = m->lm_dim > 0;
     info->lm_dim = m->lm_dim;

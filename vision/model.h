@@ -33,7 +33,12 @@ struct vtc_model {
                                // a stride-p convolution without padding gives them
     int hidden, heads, head_dim, ffn;
     int n_layers;              // blocks present
-    int feature_block;         // features = output of this block (1..n_layers)
+    int feature_block;         // features = output of this block (1..n_layers); with several
+                               // feature blocks, the last (where the statistics are taken)
+    int n_feature_blocks;      // 1, or the blocks whose outputs are concatenated (LLaVA-NeXT's list
+    int feature_blocks[8];     // vision_feature_layer, LLaVA-1.6 GGUF's feature_layer), ascending
+    int feature_slot[8];       // where feature_blocks[j]'s output goes: columns [slot*D, (slot+1)*D)
+    int feature_dim;           // width of the features: hidden * n_feature_blocks
     int has_cls, has_pre_ln, patch_bias;
     int has_post_ln;           // post_layernorm is in the file (loaded)
     int post_ln;               // features pass through post_layernorm (a plain SigLIP tower's

@@ -283,23 +283,31 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
     for (size_t i = 0; i < (size_t)n * D; i++) s->x[i] += m->pos_emb[i];
     if (m->has_pre_ln) layer_norm(s->x, s->x, n, D, m->pre_ln_w, m->pre_ln_b, m->eps, n_threads);
 
-    const int stat = m->family->stat;
-    for (int l = 1; l <= m->feature_block; l++) {
+    const int stat = m->family->stat, FD = m->feature_dim;
+    for (int l = 1, j = 0; l <= m->feature_block; l++) {
         const int is_feature = l == m->feature_block;
         float *stat_out = (is_feature && (out->cls_attn || out->cls_attn_last)) || (l == 1 && out->cls_attn_first)
                               ? s->acc : NULL;
         flops += block_forward(m, &m->blocks[l - 1], s, n, stat, stat_out, is_feature ? out->keys : NULL,
                                n_threads);
         if (l == 1 && out->cls_attn_first) memcpy(out->cls_attn_first, s->acc + c0, sizeof(float) * P);
-        if (stat_out && out->cls_attn) memcpy(out->cls_attn, s->acc + c0, sizeof(float) * P);
-        if (stat_out && out->cls_attn_last && m->feature_block == m->n_layers)
+        if (is_feature && stat_out && out->cls_attn) memcpy(out->cls_attn, s->acc + c0, sizeof(float) * P);
+        if (is_feature && stat_out && out->cls_attn_last && m->feature_block == m->n_layers)
             memcpy(out->cls_attn_last, s->acc + c0, sizeof(float) * P);
+        if (l != m->feature_blocks[j]) continue;
+        // a feature block's output, in columns [j*D, (j+1)*D) of the features
+        if (out->features && m->post_ln) { // a plain SigLIP tower's last_hidden_state
+            layer_norm(s->x + (size_t)c0 * D, out->features, P, D, m->post_ln_w, m->post_ln_b, m->eps, n_threads);
+        } else if (out->features && FD == D) {
+            memcpy(out->features, s->x + (size_t)c0 * D, sizeof(float) * P * D);
+        } else if (out->features) {
+            const size_t col = (size_t)m->feature_slot[j] * D;
+            for (int i = 0; i < P; i++)
+                memcpy(out->features + (size_t)i * FD + col, s->x + (size_t)(c0 + i) * D, sizeof(float) * D);
+        }
+        if (out->cls && m->has_cls) memcpy(out->cls + (size_t)m->feature_slot[j] * D, s->x, sizeof(float) * D);
+        j++;
     }
-    if (out->features && m->post_ln) // a plain SigLIP tower's last_hidden_state
-        layer_norm(s->x + (size_t)c0 * D, out->features, P, D, m->post_ln_w, m->post_ln_b, m->eps, n_threads);
-    else if (out->features)
-        memcpy(out->features, s->x + (size_t)c0 * D, sizeof(float) * P * D);
-    if (out->cls && m->has_cls) memcpy(out->cls, s->x, sizeof(float) * D);
 
     // The last block's attention statistic when the features come from earlier:
     // run the blocks in between fully, then only what the statistic needs.
@@ -322,7 +330,7 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
 
 double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
                    int n_threads) {
-    const int D = m->hidden, L = m->lm_dim;
+    const int D = m->feature_dim, L = m->lm_dim;
     linear(x, n, D, m->mm0_w, m->mm0_b, L, tmp, n_threads);
     activate(tmp, (size_t)n * L, VTC_ACT_GELU, n_threads);
     linear(tmp, n, L, m->mm2_w, m->mm2_b, L, y, n_threads);

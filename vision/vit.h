@@ -14,8 +14,9 @@ void vtc_vit_scratch_free(vtc_vit_scratch *s);
 // sizes given; any of them may be NULL to skip it (cls_attn_last NULL also skips
 // the blocks after the feature block).
 struct vtc_vit_out {
-    float *features;      // [P, D]   P = grid^2 patch tokens, feature block output
-    float *cls;           // [D]      CLS row of the feature block output (CLIP)
+    float *features;      // [P, F]   P = grid^2 patch tokens, the feature blocks' outputs side by
+                          //          side (F = feature_dim: D per feature block)
+    float *cls;           // [F]      CLS row of the feature blocks' outputs (CLIP)
     float *cls_attn;      // [P]      head-mean CLS->patch attention in the feature block
                           //          (SigLIP: mean attention each patch receives)
     float *cls_attn_last; // [P]      the same in the last block present
@@ -31,7 +32,7 @@ struct vtc_vit_out {
 int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels,
                     int n_threads, struct vtc_vit_out *out);
 
-// LLaVA projector: x [n, D] -> y [n, lm_dim]: linear_2(gelu(linear_1(x))).
+// LLaVA projector: x [n, feature_dim] -> y [n, lm_dim]: linear_2(gelu(linear_1(x))).
 // tmp has n*lm_dim floats. Returns FLOPs executed.
 double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
                    int n_threads);

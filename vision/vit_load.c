@@ -108,7 +108,7 @@ static int build(struct vtc_model *m, const struct vtc_load *ld, struct vtc_aren
     }
     if (m->lm_dim > 0) {
         const int64_t L = m->lm_dim;
-        m->mm0_w = vtc_load_take(a, ld, NAME(b1, nm->mm0_w, pp), 2, (int64_t[]){ L, D }, &st);
+        m->mm0_w = vtc_load_take(a, ld, NAME(b1, nm->mm0_w, pp), 2, (int64_t[]){ L, m->feature_dim }, &st);
         m->mm0_b = vtc_load_take(a, ld, NAME(b1, nm->mm0_b, pp), 1, (int64_t[]){ L }, &st);
         m->mm2_w = vtc_load_take(a, ld, NAME(b1, nm->mm2_w, pp), 2, (int64_t[]){ L, L }, &st);
         m->mm2_b = vtc_load_take(a, ld, NAME(b1, nm->mm2_b, pp), 1, (int64_t[]){ L }, &st);
@@ -198,6 +198,19 @@ static int settle(const char *path, const char *what, const char *option, int fi
     return VTC_OK;
 }
 
+// The projector's input width: the features', which are the hidden size times
+// the number of feature layers concatenated (checked against the config's list
+// once it is read, model.c).
+static int projector_input(struct vtc_model *m, const vtc_tensor_view *mm0, const char *path) {
+    m->feature_dim = m->hidden;
+    if (!mm0 || mm0->n_dims != 2) return VTC_OK;
+    if (m->hidden <= 0 || mm0->shape[1] <= 0 || mm0->shape[1] % m->hidden || mm0->shape[1] / m->hidden > 8)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: the projector takes %lld inputs, not a multiple (1..8) of the "
+                             "tower's width %d", path, (long long)mm0->shape[1], m->hidden);
+    m->feature_dim = (int)mm0->shape[1];
+    return VTC_OK;
+}
+
 static int load_hf(struct vtc_model *m, struct vtc_load *ld) {
     const struct vtc_family *fam = m->family;
     const char *path = ld->path, *cfg_path = ld->cfg_path;
@@ -270,6 +283,8 @@ static int load_hf(struct vtc_model *m, struct vtc_load *ld) {
     if (!st) st = vtc_cfg_vec3(ld->pre, "image_std", fam->std, m->image_std, ld->pre_path);
     const vtc_tensor_view *mm0 = vtc_load_findf(ld, HF_NAMES.mm0_w, ld->proj_prefix);
     m->lm_dim = mm0 && mm0->n_dims == 2 ? (int)mm0->shape[0] : 0;
+    st = projector_input(m, mm0, path);
+    if (st) return st;
     const char *pact = vtc_cfg_str(cfg, "projector_hidden_act");
     if (!st && mm0 && pact && strcmp(pact, "gelu"))
         st = vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector activation \"%s\" (only gelu)", cfg_path, pact);
@@ -329,6 +344,8 @@ static int load_gguf(struct vtc_model *m, struct vtc_load *ld, int *fc_swapped) 
     m->patch_bias = vtc_load_findf(ld, GGUF_NAMES.patch_b, "") != NULL;
     const vtc_tensor_view *mm0 = vtc_load_findf(ld, GGUF_NAMES.mm0_w, "");
     m->lm_dim = mm0 && mm0->n_dims == 2 ? (int)mm0->shape[0] : 0;
+    int st2 = projector_input(m, mm0, path);
+    if (st2) return st2;
     // LLaVA (pad) when a projector is present, as llama.cpp pads llava images to square.
     m->aspect = m->lm_dim ? VTC_ASPECT_PAD : m->family->aspect;
     // fc1 maps D -> F. Legacy LLaVA files call it ffn_down; newer converters ffn_up.

@@ -13,7 +13,7 @@ import numbers
 import os
 import threading
 from collections import namedtuple
-from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_uint, c_uint8, c_int32
+from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_int32, c_int64, c_uint, c_uint8
 
 import numpy as np
 
@@ -779,6 +779,17 @@ class Model(_Owner):
         h = self._handle()
         check(lib.vtc_preprocess(h.ptr, img.ptr, a, _ptr(out, c_float)))
         return out
+
+    def image_tokens(self, width, height):
+        """(n_tokens, tiling) a width x height image gives unpruned (vtc_model_image_tokens):
+        tiling is a dict of vtc_tiling's fields (kind 0 for a one-tile model)."""
+        for name, v in (("width", width), ("height", height)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{name} must be an int")
+        tl, n = _ffi.Tiling(), c_int64(0)
+        h = self._handle()
+        check(lib.vtc_model_image_tokens(h.ptr, int(width), int(height), byref(tl), byref(n)))
+        return n.value, {k: getattr(tl, k) for k, _ in _ffi.Tiling._fields_}
 
     def preprocess_tiles(self, image):
         """Every input tile of an image as vtc_encode_image encodes them

@@ -84,7 +84,8 @@ class ModelInfo(Structure):
                 ("feature_layer", c_int32), ("has_cls", c_int32), ("has_projector", c_int32),
                 ("lm_dim", c_int32), ("aspect", c_int32), ("random_weights", c_int32),
                 ("image_mean", c_float * 3), ("image_std", c_float * 3), ("layout", c_char * 16),
-                ("grid_h", c_int32), ("grid_w", c_int32), ("post_layernorm", c_int32)]
+                ("grid_h", c_int32), ("grid_w", c_int32), ("post_layernorm", c_int32),
+                ("n_feature_layers", c_int32), ("feature_dim", c_int32)]
 
 
 PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_int32, c_int32)
@@ -185,6 +186,7 @@ _PROTOS = {
     "vtc_media_free": (None, [_p(Media)]),
     "vtc_preprocess": (c_int, [c_void_p, _p(Image), c_int32, _p(c_float)]),
     "vtc_preprocess_tile": (c_int, [c_void_p, _p(Image), c_int32, _p(c_int32), _p(c_float)]),
+    "vtc_model_image_tokens": (c_int, [c_void_p, c_int32, c_int32, _p(Tiling), _p(c_int64)]),
     "vtc_tokens_free": (None, [_p(Tokens)]),
     "vtc_prune_params_default": (PruneParams, []),
     "vtc_prune": (c_int, [c_void_p, _p(Features), PruneParams, _p(_p(Tokens))]),
