@@ -150,6 +150,7 @@ static int pack_shrunk(const vtc_features *f, vtc_tokens *t, int newlines, const
 
 static int pack_anyres(const vtc_features *f, vtc_tokens *t, int pack, const float *newline, int32_t lm_dim) {
     const vtc_tiling *tl = &f->tiling;
+    t->pack = pack;
     const int32_t H = f->H, W = f->W, SH = tl->tiles_h * H, SW = tl->tiles_w * W;
     const int in_lm_space = t->space == VTC_SPACE_EMBEDS && newline && t->dim == lm_dim;
     // what the unpruned model takes: the base, the window (shrunk), a newline per row

@@ -31,7 +31,7 @@ static int32_t *grid_positions(int T, int H, int W) {
 // The metadata keys of vtc's token files (docs/formats.md). The library writes
 // them all; a host's own keys (the `metadata` argument) may not reuse one.
 static const char *const FORMAT_KEYS[] = {
-    "format", "grid", "model", "model_format", "feature_layer", "n_input", "cls_attn", "tiling", "newline",
+    "format", "grid", "model", "model_format", "feature_layer", "n_input", "cls_attn", "tiling", "newline", "pack",
     "method", "parameters", "keep", "n_kept", "retained_ratio", "space", "note", NULL,
 };
 
@@ -179,6 +179,9 @@ int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *me
         st = common_meta(w, "vtc-tokens-1", t->grid[0], t->grid[1], t->grid[2], t->n_input, t->model,
                          t->model_format, t->feature_layer);
     if (!st) st = tiling_meta(w, &t->tiling);
+    static const char *const PACKS[] = { "native", "unpad", "spatial" };
+    if (!st && t->tiling.kind == VTC_TILING_ANYRES && t->pack >= 0 && t->pack <= VTC_PACK_SPATIAL)
+        st = vtc_st_writer_meta(w, "pack", PACKS[t->pack]);
     if (!st) st = meta_text(w, "method", t->method);
     if (!st) st = meta_text(w, "parameters", t->params ? t->params : "");
     if (!st) {

@@ -567,6 +567,13 @@ static int ask_shared(struct eval *e, struct row *w, int q0, int q1, const vtc_t
     if (pos) { // BOS at 0, then cli_decode_original_positions
         pos[0] = 0;
         text_at = cli_decode_original_positions(t, pos + 1);
+        if (text_at < 0) {
+            vtc_lm_ctx_free(c);
+            free(rows);
+            free(pos);
+            free(qpos);
+            return cli_status_error(text_at, "eval");
+        }
         for (int32_t j = 0; j < longest; j++) qpos[j] = text_at + j;
     }
     rows[0] = 1; // BOS, as cli_decode_visual

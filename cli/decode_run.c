@@ -148,10 +148,27 @@ static int account(struct cli_decode_result *r) {
 }
 
 int32_t cli_decode_original_positions(const vtc_tokens *t, int32_t *pos) {
+    const vtc_tiling *tl = &t->tiling;
+    if (tl->kind == VTC_TILING_ANYRES && t->pack == VTC_PACK_SPATIAL)
+        return vtc_set_error(VTC_ERR_ARG, "original positions: spatially packed tokens (--pack spatial) have no place "
+                             "in the model's own sequence outside unpad_image's window; pack native or unpad");
+    if (tl->kind == VTC_TILING_ANYRES) {
+        // the model's own sequence: the base tile, then the stitched window row by
+        // row, each row ending with its newline (pos are window cells; docs/methods.md)
+        const int32_t hw = t->grid[1] * t->grid[2], nl = tl->newline == VTC_NEWLINE_ROW, row = tl->out_w + nl;
+        for (int32_t i = 0; i < t->n; i++) {
+            const int32_t *p = t->pos + 3 * i, tile = t->tile ? t->tile[i] : 0;
+            pos[i] = 1 + (tile == 0 ? p[1] * t->grid[2] + p[2] : hw + p[1] * row + (p[2] < 0 ? tl->out_w : p[2]));
+        }
+        return 1 + t->n_input;
+    }
     const int64_t grid = (int64_t)t->grid[0] * t->grid[1] * t->grid[2];
     for (int32_t i = 0; i < t->n; i++) {
         const int32_t *p = t->pos + 3 * i;
-        pos[i] = p[1] < 0 || p[2] < 0 ? (i ? pos[i - 1] : 1) : 1 + (p[0] * t->grid[1] + p[1]) * t->grid[2] + p[2];
+        // a OneVision video's newline comes after every frame; a CLS token takes its predecessor's place
+        pos[i] = t->tile && t->tile[i] < 0 ? 1 + (int32_t)grid
+                 : p[1] < 0 || p[2] < 0    ? (i ? pos[i - 1] : 1)
+                                           : 1 + (p[0] * t->grid[1] + p[1]) * t->grid[2] + p[2];
     }
     return 1 + (int32_t)(grid > t->n_input ? grid : t->n_input);
 }
@@ -341,6 +358,10 @@ int cli_decode_exec(const char *lm_path, const char *tokenizer_path, const char 
             goto done;
         }
         text_pos = cli_decode_original_positions(kept, vpos);
+        if (text_pos < 0) {
+            st = text_pos;
+            goto done;
+        }
     }
     struct cli_decode_request q = { lm, visual, kept->n, kept->n_input, ids, n_ids, decode_method, decode_params,
                                     steps, temp, 1, n_threads, 1, vpos, text_pos };

@@ -112,8 +112,11 @@ int cli_decode_embedding_rms(const vtc_lm *lm, double *rms);
 // unpruned prompt [BOS, T*H*W visual rows, text], 1 + (t*H + y)*W + x from its
 // (t, y, x) (a merged token's representative), into pos[0..t->n); a token with
 // no grid position (VisionZip's contextual tokens, a CLS) shares the position of
-// the one before it (1 for the first). Returns the position of the first text
-// row, 1 + max(T*H*W, t->n_input).
+// the one before it (1 for the first); an anyres image's tokens sit where the
+// model's own sequence has them (base, then window rows with their newlines), a
+// OneVision video's newline after every frame. Returns the position of the first
+// text row, 1 + max(T*H*W, t->n_input), or a negative status for spatially
+// packed anyres tokens (they have no such place).
 int32_t cli_decode_original_positions(const vtc_tokens *t, int32_t *pos);
 
 // Runs one request. *out is filled (zeroed first); free it with

@@ -362,6 +362,7 @@ typedef struct vtc_tokens {
     char     model_format[16];
     int32_t  feature_layer;
     vtc_tiling tiling;   // the features' layout: how pos and tile map onto the image
+    int32_t  pack;       // an anyres image's enum vtc_pack: the packing that laid the tokens out
 } vtc_tokens;
 
 enum vtc_space {

@@ -131,7 +131,7 @@ class Tokens(Structure):
                 ("method", c_char * 32), ("note", c_char * 256), ("flops_projector", c_double),
                 ("params", c_char_p), ("n_keep", c_int32), ("keep_ratio", c_double),
                 ("timestamps", POINTER(c_double)), ("model", c_char * 128), ("model_format", c_char * 16),
-                ("feature_layer", c_int32), ("tiling", Tiling)]
+                ("feature_layer", c_int32), ("tiling", Tiling), ("pack", c_int32)]
 
 
 class PruneParams(Structure):
