@@ -283,8 +283,7 @@ static int load_hf(struct vtc_model *m, struct vtc_load *ld) {
     if (!st) st = vtc_cfg_vec3(ld->pre, "image_std", fam->std, m->image_std, ld->pre_path);
     const vtc_tensor_view *mm0 = vtc_load_findf(ld, HF_NAMES.mm0_w, ld->proj_prefix);
     m->lm_dim = mm0 && mm0->n_dims == 2 ? (int)mm0->shape[0] : 0;
-    st = projector_input(m, mm0, path);
-    if (st) return st;
+    if (!st) st = projector_input(m, mm0, path);
     const char *pact = vtc_cfg_str(cfg, "projector_hidden_act");
     if (!st && mm0 && pact && strcmp(pact, "gelu"))
         st = vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector activation \"%s\" (only gelu)", cfg_path, pact);
