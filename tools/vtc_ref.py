@@ -510,11 +510,11 @@ def _selftest():
             ln.weight.data, ln.bias.data = w["post_layernorm.weight"], w["post_layernorm.bias"]
             hidden = vit_forward(w, cfg, pixels)[0]
             plain = dict(cfg, post_ln_last=True)
-            for layer, want in ((-1, ln(hidden[L])), (L, ln(hidden[L])), (-2, hidden[L - 1])):
+            for layer, want in ((0, ln(hidden[L])), (-1, hidden[L]), (L, hidden[L]), (-2, hidden[L - 1])):
                 got = encoder_outputs(w, plain, pixels, layer)[0]["features"]
                 assert abs(got - want.detach().numpy()).max() < 1e-12, layer
             assert (encoder_outputs(w, cfg, pixels, -1)[0]["features"] == hidden[L].numpy()).all()
-            print("siglip post_layernorm: last block only, plain towers only")
+            print("siglip post_layernorm: feature layer 0 (last_hidden_state) of a plain tower only")
     with tempfile.TemporaryDirectory() as d:
         a = rng.normal(0, 1, (3, 5)).astype(np.float32)
         write_safetensors(os.path.join(d, "t.safetensors"),
