@@ -18,6 +18,8 @@ Deterministic: the same bytes on every run (the clip needs the ffmpeg tool). Wri
                           writes LLaVA-1.5 (last block and post-LN dropped, fc1 -> ffn_down)
   models/siglip384p14/    SiglipVisionModel at so400m's geometry 384/14 (27x27), width 48, 3 heads
   models/siglip384p14-noconfig/  the same weights without config.json
+  models/siglip384p14.gguf  models/siglip384p14 through the legacy converter as a vision-only
+                          SigLIP tower (no projector, v.post_ln and the pooling head kept)
   models/siglip224p16/    SiglipModel (image + text towers) 224/16 as google/siglip-base-patch16-224
   models/llava-next/      llava-hf LlavaNextForConditionalGeneration (CLIP 336/14, newline, F16, 2 shards)
   models/mmproj-llava16.gguf  models/llava-next through llava_surgery_v2.py + the legacy converter
@@ -399,6 +401,107 @@ def make_siglip384p14(d, d_noconfig):
         os.remove(os.path.join(d_noconfig, "config.json"))
     t, _ = R.read_safetensors(os.path.join(d, "model.safetensors"))
     return cfg, strip(t, "vision_model."), None
+
+
+# SiglipVisionModel's state_dict order: embeddings (patch conv weight, bias, position
+# table), encoder.layers.N as CLIPEncoderLayer's (SiglipEncoderLayer registers
+# self_attn k, v, q, out, layer_norm1, mlp fc1, fc2, layer_norm2), post_layernorm, then
+# SiglipMultiheadAttentionPoolingHead (probe, nn.MultiheadAttention's in_proj_weight,
+# in_proj_bias, out_proj, layernorm, mlp).
+SIGLIP_HEAD_ORDER = ["head.probe", "head.attention.in_proj_weight", "head.attention.in_proj_bias",
+                     "head.attention.out_proj.weight", "head.attention.out_proj.bias", "head.layernorm.weight",
+                     "head.layernorm.bias", "head.mlp.fc1.weight", "head.mlp.fc1.bias", "head.mlp.fc2.weight",
+                     "head.mlp.fc2.bias"]
+
+
+def siglip_state_dict_order(layers, head):
+    names = ["embeddings.patch_embedding.weight", "embeddings.patch_embedding.bias",
+             "embeddings.position_embedding.weight"]
+    for l in range(layers):
+        names += [f"encoder.layers.{l}.{hf}.{suf}" for hf in STATE_DICT_ORDER for suf in ("weight", "bias")]
+    return ["vision_model." + n for n in names + ["post_layernorm.weight", "post_layernorm.bias"]
+            + (SIGLIP_HEAD_ORDER if head else [])]
+
+
+def legacy_generic_name(name):
+    """convert_image_encoder_to_gguf.py get_tensor_name's last line, literally (the names
+    a CLIP or SigLIP vision tower reaches): 'in_proj_weight' becomes 'in_weight',
+    post_layernorm 'post_ln', head.layernorm 'head.ln', mlp.fc1 'ffn_down'."""
+    return (name.replace("text_model", "t").replace("vision_model", "v").replace("encoder.layers", "blk")
+            .replace("embeddings.", "").replace("_proj", "").replace("self_attn.", "attn_").replace("layer_norm", "ln")
+            .replace("layernorm", "ln").replace("mlp.fc1", "ffn_down").replace("mlp.fc2", "ffn_up")
+            .replace("embedding", "embd").replace("final", "post").replace("layrnorm", "ln"))
+
+
+def make_siglip_gguf(path, st_dir):
+    """siglip384p14/ (SiglipVisionModel, F32, 3 blocks, post_layernorm and pooling head)
+    as llama.cpp's legacy convert_image_encoder_to_gguf.py writes it with
+    `-m DIR --clip-model-is-vision --clip-model-is-siglip --vision-only
+    --image-mean 0.5 0.5 0.5 --image-std 0.5 0.5 0.5`, DIR holding the weights and a
+    hand-written config.json: siglip384p14/config.json plus _name_or_path, hidden_act
+    gelu_pytorch_tanh and layer_norm_eps 1e-6 (the converter reads v_hparams["hidden_act"]
+    and ["layer_norm_eps"] with no default, and save_pretrained leaves both out as
+    SiglipVisionConfig's defaults). --vision-only is needed: without it or
+    --llava-projector, has_text_encoder stays True and `assert t_hparams is not None`
+    fails for --clip-model-is-vision. --image-mean/std: no processor is loaded for
+    SigLIP, the default is CLIP's mean/std.
+    What it writes: no projector (has_llava_projector False, no clip.projector_type),
+    description "vision-only CLIP model", projection_dim 0, block_count =
+    num_hidden_layers (every block kept: no feature layer, no projector), the full
+    SiglipVisionModel state_dict in order through get_tensor_name's generic chain:
+    v.patch_embd.{weight,bias}, v.position_embd.weight, v.blk.N.* (fc1 -> ffn_down),
+    v.post_ln.* (kept: only a llava projector drops it), v.head.* (the pooling head:
+    probe, attention.in_weight/in_bias, attention.out.*, ln, ffn_down/ffn_up); each
+    squeeze()d (probe [1,1,D] -> [D]); ftype 1: 4-D and 2-D '.weight' F16, the rest F32
+    (v.head.attention.in_weight is 2-D but ends '_weight': F32). clip.use_gelu =
+    (hidden_act == "gelu") = False: the legacy format has no way to say
+    gelu_pytorch_tanh, and clip.cpp (and vtc) read False as quick GELU.
+    Returns the reference cfg (act from clip.use_gelu as clip.cpp reads it, eps, mean
+    and std as stored) and the tower weights read back (head dropped)."""
+    t, _ = R.read_safetensors(os.path.join(st_dir, "model.safetensors"))
+    hf = json.load(open(os.path.join(st_dir, "config.json")))
+    hand = dict(hf, _name_or_path="vtc-tiny-siglip-so400m-p14-384", hidden_act="gelu_pytorch_tanh",
+                layer_norm_eps=1e-6)
+    order = siglip_state_dict_order(hand["num_hidden_layers"], head=True)
+    assert sorted(order) == sorted(t), set(order) ^ set(t)
+    for l, hfn in enumerate(STATE_DICT_ORDER):  # the generic chain gives the legacy block names
+        assert legacy_generic_name(f"vision_model.encoder.layers.{l}.{hfn}.weight") == \
+            f"v.blk.{l}.{LEGACY_BLOCK_NAMES[hfn]}.weight"
+    tensors = [legacy_tensor(legacy_generic_name(n), np.asarray(t[n], np.float32).squeeze()) for n in order]
+    S, U32, B, F32 = R.GGUF_STR, R.GGUF_U32, R.GGUF_BOOL, R.GGUF_F32
+    kvs = [("general.architecture", S, "clip"), ("clip.has_text_encoder", B, False),
+           ("clip.has_vision_encoder", B, True), ("clip.has_llava_projector", B, False),
+           ("general.file_type", U32, 1), ("general.name", S, hand["_name_or_path"]),
+           ("general.description", S, "vision-only CLIP model"),
+           ("clip.vision.image_size", U32, hand["image_size"]), ("clip.vision.patch_size", U32, hand["patch_size"]),
+           ("clip.vision.embedding_length", U32, hand["hidden_size"]),
+           ("clip.vision.feed_forward_length", U32, hand["intermediate_size"]),
+           ("clip.vision.projection_dim", U32, 0),  # "Siglip does not have a visual projector"
+           ("clip.vision.attention.head_count", U32, hand["num_attention_heads"]),
+           ("clip.vision.attention.layer_norm_epsilon", F32, hand["layer_norm_eps"]),
+           ("clip.vision.block_count", U32, hand["num_hidden_layers"]),
+           ("clip.vision.image_mean", R.GGUF_ARR, (F32, [0.5, 0.5, 0.5])),
+           ("clip.vision.image_std", R.GGUF_ARR, (F32, [0.5, 0.5, 0.5])),
+           ("clip.use_gelu", B, hand["hidden_act"] == "gelu")]
+    R.write_gguf(path, kvs, tensors)
+
+    kv, types, back, infos = R.read_gguf(path)
+    assert "clip.projector_type" not in kv and not any(n.startswith("mm.") for n in back)
+    assert [i[0] for i in infos] == [x[0] for x in tensors] and "v.post_ln.weight" in back
+    assert back["v.head.attention.in_weight"].dtype == np.float32 and back["v.head.probe"].shape == (48,)
+    assert [i[1] for i in infos if i[0] == "v.patch_embd.weight"][0] == [14, 14, 3, 48]  # ggml order
+    inv = {legacy_generic_name(n): n[len("vision_model."):] for n in order if ".head." not in n}
+    w = {inv[n]: torch.from_numpy(np.asarray(a, np.float64)) for n, a in back.items() if n in inv}
+    cfg = dict(arch="siglip", image_size=kv["clip.vision.image_size"], patch=kv["clip.vision.patch_size"],
+               hidden=kv["clip.vision.embedding_length"], heads=kv["clip.vision.attention.head_count"],
+               ffn=kv["clip.vision.feed_forward_length"], layers=kv["clip.vision.block_count"],
+               act="gelu" if kv["clip.use_gelu"] else "quick_gelu",
+               eps=kv["clip.vision.attention.layer_norm_epsilon"], mean=kv["clip.vision.image_mean"],
+               std=kv["clip.vision.image_std"], post_ln_last=True,
+               act_note="clip.use_gelu false: quick GELU, as llama.cpp's clip.cpp reads it; the HF tower's "
+                        "hidden_act is gelu_pytorch_tanh, which the legacy GGUF keys cannot express")
+    assert cfg["act"] == "quick_gelu" and cfg["mean"] == R.SIGLIP_MEAN and len(w) == len(inv)
+    return cfg, w, None
 
 
 def make_siglip224p16(d):
@@ -825,6 +928,9 @@ def main():
     next_fam, next_vc = make_llava_next(os.path.join(models, "llava-next"))
     next_fam["path"] = rel + "llava-next"
     make_mmproj_llava16(os.path.join(models, "mmproj-llava16.gguf"), next_fam, next_vc)
+    # the SigLIP tower through the legacy converter
+    m["siglip384p14-gguf"] = (rel + "siglip384p14.gguf",) + make_siglip_gguf(
+        os.path.join(models, "siglip384p14.gguf"), os.path.join(models, "siglip384p14"))
     ov_fam = make_onevision(os.path.join(models, "onevision"))
     ov_fam["path"] = rel + "onevision"
     make_family_images(images)
@@ -845,7 +951,8 @@ def main():
              ("siglip384p14", photo, "resize", 0), ("siglip384p14", portrait, "resize", 0),
              ("siglip384p14", photo, "resize", -2),
              ("siglip224p16", photo, "resize", 0), ("siglip224p16", portrait, "resize", 0),
-             ("siglip224p16", photo, "resize", -2)]
+             ("siglip224p16", photo, "resize", -2),
+             ("siglip384p14-gguf", photo, "resize", 0), ("siglip384p14-gguf", portrait, "resize", 0)]
     manifest, pixel_files = [], {}
     print(f"{'case':48s} {'effN cls_attn':>13s} {'last':>6s} {'xcheck':>8s}")
     for model, img, aspect, layer in cases:
@@ -874,6 +981,8 @@ def main():
                 "flops_encoder": fl["total"], "flops_patch_embed": fl["patch_embed"], "flops_block": fl["block"],
                 "flops_last_stat": fl["last_stat"], "tolerance": TOLERANCE,
                 "reference": "tools/vtc_ref.py (PyTorch float64)"}
+        if "act_note" in cfg:  # an activation read from a GGUF key, not the model's own
+            meta.update({"act": cfg["act"], "act_note": cfg["act_note"]})
         if proj is not None:
             n_proj = g * g + (cfg["arch"] == "clip")  # vtc projects the CLS token too (cls_embed)
             meta["flops_projector"] = R.projector_flops(n_proj, cfg["hidden"], proj["linear_1.weight"].shape[0])
@@ -930,7 +1039,8 @@ def main():
                 "#   sometimes tile_features, tile_embeds / frame_embeds (tools/README.md).\n"
                 "# Feature layer: transformers' vision_feature_layer index (a legacy GGUF's -1 is its last\n"
                 "# block present); 0 = the model's default (a plain SigLIP tower: last_hidden_state, after\n"
-                "# post_layernorm). The LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
+                "# post_layernorm; a GGUF: its last block, then v.post_ln when the file has it). The\n"
+                "# LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
                 f"# Tolerance: max |vtc - ref| / max |ref| <= {TOLERANCE} per tensor (float32 vs float64).\n")
         f.write("\n".join(manifest) + "\n")
     print(f"{len(manifest)} cases")
