@@ -18,9 +18,13 @@ Deterministic: the same bytes on every run (the clip needs the ffmpeg tool). Wri
                           writes LLaVA-1.5 (last block and post-LN dropped, fc1 -> ffn_down)
   models/siglip384p14/    SiglipVisionModel at so400m's geometry 384/14 (27x27), width 48, 3 heads
   models/siglip384p14-noconfig/  the same weights without config.json
+  models/siglip384p14.gguf  models/siglip384p14 through the legacy converter as a vision-only
+                          SigLIP tower (no projector, v.post_ln and the pooling head kept)
   models/siglip224p16/    SiglipModel (image + text towers) 224/16 as google/siglip-base-patch16-224
   models/llava-next/      llava-hf LlavaNextForConditionalGeneration (CLIP 336/14, newline, F16, 2 shards)
   models/mmproj-llava16.gguf  models/llava-next through llava_surgery_v2.py + the legacy converter
+  models/llava-next-multi/  models/llava-next with vision_feature_layer [-3, -1] (projector 64 -> 48)
+  models/mmproj-llava16-multi.gguf  models/llava-next-multi the same way (feature_layer [2, 4])
   models/onevision/       llava-hf LlavaOnevisionForConditionalGeneration (SigLIP 384/14, F16)
   ref_images/             photo.jpg (200x150 cut of a real photo), portrait_rgba.png (121x180,
                           RGBA with a varying alpha that convert('RGB') drops), seven JPEGs of
@@ -401,6 +405,107 @@ def make_siglip384p14(d, d_noconfig):
     return cfg, strip(t, "vision_model."), None
 
 
+# SiglipVisionModel's state_dict order: embeddings (patch conv weight, bias, position
+# table), encoder.layers.N as CLIPEncoderLayer's (SiglipEncoderLayer registers
+# self_attn k, v, q, out, layer_norm1, mlp fc1, fc2, layer_norm2), post_layernorm, then
+# SiglipMultiheadAttentionPoolingHead (probe, nn.MultiheadAttention's in_proj_weight,
+# in_proj_bias, out_proj, layernorm, mlp).
+SIGLIP_HEAD_ORDER = ["head.probe", "head.attention.in_proj_weight", "head.attention.in_proj_bias",
+                     "head.attention.out_proj.weight", "head.attention.out_proj.bias", "head.layernorm.weight",
+                     "head.layernorm.bias", "head.mlp.fc1.weight", "head.mlp.fc1.bias", "head.mlp.fc2.weight",
+                     "head.mlp.fc2.bias"]
+
+
+def siglip_state_dict_order(layers, head):
+    names = ["embeddings.patch_embedding.weight", "embeddings.patch_embedding.bias",
+             "embeddings.position_embedding.weight"]
+    for l in range(layers):
+        names += [f"encoder.layers.{l}.{hf}.{suf}" for hf in STATE_DICT_ORDER for suf in ("weight", "bias")]
+    return ["vision_model." + n for n in names + ["post_layernorm.weight", "post_layernorm.bias"]
+            + (SIGLIP_HEAD_ORDER if head else [])]
+
+
+def legacy_generic_name(name):
+    """convert_image_encoder_to_gguf.py get_tensor_name's last line, literally (the names
+    a CLIP or SigLIP vision tower reaches): 'in_proj_weight' becomes 'in_weight',
+    post_layernorm 'post_ln', head.layernorm 'head.ln', mlp.fc1 'ffn_down'."""
+    return (name.replace("text_model", "t").replace("vision_model", "v").replace("encoder.layers", "blk")
+            .replace("embeddings.", "").replace("_proj", "").replace("self_attn.", "attn_").replace("layer_norm", "ln")
+            .replace("layernorm", "ln").replace("mlp.fc1", "ffn_down").replace("mlp.fc2", "ffn_up")
+            .replace("embedding", "embd").replace("final", "post").replace("layrnorm", "ln"))
+
+
+def make_siglip_gguf(path, st_dir):
+    """siglip384p14/ (SiglipVisionModel, F32, 3 blocks, post_layernorm and pooling head)
+    as llama.cpp's legacy convert_image_encoder_to_gguf.py writes it with
+    `-m DIR --clip-model-is-vision --clip-model-is-siglip --vision-only
+    --image-mean 0.5 0.5 0.5 --image-std 0.5 0.5 0.5`, DIR holding the weights and a
+    hand-written config.json: siglip384p14/config.json plus _name_or_path, hidden_act
+    gelu_pytorch_tanh and layer_norm_eps 1e-6 (the converter reads v_hparams["hidden_act"]
+    and ["layer_norm_eps"] with no default, and save_pretrained leaves both out as
+    SiglipVisionConfig's defaults). --vision-only is needed: without it or
+    --llava-projector, has_text_encoder stays True and `assert t_hparams is not None`
+    fails for --clip-model-is-vision. --image-mean/std: no processor is loaded for
+    SigLIP, the default is CLIP's mean/std.
+    What it writes: no projector (has_llava_projector False, no clip.projector_type),
+    description "vision-only CLIP model", projection_dim 0, block_count =
+    num_hidden_layers (every block kept: no feature layer, no projector), the full
+    SiglipVisionModel state_dict in order through get_tensor_name's generic chain:
+    v.patch_embd.{weight,bias}, v.position_embd.weight, v.blk.N.* (fc1 -> ffn_down),
+    v.post_ln.* (kept: only a llava projector drops it), v.head.* (the pooling head:
+    probe, attention.in_weight/in_bias, attention.out.*, ln, ffn_down/ffn_up); each
+    squeeze()d (probe [1,1,D] -> [D]); ftype 1: 4-D and 2-D '.weight' F16, the rest F32
+    (v.head.attention.in_weight is 2-D but ends '_weight': F32). clip.use_gelu =
+    (hidden_act == "gelu") = False: the legacy format has no way to say
+    gelu_pytorch_tanh, and clip.cpp (and vtc) read False as quick GELU.
+    Returns the reference cfg (act from clip.use_gelu as clip.cpp reads it, eps, mean
+    and std as stored) and the tower weights read back (head dropped)."""
+    t, _ = R.read_safetensors(os.path.join(st_dir, "model.safetensors"))
+    hf = json.load(open(os.path.join(st_dir, "config.json")))
+    hand = dict(hf, _name_or_path="vtc-tiny-siglip-so400m-p14-384", hidden_act="gelu_pytorch_tanh",
+                layer_norm_eps=1e-6)
+    order = siglip_state_dict_order(hand["num_hidden_layers"], head=True)
+    assert sorted(order) == sorted(t), set(order) ^ set(t)
+    for l, hfn in enumerate(STATE_DICT_ORDER):  # the generic chain gives the legacy block names
+        assert legacy_generic_name(f"vision_model.encoder.layers.{l}.{hfn}.weight") == \
+            f"v.blk.{l}.{LEGACY_BLOCK_NAMES[hfn]}.weight"
+    tensors = [legacy_tensor(legacy_generic_name(n), np.asarray(t[n], np.float32).squeeze()) for n in order]
+    S, U32, B, F32 = R.GGUF_STR, R.GGUF_U32, R.GGUF_BOOL, R.GGUF_F32
+    kvs = [("general.architecture", S, "clip"), ("clip.has_text_encoder", B, False),
+           ("clip.has_vision_encoder", B, True), ("clip.has_llava_projector", B, False),
+           ("general.file_type", U32, 1), ("general.name", S, hand["_name_or_path"]),
+           ("general.description", S, "vision-only CLIP model"),
+           ("clip.vision.image_size", U32, hand["image_size"]), ("clip.vision.patch_size", U32, hand["patch_size"]),
+           ("clip.vision.embedding_length", U32, hand["hidden_size"]),
+           ("clip.vision.feed_forward_length", U32, hand["intermediate_size"]),
+           ("clip.vision.projection_dim", U32, 0),  # "Siglip does not have a visual projector"
+           ("clip.vision.attention.head_count", U32, hand["num_attention_heads"]),
+           ("clip.vision.attention.layer_norm_epsilon", F32, hand["layer_norm_eps"]),
+           ("clip.vision.block_count", U32, hand["num_hidden_layers"]),
+           ("clip.vision.image_mean", R.GGUF_ARR, (F32, [0.5, 0.5, 0.5])),
+           ("clip.vision.image_std", R.GGUF_ARR, (F32, [0.5, 0.5, 0.5])),
+           ("clip.use_gelu", B, hand["hidden_act"] == "gelu")]
+    R.write_gguf(path, kvs, tensors)
+
+    kv, types, back, infos = R.read_gguf(path)
+    assert "clip.projector_type" not in kv and not any(n.startswith("mm.") for n in back)
+    assert [i[0] for i in infos] == [x[0] for x in tensors] and "v.post_ln.weight" in back
+    assert back["v.head.attention.in_weight"].dtype == np.float32 and back["v.head.probe"].shape == (48,)
+    assert [i[1] for i in infos if i[0] == "v.patch_embd.weight"][0] == [14, 14, 3, 48]  # ggml order
+    inv = {legacy_generic_name(n): n[len("vision_model."):] for n in order if ".head." not in n}
+    w = {inv[n]: torch.from_numpy(np.asarray(a, np.float64)) for n, a in back.items() if n in inv}
+    cfg = dict(arch="siglip", image_size=kv["clip.vision.image_size"], patch=kv["clip.vision.patch_size"],
+               hidden=kv["clip.vision.embedding_length"], heads=kv["clip.vision.attention.head_count"],
+               ffn=kv["clip.vision.feed_forward_length"], layers=kv["clip.vision.block_count"],
+               act="gelu" if kv["clip.use_gelu"] else "quick_gelu",
+               eps=kv["clip.vision.attention.layer_norm_epsilon"], mean=kv["clip.vision.image_mean"],
+               std=kv["clip.vision.image_std"], post_ln_last=True,
+               act_note="clip.use_gelu false: quick GELU, as llama.cpp's clip.cpp reads it; the HF tower's "
+                        "hidden_act is gelu_pytorch_tanh, which the legacy GGUF keys cannot express")
+    assert cfg["act"] == "quick_gelu" and cfg["mean"] == R.SIGLIP_MEAN and len(w) == len(inv)
+    return cfg, w, None
+
+
 def make_siglip224p16(d):
     """SiglipModel (image and text towers) as google/siglip-base-patch16-224 ships it: one
     F32 file with logit_scale, logit_bias, text_model.* and vision_model.*, and a
@@ -469,6 +574,18 @@ def make_llava_next(d):
                   "language_model.model.norm.weight": 1 + rng.normal(0, 0.1, LM),
                   "language_model.lm_head.weight": rng.normal(0, 0.1, (16, LM))})
     names = {k: np.asarray(v, np.float32).astype(np.float16) for k, v in names.items()}
+    vc = {"hidden_size": D, "image_size": 336, "intermediate_size": Fd, "model_type": "clip_vision_model",
+          "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 14, "projection_dim": 24, "vocab_size": 32000}
+    fam = write_llava_next(d, names, vc, cfg, -2)
+    fam["name"] = "llava-next"
+    return fam, vc, names
+
+
+def write_llava_next(d, names, vc, cfg, feature_layer):
+    """make_llava_next's files for F16 tensors `names` (state_dict order) and
+    vision_feature_layer (an int or a list); returns the family dict, the weights read
+    back from the shards."""
+    LM = names["image_newline"].shape[0]
     keys = list(names)
     cut = keys.index("language_model.model.embed_tokens.weight") + 1  # vision, projector, newline in shard 1
     shards = {"model-00001-of-00002.safetensors": keys[:cut], "model-00002-of-00002.safetensors": keys[cut:]}
@@ -479,8 +596,6 @@ def make_llava_next(d):
     write_json(os.path.join(d, "model.safetensors.index.json"),
                {"metadata": {"total_size": int(sum(v.nbytes for v in names.values()))},
                 "weight_map": dict(sorted(wmap.items()))})
-    vc = {"hidden_size": D, "image_size": 336, "intermediate_size": Fd, "model_type": "clip_vision_model",
-          "num_attention_heads": H, "num_hidden_layers": L, "patch_size": 14, "projection_dim": 24, "vocab_size": 32000}
     write_json(os.path.join(d, "config.json"), {
         "architectures": ["LlavaNextForConditionalGeneration"], "ignore_index": -100,
         "image_grid_pinpoints": RF.LLAVA_NEXT_PINPOINTS, "image_token_index": 15, "model_type": "llava_next",
@@ -491,7 +606,7 @@ def make_llava_next(d):
                         "num_key_value_heads": 2, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
                         "sliding_window": None, "torch_dtype": "bfloat16", "vocab_size": 16},
         "torch_dtype": "float16", "transformers_version": "4.39.0.dev0", "use_image_newline_parameter": True,
-        "vision_config": vc, "vision_feature_layer": -2, "vision_feature_select_strategy": "default",
+        "vision_config": vc, "vision_feature_layer": feature_layer, "vision_feature_select_strategy": "default",
         "vocab_size": 16})
     write_json(os.path.join(d, "preprocessor_config.json"), {
         "aspect_ratio_setting": "anyres", "crop_size": {"height": 336, "width": 336}, "do_center_crop": True,
@@ -506,14 +621,32 @@ def make_llava_next(d):
     back = {}
     for fn in shards:
         back.update(R.read_safetensors(os.path.join(d, fn))[0])
-    fam = dict(name="llava-next", cfg=cfg, w=strip(back, "vision_tower.vision_model."),
-               proj=strip(back, "multi_modal_projector."), newline=torch.from_numpy(back["image_newline"].astype(np.float64)),
-               pinpoints=RF.LLAVA_NEXT_PINPOINTS, tile=336, layer=-2, strategy="default", max_tiles=None, aspect="anyres",
-               lm=LM, num_additional=1)
-    return fam, vc
+    return dict(cfg=cfg, w=strip(back, "vision_tower.vision_model."), proj=strip(back, "multi_modal_projector."),
+                newline=torch.from_numpy(back["image_newline"].astype(np.float64)), pinpoints=RF.LLAVA_NEXT_PINPOINTS,
+                tile=336, layer=feature_layer, strategy="default", max_tiles=None, aspect="anyres", lm=LM,
+                num_additional=1)
 
 
-def make_mmproj_llava16(path, fam, vc):
+def make_llava_next_multi(d, names, cfg, vc):
+    """LLaVA-NeXT with a multi-layer vision_feature_layer [-3, -1]: llava-next/'s files with
+    the same F16 tensors (tower, image_newline, language_model.*: the second shard is
+    byte-identical) and vision_config, except a new projector whose linear_1 takes
+    D * 2 = 64 inputs (LlavaNextMultiModalProjector: vision_config.hidden_size *
+    len(vision_feature_layer)), 64 -> 48 -> 48. transformers concatenates
+    hidden_states[-3] (block 2's output) and hidden_states[-1] (block 4's) on the
+    feature axis in that order, then drops the CLS row (get_image_features)."""
+    rng = np.random.default_rng(1631)
+    D, LM = cfg["hidden"], names["image_newline"].shape[0]
+    proj = rand_projector(rng, 2 * D, LM)
+    multi = dict(names)
+    multi.update({"multi_modal_projector." + k: v.astype(np.float16) for k, v in proj.items()})
+    fam = write_llava_next(d, multi, vc, cfg, [-3, -1])
+    fam["name"] = "llava-next-multi"
+    assert fam["proj"]["linear_1.weight"].shape == (LM, 2 * D)
+    return fam
+
+
+def make_mmproj_llava16(path, fam, vc, name="vtc-tiny-llava-next-vision"):
     """llama.cpp's documented path for a llava-hf LLaVA-NeXT checkpoint
     (docs/multimodal/granitevision.md, legacy-models/): llava_surgery_v2.py -C moves the
     vision tower into llava.clip (vision_model.* names) and the projector plus newline
@@ -527,11 +660,16 @@ def make_mmproj_llava16(path, fam, vc):
     cut to blocks 0..2; post_layernorm is skipped. The KV extras follow the converter's
     order: image_grid_pinpoints (INT32, the config's (height, width) pairs flattened as
     written), image_aspect_ratio, mm_patch_merge_type, feature_layer (INT32 array). The
-    weights are the HF file's F16 values, so the reference outputs are the HF ones."""
+    weights are the HF file's F16 values, so the reference outputs are the HF ones.
+    A list (llava-next-multi's [-3, -1]) becomes feature_layer [2, 4] in list order
+    (get_non_negative_vision_feature_layers: n + 1 + layer for a negative one), and the
+    converter keeps blocks 0 .. max - 1 (encoder.layers[:max(feature_layers)]; here all
+    4), block_count = max."""
     cfg = fam["cfg"]
     L = cfg["layers"]
-    hand = dict(vc, hidden_act="quick_gelu", layer_norm_eps=1e-5, _name_or_path="vtc-tiny-llava-next-vision")
-    feature_layers = [L + fam["layer"] + 1 if fam["layer"] < 0 else fam["layer"]]
+    hand = dict(vc, hidden_act="quick_gelu", layer_norm_eps=1e-5, _name_or_path=name)
+    layers = fam["layer"] if isinstance(fam["layer"], list) else [fam["layer"]]
+    feature_layers = [L + x + 1 if x < 0 else x for x in layers]
     n_blocks = max(feature_layers)
     f32 = {k: v.numpy().astype(np.float32) for k, v in fam["proj"].items()}
     tensors = [legacy_tensor("mm.0.bias", f32["linear_1.bias"]), legacy_tensor("mm.0.weight", f32["linear_1.weight"]),
@@ -545,12 +683,16 @@ def make_mmproj_llava16(path, fam, vc):
         ("clip.vision.feature_layer", R.GGUF_ARR, (I32, feature_layers))] + legacy_tail_kvs(hand)
     R.write_gguf(path, kvs, tensors)
     kv, back, proj_back, newline = read_legacy_gguf(path, cfg)
-    assert kv["clip.vision.block_count"] == n_blocks and kv["clip.vision.feature_layer"] == [3]
+    assert kv["clip.vision.block_count"] == n_blocks and kv["clip.vision.feature_layer"] == feature_layers
+    kept = [k for k in fam["w"] if not k.startswith("post_layernorm")
+            and (not k.startswith("encoder.layers.") or int(k.split(".")[2]) < n_blocks)]
+    assert sorted(back) == sorted(kept)  # blocks 0 .. max - 1, no post_layernorm
     for k in proj_back:
         assert torch.equal(proj_back[k], fam["proj"][k]), k
     for k in back:
         assert torch.equal(back[k], fam["w"][k]), k
     assert torch.equal(newline, fam["newline"])  # the same values: the HF references serve the GGUF too
+    return feature_layers
 
 
 def make_onevision(d):
@@ -664,15 +806,22 @@ def pixels_hash(px):
 
 
 def encode_tiles(fam, tiles_u8):
-    """Each tile through the tower: features after the select strategy [T, P, D],
-    cls_attn [T, P] (vtc_ref's definition at the feature block), embeds [T, P, lm]
-    and the model-input hashes."""
+    """Each tile through the tower: features after the select strategy [T, P, D]
+    ([T, P, D * k] for k listed feature layers: transformers' concatenation in list
+    order, checked equal to clip.cpp's ascending stack for the GGUF's indices),
+    cls_attn [T, P] (vtc_ref's definition at the feature block; the last listed layer's
+    for a list), embeds [T, P, lm] and the model-input hashes."""
     cfg = fam["cfg"]
     assert (fam["strategy"] == "default") == (cfg["arch"] == "clip")  # default drops CLIP's CLS; SigLIP has none
     feats, attn, embeds, hashes = [], [], [], []
     for u8 in tiles_u8:
         px = R.normalise(u8, cfg["mean"], cfg["std"])
         out, blk = R.encoder_outputs(fam["w"], cfg, px, fam["layer"], fam["proj"])
+        if isinstance(fam["layer"], list):
+            hidden = R.vit_forward(fam["w"], cfg, px)[0]
+            hf = RF.select_image_features(hidden, fam["layer"], fam["strategy"]).numpy()
+            gg = RF.clipcpp_feature_stack(hidden, fam["gguf_layers"])[1:].numpy()
+            assert np.array_equal(hf, out["features"]) and np.array_equal(gg, out["features"])
         feats.append(out["features"])
         attn.append(out["cls_attn"])
         embeds.append(out["embeds"])
@@ -684,14 +833,21 @@ def family_meta(fam, blk, img_rel, aspect, n_tiles, hashes):
     cfg = fam["cfg"]
     g = cfg["image_size"] // cfg["patch"]
     P = g * g
-    return {"model": fam["path"], "image": img_rel, "aspect": aspect, "feature_layer": fam["layer"],
+    layers = fam["layer"] if isinstance(fam["layer"], list) else [fam["layer"]]
+    blocks = [R.resolve_feature_layer(x, cfg["layers"]) for x in layers]
+    meta = {"model": fam["path"], "image": img_rel, "aspect": aspect, "feature_layer": last_layer(fam["layer"]),
             "feature_block": blk, "n_layers": cfg["layers"], "strategy": fam["strategy"], "arch": cfg["arch"],
             "tile_size": fam["tile"], "grid": f"{g},{g}", "n_tiles": n_tiles, "lm_dim": fam["lm"],
             "tile_pixels_fnv1a64": ",".join(hashes),
             "image_mean": ",".join(repr(x) for x in cfg["mean"]), "image_std": ",".join(repr(x) for x in cfg["std"]),
-            "flops_encoder_tile": R.encoder_flops(cfg, blk, want_last=False),
-            "flops_projector_tile": R.projector_flops(P, cfg["hidden"], fam["lm"]), "tolerance": TOLERANCE,
-            "reference": "tools/ref_families.py + tools/vtc_ref.py (PyTorch float64)"}
+            "flops_encoder_tile": R.encoder_flops(cfg, max(blocks), want_last=False),
+            "flops_projector_tile": R.projector_flops(P, cfg["hidden"] * len(layers), fam["lm"]),
+            "tolerance": TOLERANCE, "reference": "tools/ref_families.py + tools/vtc_ref.py (PyTorch float64)"}
+    if len(layers) > 1:  # features: the listed layers concatenated in list order; statistics: the last listed
+        meta.update({"feature_layers": ",".join(map(str, layers)), "feature_blocks": ",".join(map(str, blocks)),
+                     "feature_dim": cfg["hidden"] * len(layers), "stats_block": blk,
+                     "gguf_feature_layers": ",".join(map(str, fam["gguf_layers"]))})
+    return meta
 
 
 def anyres_case(fam, images_dir, img, aspect, per_tile):
@@ -712,7 +868,7 @@ def anyres_case(fam, images_dir, img, aspect, per_tile):
     packed = RF.pack_image_features(torch.from_numpy(embeds), (H, W), geo.get("tiles_hw"), g, fam["newline"],
                                     fam["max_tiles"]).numpy()
     tile_ids, pos, src, lgeo = RF.pack_layout((H, W), geo.get("tiles_hw"), g, fam["max_tiles"], multi)
-    if fam["name"] == "llava-next":
+    if fam["max_tiles"] is None:  # LLaVA-NeXT (OneVision: anyres_max_9)
         n_proc = RF.next_num_tokens((H, W), fam["pinpoints"], fam["tile"], cfg["patch"], fam["num_additional"],
                                     fam["strategy"])
     else:
@@ -769,6 +925,16 @@ def video_case(fam, clip_rel, frames):
 
 # ---------------------------------------------------------------- reference outputs
 
+def last_layer(layer):
+    """The MANIFEST's feature-layer column: the layer itself, or a list's last entry."""
+    return layer[-1] if isinstance(layer, list) else layer
+
+
+def layers_column(layer):
+    """The MANIFEST's optional sixth column for a model with a feature-layer list."""
+    return " layers=" + ",".join(str(x) for x in layer) if isinstance(layer, list) else ""
+
+
 def effective_n(a):
     p = a / a.sum()
     return float(np.exp(-(p * np.log(np.maximum(p, 1e-300))).sum()))
@@ -801,7 +967,7 @@ def main():
     args = ap.parse_args()
     models, expected, images = (os.path.join(args.out, d) for d in ("models", "expected", "ref_images"))
     for d in ("clip224", "clip336", "siglip384", "llava", "siglip384p14", "siglip384p14-noconfig", "siglip224p16",
-              "llava-next", "onevision"):
+              "llava-next", "llava-next-multi", "onevision"):
         os.makedirs(os.path.join(models, d), exist_ok=True)
     for f in os.listdir(expected):  # stale outputs of earlier case lists
         if f.endswith(".safetensors"):
@@ -822,9 +988,16 @@ def main():
     m["siglip384p14"] = (rel + "siglip384p14",) + make_siglip384p14(os.path.join(models, "siglip384p14"),
                                                                      os.path.join(models, "siglip384p14-noconfig"))
     m["siglip224p16"] = (rel + "siglip224p16",) + make_siglip224p16(os.path.join(models, "siglip224p16"))
-    next_fam, next_vc = make_llava_next(os.path.join(models, "llava-next"))
+    next_fam, next_vc, next_names = make_llava_next(os.path.join(models, "llava-next"))
     next_fam["path"] = rel + "llava-next"
     make_mmproj_llava16(os.path.join(models, "mmproj-llava16.gguf"), next_fam, next_vc)
+    # the SigLIP tower through the legacy converter; LLaVA-NeXT with two feature layers
+    m["siglip384p14-gguf"] = (rel + "siglip384p14.gguf",) + make_siglip_gguf(
+        os.path.join(models, "siglip384p14.gguf"), os.path.join(models, "siglip384p14"))
+    multi_fam = make_llava_next_multi(os.path.join(models, "llava-next-multi"), next_names, next_fam["cfg"], next_vc)
+    multi_fam["path"] = rel + "llava-next-multi"
+    multi_fam["gguf_layers"] = make_mmproj_llava16(os.path.join(models, "mmproj-llava16-multi.gguf"), multi_fam,
+                                                   next_vc, "vtc-tiny-llava-next-multi-vision")
     ov_fam = make_onevision(os.path.join(models, "onevision"))
     ov_fam["path"] = rel + "onevision"
     make_family_images(images)
@@ -845,7 +1018,8 @@ def main():
              ("siglip384p14", photo, "resize", 0), ("siglip384p14", portrait, "resize", 0),
              ("siglip384p14", photo, "resize", -2),
              ("siglip224p16", photo, "resize", 0), ("siglip224p16", portrait, "resize", 0),
-             ("siglip224p16", photo, "resize", -2)]
+             ("siglip224p16", photo, "resize", -2),
+             ("siglip384p14-gguf", photo, "resize", 0), ("siglip384p14-gguf", portrait, "resize", 0)]
     manifest, pixel_files = [], {}
     print(f"{'case':48s} {'effN cls_attn':>13s} {'last':>6s} {'xcheck':>8s}")
     for model, img, aspect, layer in cases:
@@ -874,6 +1048,8 @@ def main():
                 "flops_encoder": fl["total"], "flops_patch_embed": fl["patch_embed"], "flops_block": fl["block"],
                 "flops_last_stat": fl["last_stat"], "tolerance": TOLERANCE,
                 "reference": "tools/vtc_ref.py (PyTorch float64)"}
+        if "act_note" in cfg:  # an activation read from a GGUF key, not the model's own
+            meta.update({"act": cfg["act"], "act_note": cfg["act_note"]})
         if proj is not None:
             n_proj = g * g + (cfg["arch"] == "clip")  # vtc projects the CLS token too (cls_embed)
             meta["flops_projector"] = R.projector_flops(n_proj, cfg["hidden"], proj["linear_1.weight"].shape[0])
@@ -895,6 +1071,8 @@ def main():
                  "large1411x1058.jpg"]
     both = ("tile_features", "tile_embeds")
     family_cases = ([(next_fam, img, "anyres", ("tile_features",) if img == photo else ()) for img in next_images]
+                    + [(multi_fam, img, "anyres", ("tile_features",) if img == photo else ())
+                       for img in (photo, "wide600x400.jpg")]
                     + [(ov_fam, img, "anyres_max_9", both if img == photo else ()) for img in ov_images]
                     + [(ov_fam, photo, "pad", both)])
     for x in (next_fam, ov_fam):
@@ -904,11 +1082,16 @@ def main():
     print(f"{'case':48s} {'tiles':>5s} {'pinpoint':>9s} {'grid':>8s} {'tokens':>6s}")
     for fam, img, aspect, per_tile in family_cases:
         tensors, meta = anyres_case(fam, images, img, aspect, per_tile)
-        name = f"{fam['name']}__{os.path.splitext(img)[0]}__{aspect}__{fam['layer']}.safetensors"
+        layer = last_layer(fam["layer"])
+        name = f"{fam['name']}__{os.path.splitext(img)[0]}__{aspect}__{layer}.safetensors"
         R.write_safetensors(os.path.join(expected, name), tensors, meta)
-        manifest.append(f"{name} {fam['path']} tests/fixtures/ref_images/{img} {aspect} {fam['layer']}")
+        manifest.append(f"{name} {fam['path']} tests/fixtures/ref_images/{img} {aspect} {layer}"
+                        + layers_column(fam["layer"]))
         if fam is next_fam:
             manifest.append(f"{name} {rel}mmproj-llava16.gguf tests/fixtures/ref_images/{img} {aspect} -1")
+        if fam is multi_fam:  # its GGUF keeps blocks up to the deepest listed: -1 is block 4 there too
+            manifest.append(f"{name} {rel}mmproj-llava16-multi.gguf tests/fixtures/ref_images/{img} {aspect} -1"
+                            + layers_column(fam["gguf_layers"]))
         print(f"{name:48s} {meta['n_tiles']:5d} {meta.get('pinpoint', '-'):>9s} {meta.get('out_grid', '-'):>8s} "
               f"{meta['n_tokens']:6d}")
     tensors, meta = video_case(ov_fam, "tests/fixtures/ref_images/clip4.mkv", frames)
@@ -930,7 +1113,16 @@ def main():
                 "#   sometimes tile_features, tile_embeds / frame_embeds (tools/README.md).\n"
                 "# Feature layer: transformers' vision_feature_layer index (a legacy GGUF's -1 is its last\n"
                 "# block present); 0 = the model's default (a plain SigLIP tower: last_hidden_state, after\n"
-                "# post_layernorm). The LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
+                "# post_layernorm; a GGUF: its last block, then v.post_ln when the file has it). The\n"
+                "# LLaVA-NeXT files serve both llava-next/ and mmproj-llava16.gguf.\n"
+                "# Optional sixth column layers=A,B,...: the model's own feature-layer list, as its file\n"
+                "# states it (config.json vision_feature_layer; a GGUF's clip.vision.feature_layer,\n"
+                "# non-negative hidden_states indices). The model is then loaded with that list (from its\n"
+                "# config, not the caller's params); the fifth column is the LAST listed layer (a GGUF\n"
+                "# row: -1, its last listed index being its last block), whose block cls_attn and keys\n"
+                "# come from; the features are the listed layers' hidden states concatenated on the\n"
+                "# feature axis in list order (ascending here, where transformers' list order and\n"
+                "# clip.cpp's block order agree), CLS row dropped, then projected.\n"
                 f"# Tolerance: max |vtc - ref| / max |ref| <= {TOLERANCE} per tensor (float32 vs float64).\n")
         f.write("\n".join(manifest) + "\n")
     print(f"{len(manifest)} cases")

@@ -10,7 +10,8 @@ its source, not imported (it is not installed here):
   get_patch_output_size); the per-patch resize / centre crop are identities for tiles
   of the crop size (Pillow returns a copy for a same-size resize);
 - models/llava_next/modeling_llava_next.py (get_anyres_image_grid_shape, unpad_image,
-  get_image_features: hidden_states[vision_feature_layer], strategy "default" drops the
+  get_image_features: hidden_states[vision_feature_layer], or for a list of layers
+  their concatenation on the feature axis in list order; strategy "default" drops the
   CLS row, "full" keeps all; pack_image_features);
 - models/llava_next/processing_llava_next.py (_get_number_of_features,
   _get_unpadded_features; num_additional_image_tokens = 1 on llava-hf checkpoints);
@@ -164,6 +165,37 @@ def apply_pooling(x, g):
     x = x.view(T, g, g, C).permute(0, 3, 1, 2).contiguous()
     x = F.interpolate(x, size=[math.ceil(g / 2), math.ceil(g / 2)], mode="bilinear")
     return x.permute(0, 2, 3, 1).reshape(T, -1, C)
+
+
+def select_image_features(hidden, vision_feature_layer, strategy):
+    """LlavaNextModel.get_image_features on one tile's hidden_states (a list of [n, D]):
+    an int picks hidden_states[layer]; a list concatenates
+    torch.cat([hidden_states[i] for i in layers], dim=-1) in the config's order (width
+    D * len(list), what LlavaNextMultiModalProjector's linear_1 takes); then "default"
+    drops row 0 (the CLS token) of the concatenation, "full" keeps every row."""
+    if isinstance(vision_feature_layer, int):
+        feat = hidden[vision_feature_layer]
+    else:
+        feat = torch.cat([hidden[i] for i in vision_feature_layer], dim=-1)
+    return feat[1:] if strategy == "default" else feat
+
+
+def clipcpp_feature_stack(hidden, feature_layers, post_ln=None):
+    """llama.cpp's clip_graph_llava::build (tools/mtmd/models/llava.cpp) for a file with
+    clip.vision.feature_layer (non-negative hidden_states indices, kept in a
+    std::unordered_set): blocks 0 .. max-1 run; before block il, its input
+    (hidden_states[il]) is pushed when il is in the set; after the loop, post_ln (if the
+    file has v.post_ln) and the output is pushed when max is in the set; the pushes are
+    ggml_concat'ed on the feature axis. So the order is ascending whatever the list's,
+    a repeated index counts once, and the deepest layer is post-LN'd when the file has
+    v.post_ln (the legacy LLaVA converters drop it). CLS row kept (clip.cpp drops it
+    later, with the patches' get_rows)."""
+    top = max(feature_layers)
+    stack = [hidden[il] for il in range(top) if il in set(feature_layers)]
+    last = hidden[top] if post_ln is None else post_ln(hidden[top])
+    if top in set(feature_layers):
+        stack.append(last)
+    return torch.cat(stack, dim=-1)
 
 
 # ---------------------------------------------------------------- closed forms
@@ -410,6 +442,24 @@ def _selftest():
     frame, pos = video_layout(4, 27)
     assert len(frame) == video_num_tokens(4, 729) == 785 and pos[-1].tolist() == [3, 13, -1]
     print("apply_pooling == by hand; video layout 4*196+1")
+
+    # multi-layer features: transformers concatenates in the config's order, clip.cpp in
+    # ascending block order (a set): the same for an ascending list without repeats only
+    L = 4
+    hidden = [torch.from_numpy(rng.normal(0, 1, (5, 3))) for _ in range(L + 1)]
+
+    def gguf(layers):  # the converter: n + 1 + layer for a negative one
+        return [x if x >= 0 else L + 1 + x for x in layers]
+    agree = {(-3, -1): True, (-2,): True, (0, 2, 4): True, (-1, -3): False, (4, 2): False, (-1, -1): False,
+             (1, -1): True, (-1, 1): False}
+    for layers, same in agree.items():
+        hf = select_image_features(hidden, list(layers), "full")
+        cc = clipcpp_feature_stack(hidden, gguf(layers))
+        assert (hf.shape == cc.shape and torch.equal(hf, cc)) == same, layers
+    assert torch.equal(select_image_features(hidden, [-3, -1], "default"),
+                       torch.cat([hidden[2], hidden[4]], dim=-1)[1:])
+    print("feature layer lists: transformers (list order) == clip.cpp (ascending set) exactly for ascending "
+          "lists without repeats")
 
 
 if __name__ == "__main__":

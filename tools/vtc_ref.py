@@ -351,14 +351,24 @@ def encoder_outputs(w, cfg, pixels, feature_layer, proj=None):
     (with a projector). Also returns the 1-based feature block. feature_layer 0 is
     the tower's last_hidden_state: with cfg["post_ln_last"] (a plain SigLIP tower)
     post_layernorm'd; any other index is hidden_states[k], never normed; attention
-    statistics and keys never are."""
+    statistics and keys never are.
+    A list of indices is LLaVA-NeXT's multi-layer vision_feature_layer
+    (modeling_llava_next.py, get_image_features): features (and cls) are
+    torch.cat([hidden_states[i] for i in list], dim=-1), in list order, width
+    D * len(list); cls_attn and keys are those of the LAST listed layer's block, which
+    is the block returned."""
     hidden, attns, keys = vit_forward(w, cfg, pixels)
     L = cfg["layers"]
-    # feature_layer 0: a plain tower's own output, last_hidden_state (vtc's default when
-    # neither the config nor the caller names a layer); k != 0: hidden_states[k]
-    blk = L if feature_layer == 0 else resolve_feature_layer(feature_layer, L)
     c0 = 1 if cfg["arch"] == "clip" else 0
-    feat = hidden[blk]
+    if isinstance(feature_layer, (list, tuple)):
+        blks = [resolve_feature_layer(x, L) for x in feature_layer]
+        blk = blks[-1]
+        feat = torch.cat([hidden[b] for b in blks], dim=-1)
+    else:
+        # feature_layer 0: a plain tower's own output, last_hidden_state (vtc's default when
+        # neither the config nor the caller names a layer); k != 0: hidden_states[k]
+        blk = L if feature_layer == 0 else resolve_feature_layer(feature_layer, L)
+        feat = hidden[blk]
     if cfg.get("post_ln_last") and feature_layer == 0:  # a plain SigLIP tower's last_hidden_state
         feat = torch.nn.functional.layer_norm(feat, (cfg["hidden"],), w["post_layernorm.weight"],
                                               w["post_layernorm.bias"], cfg["eps"])
@@ -510,11 +520,22 @@ def _selftest():
             ln.weight.data, ln.bias.data = w["post_layernorm.weight"], w["post_layernorm.bias"]
             hidden = vit_forward(w, cfg, pixels)[0]
             plain = dict(cfg, post_ln_last=True)
-            for layer, want in ((-1, ln(hidden[L])), (L, ln(hidden[L])), (-2, hidden[L - 1])):
+            for layer, want in ((0, ln(hidden[L])), (-1, hidden[L]), (L, hidden[L]), (-2, hidden[L - 1])):
                 got = encoder_outputs(w, plain, pixels, layer)[0]["features"]
                 assert abs(got - want.detach().numpy()).max() < 1e-12, layer
             assert (encoder_outputs(w, cfg, pixels, -1)[0]["features"] == hidden[L].numpy()).all()
-            print("siglip post_layernorm: last block only, plain towers only")
+            print("siglip post_layernorm: feature layer 0 (last_hidden_state) of a plain tower only")
+        # a list of layers: hidden_states concatenated in list order, statistics at the last listed
+        hidden, attns, _ = vit_forward(w, cfg, pixels)
+        c0 = 1 if arch == "clip" else 0
+        for layers in ([-2, -1], [-1, 0 + 1], [1, 1]):
+            out, blk = encoder_outputs(w, cfg, pixels, layers)
+            single, blk1 = encoder_outputs(w, cfg, pixels, layers[-1])
+            want = torch.cat([hidden[resolve_feature_layer(x, L)] for x in layers], dim=-1)[c0:].numpy()
+            assert out["features"].shape == (g * g, D * len(layers)) and (out["features"] == want).all()
+            assert (out["features"][:, -D:] == single["features"]).all() and blk == blk1
+            assert (out["cls_attn"] == single["cls_attn"]).all() and (out["keys"] == single["keys"]).all()
+        print(f"{arch}: feature layer lists concatenate hidden_states in list order, statistics at the last listed")
     with tempfile.TemporaryDirectory() as d:
         a = rng.normal(0, 1, (3, 5)).astype(np.float32)
         write_safetensors(os.path.join(d, "t.safetensors"),
