@@ -1,7 +1,10 @@
 // --viz: the model's view of each frame (after preprocessing) with dropped
 // patches dimmed and kept patches outlined; tokens that stand for several
 // (merged) are outlined in a second colour; codebook methods colour each patch
-// by its code. Several frames make a contact sheet. Written with libpng, atomically.
+// by its code. Several frames make a contact sheet. An anyres image's sheet
+// starts with the original image, its kept tokens drawn through the tile
+// mapping (base-image tokens in a third colour), then the base tile and each
+// sub-image as the model sees them. Written with libpng, atomically.
 #include "viz.h"
 
 #include <math.h>
@@ -79,6 +82,40 @@ static void outline(uint8_t *img, int stride_px, int x0, int y0, int w, int h, c
                 memcpy(img + ((size_t)y * stride_px + x) * 3, c, 3);
 }
 
+// Panel 0 of an anyres image: the original image fitted into S x S, each kept
+// token outlined over the part of the image it stands for: a base token over
+// its cell of the whole image, a stitched token over its cell of unpad_image's
+// window (which spans the image), or of OneVision's shrunk grid for the
+// interpolated tokens of an unpruned image.
+static void draw_original(uint8_t *sheet, int W, int S, const vtc_image *img, const vtc_tokens *tok, int G) {
+    const vtc_tiling *tl = &tok->tiling;
+    const double scale = fmin((double)S / img->width, (double)S / img->height);
+    const int dw = (int)(img->width * scale) > 0 ? (int)(img->width * scale) : 1;
+    const int dh = (int)(img->height * scale) > 0 ? (int)(img->height * scale) : 1;
+    const int ox = (S - dw) / 2, oy = (S - dh) / 2;
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+            const int sx = (int)((x + 0.5) / scale), sy = (int)((y + 0.5) / scale);
+            const uint8_t *src = img->rgb + ((size_t)(sy < img->height ? sy : img->height - 1) * img->width +
+                                             (size_t)(sx < img->width ? sx : img->width - 1)) * 3;
+            for (int c = 0; c < 3; c++) sheet[((size_t)(oy + y) * W + ox + x) * 3 + c] = (uint8_t)(src[c] * 0.45f);
+        }
+    const uint8_t KEPT[3] = { 255, 210, 0 }, BASE[3] = { 120, 255, 120 };
+    for (int i = 0; i < tok->n; i++) {
+        const int tile = tok->tile ? tok->tile[i] : -1, *p = tok->pos + 3 * i;
+        if (tile < 0 || p[1] < 0 || p[2] < 0) continue; // a newline row
+        int gh = G, gw = G, y = p[1], x = p[2];
+        if (tile > 0) {
+            const int synthetic = tok->index[i] < 0 && (tl->out_h != tl->unpad_h || tl->out_w != tl->unpad_w);
+            gh = synthetic ? tl->out_h : tl->unpad_h, gw = synthetic ? tl->out_w : tl->unpad_w;
+            if (tok->pack == VTC_PACK_SPATIAL) y -= tl->unpad_y0, x -= tl->unpad_x0;
+            if (y < 0 || x < 0 || y >= gh || x >= gw) continue; // in the padding: no place in the image
+        }
+        const int x0 = x * dw / gw, x1 = (x + 1) * dw / gw, y0 = y * dh / gh, y1 = (y + 1) * dh / gh;
+        if (x1 > x0 && y1 > y0) outline(sheet, W, ox + x0, oy + y0, x1 - x0, y1 - y0, tile ? KEPT : BASE);
+    }
+}
+
 int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
               const vtc_tokens *tok, int aspect) {
     struct vtc_model_info mi;
@@ -86,7 +123,10 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
     // cells of the token grid (the model's patches, or pooled windows)
     const int S = mi.image_size, G = f->W, p = (S + G - 1) / G;
     const int T = f->T < MAX_SHEET_FRAMES ? f->T : MAX_SHEET_FRAMES;
-    const int cols = T < SHEET_COLS ? T : SHEET_COLS, rows = (T + cols - 1) / cols;
+    // an anyres image: the original image first (panel 0), then its tiles
+    const int tiled = f->tiling.kind == VTC_TILING_ANYRES, first = tiled && tok && tok->tile;
+    const int panels = T + first;
+    const int cols = panels < SHEET_COLS ? panels : SHEET_COLS, rows = (panels + cols - 1) / cols;
     const int W = cols * S + (cols - 1) * GAP, H = rows * S + (rows - 1) * GAP;
     const size_t n = (size_t)f->n;
     uint8_t *sheet = vtc_zalloc((size_t)W * H, 3);
@@ -101,17 +141,17 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
     } else if (!st) {
         memset(state, 1, n);
     }
-    // an anyres image: its tiles, base first, each with its own tokens; with
-    // every token kept, all of them (OneVision's shrink makes them synthetic)
-    const int tiled = f->tiling.kind == VTC_TILING_ANYRES;
+    // an anyres image's tiles, base first, each with its own tokens; with every
+    // token kept, all of them (OneVision's shrink makes them synthetic)
     if (!st && tiled && tok && !strcmp(tok->method, "none")) memset(state, 1, n);
+    if (!st && first) draw_original(sheet, W, S, media->frames[0], tok, G);
     const uint8_t KEPT[3] = { 255, 210, 0 }, MERGED[3] = { 0, 220, 255 };
     for (int t = 0; t < T && !st; t++) {
         int32_t n_tiles = 0;
         st = tiled ? vtc_preprocess_tile(model, media->frames[0], t, &n_tiles, pix)
                    : vtc_preprocess(model, media->frames[t], aspect, pix);
         if (st) break;
-        int ox = (t % cols) * (S + GAP), oy = (t / cols) * (S + GAP);
+        int ox = ((t + first) % cols) * (S + GAP), oy = ((t + first) / cols) * (S + GAP);
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++) {
                 size_t ti = (size_t)t * G * G + (size_t)(y / p) * G + (size_t)(x / p);

@@ -105,6 +105,8 @@ done
 check_json "$T/nx-spatial.json" '.n_kept == 300' "--pack spatial keeps the budget" '{n_kept}'
 check_json "$T/nx-unpad.json" '.n_kept < 300 and (.note | test("fell in the padding"))' "--pack unpad drops padding" '{n_kept, note}'
 check_json "$T/nx-native.json" '.n_kept > 300' "--pack native adds newline rows" '{n_kept}'
+expect 0 "$VTC" compress --model "$NEXT" "$W600" --method cls --keep 300 --viz "$T/nx.png" -o "$T/nxv.safetensors"
+[ "$(head -c 8 "$T/nx.png" | od -An -c | tr -d ' ')" = '211PNG\r\n032\n' ] && ok || bad "--viz of an anyres image is not a PNG"
 expect 2 "$VTC" compress --model "$NEXT" "$W600" --method cls --pack rows -o "$T/e0.safetensors"
 expect 1 "$VTC" compress --model "$NEXT" "$W600" --method dycoke -o "$T/e0.safetensors"
 expect 1 "$VTC" compress --model "$NEXT" "$VID" -o "$T/e0.safetensors"
