@@ -20,6 +20,7 @@
 
 #include "vision/anyres.h"
 #include "vision/model.h"
+#include "base/gguf.h"
 #include "base/safetensors.h"
 #include "base/tensor.h"
 #include "vtc.h"
@@ -341,6 +342,93 @@ static void test_model_info(void **state) {
 }
 
 // Hostile and broken model files: an error with a reason, never a crash.
+// A copy of the GGUF at src with key `key` replaced by an int32 array (vals[n],
+// n >= 0) or a string (str), written to dst: hostile LLaVA-1.6 keys.
+static void gguf_with(const char *src, const char *dst, const char *key, const int32_t *vals, int n, const char *str) {
+    vtc_gguf *g = NULL;
+    assert_int_equal(vtc_gguf_open(src, 0, &g), 0);
+    vtc_gguf_writer *w = vtc_gguf_writer_new();
+    assert_non_null(w);
+    int replaced = 0;
+    for (int i = 0; i < vtc_gguf_count_kv(g); i++) {
+        const char *k = vtc_gguf_key(g, i);
+        int64_t iv;
+        double dv;
+        int bv;
+        const char *sv;
+        if (!strcmp(k, key)) {
+            replaced = 1;
+            assert_int_equal(str ? vtc_gguf_writer_str(w, k, str) : vtc_gguf_writer_arr_i32(w, k, vals, n), 0);
+        } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_STRING && !vtc_gguf_get_str(g, k, &sv)) {
+            assert_int_equal(vtc_gguf_writer_str(w, k, sv), 0);
+        } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_BOOL && !vtc_gguf_get_bool(g, k, &bv)) {
+            assert_int_equal(vtc_gguf_writer_bool(w, k, bv), 0);
+        } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_F32 && !vtc_gguf_get_float(g, k, &dv)) {
+            assert_int_equal(vtc_gguf_writer_f32(w, k, (float)dv), 0);
+        } else if (vtc_gguf_kv_type(g, i) != VTC_GGUF_ARRAY && !vtc_gguf_get_int(g, k, &iv)) {
+            assert_int_equal(vtc_gguf_writer_u32(w, k, (uint32_t)iv), 0);
+        } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_ARRAY && vtc_gguf_kv_arr_type(g, i) == VTC_GGUF_F32) {
+            float a[16];
+            int m = 0;
+            assert_int_equal(vtc_gguf_get_arr_f32(g, k, a, 16, &m), 0);
+            assert_int_equal(vtc_gguf_writer_arr_f32(w, k, a, m), 0);
+        } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_ARRAY) {
+            int32_t a[64];
+            int m = 0;
+            assert_int_equal(vtc_gguf_get_arr_i32(g, k, a, 64, &m), 0);
+            assert_int_equal(vtc_gguf_writer_arr_i32(w, k, a, m), 0);
+        }
+    }
+    if (!replaced) assert_int_equal(str ? vtc_gguf_writer_str(w, key, str) : vtc_gguf_writer_arr_i32(w, key, vals, n), 0);
+    float *bufs[128];
+    int nt = vtc_gguf_count_tensors(g);
+    assert_true(nt <= 128);
+    for (int i = 0; i < nt; i++) {
+        const vtc_tensor_view *t = vtc_gguf_tensor(g, i);
+        const size_t count = (size_t)vtc_tensor_numel(t);
+        bufs[i] = malloc(count * sizeof(float));
+        assert_int_equal(vtc_tensor_to_f32(t, bufs[i], count), 0);
+        int64_t shape[4];
+        for (int d = 0; d < t->n_dims; d++) shape[d] = t->shape[d];
+        assert_int_equal(vtc_gguf_writer_tensor(w, t->name, 0, t->n_dims, shape, bufs[i]), 0);
+    }
+    assert_int_equal(vtc_gguf_writer_write(w, dst), 0);
+    for (int i = 0; i < nt; i++) free(bufs[i]);
+    vtc_gguf_writer_free(w);
+    vtc_gguf_close(g);
+}
+
+// Hostile LLaVA-1.6 keys: each refused with a message, never read past an array.
+static void test_bad_mmproj_keys(void **state) {
+    (void)state;
+    const char *src = "tests/fixtures/models/mmproj-llava16.gguf";
+    char dst[] = "/tmp/vtc-test-mmproj-XXXXXX";
+    int fd = mkstemp(dst);
+    assert_true(fd >= 0);
+    close(fd);
+    int32_t many[200], layers[9] = { 1, 2, 3, 1, 2, 3, 1, 2, 3 }, zero = 0, odd[3] = { 336, 672, 672 };
+    for (int i = 0; i < 200; i++) many[i] = 336;
+    const struct { const char *key; const int32_t *vals; int n; const char *str; int status; } cases[] = {
+        { "clip.vision.image_grid_pinpoints", many, 200, NULL, VTC_ERR_LIMIT },
+        { "clip.vision.image_grid_pinpoints", odd, 3, NULL, VTC_ERR_FORMAT },
+        { "clip.vision.image_grid_pinpoints", NULL, 0, NULL, VTC_ERR_FORMAT },
+        { "clip.vision.feature_layer", NULL, 0, NULL, VTC_ERR_FORMAT },
+        { "clip.vision.feature_layer", &zero, 1, NULL, VTC_ERR_FORMAT },
+        { "clip.vision.feature_layer", layers, 9, NULL, VTC_ERR_FORMAT },
+        { "clip.vision.feature_layer", layers, 4, NULL, VTC_ERR_UNSUPPORTED }, // block 1 twice
+        { "clip.vision.mm_patch_merge_type", NULL, 0, "spatial_hires", VTC_ERR_UNSUPPORTED },
+        { "clip.projector_type", NULL, 0, "ldp", VTC_ERR_UNSUPPORTED },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gguf_with(src, dst, cases[i].key, cases[i].vals, cases[i].n, cases[i].str);
+        vtc_model *m = vtc_model_load(dst, vtc_model_params_default());
+        printf("  %s (%d values): %s\n", cases[i].key, cases[i].n, vtc_last_error());
+        assert_null(m);
+        assert_int_equal(vtc_last_status(), cases[i].status);
+    }
+    unlink(dst);
+}
+
 static void test_bad_models(void **state) {
     (void)state;
     const char *bad[] = { "tests/fixtures/models/does-not-exist", "tests/fixtures/ref_images/photo.jpg",
@@ -385,6 +473,7 @@ int main(void) {
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_model_info),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_bad_mmproj_keys),
     };
     return cmocka_run_group_tests_name("encoder", tests, NULL, NULL);
 }

@@ -102,6 +102,9 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
         int32_t list[8];
         st = vtc_gguf_get_arr_i32(ld->gguf, "clip.vision.feature_layer", list, 8, &n_layers);
         if (st) return vtc_wrap_error(st, "%s: clip.vision.feature_layer", ld->path);
+        if (n_layers < 1 || n_layers > 8)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.feature_layer lists %d layers (1..8)", ld->path,
+                                 n_layers);
         for (int k = 0; k < n_layers; k++) layers[k] = list[k];
         for (int k = 0; k < n_layers; k++)
             for (int q = k + 1; q < n_layers; q++)
@@ -128,8 +131,8 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
         // out of range: the caller's mistake (--layer), or the model file's
         blocks[k] = vtc_resolve_feature_layer(layers[k], m->n_layers);
         if (blocks[k] < 0 && !params->feature_layer)
-            return vtc_set_error(VTC_ERR_FORMAT, "the model's vision_feature_layer %d is out of range for its %d blocks",
-                                 layers[k], m->n_layers);
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: the model's vision_feature_layer %d is out of range for its %d "
+                                 "blocks", cfg_path, layers[k], m->n_layers);
         if (blocks[k] < 0) return blocks[k];
         for (int q = 0; q < k; q++)
             if (blocks[q] == blocks[k])
@@ -276,6 +279,9 @@ static int read_layout(struct vtc_model *m, const struct vtc_load *ld) {
     int n = 0;
     st = vtc_gguf_get_arr_i32(g, "clip.vision.image_grid_pinpoints", flat, (int)(sizeof flat / sizeof flat[0]), &n);
     if (st) return vtc_wrap_error(st, "%s: clip.vision.image_grid_pinpoints", ld->path);
+    if (n < 2 || n > (int)(sizeof flat / sizeof flat[0]))
+        return vtc_set_error(n < 2 ? VTC_ERR_FORMAT : VTC_ERR_LIMIT, "%s: clip.vision.image_grid_pinpoints holds %d "
+                             "numbers (2..%d)", ld->path, n, (int)(sizeof flat / sizeof flat[0]));
     m->pinpoints = vtc_alloc((size_t)(n / 2 + 1), sizeof *m->pinpoints);
     if (!m->pinpoints) return VTC_ERR_NOMEM;
     st = vtc_anyres_pinpoints_parse(flat, n, VTC_PINPOINTS_HW, m->pinpoints, n / 2 + 1, &m->n_pinpoints);
