@@ -19,6 +19,8 @@
 //   VTC_PACK_UNPAD    the same without newline rows (HiRED's packing).
 //   VTC_PACK_SPATIAL  every kept token, no window, no newline rows, the
 //                     stitched grid in raster order (FasterVLM's packing).
+// In every mode a token without a cell (a sub-image's CLS token, which VisionZip
+// keeps) comes after the stitched grid, in the method's order, at (0, -1, -1).
 // A OneVision video (VTC_NEWLINE_END) keeps its tokens in order and ends with
 // one image_newline, never pruned (DyCoke's order).
 #include "pack.h"
@@ -160,7 +162,8 @@ static int pack_anyres(const vtc_features *f, vtc_tokens *t, int pack, const flo
         newlines = 0;
         note(t, "no image_newline rows: the tokens are not in the language model's space");
     }
-    const int all = !strcmp(t->method, "none") && t->n == f->n;
+    int all = !strcmp(t->method, "none") && t->n == f->n;
+    for (int32_t i = 0; all && i < t->n; i++) all = t->index[i] == i;
     const int shrunk = tl->out_h != tl->unpad_h || tl->out_w != tl->unpad_w;
     if (all && shrunk && pack != VTC_PACK_SPATIAL) return pack_shrunk(f, t, newlines, newline);
     if (shrunk && pack != VTC_PACK_SPATIAL)
@@ -174,6 +177,11 @@ static int pack_anyres(const vtc_features *f, vtc_tokens *t, int pack, const flo
         const int32_t tt = t->pos[3 * i], y = t->pos[3 * i + 1], x = t->pos[3 * i + 2];
         if (tt <= 0) { // the base image (a token without a grid cell stays with it)
             rows[n++] = (struct row){ .key = (int64_t)y * W + x, .src = i, .pos = { 0, y, x }, .tile = 0, .order = i };
+            continue;
+        }
+        if (y < 0 || x < 0) { // a token with no cell (a tile's CLS token): after the stitched grid
+            rows[n++] = (struct row){ .key = (int64_t)H * W + (int64_t)SH * (SW + 1), .src = i, .pos = { 0, -1, -1 },
+                                      .tile = tt, .order = i };
             continue;
         }
         const int32_t k = tt - 1, Y = (k / tl->tiles_w) * H + y, X = (k % tl->tiles_w) * W + x;
@@ -194,7 +202,7 @@ static int pack_anyres(const vtc_features *f, vtc_tokens *t, int pack, const flo
     if (newlines) { // after each stitched row that keeps a token
         int32_t m = n, last_row = -1;
         for (int32_t i = 0; i < m; i++) {
-            if (rows[i].tile == 0) continue;
+            if (rows[i].tile == 0 || rows[i].pos[2] < 0) continue;
             const int32_t y = rows[i].pos[1];
             if (y != last_row) {
                 rows[n++] = (struct row){ .key = (int64_t)H * W + ((int64_t)y * (SW + 1) + SW), .src = -1,

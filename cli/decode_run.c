@@ -158,7 +158,10 @@ int32_t cli_decode_original_positions(const vtc_tokens *t, int32_t *pos) {
         const int32_t hw = t->grid[1] * t->grid[2], nl = tl->newline == VTC_NEWLINE_ROW, row = tl->out_w + nl;
         for (int32_t i = 0; i < t->n; i++) {
             const int32_t *p = t->pos + 3 * i, tile = t->tile ? t->tile[i] : 0;
-            pos[i] = 1 + (tile == 0 ? p[1] * t->grid[2] + p[2] : hw + p[1] * row + (p[2] < 0 ? tl->out_w : p[2]));
+            if (tile >= 0 && (p[1] < 0 || p[2] < 0)) // a CLS token: its predecessor's place
+                pos[i] = i ? pos[i - 1] : 1;
+            else
+                pos[i] = 1 + (tile == 0 ? p[1] * t->grid[2] + p[2] : hw + p[1] * row + (p[2] < 0 ? tl->out_w : p[2]));
         }
         return 1 + t->n_input;
     }
