@@ -320,9 +320,70 @@ static void test_encode_prune_project(void **state) {
     vtc_model_free(m);
 }
 
+// The layout of kept anyres tokens (api/pack.c), on LLaVA-NeXT features of a
+// 600x400 image (1 + 2x2 tiles of 24x24, window 32x48 from row 8): base tokens
+// first, stitched rows in raster order inside the window, a newline after each
+// row that keeps a token, cell-less CLS tokens of the sub-images after the grid.
+static void test_anyres_packing(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_load("tests/fixtures/models/llava-next", vtc_model_params_default());
+    assert_non_null(m);
+    vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+    vtc_image *img = vtc_image_load("tests/fixtures/ref_images/wide600x400.jpg", NULL);
+    vtc_features *f = NULL;
+    assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+    assert_int_equal(f->T, 5);
+    assert_int_equal(f->tiling.unpad_y0, 8);
+    assert_int_equal(f->tiling.unpad_h, 32);
+    const char *methods[] = { "none", "cls", "visionzip", "random", "tome" };
+    for (int k = 0; k < 5; k++)
+        for (int pack = VTC_PACK_NATIVE; pack <= VTC_PACK_SPATIAL; pack++) {
+            struct vtc_prune_params p = vtc_prune_params_default();
+            p.method = methods[k];
+            if (k) p.n_keep = 300;
+            p.pack = pack;
+            vtc_tokens *t = NULL;
+            assert_int_equal(vtc_prune(ctx, f, p, &t), 0);
+            assert_non_null(t->tile);
+            int phase = 0, last_y = -1, last_x = -1, newlines = 0, rows_with_tokens = 0, row_open = 0;
+            for (int32_t i = 0; i < t->n; i++) {
+                const int32_t tile = t->tile[i], y = t->pos[3 * i + 1], x = t->pos[3 * i + 2];
+                if (tile == 0 && y >= 0) { // base: first, raster order
+                    assert_int_equal(phase, 0);
+                    assert_true(y * 24 + x > last_y * 24 + last_x);
+                    last_y = y, last_x = x;
+                } else if (tile == -1) { // a newline ends the row just seen
+                    assert_int_equal(pack, VTC_PACK_NATIVE);
+                    assert_int_equal(phase, 1);
+                    assert_true(row_open && y == last_y);
+                    assert_int_equal(t->index[i], -1);
+                    newlines++, row_open = 0;
+                } else if (y >= 0) { // stitched: raster order, inside the window unless spatial
+                    if (phase == 0) phase = 1, last_y = -1, last_x = -1;
+                    assert_int_equal(phase, 1);
+                    assert_true(y > last_y || (y == last_y && x > last_x));
+                    if (pack != VTC_PACK_SPATIAL) assert_true(y < 32 && x < 48);
+                    if (y != last_y) rows_with_tokens++;
+                    last_y = y, last_x = x, row_open = 1;
+                } else if (tile > 0) { // a sub-image's CLS token: after the grid
+                    phase = 2;
+                }
+            }
+            if (pack == VTC_PACK_NATIVE) assert_int_equal(newlines, rows_with_tokens);
+            if (k == 0 && pack == VTC_PACK_NATIVE) assert_int_equal(t->n, 2144);
+            if (k == 0 && pack == VTC_PACK_SPATIAL) assert_int_equal(t->n, 5 * 576);
+            vtc_tokens_free(t);
+        }
+    vtc_features_free(f);
+    vtc_image_free(img);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_version), cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_anyres_packing),
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
         cmocka_unit_test(test_token_file_metadata),
