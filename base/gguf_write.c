@@ -59,7 +59,7 @@ static int put(vtc_gguf_writer *w, const void *p, size_t n) {
         w->kv = grown;
         w->kv_cap = cap;
     }
-    memcpy(w->kv + w->kv_len, p, n);
+    if (n) memcpy(w->kv + w->kv_len, p, n); // an empty array passes no data
     w->kv_len += n;
     return 0;
 }
