@@ -8,6 +8,7 @@
 // timestamps, and broken inputs fail with a reason, without a crash or a hang;
 // the frame index is settled at open and holds the frames that decode (AVI drop
 // chunks and an MP4 cut mid-file), and the sampling rules hold as pure functions.
+// A video as a frame source gives those frames one at a time.
 // Many more files against the CLI: tests/cli_video_corpus.sh.
 // The CLI comparisons skip when no `ffmpeg` is on PATH (CI installs it).
 // Clips: tests/fixtures/video/, made by tools/gen_video_fixtures.sh.
@@ -24,6 +25,7 @@
 #include <libavutil/log.h>
 
 #include "video/sample.h"
+#include "video/source.h"
 #include "video/video.h"
 #include "vtc.h"
 
@@ -749,6 +751,52 @@ static void test_features_match_cli_pngs(void **state) {
     vtc_media_free(m);
 }
 
+// A video's sampled frames as a source (video/source.h): the frames, indices and
+// timestamps vtc_media_load gives, one at a time, 0 after the last; a frame
+// sampled twice (more samples than frames) comes twice; the memory it says it holds
+// covers the decoder's frames and the RGB frame.
+static void test_source(void **state) {
+    (void)state;
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    const char *files[] = { "samples/vtest.mp4", DIR "cam40.mp4", DIR "rot90.mp4", DIR "drops.avi" };
+    const int32_t counts[] = { 6, 50, 5, 7 };
+    for (size_t c = 0; c < sizeof files / sizeof files[0]; c++) {
+        sp.n_frames = counts[c];
+        vtc_media *m = vtc_media_load(files[c], sp, NULL);
+        assert_non_null(m);
+        vtc_video_source *s = NULL;
+        assert_int_equal(vtc_video_source_open(files[c], sp, NULL, 1, &s), 0);
+        int32_t n = 0;
+        const int64_t *idx = vtc_video_source_indices(s, &n);
+        assert_int_equal(n, m->n_frames);
+        struct vtc_video_info info;
+        vtc_video_source_info(s, &info);
+        assert_true(vtc_video_source_bytes(s) >= 17 * (uint64_t)info.width * info.height * 3 / 2);
+        for (int32_t i = 0; i < n; i++) {
+            const vtc_image *img = NULL;
+            double ts = -1;
+            int64_t k = -1;
+            assert_int_equal(vtc_video_source_next(s, &img, &ts, &k), 1);
+            assert_int_equal(k, m->frame_index[i]);
+            assert_int_equal(idx[i], k);
+            assert_true(ts == m->timestamps[i]);
+            assert_int_equal(img->width, m->frames[i]->width);
+            assert_int_equal(img->height, m->frames[i]->height);
+            assert_memory_equal(img->rgb, m->frames[i]->rgb, (size_t)img->width * img->height * 3);
+        }
+        const vtc_image *img = NULL;
+        assert_int_equal(vtc_video_source_next(s, &img, NULL, NULL), 0);
+        assert_null(img);
+        assert_int_equal(vtc_video_source_next(s, &img, NULL, NULL), 0);
+        assert_int_equal(vtc_video_source_failed(s), 0);
+        vtc_video_source_close(s);
+        vtc_media_free(m);
+    }
+    vtc_video_source *s = NULL;
+    assert_int_equal(vtc_video_source_open(DIR "trunc.mp4", sp, NULL, 1, &s), VTC_ERR_FORMAT);
+    assert_null(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info),          cmocka_unit_test(test_sampling),
@@ -759,7 +807,7 @@ int main(void) {
         cmocka_unit_test(test_bad_inputs),    cmocka_unit_test(test_damaged_memory),
         cmocka_unit_test(test_limits),        cmocka_unit_test(test_probe),
         cmocka_unit_test(test_quiet),         cmocka_unit_test(test_media_load),
-        cmocka_unit_test(test_features_match_cli_pngs),
+        cmocka_unit_test(test_features_match_cli_pngs), cmocka_unit_test(test_source),
     };
     return cmocka_run_group_tests_name("video", tests, NULL, NULL);
 }

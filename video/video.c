@@ -904,6 +904,17 @@ void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info) {
 
 int64_t vtc_video_decoded_count(const vtc_video *v) { return v->decoded; }
 
+uint64_t vtc_video_memory(const vtc_video *v) {
+    const uint64_t w = (uint64_t)v->w, h = (uint64_t)v->h;
+    int frame = v->dec ? av_image_get_buffer_size(v->dec->pix_fmt, v->w, v->h, 32) : -1;
+    const uint64_t decoded = frame > 0 ? (uint64_t)frame : w * h * 3;
+    const uint64_t n_decoded = 16 + (uint64_t)(v->dec && v->dec->has_b_frames > 0 ? v->dec->has_b_frames : 0) +
+                               (uint64_t)(v->dec && v->dec->thread_count > 1 ? v->dec->thread_count : 1) + 1;
+    const uint64_t rgb = w * h * 3 * (v->rotation ? 2 : 1);
+    const uint64_t index = (uint64_t)v->table_n * sizeof *v->table + (v->times ? (uint64_t)v->n_frames * sizeof *v->times : 0);
+    return n_decoded * decoded + rgb + index;
+}
+
 // ---------------------------------------------------------------- sampling
 
 int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n) {

@@ -81,4 +81,11 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
 // Frames the decoder has output since open (to check that seeking skips work).
 int64_t vtc_video_decoded_count(const vtc_video *v);
 
+// The memory reading frames holds, for max_memory (docs/library.md#memory): the
+// frame index, the RGB frame a read returns (and its rotated copy), and the
+// decoder's frames, counted as one decoded frame in the stream's pixel format for
+// each of 16 references, the decoder's delay and each decoding thread, and the
+// frame being converted (FFmpeg does not report its own use).
+uint64_t vtc_video_memory(const vtc_video *v);
+
 #endif
