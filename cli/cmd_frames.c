@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "video/source.h"
 
 static void usage(void) {
     fputs("usage: vtc frames INPUT [--frames N | --fps F] [--out DIR] [--max-frames N] [--max-pixels N]\n"
@@ -82,20 +83,34 @@ int cmd_frames(int argc, char **argv) {
     if (have_fps) sp.n_frames = 0;
     if (out && mkdir(out, 0777) != 0 && errno != EEXIST) return cli_runtime_error("--out: %s: %s", out, strerror(errno));
 
-    vtc_media *m = vtc_media_load(input, sp, &limits);
-    if (!m) return cli_status_error(vtc_last_status(), "reading input");
+    // a video's frames one at a time (as encode and compress read them), an image's one
+    struct cli_input in;
+    int st = cli_input_open(input, sp, &limits, 1, &in);
+    if (st) return cli_status_error(st, "reading input");
     int rc = CLI_OK;
-    for (int32_t i = 0; i < m->n_frames && rc == CLI_OK; i++) {
+    for (int32_t i = 0; rc == CLI_OK; i++) {
+        const vtc_image *img = NULL;
+        double ts = 0;
+        int64_t k = 0;
+        if (in.video) {
+            int got = vtc_video_source_next(in.video, &img, &ts, &k);
+            if (got < 0) rc = cli_status_error(got, "reading input");
+            if (got <= 0) break;
+        } else if (i == 0) {
+            img = in.image->frames[0];
+        } else {
+            break;
+        }
         char path[4096] = "-";
         if (out) {
-            if (snprintf(path, sizeof path, "%s/frame-%06d.ppm", out, m->frame_index[i]) >= (int)sizeof path) {
+            if (snprintf(path, sizeof path, "%s/frame-%06lld.ppm", out, (long long)k) >= (int)sizeof path) {
                 rc = cli_runtime_error("--out: %s: path too long", out);
                 break;
             }
-            if (write_ppm(path, m->frames[i])) rc = cli_runtime_error("writing %s: %s", path, strerror(errno));
+            if (write_ppm(path, img)) rc = cli_runtime_error("writing %s: %s", path, strerror(errno));
         }
-        if (rc == CLI_OK) printf("%d\t%.6f\t%s\n", m->frame_index[i], m->timestamps[i], path);
+        if (rc == CLI_OK) printf("%lld\t%.6f\t%s\n", (long long)k, ts, path);
     }
-    vtc_media_free(m);
+    cli_input_close(&in);
     return rc;
 }

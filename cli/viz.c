@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "base/common.h"
 #include "base/mapfile.h"
 
@@ -79,7 +80,7 @@ static void outline(uint8_t *img, int stride_px, int x0, int y0, int w, int h, c
                 memcpy(img + ((size_t)y * stride_px + x) * 3, c, 3);
 }
 
-int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
+int viz_write(const char *path, const vtc_model *model, struct cli_input *in, const vtc_features *f,
               const vtc_tokens *tok, int aspect) {
     struct vtc_model_info mi;
     vtc_model_get_info(model, &mi);
@@ -108,8 +109,14 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
     const uint8_t KEPT[3] = { 255, 210, 0 }, MERGED[3] = { 0, 220, 255 };
     for (int t = 0; t < T && !st; t++) {
         int32_t n_tiles = 0;
-        st = tiled ? vtc_preprocess_tile(model, media->frames[0], t, &n_tiles, pix)
-                   : vtc_preprocess(model, media->frames[t], aspect, pix);
+        if (tiled) {
+            st = vtc_preprocess_tile(model, in->image->frames[0], t, &n_tiles, pix);
+        } else { // a video's frame is decoded again (the encode kept none)
+            vtc_image *img = NULL;
+            st = cli_input_frame(in, t, &img);
+            if (!st) st = vtc_preprocess(model, img, aspect, pix);
+            vtc_image_free(img);
+        }
         if (st) break;
         int ox = (t % cols) * (S + GAP), oy = (t / cols) * (S + GAP);
         for (int y = 0; y < S; y++)
