@@ -8,10 +8,11 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "base/common.h"
 #include "video/source.h"
 
 static void usage(void) {
-    fputs("usage: vtc frames INPUT [--frames N | --fps F] [--out DIR] [--max-frames N] [--max-pixels N]\n"
+    fputs("usage: vtc frames INPUT [--frames N | --fps F] [--out DIR] [--threads N] [--max-frames N] [--max-pixels N]\n"
           "\n"
           "Lists the frames vtc samples from INPUT (a video or an image), one line each:\n"
           "  INDEX <tab> TIMESTAMP <tab> FILE\n"
@@ -24,6 +25,7 @@ static void usage(void) {
           "  --frames N     N frames at floor(linspace(0, total-1, N)) (default 8)\n"
           "  --fps F        one frame per 1/F seconds of video time instead\n"
           "  --out DIR      write the frames there (created if missing)\n"
+          "  --threads N    decoding threads (default: all CPUs; the frames are the same bytes)\n"
           "  --max-frames N, --max-pixels N   input limits (default 4096, 67108864)\n",
           stdout);
 }
@@ -43,7 +45,7 @@ int cmd_frames(int argc, char **argv) {
     const char *input = NULL, *out = NULL;
     struct vtc_sample_params sp = vtc_sample_params_default();
     struct vtc_limits limits = vtc_limits_default();
-    int have_frames = 0, have_fps = 0;
+    int have_frames = 0, have_fps = 0, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         long long n;
@@ -52,7 +54,7 @@ int cmd_frames(int argc, char **argv) {
             return CLI_OK;
         }
         int takes = !strcmp(a, "--frames") || !strcmp(a, "--fps") || !strcmp(a, "--out") ||
-                    !strcmp(a, "--max-frames") || !strcmp(a, "--max-pixels");
+                    !strcmp(a, "--max-frames") || !strcmp(a, "--max-pixels") || !strcmp(a, "--threads");
         if (takes && !val) return cli_usage_error("frames: %s needs a value", a);
         if (!strcmp(a, "--frames")) {
             if (cli_parse_int(val, 1, 100000, &n)) return cli_usage_error("--frames: '%s' is not a frame count (1..100000)", val);
@@ -66,6 +68,9 @@ int cmd_frames(int argc, char **argv) {
         } else if (!strcmp(a, "--max-frames")) {
             if (cli_parse_int(val, 1, INT32_MAX, &n)) return cli_usage_error("--max-frames: '%s' is not a positive integer", val);
             limits.max_frames = (int32_t)n;
+        } else if (!strcmp(a, "--threads")) {
+            if (cli_parse_int(val, 1, 1024, &n)) return cli_usage_error("--threads: '%s' is not a thread count (1..1024)", val);
+            threads = (int)n;
         } else if (!strcmp(a, "--max-pixels")) {
             if (cli_parse_int(val, 1, (long long)1 << 50, &n)) return cli_usage_error("--max-pixels: '%s' is not a positive integer", val);
             limits.max_pixels = (uint64_t)n;
@@ -85,7 +90,7 @@ int cmd_frames(int argc, char **argv) {
 
     // a video's frames one at a time (as encode and compress read them), an image's one
     struct cli_input in;
-    int st = cli_input_open(input, sp, &limits, 1, &in);
+    int st = cli_input_open(input, sp, &limits, threads ? threads : vtc_cpu_count(), &in);
     if (st) return cli_status_error(st, "reading input");
     int rc = CLI_OK;
     for (int32_t i = 0; rc == CLI_OK; i++) {

@@ -26,10 +26,11 @@ int vtc_video_source_open(const char *path, struct vtc_sample_params sample, con
     double t0 = vtc_now_ms();
     vtc_video_source *s = vtc_zalloc(1, sizeof *s);
     if (!s) return VTC_ERR_NOMEM;
-    int st = vtc_video_open(path, limits, &s->v);
+    int st = vtc_video_open(path, limits, n_threads, &s->v);
     if (!st) st = vtc_video_sample(s->v, sample.n_frames, sample.fps, &s->idx, &s->n);
     if (!st && s->n > 0 && s->idx[s->n - 1] > INT32_MAX)
         st = vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
+    if (!st) st = vtc_video_plan(s->v, s->idx, s->n); // the decoder may skip what no sampled frame needs
     if (st) {
         vtc_video_source_close(s);
         return st;

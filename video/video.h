@@ -52,12 +52,15 @@ int vtc_video_probe(const char *path);
 // Opens a video file (anything FFmpeg demuxes), decodes its first frame (so a
 // file without a decodable frame fails here) and settles the frame index: from
 // the container, by one pass over the packets, or by decoding every frame where
-// the packets' timestamps cannot tell the frames apart (video.c). *out: caller
-// closes with vtc_video_close.
-int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video **out);
+// the packets' timestamps cannot tell the frames apart (video.c). The decoder
+// runs n_threads threads (frame and slice threading; <= 1: one, at most 16);
+// the frames are the same bytes whatever the count. *out: caller closes with
+// vtc_video_close.
+int vtc_video_open(const char *path, const struct vtc_limits *limits, int n_threads, vtc_video **out);
 // The same over a memory buffer, which must outlive the handle (for fuzzing and hosts
 // that hold the bytes).
-int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, vtc_video **out);
+int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, int n_threads,
+                          vtc_video **out);
 void vtc_video_close(vtc_video *v);
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 
@@ -77,6 +80,15 @@ int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indic
 // not decode (a damaged file) is VTC_ERR_FORMAT, never another frame. Peak memory
 // is one decoded frame plus the decoder's.
 int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *timestamp);
+
+// The frames that will be read (indices, ascending; repeats allowed), n of them;
+// n = 0 clears it. With a plan the decoder may leave undecoded the frames no
+// planned frame needs: for H.264, whose non-reference pictures nothing refers
+// to, the packets of frames outside the plan are decoded with skip_frame
+// NONREF. Reads follow the plan; a read outside it clears it first (and starts
+// decoding afresh, since a frame already skipped cannot come back).
+// VTC_ERR_ARG for an index out of range, VTC_ERR_NOMEM.
+int vtc_video_plan(vtc_video *v, const int64_t *indices, int32_t n);
 
 // Frames the decoder has output since open (to check that seeking skips work).
 int64_t vtc_video_decoded_count(const vtc_video *v);
