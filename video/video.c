@@ -893,7 +893,9 @@ static vtc_video *video_new(const char *name, const struct vtc_limits *limits, i
     if (!v) return NULL;
     snprintf(v->name, sizeof v->name, "%s", name);
     v->limits = limits ? *limits : vtc_limits_default();
-    v->threads = n_threads < 1 ? 1 : n_threads > MAX_THREADS ? MAX_THREADS : n_threads;
+    // FFmpeg's own rule for frame threading: one thread more than the cores, so
+    // that a thread waiting on a reference does not leave a core idle
+    v->threads = n_threads <= 1 ? 1 : n_threads + 1 > MAX_THREADS ? MAX_THREADS : n_threads + 1;
     v->first_pts = AV_NOPTS_VALUE;
     v->locate = LOCATE_COUNT; // frame 0 is counted while the index is being settled
     v->n_frames = INT64_MAX;

@@ -52,10 +52,10 @@ int vtc_video_probe(const char *path);
 // Opens a video file (anything FFmpeg demuxes), decodes its first frame (so a
 // file without a decodable frame fails here) and settles the frame index: from
 // the container, by one pass over the packets, or by decoding every frame where
-// the packets' timestamps cannot tell the frames apart (video.c). The decoder
-// runs n_threads threads (frame and slice threading; <= 1: one, at most 16);
-// the frames are the same bytes whatever the count. *out: caller closes with
-// vtc_video_close.
+// the packets' timestamps cannot tell the frames apart (video.c). With n_threads
+// > 1 the decoder runs n_threads + 1 threads (frame and slice threading; FFmpeg's
+// own rule for its automatic count; at most 16), else one; the frames are the
+// same bytes whatever the count. *out: caller closes with vtc_video_close.
 int vtc_video_open(const char *path, const struct vtc_limits *limits, int n_threads, vtc_video **out);
 // The same over a memory buffer, which must outlive the handle (for fuzzing and hosts
 // that hold the bytes).
