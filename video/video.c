@@ -173,6 +173,7 @@ struct vtc_video {
     int64_t *plan_pts; // their pts, ascending
     int32_t plan_n;
     int skip_nonref;   // the plan is set and the codec's non-reference frames are safe to skip
+    int drained;       // the decoder was drained after a planned frame: the next read seeks
     atomic_int decode_errors; // errors the decoder logged (any thread): the stream is damaged
 };
 
@@ -377,16 +378,43 @@ static double frame_time_fn(const void *ctx, int64_t k) { return frame_time(ctx,
 
 // ---------------------------------------------------------------- decoding
 
-// Whether pts is a planned frame's (a packet without pts may be one).
-static int planned(const vtc_video *v, int64_t pts) {
-    if (pts == AV_NOPTS_VALUE) return 1;
+// Where pts is in the plan: its position, or -1 (a packet without pts may be any: -2).
+static int32_t plan_position(const vtc_video *v, int64_t pts) {
+    if (pts == AV_NOPTS_VALUE) return -2;
     int32_t lo = 0, hi = v->plan_n;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo) / 2;
         if (v->plan_pts[mid] < pts) lo = mid + 1;
         else hi = mid;
     }
-    return lo < v->plan_n && v->plan_pts[lo] == pts;
+    return lo < v->plan_n && v->plan_pts[lo] == pts ? lo : -1;
+}
+
+static int planned(const vtc_video *v, int64_t pts) { return plan_position(v, pts) != -1; }
+
+// The decode timestamp of the last keyframe at or before pts (TABLE: the index
+// pass's keyframes, their pts; else the demuxer's index, its dts), or INT64_MIN
+// when neither knows.
+static int64_t keyframe_before(const vtc_video *v, int64_t pts) {
+    if (v->locate == LOCATE_TABLE && v->n_keys > 0) {
+        int64_t lo = 0, hi = v->n_keys; // first key > pts
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (v->keys[mid] <= pts) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo > 0 ? v->keys[lo - 1] : INT64_MIN;
+    }
+    AVStream *st = v->in.fmt->streams[v->stream];
+    const AVIndexEntry *e = avformat_index_get_entry_from_timestamp(st, pts, AVSEEK_FLAG_BACKWARD);
+    return e ? e->timestamp : INT64_MIN;
+}
+
+// After the packet of planned frame `at` (its pts), the decoder holds all that
+// frame needs, and the next planned frame (if any) lies beyond a keyframe that
+// comes after this packet: what else it would decode before that seek is wasted.
+static int drain_after(const vtc_video *v, int32_t at, int64_t pts) {
+    return at + 1 >= v->plan_n || keyframe_before(v, v->plan_pts[at + 1]) > pts;
 }
 
 // Decodes the next frame into v->frame and its pts into v->frame_pts, without
@@ -419,11 +447,17 @@ static int decode_raw(vtc_video *v) {
         if (v->pkt->stream_index == v->stream) {
             video_packets++;
             // a packet of no planned frame: its picture may go undecoded if nothing refers to it
-            v->dec->skip_frame = v->skip_nonref && !planned(v, v->pkt->pts) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+            const int32_t at = v->skip_nonref ? plan_position(v, v->pkt->pts) : -2;
+            v->dec->skip_frame = at == -1 ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
             err = avcodec_send_packet(v->dec, v->pkt);
             if (err == AVERROR(ENOMEM)) {
                 av_packet_unref(v->pkt);
                 return av_fail(v, err, "decoding failed");
+            }
+            if (at >= 0 && drain_after(v, at, v->pkt->pts)) { // out with what it holds; the next read seeks
+                v->eof_sent = 1;
+                v->drained = 1;
+                avcodec_send_packet(v->dec, NULL);
             }
         }
         av_packet_unref(v->pkt);
@@ -536,6 +570,7 @@ static int start_decoding(vtc_video *v) {
     if (!v->frame) v->frame = av_frame_alloc();
     if (!v->pkt || !v->frame) return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
     v->eof_sent = 0;
+    v->drained = 0;
     v->next_index = 0;
     int got = next_frame(v);
     if (got < 0) return got;
@@ -1055,6 +1090,7 @@ static int seek_to(vtc_video *v, int64_t k, int64_t limit) {
         if (av_seek_frame(v->in.fmt, v->stream, ts, AVSEEK_FLAG_BACKWARD) < 0) break;
         avcodec_flush_buffers(v->dec);
         v->eof_sent = 0;
+        v->drained = 0;
         v->next_index = -1;
         v->seeked = 1;
         v->gap = 0;
@@ -1082,16 +1118,8 @@ static int worth_seeking(vtc_video *v, int64_t k) {
     if (k <= cur + 1) return 0;
     // The index pass's keyframes: seek when the last keyframe at or before the
     // target comes after the frame decoded last, else decode forward to it.
-    if (v->locate == LOCATE_TABLE && v->n_keys > 0 && v->have_frame) {
-        const int64_t target = target_pts(v, k);
-        int64_t lo = 0, hi = v->n_keys; // first key > target
-        while (lo < hi) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (v->keys[mid] <= target) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo > 0 && v->keys[lo - 1] > v->frame_pts;
-    }
+    if (v->locate == LOCATE_TABLE && v->n_keys > 0 && v->have_frame)
+        return keyframe_before(v, target_pts(v, k)) > v->frame_pts;
     // The demuxer's index: a keyframe between here and the target says yes. A
     // complete index (MP4, AVI: an entry per frame) also says no; others (Matroska
     // cues, entries added while reading) may miss keyframes, so the gap decides.
@@ -1135,7 +1163,7 @@ static int read_frame(vtc_video *v, int64_t k) {
     if (v->have_frame && v->frame_index == k) return VTC_OK;
     int64_t limit = INT64_MAX;
     for (int attempt = 0;; attempt++) {
-        const int behind = v->next_index < 0 || (v->have_frame ? k < v->frame_index : k < v->next_index);
+        const int behind = v->next_index < 0 || v->drained || (v->have_frame ? k < v->frame_index : k < v->next_index);
         int st = VTC_OK;
         if (v->locate == LOCATE_COUNT || v->seek_broken) {
             if (behind) st = rewind_start(v);
