@@ -85,7 +85,8 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
 // n = 0 clears it. With a plan the decoder may leave undecoded the frames no
 // planned frame needs: for H.264, whose non-reference pictures nothing refers
 // to, the packets of frames outside the plan are decoded with skip_frame
-// NONREF. Reads follow the plan; a read outside it clears it first (and starts
+// NONREF, and the decoder is drained once the last planned frame before a seek
+// is in. Reads follow the plan; a read outside it clears it first (and starts
 // decoding afresh, since a frame already skipped cannot come back).
 // VTC_ERR_ARG for an index out of range, VTC_ERR_NOMEM.
 int vtc_video_plan(vtc_video *v, const int64_t *indices, int32_t n);
