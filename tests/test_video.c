@@ -616,6 +616,16 @@ static void test_bad_inputs(void **state) {
     assert_null(img);
     assert_int_equal(vtc_video_read(v, -1, &img, NULL), VTC_ERR_ARG);
     vtc_video_close(v);
+    // found by fuzz_video (kept as it found it): an AVI none of whose packets is
+    // flagged a keyframe, so the index pass has no keyframes; its frames read, planned
+    v = open_ok(DIR "fuzz_nokeys.avi");
+    int64_t *idx = NULL;
+    int32_t n = 0;
+    assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_plan(v, idx, n), 0);
+    for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, DIR "fuzz_nokeys.avi", idx[i], NULL));
+    free(idx);
+    vtc_video_close(v);
     // through vtc_media_load too
     struct vtc_sample_params sp = vtc_sample_params_default();
     const char *bad[] = { DIR "audio.wav", DIR "trunc.mp4", DIR "empty.avi", DIR "garbage.avi" };

@@ -775,7 +775,7 @@ static int index_pass(vtc_video *v) {
         return st ? st : VTC_ERR_UNSUPPORTED;
     }
     // the keyframes from frame 0 on, ascending: where a seek can start (worth_seeking)
-    qsort(p.keys.ts, (size_t)p.keys.n, sizeof *p.keys.ts, cmp_i64);
+    if (p.keys.n > 1) qsort(p.keys.ts, (size_t)p.keys.n, sizeof *p.keys.ts, cmp_i64);
     int64_t n_keys = 0;
     for (int64_t i = 0; i < p.keys.n; i++)
         if (p.keys.ts[i] >= v->first_pts && (n_keys == 0 || p.keys.ts[n_keys - 1] != p.keys.ts[i]))
