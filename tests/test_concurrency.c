@@ -6,10 +6,11 @@
 // video streamed from its file (decoding threads, the decode thread's queue).
 //
 // Runs in `make test` like every tests/test_*.c, and under ThreadSanitizer (the
-// point of this test) with `make tsan`, as CI does. It needs no
-// suppressions: OpenBLAS, libpng and libjpeg are not instrumented, so TSan sees
-// only their intercepted calls (memset, malloc) on vtc's own buffers, where a
-// report is a real race. It found one: two threads sharing an attention scores
+// point of this test) with `make tsan`, as CI does. OpenBLAS, libpng and
+// libjpeg are not instrumented, so TSan sees only their intercepted calls
+// (memset, malloc) on vtc's own buffers, where a report is a real race. FFmpeg's
+// decoding threads hand frames over with atomics in uninstrumented code, so its
+// own intercepted calls are suppressed (tools/tsan.supp); vtc's accesses are not. It found one: two threads sharing an attention scores
 // buffer when the thread count does not divide the heads (vision/vit.c).
 #include <pthread.h>
 #include <setjmp.h>
