@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
         mine[i] = fnv(img->rgb, bytes);
     }
     const double ms_inproc = vtc_now_ms() - t0;
-    const int64_t decoded = vtc_video_decoded_count(vtc_video_source_video(s));
+    const int64_t decoded = vtc_video_source_decoded(s);
     vtc_video_source_close(s);
     printf("bench/video: %s (%s %dx%d, %lld frames, %.3g fps, %.1f s); %d frames sampled; %d threads; best of %d\n",
            clip, info.codec, info.width, info.height, (long long)info.n_frames, info.fps, info.duration, n, T, reps);

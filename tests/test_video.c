@@ -841,18 +841,22 @@ static void test_features_match_cli_pngs(void **state) {
 // A video's sampled frames as a source (video/source.h): the frames, indices and
 // timestamps vtc_media_load gives, one at a time, 0 after the last; a frame
 // sampled twice (more samples than frames) comes twice; the memory it says it holds
-// covers the decoder's frames and the RGB frame.
+// covers the decoder's frames and the RGB frame. On one thread and on three
+// (sparse samples: workers reading runs between keyframes side by side).
 static void test_source(void **state) {
     (void)state;
     struct vtc_sample_params sp = vtc_sample_params_default();
-    const char *files[] = { "samples/vtest.mp4", DIR "cam40.mp4", DIR "rot90.mp4", DIR "drops.avi" };
-    const int32_t counts[] = { 6, 50, 5, 7 };
-    for (size_t c = 0; c < sizeof files / sizeof files[0]; c++) {
-        sp.n_frames = counts[c];
-        vtc_media *m = vtc_media_load(files[c], sp, NULL);
+    const char *files[] = { "samples/vtest.mp4", DIR "cam40.mp4", DIR "rot90.mp4", DIR "drops.avi",
+                            DIR "cam40.mp4", DIR "vfr.mkv", DIR "cam20.ts" };
+    const int32_t counts[] = { 6, 50, 5, 7, 4, 4, 3 };
+    for (size_t c = 0; c < 2 * sizeof files / sizeof files[0]; c++) {
+        const size_t f = c % (sizeof files / sizeof files[0]);
+        const int threads = c < sizeof files / sizeof files[0] ? 1 : 3;
+        sp.n_frames = counts[f];
+        vtc_media *m = vtc_media_load(files[f], sp, NULL);
         assert_non_null(m);
         vtc_video_source *s = NULL;
-        assert_int_equal(vtc_video_source_open(files[c], sp, NULL, 1, &s), 0);
+        assert_int_equal(vtc_video_source_open(files[f], sp, NULL, threads, &s), 0);
         int32_t n = 0;
         const int64_t *idx = vtc_video_source_indices(s, &n);
         assert_int_equal(n, m->n_frames);
@@ -876,6 +880,7 @@ static void test_source(void **state) {
         assert_null(img);
         assert_int_equal(vtc_video_source_next(s, &img, NULL, NULL), 0);
         assert_int_equal(vtc_video_source_failed(s), 0);
+        assert_true(vtc_video_source_decoded(s) >= n);
         vtc_video_source_close(s);
         vtc_media_free(m);
     }

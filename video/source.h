@@ -3,7 +3,9 @@
 // vtc_encode_file and the CLI stream from (vtc.h's struct vtc_frame_source):
 // each frame is converted to RGB as it is asked for and released at the next,
 // so a source holds one RGB frame and the decoder's state, however many frames
-// are sampled.
+// are sampled. With threads and sparse samples (a few frames between keyframes)
+// workers read runs of frames between keyframes side by side, each on a handle
+// of its own, holding two frames at most (source.c).
 //
 // Thread-safety: a source belongs to one thread at a time (its frame source may
 // be called from a thread other than the one that opened it, one call at a time).
@@ -35,10 +37,13 @@ int vtc_video_source_next(vtc_video_source *s, const vtc_image **frame, double *
 struct vtc_frame_source vtc_video_source_frames(vtc_video_source *s);
 
 // The memory decoding holds while frames are read, counted against max_memory
-// (docs/library.md#memory): the RGB frame handed out, and the decoder's frames
-// (a decoded frame in the stream's pixel format for each of 16 references, the
-// decoder's delay and each decoding thread; FFmpeg does not report its own).
+// (docs/library.md#memory): vtc_video_memory of the video (the frame index, the
+// RGB frame handed out, the decoder's frames), and with n_threads > 1 as much
+// again for each of n_threads workers plus the frame each holds for the taking.
 uint64_t vtc_video_source_bytes(const vtc_video_source *s);
+// Frames the decoders output so far (the video's and the workers'); stops the
+// workers: call it after the last frame.
+int64_t vtc_video_source_decoded(vtc_video_source *s);
 
 // The sampled frames' indices (ascending; repeated when more frames are sampled
 // than there are), *n of them. Owned by s.

@@ -977,6 +977,55 @@ int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits
     return quiet_end(VTC_OK);
 }
 
+// A copy of n elements of size bytes (NULL for none).
+static int copy_array(void *dst, const void *src, int64_t n, size_t size) {
+    void **d = dst;
+    *d = NULL;
+    if (!src || n <= 0) return VTC_OK;
+    *d = vtc_alloc((size_t)n, size);
+    if (!*d) return VTC_ERR_NOMEM;
+    memcpy(*d, src, (size_t)n * size);
+    return VTC_OK;
+}
+
+int vtc_video_open_again(const vtc_video *src, int n_threads, vtc_video **out) {
+    *out = NULL;
+    quiet_begin();
+    vtc_video *v = video_new(src->name, &src->limits, n_threads);
+    if (!v) return quiet_end(VTC_ERR_NOMEM);
+    v->data = src->data;
+    v->size = src->size;
+    int st = src->path && !(v->path = vtc_strdup(src->path)) ? VTC_ERR_NOMEM : VTC_OK, err;
+    if (!st) st = input_open(v, &v->in, &err);
+    if (!st) st = start_decoding(v);
+    if (!st && (v->stream != src->stream || v->frame_pts != src->first_pts)) // not the stream it was: refuse
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: the input changed while reading", v->name);
+    if (!st) { // the settled frame index, as src has it
+        v->fps = src->fps, v->first_pts = src->first_pts, v->rotation = src->rotation, v->duration = src->duration;
+        v->seek_gap = src->seek_gap, v->locate = src->locate, v->count_source = src->count_source;
+        v->n_frames = src->n_frames, v->step = src->step, v->vfr = src->vfr;
+        v->table_n = src->table_n, v->n_keys = src->n_keys;
+        st = copy_array(&v->table, src->table, src->table_n, sizeof *v->table);
+        if (!st) st = copy_array(&v->keys, src->keys, src->n_keys, sizeof *v->keys);
+        if (!st) st = copy_array(&v->times, src->times, src->times ? src->n_frames : 0, sizeof *v->times);
+        if (!st && atomic_load(&((vtc_video *)src)->decode_errors) > 0) { // damaged: read plainly (see Damage)
+            atomic_store(&v->decode_errors, 1);
+            if (v->threads > 1) st = decode_plainly(v);
+        }
+    }
+    if (st) {
+        vtc_video_close(v);
+        return quiet_end(st);
+    }
+    *out = v;
+    return quiet_end(VTC_OK);
+}
+
+int vtc_video_independent(const vtc_video *v, int64_t a, int64_t b) {
+    if (v->locate == LOCATE_COUNT || b <= a || a < 0 || b >= v->n_frames) return 0;
+    return keyframe_before(v, target_pts(v, b)) > target_pts(v, a);
+}
+
 int vtc_video_probe(const char *path) {
     if (!path) return vtc_set_error(VTC_ERR_ARG, "vtc_video_probe: path is NULL");
     quiet_begin();

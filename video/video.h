@@ -62,6 +62,15 @@ int vtc_video_open(const char *path, const struct vtc_limits *limits, int n_thre
 int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, int n_threads,
                           vtc_video **out);
 void vtc_video_close(vtc_video *v);
+// A second handle on v's input, with v's frame index (no index pass again) and
+// a decoder of its own on n_threads threads: for reading other frames at the
+// same time on another thread. v must have been opened, and may be used (from
+// its own thread) meanwhile. *out: caller closes with vtc_video_close.
+int vtc_video_open_again(const vtc_video *v, int n_threads, vtc_video **out);
+// 1 when frame b (> a) decodes from a keyframe that comes after frame a, so that
+// reading b after a costs a seek and nothing decoded for a: the two can be read
+// by different handles. 0 where that is not known (no timestamps, no keyframe index).
+int vtc_video_independent(const vtc_video *v, int64_t a, int64_t b);
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 
 // Frame indices to sample (*indices: caller frees with free(); *n of them, ascending),
