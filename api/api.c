@@ -1,11 +1,13 @@
-// The public API glue: contexts, encoding (preprocess -> ViT -> projector),
-// features containers, and token files.
+// The public API glue: contexts, encoding images (preprocess -> ViT ->
+// projector; frames from a source are stream.c's), features containers, pruning
+// and pooling.
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/encode.h"
 #include "api/pack.h"
 #include "base/common.h"
 #include "base/grid.h"
@@ -18,15 +20,6 @@
 #include "vision/preprocess.h"
 #include "vision/vit.h"
 
-struct vtc_ctx {
-    const vtc_model *model;
-    struct vtc_ctx_params params;
-    int n_threads;
-    vtc_vit_scratch *scratch;
-    float *pixels; // [3, S, S]
-    char error[1024];
-};
-
 struct vtc_ctx_params vtc_ctx_params_default(void) {
     struct vtc_ctx_params p = { 0 };
     p.n_threads = 0;
@@ -35,8 +28,7 @@ struct vtc_ctx_params vtc_ctx_params_default(void) {
     return p;
 }
 
-// Records the thread's last error on the context and passes the status through.
-static int ctx_fail(vtc_ctx *ctx, int status) {
+int vtc_ctx_fail(vtc_ctx *ctx, int status) {
     if (ctx && status) snprintf(ctx->error, sizeof ctx->error, "%s", vtc_last_error());
     return status;
 }
@@ -131,33 +123,79 @@ int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect,
                               model->image_std, pixels);
 }
 
-// A features struct for T tiles (frames, or an anyres image's tiles) of the
-// model's grid, after the limits; NULL with the status in *st.
-static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st) {
+// The arrays an encode's features get, and the LM width (0 without embeddings).
+static unsigned features_fields(const vtc_ctx *ctx, int with_timestamps, int *lm_dim) {
+    const vtc_model *m = ctx->model;
+    const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
+    *lm_dim = want_embeds ? m->lm_dim : 0;
+    return VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_FIRST | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
+           (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
+           (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
+           (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
+}
+
+// The bytes vtc_features_new allocates for these arguments (its FIELD list, counted).
+static uint64_t features_bytes(uint64_t T, uint64_t H, uint64_t W, uint64_t dim, uint64_t head_dim, uint64_t lm_dim,
+                               unsigned fields) {
+    const uint64_t n = T * H * W, f = sizeof(float);
+    uint64_t b = sizeof(vtc_features);
+    b += fields & VTC_F_FEATURES ? n * dim * f : 0;
+    b += fields & VTC_F_CLS ? T * dim * f : 0;
+    b += fields & VTC_F_CLS_ATTN ? n * f : 0;
+    b += fields & VTC_F_CLS_ATTN_LAST ? n * f : 0;
+    b += fields & VTC_F_KEYS ? n * head_dim * f : 0;
+    b += fields & VTC_F_EMBEDS ? n * lm_dim * f : 0;
+    b += fields & VTC_F_CLS_EMBED ? T * lm_dim * f : 0;
+    b += fields & VTC_F_TIMESTAMPS ? T * sizeof(double) : 0;
+    b += fields & VTC_F_NEWLINE ? lm_dim * f : 0;
+    b += fields & VTC_F_CLS_ATTN_FIRST ? n * f : 0;
+    return b;
+}
+
+int vtc_check_memory(const vtc_ctx *ctx, int T, uint64_t in_flight) {
+    const vtc_model *m = ctx->model;
+    int lm_dim;
+    const unsigned fields = features_fields(ctx, 1, &lm_dim);
+    const uint64_t tokens = features_bytes((uint64_t)T, (uint64_t)m->grid_h, (uint64_t)m->grid_w,
+                                           (uint64_t)m->feature_dim, (uint64_t)m->head_dim, (uint64_t)lm_dim, fields);
+    const uint64_t S = (uint64_t)m->image_size;
+    const uint64_t encoder = vtc_vit_scratch_bytes(ctx->scratch) + 3 * S * S * sizeof(float) +
+                             (uint64_t)m->grid_h * m->grid_w * (uint64_t)lm_dim * sizeof(float);
+    int st = vtc_check_tokens(ctx, T);
+    if (st) return st;
+    const uint64_t total = tokens + encoder + in_flight;
+    if (total > m->limits.max_memory || total < tokens) // (the sum of sizes checked elsewhere cannot wrap; still)
+        return vtc_set_error(VTC_ERR_LIMIT, "%d %s would take %llu bytes (tokens %llu, frames in flight %llu, encoder "
+                             "%llu), over the memory limit of %llu", T, m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles",
+                             (unsigned long long)total, (unsigned long long)tokens, (unsigned long long)in_flight,
+                             (unsigned long long)encoder, (unsigned long long)m->limits.max_memory);
+    return VTC_OK;
+}
+
+int vtc_check_tokens(const vtc_ctx *ctx, int T) {
     const vtc_model *m = ctx->model;
     const int tile_tokens = m->grid_h * m->grid_w;
-    *st = VTC_OK;
-    if ((int64_t)T * tile_tokens > m->limits.max_tokens) {
-        *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s x %d tokens exceeds the token limit %lld", T,
-                            m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", tile_tokens,
-                            (long long)m->limits.max_tokens);
-        return NULL;
-    }
-    const int want_embeds = ctx->params.want_embeds && m->lm_dim > 0;
-    const int widest = want_embeds && m->lm_dim > m->feature_dim ? m->lm_dim : m->feature_dim; // of features, keys, embeds
+    if ((int64_t)T * tile_tokens > m->limits.max_tokens)
+        return vtc_set_error(VTC_ERR_LIMIT, "%d %s x %d tokens exceeds the token limit %lld", T,
+                             m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", tile_tokens,
+                             (long long)m->limits.max_tokens);
+    int lm_dim;
+    features_fields(ctx, 0, &lm_dim);
+    const int widest = lm_dim > m->feature_dim ? lm_dim : m->feature_dim; // of features, keys, embeds
     const uint64_t bytes = (uint64_t)T * tile_tokens * (uint64_t)widest * sizeof(float);
-    if (bytes > m->limits.max_memory) {
-        *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s: their %d-wide features take %llu bytes, over the memory limit of "
-                            "%llu", T, m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", widest,
-                            (unsigned long long)bytes, (unsigned long long)m->limits.max_memory);
-        return NULL;
-    }
-    unsigned fields = VTC_F_FEATURES | VTC_F_CLS_ATTN | VTC_F_CLS_ATTN_FIRST | VTC_F_KEYS | (m->has_cls ? VTC_F_CLS : 0) |
-                      (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
-                      (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
-                      (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->feature_dim, m->head_dim, want_embeds ? m->lm_dim : 0,
-                                       fields);
+    if (bytes > m->limits.max_memory)
+        return vtc_set_error(VTC_ERR_LIMIT, "%d %s: their %d-wide features take %llu bytes, over the memory limit of "
+                             "%llu", T, m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", widest,
+                             (unsigned long long)bytes, (unsigned long long)m->limits.max_memory);
+    return VTC_OK;
+}
+
+vtc_features *vtc_features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st) {
+    const vtc_model *m = ctx->model;
+    if ((*st = vtc_check_tokens(ctx, T))) return NULL;
+    int lm_dim;
+    const unsigned fields = features_fields(ctx, with_timestamps, &lm_dim);
+    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->feature_dim, m->head_dim, lm_dim, fields);
     if (!f) {
         *st = VTC_ERR_NOMEM;
         return NULL;
@@ -172,9 +210,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
     return f;
 }
 
-// Runs the tower (and the projector) on ctx->pixels into tile/frame t of f.
-// tmp has grid_h * grid_w * lm_dim floats when f has embeds.
-static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
+int vtc_encode_tile(vtc_ctx *ctx, vtc_features *f, int t, const float *pixels, float *tmp) {
     const vtc_model *m = ctx->model;
     const size_t P = (size_t)f->H * f->W, D = (size_t)m->feature_dim;
     double t1 = vtc_now_ms();
@@ -186,7 +222,7 @@ static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
         .cls_attn_first = f->cls_attn_first ? f->cls_attn_first + t * P : NULL,
         .keys = f->keys + t * P * m->head_dim,
     };
-    int st = m->family->forward(m, ctx->scratch, ctx->pixels, ctx->n_threads, &o);
+    int st = m->family->forward(m, ctx->scratch, pixels, ctx->n_threads, &o);
     f->flops_encoder += o.flops;
     double t2 = vtc_now_ms();
     f->ms_encode += t2 - t1;
@@ -223,49 +259,6 @@ int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k,
     return st;
 }
 
-int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
-                      vtc_features **out) {
-    if (!ctx || !frames || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));
-    *out = NULL;
-    const vtc_model *m = ctx->model;
-    if (n_frames <= 0 || n_frames > m->limits.max_frames)
-        return ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
-                                           n_frames, m->limits.max_frames));
-    // LLaVA-NeXT defines no video input (LLaVA-NeXT-Video is another model);
-    // LLaVA-OneVision encodes each frame as one tile, resized to the tower's size.
-    if (m->layout == VTC_LAYOUT_ANYRES)
-        return ctx_fail(ctx, vtc_set_error(VTC_ERR_UNSUPPORTED, "LLaVA-NeXT defines no video or frame input "
-                                           "(its images are tiled: vtc_encode_image)"));
-    int st;
-    vtc_features *f = features_for(ctx, n_frames, timestamps != NULL, &st);
-    if (!f) return ctx_fail(ctx, st);
-    if (m->layout == VTC_LAYOUT_ANYRES_MAX) f->tiling.newline = m->newline ? VTC_NEWLINE_END : VTC_NEWLINE_NONE;
-    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
-    if (f->embeds && !tmp) {
-        vtc_features_free(f);
-        return ctx_fail(ctx, VTC_ERR_NOMEM);
-    }
-    for (int t = 0; t < n_frames && !st; t++) {
-        if (!frames[t]) {
-            st = vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame %d is NULL", t);
-            break;
-        }
-        double t0 = vtc_now_ms();
-        st = vtc_preprocess(m, frames[t], 0, ctx->pixels);
-        f->ms_preprocess += vtc_now_ms() - t0;
-        if (!st) st = encode_tile(ctx, f, t, tmp);
-        if (timestamps) f->timestamps[t] = timestamps[t];
-        if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t + 1, n_frames);
-    }
-    free(tmp);
-    if (st) {
-        vtc_features_free(f);
-        return ctx_fail(ctx, st);
-    }
-    *out = f;
-    return VTC_OK;
-}
-
 // An anyres image (vision/anyres.h): the base image and the best pinpoint's
 // tiles, each through the tower and the projector, stacked as frames; the
 // plan's geometry goes into f->tiling for the packing (pack.c).
@@ -280,7 +273,11 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
         return vtc_set_error(VTC_ERR_LIMIT, "%dx%d image tiled at %dx%d: over the pixel limit %llu", img->width,
                              img->height, plan.best_w, plan.best_h, (unsigned long long)m->limits.max_pixels);
     const int n_tiles = plan.tiles_h * plan.tiles_w;
-    vtc_features *f = features_for(ctx, 1 + n_tiles, 0, &st);
+    // in flight: the image and its resized canvas (vtc_anyres_canvas_init)
+    st = vtc_check_memory(ctx, 1 + n_tiles,
+                          3 * ((uint64_t)img->width * img->height + (uint64_t)plan.resized_w * plan.resized_h));
+    if (st) return st;
+    vtc_features *f = vtc_features_for(ctx, 1 + n_tiles, 0, &st);
     if (!f) return st;
     f->tiling = (vtc_tiling){
         .kind = VTC_TILING_ANYRES, .newline = m->newline ? VTC_NEWLINE_ROW : VTC_NEWLINE_NONE,
@@ -294,7 +291,7 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
     double t0 = vtc_now_ms();
     if (!st) st = vtc_anyres_base(&plan, img->rgb, img->width, img->height, m->image_mean, m->image_std, ctx->pixels);
     f->ms_preprocess += vtc_now_ms() - t0;
-    if (!st) st = encode_tile(ctx, f, 0, tmp);
+    if (!st) st = vtc_encode_tile(ctx, f, 0, ctx->pixels, tmp);
     t0 = vtc_now_ms();
     int have_canvas = !st && !(st = vtc_anyres_canvas_init(&cv, &plan, img->rgb, img->width, img->height));
     f->ms_preprocess += vtc_now_ms() - t0;
@@ -302,7 +299,7 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
         t0 = vtc_now_ms();
         st = vtc_anyres_tile(&cv, k, m->image_mean, m->image_std, ctx->pixels);
         f->ms_preprocess += vtc_now_ms() - t0;
-        if (!st) st = encode_tile(ctx, f, 1 + k, tmp);
+        if (!st) st = vtc_encode_tile(ctx, f, 1 + k, ctx->pixels, tmp);
     }
     if (have_canvas) vtc_anyres_canvas_free(&cv);
     free(tmp);
@@ -315,12 +312,13 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
 }
 
 int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
-    if (!ctx || !img || !img->rgb || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_image: NULL argument"));
+    if (!ctx || !img || !img->rgb || !out) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_image: NULL argument"));
     *out = NULL;
-    if (ctx->model->layout == VTC_LAYOUT_SINGLE) return vtc_encode_frames(ctx, &img, 1, NULL, out);
+    if (ctx->model->layout == VTC_LAYOUT_SINGLE) // the image is in flight
+        return vtc_encode_array(ctx, &img, 1, NULL, 3 * (uint64_t)img->width * (uint64_t)img->height, out);
     int st = encode_anyres(ctx, img, out);
     if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, 1, 1);
-    return ctx_fail(ctx, st);
+    return vtc_ctx_fail(ctx, st);
 }
 
 // ---------------------------------------------------------------- pruning
@@ -377,11 +375,11 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
 }
 
 int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params params, vtc_tokens **out) {
-    if (!f || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_prune: NULL argument"));
+    if (!f || !out) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_prune: NULL argument"));
     const vtc_model *model = ctx ? ctx->model : NULL;
     *out = NULL;
     const struct vtc_method *m = vtc_method_find(params.method);
-    if (!m) return ctx_fail(ctx, VTC_ERR_ARG);
+    if (!m) return vtc_ctx_fail(ctx, VTC_ERR_ARG);
     vtc_tokens *t = NULL;
     int st = vtc_prune_run(m, f, &params, ctx ? ctx->n_threads : vtc_cpu_count(), &t);
     if (!st) st = to_lm_space(model, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
@@ -389,7 +387,7 @@ int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params param
     if (!st) st = vtc_pack_tokens(f, t, params.pack, newline, f->newline ? f->lm_dim : model ? model->lm_dim : 0);
     if (st) {
         vtc_tokens_free(t);
-        return ctx_fail(ctx, st);
+        return vtc_ctx_fail(ctx, st);
     }
     *out = t;
     return VTC_OK;

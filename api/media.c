@@ -1,12 +1,14 @@
 // vtc_media_load: an image (by content: PNG/JPEG magic) or frames sampled from a
 // video (anything FFmpeg demuxes), as one list of RGB frames with timestamps.
+// (vtc_encode_file streams a video's frames instead of keeping them: stream.c.)
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/encode.h"
 #include "base/common.h"
-#include "video/video.h"
+#include "video/source.h"
 
 struct vtc_sample_params vtc_sample_params_default(void) {
     struct vtc_sample_params p = { 0 };
@@ -38,48 +40,37 @@ static vtc_media *media_new(int n) {
     return m;
 }
 
-// The video half: open, sample, decode the sampled frames in ascending order.
-static vtc_media *load_video(const char *path, int32_t n_frames, double fps, const struct vtc_limits *limits) {
-    vtc_video *v = NULL;
-    if (vtc_video_open(path, limits, &v)) return NULL;
-    int64_t *idx = NULL;
+// The video half: the sampled frames as a source gives them (video/source.h),
+// each one kept.
+static vtc_media *load_video(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits) {
+    vtc_video_source *vs = NULL;
+    if (vtc_video_source_open(path, sample, limits, 1, &vs)) return NULL;
     int32_t n = 0;
-    vtc_media *m = NULL;
-    if (vtc_video_sample(v, n_frames, fps, &idx, &n)) goto fail;
-    if (n > 0 && idx[n - 1] > INT32_MAX) {
-        vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
-        goto fail;
-    }
-    m = media_new(n); // vtc_media_free frees the frames decoded so far (the rest are NULL)
+    const int64_t *idx = vtc_video_source_indices(vs, &n);
+    vtc_media *m = media_new(n); // vtc_media_free frees the frames decoded so far (the rest are NULL)
     if (!m) goto fail;
     struct vtc_video_info info;
-    vtc_video_get_info(v, &info);
+    vtc_video_source_info(vs, &info);
     m->is_video = 1;
     m->total_frames = info.n_frames;
     m->fps = info.fps;
     snprintf(m->codec, sizeof m->codec, "%s", info.codec);
     for (int32_t i = 0; i < n; i++) {
-        if (i > 0 && idx[i] == idx[i - 1]) { // more samples than frames: the same frame again
-            m->frames[i] = vtc_image_from_rgb(m->frames[i - 1]->rgb, m->frames[i - 1]->width, m->frames[i - 1]->height);
-            m->timestamps[i] = m->timestamps[i - 1];
-            if (!m->frames[i]) goto fail;
-        } else if (vtc_video_read(v, idx[i], &m->frames[i], &m->timestamps[i])) {
-            goto fail;
-        }
+        const vtc_image *frame = NULL;
+        int got = vtc_video_source_next(vs, &frame, &m->timestamps[i], NULL);
+        if (got == 1 && !(m->frames[i] = vtc_image_from_rgb(frame->rgb, frame->width, frame->height))) got = -1;
+        if (got != 1) goto fail; // (0 cannot happen: the source gives n frames)
         m->frame_index[i] = (int32_t)idx[i];
     }
-    free(idx);
-    vtc_video_close(v);
+    vtc_video_source_close(vs);
     return m;
 fail:
     vtc_media_free(m);
-    free(idx);
-    vtc_video_close(v);
+    vtc_video_source_close(vs);
     return NULL;
 }
 
-// 1 = PNG, 2 = JPEG, 0 = something else (maybe video), -1 = unreadable.
-static int sniff_image(const char *path) {
+int vtc_sniff_image(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     unsigned char h[8] = { 0 };
@@ -90,17 +81,20 @@ static int sniff_image(const char *path) {
     return 0;
 }
 
+int vtc_check_sample(const char *path, struct vtc_sample_params sample) {
+    if (sample.n_frames < 0 || (sample.n_frames == 0 && !(sample.fps > 0)) || sample.fps < 0)
+        return vtc_set_error(VTC_ERR_ARG, "%s: sampling needs a frame count >= 1 or a positive fps", path);
+    return VTC_OK;
+}
+
 vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits) {
     struct vtc_limits lim = limits ? *limits : vtc_limits_default();
     if (!path) {
         vtc_set_error(VTC_ERR_ARG, "vtc_media_load: path is NULL");
         return NULL;
     }
-    if (sample.n_frames < 0 || (sample.n_frames == 0 && !(sample.fps > 0)) || sample.fps < 0) {
-        vtc_set_error(VTC_ERR_ARG, "%s: sampling needs a frame count >= 1 or a positive fps", path);
-        return NULL;
-    }
-    int kind = sniff_image(path);
+    if (vtc_check_sample(path, sample)) return NULL;
+    int kind = vtc_sniff_image(path);
     if (kind < 0) {
         vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno));
         return NULL;
@@ -117,5 +111,5 @@ vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, con
         snprintf(m->codec, sizeof m->codec, "%s", kind == 1 ? "png" : "jpeg");
         return m;
     }
-    return load_video(path, sample.n_frames, sample.fps, &lim);
+    return load_video(path, sample, &lim);
 }

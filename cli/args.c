@@ -1,8 +1,11 @@
 // Argument forms shared by several subcommands.
+#include <errno.h>
 #include <string.h>
 
 #include "cli.h"
+#include "api/encode.h"
 #include "base/common.h"
+#include "video/source.h"
 
 int cli_parse_keep(const char *s, struct vtc_prune_params *p) {
     size_t len = s ? strlen(s) : 0;
@@ -72,11 +75,55 @@ int cli_prune_params(struct cli_prune_opts *o, const char *method, const char *w
     return st ? cli_status_error(st, what) : 0;
 }
 
-int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, int pool_mode, vtc_features **out) {
+int cli_input_open(const char *path, struct vtc_sample_params sp, const struct vtc_limits *limits, int n_threads,
+                   struct cli_input *in) {
+    memset(in, 0, sizeof *in);
+    double t0 = vtc_now_ms();
+    int kind = vtc_sniff_image(path);
+    int st = VTC_OK;
+    if (kind < 0) {
+        st = vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno));
+    } else if (kind > 0) { // as vtc_media_load reads an image
+        if (!(in->image = vtc_media_load(path, sp, limits))) st = vtc_last_status();
+    } else if (!(st = vtc_check_sample(path, sp))) {
+        st = vtc_video_source_open(path, sp, limits, n_threads, &in->video);
+    }
+    in->ms_open = vtc_now_ms() - t0;
+    return st;
+}
+
+void cli_input_close(struct cli_input *in) {
+    vtc_media_free(in->image);
+    vtc_video_source_close(in->video);
+    memset(in, 0, sizeof *in);
+}
+
+double cli_input_ms_decode(const struct cli_input *in) {
+    return in->video ? vtc_video_source_ms(in->video) : in->ms_open;
+}
+
+int cli_input_frame(struct cli_input *in, int t, vtc_image **img) {
+    *img = NULL;
+    if (in->image) {
+        const vtc_image *f = in->image->frames[0];
+        *img = vtc_image_from_rgb(f->rgb, f->width, f->height);
+        return *img ? VTC_OK : vtc_last_status();
+    }
+    int32_t n = 0;
+    const int64_t *idx = vtc_video_source_indices(in->video, &n);
+    if (t < 0 || t >= n) return vtc_set_error(VTC_ERR_ARG, "frame %d of %d sampled", t, n);
+    return vtc_video_read(vtc_video_source_video(in->video), idx[t], img, NULL);
+}
+
+int cli_encode_input(vtc_ctx *ctx, struct cli_input *in, int pool, int pool_mode, vtc_features **out) {
     vtc_features *f = NULL;
-    int st = media->is_video ? vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
-                                                 media->timestamps, &f)
-                             : vtc_encode_image(ctx, media->frames[0], &f);
+    int st;
+    if (in->video) {
+        struct vtc_frame_source src = vtc_video_source_frames(in->video);
+        st = vtc_encode_source(ctx, &src, &f);
+    } else {
+        st = vtc_encode_image(ctx, in->image->frames[0], &f);
+    }
     if (st) return st;
     // The model's own rule when not given: LLaVA-OneVision pools every video
     // frame 2x2 bilinearly after the projector (apply_pooling); others do not pool.

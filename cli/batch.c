@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "api/encode.h"
 #include "base/common.h"
 #include "base/safetensors.h"
 #include "json_out.h"
@@ -29,8 +30,7 @@ enum { SLOT_MEDIA, SLOT_FAILED, SLOT_SKIPPED };
 struct slot {
     int item;             // index in the manifest
     int state;            // SLOT_*
-    vtc_media *media;     // SLOT_MEDIA
-    double ms_decode;
+    struct cli_input in;  // SLOT_MEDIA: an image decoded, a video opened (its frames are read while encoded)
     char error[1400];     // SLOT_FAILED: "reading input: why"
     char method[64];      // SLOT_SKIPPED: what its token file says
     int64_t n_input, n_kept;
@@ -140,13 +140,8 @@ static int check_items(const struct batch *b) {
 // 1 for a video, 0 for an image (PNG or JPEG by content, as vtc_media_load
 // decides), -1 when unreadable.
 static int input_is_video(const char *path) {
-    unsigned char h[8] = { 0 };
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return -1;
-    size_t got = fread(h, 1, sizeof h, fp);
-    fclose(fp);
-    int png = got == 8 && !memcmp(h, "\x89PNG\r\n\x1a\n", 8), jpeg = got >= 3 && !memcmp(h, "\xff\xd8\xff", 3);
-    return !(png || jpeg);
+    int kind = vtc_sniff_image(path);
+    return kind < 0 ? -1 : kind == 0;
 }
 
 static int meta_is(const vtc_st *st, const char *key, const char *want) {
@@ -238,14 +233,12 @@ static void *produce(void *arg) {
         if (!b->o->force && already_done(b, it, &s)) {
             s.state = SLOT_SKIPPED;
         } else {
-            double t0 = vtc_now_ms();
-            s.media = vtc_media_load(it->path, b->sp, &b->mp.limits);
-            s.ms_decode = vtc_now_ms() - t0;
-            s.state = s.media ? SLOT_MEDIA : SLOT_FAILED;
-            if (!s.media) cli_status_text(vtc_last_status(), "reading input", s.error, sizeof s.error);
+            int st = cli_input_open(it->path, b->sp, &b->mp.limits, b->threads_per_worker, &s.in);
+            s.state = st ? SLOT_FAILED : SLOT_MEDIA;
+            if (st) cli_status_text(st, "reading input", s.error, sizeof s.error);
         }
         if (queue_put(b, &s)) {
-            vtc_media_free(s.media);
+            cli_input_close(&s.in);
             break;
         }
     }
@@ -351,13 +344,13 @@ static void process(struct worker *w, struct slot *s) {
     } else if (s->state == SLOT_FAILED) {
         r.status = "failed", r.error = s->error;
     } else {
-        r.media = s->media, r.ms_decode = s->ms_decode;
+        r.in = &s->in, r.ms_decode = s->in.ms_open;
         struct vtc_prune_params pp = vtc_prune_params_default();
         const char *what = "compress";
         vtc_ctx *ctx = NULL;
-        int st = o->is_compress ? item_params(b, it, s->media->is_video, &pp, &r.default_method) : VTC_OK;
+        int st = o->is_compress ? item_params(b, it, s->in.video != NULL, &pp, &r.default_method) : VTC_OK;
         if (!st && !(ctx = worker_ctx(w, pp.method))) st = vtc_last_status(), what = "creating context";
-        if (!st) st = pipeline_encode(ctx, o, s->media, pp, &r, &f, &tok, &what);
+        if (!st) st = pipeline_encode(ctx, o, &s->in, pp, &r, &f, &tok, &what);
         if (!st) {
             what = "writing";
             st = make_parent(out);
@@ -381,7 +374,7 @@ static void *work(void *arg) {
     struct slot *s = malloc(sizeof *s);
     while (s && !queue_get(w->b, s)) {
         process(w, s);
-        vtc_media_free(s->media);
+        cli_input_close(&s->in);
     }
     free(s);
     return NULL;
@@ -590,7 +583,7 @@ done:
         pthread_cond_broadcast(&b.can_put);
         pthread_mutex_unlock(&b.mu);
         pthread_join(producer, NULL);
-        for (; b.q_len > 0; b.q_len--, b.q_head = (b.q_head + 1) % b.q_cap) vtc_media_free(b.q[b.q_head].media);
+        for (; b.q_len > 0; b.q_len--, b.q_head = (b.q_head + 1) % b.q_cap) cli_input_close(&b.q[b.q_head].in);
         if (b.progress) fputs("\r\033[K", stderr);
         double seconds = (vtc_now_ms() - b.t_start) / 1000.0;
         int not_attempted = b.n_mine - b.n_finished;

@@ -63,12 +63,35 @@ int cli_prune_params_check(struct cli_prune_opts *o, const char *method, struct 
 #define CLI_DEFAULT_METHOD_VIDEO "divprune"
 #define CLI_DEFAULT_KEEP_RATIO (1.0 / 3.0)
 
-// Encodes media (an image, tiled when the model tiles; a video's frames in one
-// call) and pools each frame's grid pool x pool after the projector: pool 0 and
-// pool_mode -1 take the model's rule (LLaVA-OneVision video: 2, bilinear; else
-// none), pool 1 none. The one encode path of `vtc encode`, `compress` and `eval`.
-// *out: caller frees with vtc_features_free. A vtc status (error in vtc_last_error()).
-int cli_encode_media(vtc_ctx *ctx, const vtc_media *media, int pool, int pool_mode, vtc_features **out);
+// One input of `vtc encode`, `compress`, `eval` and `frames`: an image decoded
+// whole, or a video opened and sampled (its frame index settled) whose frames
+// are decoded one by one while they are encoded, so memory does not grow with
+// the frames sampled (video/source.h).
+typedef struct vtc_video_source vtc_video_source;
+struct cli_input {
+    vtc_media *image;        // an image (one frame), or
+    vtc_video_source *video; // a video
+    double ms_open;          // opening it: an image's decode, a video's frame index
+};
+// Opens path as vtc_media_load would read it, n_threads decoding threads for a
+// video. 0, or a vtc status (error in vtc_last_error()); on failure *in is empty.
+int cli_input_open(const char *path, struct vtc_sample_params sp, const struct vtc_limits *limits, int n_threads,
+                   struct cli_input *in);
+void cli_input_close(struct cli_input *in);
+// Milliseconds spent decoding: the open, and a video's frames so far.
+double cli_input_ms_decode(const struct cli_input *in);
+// Sampled frame t (0 for an image) as the encoder got it, a video's decoded again:
+// *img caller frees with vtc_image_free.
+int cli_input_frame(struct cli_input *in, int t, vtc_image **img);
+
+// Encodes an input (an image, tiled when the model tiles; a video's frames
+// streamed through vtc_encode_source) and pools each frame's grid pool x pool
+// after the projector: pool 0 and pool_mode -1 take the model's rule
+// (LLaVA-OneVision video: 2, bilinear; else none), pool 1 none. The one encode
+// path of `vtc encode`, `compress` and `eval`. A video's frames are read once:
+// encode an input once. *out: caller frees with vtc_features_free. A vtc status
+// (error in vtc_last_error()).
+int cli_encode_input(vtc_ctx *ctx, struct cli_input *in, int pool, int pool_mode, vtc_features **out);
 // --pool-mode avg|bilinear -> enum vtc_pool_mode; -1 if neither.
 int cli_parse_pool_mode(const char *s, int *mode);
 

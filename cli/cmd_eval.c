@@ -30,6 +30,7 @@
 #include "decode_run.h"
 #include "json_out.h"
 #include "base/mapfile.h"
+#include "video/source.h"
 
 #define MAX_LIST 64
 #define MAX_PARAMS 32
@@ -628,23 +629,29 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
     struct vtc_sample_params sp = vtc_sample_params_default();
     if (e->o.frames) sp.n_frames = e->o.frames;
     struct vtc_limits limits = vtc_limits_default();
-    vtc_media *media = vtc_media_load(path, sp, &limits);
-    if (!media) return cli_runtime_error("%s:%d: media: %s", e->o.questions, first->line, vtc_last_error());
+    struct cli_input in;
+    if (cli_input_open(path, sp, &limits, e->o.threads ? e->o.threads : vtc_cpu_count(), &in))
+        return cli_runtime_error("%s:%d: media: %s", e->o.questions, first->line, vtc_last_error());
+    const int is_video = in.video != NULL;
     vtc_features *f = NULL;
     vtc_tokens *unpruned = NULL;
     int rc = 0;
     // --pool is LLaVA-OneVision's video pooling: the images of a mixed set stay whole
-    int st = cli_encode_media(ctx, media, media->is_video ? e->o.pool : 1, -1, &f);
+    int st = cli_encode_input(ctx, &in, is_video ? e->o.pool : 1, -1, &f);
+    if (st && is_video && vtc_video_source_failed(in.video)) { // a frame did not decode
+        rc = cli_runtime_error("%s:%d: media: %s", e->o.questions, first->line, vtc_last_error());
+        goto done;
+    }
     if (st) {
         rc = cli_runtime_error("%s:%d: encoding %s: %s", e->o.questions, first->line, first->media, vtc_last_error());
         goto done;
     }
-    if (media->is_video) e->n_video_encodes++;
+    if (is_video) e->n_video_encodes++;
     for (int ri = 0; ri < e->n_rows && !rc; ri++) {
         struct row *w = &e->rows[ri];
         vtc_tokens *t = unpruned;
         if (!w->in_decoder) {
-            if (w->video_only && !media->is_video) {
+            if (w->video_only && !is_video) {
                 skip(w, q1 - q0, "video media only", 1);
                 continue;
             }
@@ -681,7 +688,7 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
 done:
     vtc_tokens_free(unpruned);
     vtc_features_free(f);
-    vtc_media_free(media);
+    cli_input_close(&in);
     return rc;
 }
 

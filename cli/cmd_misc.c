@@ -260,7 +260,7 @@ static int info_image(const char *path) {
 // The frame count every command samples from, and where it came from (docs/formats.md#media).
 static int info_video(const char *path) {
     vtc_video *v = NULL;
-    int st = vtc_video_open(path, NULL, &v);
+    int st = vtc_video_open(path, NULL, vtc_cpu_count(), &v); // the index may decode every frame
     if (st) return st;
     struct vtc_video_info vi;
     vtc_video_get_info(v, &vi);

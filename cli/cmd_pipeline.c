@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "report.h"
 #include "viz.h"
+#include "video/source.h"
 
 // Batch mode (docs/batch.md), for both commands.
 #define BATCH_USAGE(cmd, kind)                                                                                    \
@@ -298,11 +299,13 @@ struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const c
     return cp;
 }
 
-int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, const vtc_media *media,
+int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, struct cli_input *in,
                     struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
                     const char **what) {
-    *what = "encoding";
-    int st = cli_encode_media(ctx, media, o->pool, o->pool_mode, f);
+    int st = cli_encode_input(ctx, in, o->pool, o->pool_mode, f);
+    r->ms_decode = cli_input_ms_decode(in);
+    // a video's frames are read while they are encoded: say which of the two failed
+    *what = in->video && vtc_video_source_failed(in->video) ? "reading input" : "encoding";
     if (st) return st;
     r->f = *f;
     if (!o->is_compress) return VTC_OK;
@@ -372,7 +375,7 @@ static int run(int argc, char **argv, int is_compress) {
     r.n_gen = o.gen;
     int rc = CLI_OK;
     vtc_model *model = NULL;
-    vtc_media *media = NULL;
+    struct cli_input in = { 0 };
     vtc_ctx *ctx = NULL;
     vtc_features *f = NULL;
     vtc_tokens *tok = NULL;
@@ -388,16 +391,16 @@ static int run(int argc, char **argv, int is_compress) {
     }
     r.model = model;
 
-    t0 = vtc_now_ms();
-    media = vtc_media_load(o.input, pipeline_sample_params(&o), &mp.limits);
-    r.ms_decode = vtc_now_ms() - t0;
-    if (!media) {
-        rc = cli_status_error(vtc_last_status(), "reading input");
+    int st = cli_input_open(o.input, pipeline_sample_params(&o), &mp.limits, o.threads ? o.threads : vtc_cpu_count(),
+                            &in);
+    r.ms_decode = in.ms_open;
+    if (st) {
+        rc = cli_status_error(st, "reading input");
         goto done;
     }
-    r.media = media;
+    r.in = &in;
     if (is_compress && !o.prune.method) {
-        pp.method = pipeline_default_method(media->is_video);
+        pp.method = pipeline_default_method(in.video != NULL);
         r.default_method = 1;
     }
 
@@ -409,9 +412,9 @@ static int run(int argc, char **argv, int is_compress) {
         goto done;
     }
     const char *what;
-    int st = pipeline_encode(ctx, &o, media, pp, &r, &f, &tok, &what);
+    st = pipeline_encode(ctx, &o, &in, pp, &r, &f, &tok, &what);
     if (st) {
-        if (cp.progress && media->n_frames > 1 && !f) fputs("\r\033[K", stderr); // the error gets a line of its own
+        if (cp.progress && in.video && !f) fputs("\r\033[K", stderr); // the error gets a line of its own
         rc = cli_status_error(st, what);
         goto done;
     }
@@ -449,7 +452,7 @@ static int run(int argc, char **argv, int is_compress) {
     }
     r.output = o.out;
     if (o.viz) {
-        st = viz_write(o.viz, model, media, f, tok, o.aspect);
+        st = viz_write(o.viz, model, &in, f, tok, o.aspect);
         if (st) {
             unlink(write_to);
             rc = cli_status_error(st, "writing picture");
@@ -480,7 +483,7 @@ done:
     vtc_tokens_free(tok);
     vtc_features_free(f);
     vtc_ctx_free(ctx);
-    vtc_media_free(media);
+    cli_input_close(&in);
     vtc_model_free(model);
     return rc;
 }

@@ -42,9 +42,9 @@ struct vtc_sample_params pipeline_sample_params(const struct pipeline_opts *o);
 // written (encode) or the method needs them (divprune, todre, pool, ...).
 struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method, const vtc_model *model);
 
-// Encode (and for compress prune with pp) one decoded input, filling r's features,
+// Encode (and for compress prune with pp) one opened input, filling r's features,
 // tokens and timings. 0, or a vtc status with *what naming the stage that failed.
-int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, const vtc_media *media,
+int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, struct cli_input *in,
                     struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
                     const char **what);
 // Writes the token file (compress) or features file (encode) atomically; times it in r.

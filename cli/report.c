@@ -10,6 +10,7 @@
 #include "base/flops.h"
 #include "base/mapfile.h"
 #include "json_out.h"
+#include "video/source.h"
 
 void report_init(struct report *r, const char *input, const char *command) {
     memset(r, 0, sizeof *r);
@@ -95,22 +96,31 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
     vtc_json_kv_int(&j, "feature_layer", mi.feature_layer);
     vtc_json_kv_int(&j, "lm_dim", mi.lm_dim);
     vtc_json_end_object(&j);
-    if (r->media) {
+    if (r->in) {
+        // an image's own, or what the video source read and the features hold
+        const struct cli_input *in = r->in;
+        struct vtc_video_info vi;
+        int32_t n = 1;
+        const int64_t *idx = NULL;
+        if (in->video) {
+            vtc_video_source_info(in->video, &vi);
+            idx = vtc_video_source_indices(in->video, &n);
+        }
         vtc_json_key(&j, "media");
         vtc_json_begin_object(&j);
-        vtc_json_kv_string(&j, "kind", r->media->is_video ? "video" : "image");
-        vtc_json_kv_string(&j, "codec", r->media->codec);
-        vtc_json_kv_int(&j, "width", r->media->frames[0]->width);
-        vtc_json_kv_int(&j, "height", r->media->frames[0]->height);
-        vtc_json_kv_int(&j, "total_frames", r->media->total_frames);
-        vtc_json_kv_double(&j, "fps", r->media->fps);
+        vtc_json_kv_string(&j, "kind", in->video ? "video" : "image");
+        vtc_json_kv_string(&j, "codec", in->video ? vi.codec : in->image->codec);
+        vtc_json_kv_int(&j, "width", in->video ? vi.width : in->image->frames[0]->width);
+        vtc_json_kv_int(&j, "height", in->video ? vi.height : in->image->frames[0]->height);
+        vtc_json_kv_int(&j, "total_frames", in->video ? vi.n_frames : 1);
+        vtc_json_kv_double(&j, "fps", in->video ? vi.fps : 0);
         vtc_json_key(&j, "frame_index");
         vtc_json_begin_array(&j);
-        for (int i = 0; i < r->media->n_frames; i++) vtc_json_int(&j, r->media->frame_index[i]);
+        for (int i = 0; i < n; i++) vtc_json_int(&j, idx ? idx[i] : 0);
         vtc_json_end_array(&j);
         vtc_json_key(&j, "timestamps");
         vtc_json_begin_array(&j);
-        for (int i = 0; i < r->media->n_frames; i++) vtc_json_double(&j, r->media->timestamps[i]);
+        for (int i = 0; i < n; i++) vtc_json_double(&j, idx && r->f && r->f->timestamps && i < r->f->T ? r->f->timestamps[i] : 0);
         vtc_json_end_array(&j);
         vtc_json_end_object(&j);
     }
@@ -171,13 +181,13 @@ void report_print_summary(const struct report *r, FILE *fp) {
     vtc_model_get_info(r->model, &mi);
     char a[32], b[32];
     fprintf(fp, "input     %s (%s, %d frame%s, grid %dx%dx%d)\n", r->input,
-            r->media && r->media->is_video ? "video" : "image", r->f->T, r->f->T == 1 ? "" : "s", r->f->T, r->f->H,
+            r->in && r->in->video ? "video" : "image", r->f->T, r->f->T == 1 ? "" : "s", r->f->T, r->f->H,
             r->f->W);
     fprintf(fp, "model     %s [%s]%s\n", mi.name, mi.format, mi.random_weights ? " - random weights (demo)" : "");
     if (r->tokens && r->default_method)
         fprintf(fp, "method    %s, keeping %s (the default for %s; --method none keeps every token)\n", r->prune.method,
                 r->prune.n_keep || r->prune.keep_ratio != CLI_DEFAULT_KEEP_RATIO ? "the --keep budget" : "a third",
-                r->media && r->media->is_video ? "video" : "images");
+                r->in && r->in->video ? "video" : "images");
     else if (r->tokens)
         fprintf(fp, "method    %s%s%s%s\n", r->prune.method, r->prune.params ? " (" : "",
                 r->prune.params ? r->prune.params : "", r->prune.params ? ")" : "");

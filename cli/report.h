@@ -7,11 +7,12 @@
 #include "vtc.h"
 
 struct cli_decode_result;
+struct cli_input;
 
 struct report {
     const char *input, *command, *output;
     const vtc_model *model;
-    const vtc_media *media;
+    const struct cli_input *in;    // the input read (cli.h), or NULL
     const vtc_features *f;
     const vtc_tokens *tokens;  // NULL for encode
     struct vtc_prune_params prune;

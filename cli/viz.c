@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "base/common.h"
 #include "base/mapfile.h"
 
@@ -116,7 +117,7 @@ static void draw_original(uint8_t *sheet, int W, int S, const vtc_image *img, co
     }
 }
 
-int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
+int viz_write(const char *path, const vtc_model *model, struct cli_input *in, const vtc_features *f,
               const vtc_tokens *tok, int aspect) {
     struct vtc_model_info mi;
     vtc_model_get_info(model, &mi);
@@ -144,12 +145,18 @@ int viz_write(const char *path, const vtc_model *model, const vtc_media *media, 
     // an anyres image's tiles, base first, each with its own tokens; with every
     // token kept, all of them (OneVision's shrink makes them synthetic)
     if (!st && tiled && tok && !strcmp(tok->method, "none")) memset(state, 1, n);
-    if (!st && first) draw_original(sheet, W, S, media->frames[0], tok, G);
+    if (!st && first) draw_original(sheet, W, S, in->image->frames[0], tok, G);
     const uint8_t KEPT[3] = { 255, 210, 0 }, MERGED[3] = { 0, 220, 255 };
     for (int t = 0; t < T && !st; t++) {
         int32_t n_tiles = 0;
-        st = tiled ? vtc_preprocess_tile(model, media->frames[0], t, &n_tiles, pix)
-                   : vtc_preprocess(model, media->frames[t], aspect, pix);
+        if (tiled) {
+            st = vtc_preprocess_tile(model, in->image->frames[0], t, &n_tiles, pix);
+        } else { // a video's frame is decoded again (the encode kept none)
+            vtc_image *img = NULL;
+            st = cli_input_frame(in, t, &img);
+            if (!st) st = vtc_preprocess(model, img, aspect, pix);
+            vtc_image_free(img);
+        }
         if (st) break;
         int ox = ((t + first) % cols) * (S + GAP), oy = ((t + first) / cols) * (S + GAP);
         for (int y = 0; y < S; y++)

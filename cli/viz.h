@@ -4,8 +4,10 @@
 
 #include "vtc.h"
 
+struct cli_input;
+
 // tok may be NULL (everything kept). aspect as vtc_preprocess (0 = model default).
-int viz_write(const char *path, const vtc_model *model, const vtc_media *media, const vtc_features *f,
+int viz_write(const char *path, const vtc_model *model, struct cli_input *in, const vtc_features *f,
               const vtc_tokens *tok, int aspect);
 
 #endif

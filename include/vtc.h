@@ -74,7 +74,9 @@ struct vtc_limits {
     uint64_t max_pixels;  // largest decoded image or frame, width*height  (default 64 Mpx)
     int32_t  max_frames;  // most frames sampled from one video             (default 4096)
     int64_t  max_tokens;  // most visual tokens in one encode                (default 1 << 20)
-    uint64_t max_memory;  // largest single buffer vtc allocates, bytes      (default 8 GiB)
+    uint64_t max_memory;  // most bytes one encode's data may take: its tokens, the frames in
+                          // flight and the encoder's buffers (docs/library.md#memory); also
+                          // the largest single buffer vtc allocates       (default 8 GiB)
 };
 VTC_API struct vtc_limits vtc_limits_default(void);
 
@@ -291,8 +293,39 @@ VTC_API vtc_features *vtc_features_pool(const vtc_features *f, int32_t size, int
 // caller frees with vtc_features_free. Use the ctx from one thread at a time.
 VTC_API int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out);
 // Encodes already-decoded frames of one clip (T = n_frames); timestamps may be NULL.
+// The frames are the caller's: vtc reads each once, in order, as vtc_encode_source does.
 VTC_API int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames,
                       const double *timestamps, vtc_features **out);
+
+// Frames handed to the encoder one at a time, from the host's own decoder, camera
+// or store, as stb_image's io callbacks hand it bytes. vtc_encode_source converts
+// each frame to the model's input as soon as it arrives and never looks at it
+// again, so an encode holds one or two frames (and the model's inputs made from
+// them) however many the source gives (docs/library.md#streaming).
+struct vtc_frame_source {
+    // Puts the next frame in *frame (RGB, stride 3*width; the pixels stay the
+    // source's and must stay valid and unchanged until the next call of next, or
+    // until vtc_encode_source returns) and its time in seconds in *timestamp,
+    // which is NaN on entry: left NaN for every frame, the features get no
+    // timestamps. Returns 1 for a frame, 0 when there are no more, or a negative
+    // enum vtc_status, which ends the encode with that status. Called one call at
+    // a time, in order; when the ctx has more than one thread, on a thread vtc
+    // starts for the call (decoding overlaps encoding), else on the calling thread.
+    int (*next)(void *user, vtc_image *frame, double *timestamp);
+    void    *user;     // passed to next
+    int32_t  n_frames; // frames it will give when known, else 0: the features are then
+                       // grown as frames come (more than n_frames is VTC_ERR_ARG)
+    uint64_t bytes;    // memory the source holds while it gives frames (its decoder and
+                       // frames), counted against limits.max_memory; 0 when none or unknown
+};
+
+// Encodes the frames a source gives (T = their number, >= 1) as one clip, as
+// vtc_encode_frames does: each frame preprocessed, through the tower and the
+// projector, then released. Before the first frame, the memory the encode will
+// take is checked against the model's limits.max_memory (docs/library.md#memory);
+// with n_frames 0 again whenever the features grow. *out: caller frees with
+// vtc_features_free. Use the ctx from one thread at a time.
+VTC_API int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **out);
 
 // ---------------------------------------------------------------- media
 
@@ -318,6 +351,15 @@ VTC_API struct vtc_sample_params vtc_sample_params_default(void);
 // FFmpeg demuxes). NULL on failure. Caller frees with vtc_media_free. Thread-safe.
 VTC_API vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits);
 VTC_API void vtc_media_free(vtc_media *media);
+
+// Encodes a file as `vtc encode` reads it: an image (PNG or JPEG, by content) as
+// vtc_encode_image does, or a video (anything FFmpeg demuxes), its frames sampled
+// as vtc_media_load samples them and streamed through vtc_encode_source: decoded
+// (on the ctx's threads), converted to the model's input and released one by one,
+// so memory does not grow with the frames but for their tokens. No pooling (a
+// LLaVA-OneVision host pools with vtc_features_pool). *out: caller frees with
+// vtc_features_free. Use the ctx from one thread at a time.
+VTC_API int vtc_encode_file(vtc_ctx *ctx, const char *path, struct vtc_sample_params sample, vtc_features **out);
 
 // Writes the model's preprocessed input for `img` into pixels, CHW float
 // [3, image_size, image_size] (normalised). For testing and hosts that batch.

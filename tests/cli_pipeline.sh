@@ -149,4 +149,22 @@ for a in crop pad resize; do
     expect 0 "$VTC" compress --aspect $a tests/fixtures/images/fuzz_elongated.jpg -o "$T/el-$a.safetensors"
 done
 
+# --- a video's frames streamed through the encoder (docs/library.md#streaming): the same
+# features with and without the decode thread; the report names the frames; --viz decodes
+# the clip's frames again; --max-memory refuses an encode it cannot hold before decoding
+if [ -f "$VID" ]; then
+  expect 0 "$VTC" encode "$VID" --frames 5 --threads 1 -o "$T/s1.safetensors"
+  if expect 0 "$VTC" encode "$VID" --frames 5 --threads 3 -o "$T/s3.safetensors" --json; then
+    check_json "$T/out" '.media.frame_index == [0, 19, 39, 59, 79] and ([.media.timestamps[] * 10 | round] == [0, 19, 39, 59, 79]) and .media.total_frames == 80' \
+      "the report's frames" '.media'
+  fi
+  cmp -s "$T/s1.safetensors" "$T/s3.safetensors" && ok || bad "streamed features differ between 1 and 3 threads"
+  expect 0 "$VTC" compress "$VID" --frames 3 --method cls --keep 50% -o "$T/s4.safetensors" --viz "$T/s4.png"
+  [ -s "$T/s4.png" ] && ok || bad "--viz of a clip wrote no picture"
+  expect 1 "$VTC" encode "$VID" --frames 8 --max-memory 10000000 -o "$T/s5.safetensors"
+  grep -q 'over the memory limit' "$T/err" && grep -q 'frames in flight' "$T/err" && ok ||
+    bad "--max-memory: $(cat "$T/err")"
+  not_left "--max-memory" s5
+fi
+
 finish

@@ -380,13 +380,182 @@ static void test_anyres_packing(void **state) {
     vtc_model_free(m);
 }
 
+// ---------------------------------------------------------------- frame sources
+
+// A host's frame source over frames in memory, counting its calls; fail_at >= 0
+// makes that call return fail_status; extra gives frames beyond n.
+struct host_source {
+    const vtc_image *const *frames;
+    const double *ts; // NULL: none
+    int n, next, calls, fail_at, fail_status, extra;
+};
+
+static int host_next(void *user, vtc_image *frame, double *timestamp) {
+    struct host_source *h = user;
+    if (h->calls++ == h->fail_at) return h->fail_status;
+    if (h->next >= h->n + h->extra) return 0;
+    const int i = h->next % h->n;
+    *frame = *h->frames[i];
+    if (h->ts) *timestamp = h->ts[i];
+    h->next++;
+    return 1;
+}
+
+static vtc_image *gradient(int w, int h, int seed) {
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)(i * (seed + 3) + seed * 17);
+    vtc_image *img = vtc_image_from_rgb(rgb, w, h);
+    free(rgb);
+    return img;
+}
+
+static void assert_same_features(const vtc_features *a, const vtc_features *b) {
+    assert_int_equal(a->T, b->T), assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->features, b->features, sizeof(float) * (size_t)a->n * a->dim);
+    assert_memory_equal(a->cls_attn, b->cls_attn, sizeof(float) * (size_t)a->n);
+    assert_memory_equal(a->keys, b->keys, sizeof(float) * (size_t)a->n * a->head_dim);
+    assert_memory_equal(a->embeds, b->embeds, sizeof(float) * (size_t)a->n * a->lm_dim);
+    assert_memory_equal(a->cls, b->cls, sizeof(float) * (size_t)a->T * a->dim);
+    assert_true((a->timestamps == NULL) == (b->timestamps == NULL));
+    if (a->timestamps) assert_memory_equal(a->timestamps, b->timestamps, sizeof(double) * (size_t)a->T);
+}
+
+// vtc_encode_source gives what vtc_encode_frames gives for the same frames, on
+// one thread and with the decode thread, with and without a count (the features
+// then grow: 21 frames pass 16); a source's failures and contract breaches are
+// errors that name the frame; the memory limit is checked before any frame.
+static void test_frame_source(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    enum { N = 21 };
+    vtc_image *imgs[N];
+    double ts[N];
+    for (int i = 0; i < N; i++) imgs[i] = gradient(40 + i, 30, i), ts[i] = 0.25 * i;
+    const vtc_image *const *frames = (const vtc_image *const *)imgs;
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = 1;
+    vtc_ctx *one = vtc_ctx_new(m, cp);
+    cp.n_threads = 3;
+    vtc_ctx *three = vtc_ctx_new(m, cp);
+    vtc_features *ref = NULL, *f = NULL;
+    assert_int_equal(vtc_encode_frames(one, frames, N, ts, &ref), 0);
+    vtc_ctx *ctxs[2] = { one, three };
+    for (int c = 0; c < 2; c++)
+        for (int known = 0; known < 2; known++) {
+            struct host_source h = { frames, ts, N, 0, 0, -1, 0, 0 };
+            struct vtc_frame_source src = { host_next, &h, known ? N : 0, 0 };
+            assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), 0);
+            assert_same_features(ref, f);
+            assert_int_equal(h.calls, N + 1); // the last call said: no more
+            vtc_features_free(f);
+        }
+    vtc_features_free(ref);
+    // no timestamps: none in the features
+    assert_int_equal(vtc_encode_frames(one, frames, 3, NULL, &ref), 0);
+    struct host_source h = { frames, NULL, 3, 0, 0, -1, 0, 0 };
+    struct vtc_frame_source src = { host_next, &h, 0, 0 };
+    assert_int_equal(vtc_encode_source(three, &src, &f), 0);
+    assert_null(f->timestamps);
+    assert_same_features(ref, f);
+    vtc_features_free(f);
+    vtc_features_free(ref);
+    for (int c = 0; c < 2; c++) {
+        // a failure: its status, the frame named
+        h = (struct host_source){ frames, ts, N, 0, 0, 5, VTC_ERR_IO, 0 };
+        src = (struct vtc_frame_source){ host_next, &h, 0, 0 };
+        f = (vtc_features *)&h;
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_IO);
+        assert_null(f);
+        assert_non_null(strstr(vtc_last_error(), "frame 5"));
+        assert_non_null(strstr(vtc_ctx_error(ctxs[c]), "frame 5"));
+        // more frames than it said, fewer, none, a return value outside the contract
+        h = (struct host_source){ frames, ts, N, 0, 0, -1, 0, 2 };
+        src.n_frames = N;
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_ARG);
+        h = (struct host_source){ frames, ts, N, 0, 0, -1, 0, 0 };
+        src.n_frames = N + 1;
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_ARG);
+        h = (struct host_source){ frames, ts, N, 0, 0, 0, 0, 0 }; // 0 at once: no frames
+        src.n_frames = 0;
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_ARG);
+        h = (struct host_source){ frames, ts, N, 0, 0, 2, 7, 0 };
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_ARG);
+        // timestamps on some frames only
+        double some[N];
+        for (int i = 0; i < N; i++) some[i] = i == 4 ? NAN : i;
+        h = (struct host_source){ frames, some, N, 0, 0, -1, 0, 0 };
+        assert_int_equal(vtc_encode_source(ctxs[c], &src, &f), VTC_ERR_ARG);
+    }
+    vtc_ctx_free(one);
+    vtc_ctx_free(three);
+    vtc_model_free(m);
+    // the memory limit (24 MiB): 8 frames (12.7 MB with the encoder's buffers) fit, not with 12 MiB
+    // more for the source; checked before any frame is asked for
+    struct vtc_model_params mp = vtc_model_params_default();
+    mp.limits.max_memory = 24 << 20;
+    m = vtc_model_default(mp);
+    cp.n_threads = 1;
+    one = vtc_ctx_new(m, cp);
+    h = (struct host_source){ frames, ts, 8, 0, 0, -1, 0, 0 };
+    src = (struct vtc_frame_source){ host_next, &h, 8, 0 };
+    assert_int_equal(vtc_encode_source(one, &src, &f), 0);
+    vtc_features_free(f);
+    h = (struct host_source){ frames, ts, 8, 0, 0, -1, 0, 0 };
+    src.bytes = 12 << 20;
+    assert_int_equal(vtc_encode_source(one, &src, &f), VTC_ERR_LIMIT);
+    assert_int_equal(h.calls, 0);
+    assert_non_null(strstr(vtc_last_error(), "frames in flight"));
+    // without a count, when the features grow: room for 16 frames fits, for 32 not
+    h = (struct host_source){ frames, ts, N, 0, 0, -1, 0, 0 };
+    src = (struct vtc_frame_source){ host_next, &h, 0, 0 };
+    assert_int_equal(vtc_encode_source(one, &src, &f), VTC_ERR_LIMIT);
+    assert_int_equal(h.calls, 17);
+    vtc_ctx_free(one);
+    vtc_model_free(m);
+    for (int i = 0; i < N; i++) vtc_image_free(imgs[i]);
+}
+
+// vtc_encode_file: an image as vtc_encode_image encodes it, a video's sampled
+// frames as vtc_media_load + vtc_encode_frames give them, streamed.
+static void test_encode_file(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 5;
+    vtc_features *f = NULL, *ref = NULL;
+    vtc_media *media = vtc_media_load("samples/vtest.mp4", sp, NULL);
+    assert_non_null(media);
+    assert_int_equal(vtc_encode_frames(ctx, (const vtc_image *const *)media->frames, media->n_frames,
+                                       media->timestamps, &ref), 0);
+    assert_int_equal(vtc_encode_file(ctx, "samples/vtest.mp4", sp, &f), 0);
+    assert_same_features(ref, f);
+    vtc_features_free(f);
+    vtc_features_free(ref);
+    vtc_media_free(media);
+    vtc_image *img = vtc_image_load("samples/scene.png", NULL);
+    assert_int_equal(vtc_encode_image(ctx, img, &ref), 0);
+    assert_int_equal(vtc_encode_file(ctx, "samples/scene.png", sp, &f), 0);
+    assert_same_features(ref, f);
+    vtc_features_free(f);
+    vtc_features_free(ref);
+    vtc_image_free(img);
+    assert_int_equal(vtc_encode_file(ctx, "no/such/file.mp4", sp, &f), VTC_ERR_IO);
+    sp.n_frames = 0;
+    assert_int_equal(vtc_encode_file(ctx, "samples/vtest.mp4", sp, &f), VTC_ERR_ARG);
+    assert_null(f);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_version), cmocka_unit_test(test_registry),
         cmocka_unit_test(test_anyres_packing),
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
-        cmocka_unit_test(test_token_file_metadata),
+        cmocka_unit_test(test_token_file_metadata), cmocka_unit_test(test_frame_source),
+        cmocka_unit_test(test_encode_file),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

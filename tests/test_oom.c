@@ -355,6 +355,45 @@ static int path_encode_frames(void *arg, uint64_t *digest) {
     return st;
 }
 
+// 17 small frames through a source that gives no count, on a tiny tower
+// (clip224): the features grow (16, 32 frames) and shrink to 17.
+struct repeat_source {
+    vtc_ctx *ctx;
+    uint8_t rgb[12 * 9 * 3];
+    int next;
+};
+
+static int repeat_next(void *user, vtc_image *frame, double *timestamp) {
+    struct repeat_source *r = user;
+    if (r->next == 17) return 0;
+    for (size_t i = 0; i < sizeof r->rgb; i++) r->rgb[i] = (uint8_t)(i * 7 + r->next * 13);
+    *frame = (vtc_image){ 12, 9, r->rgb };
+    *timestamp = r->next++;
+    return 1;
+}
+
+static int path_encode_source(void *arg, uint64_t *digest) {
+    struct repeat_source *r = arg;
+    r->next = 0;
+    struct vtc_frame_source src = { repeat_next, r, 0, 0 };
+    vtc_features *f = NULL;
+    int st = vtc_encode_source(r->ctx, &src, &f);
+    if (!st) *digest = hash_features(0, f);
+    vtc_features_free(f);
+    return st;
+}
+
+// A video streamed from its file (arg: a path): the frame index, decoding, the encode.
+static int path_encode_file(void *arg, uint64_t *digest) {
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 3;
+    vtc_features *f = NULL;
+    int st = vtc_encode_file(W.ctx, arg, sp, &f);
+    if (!st) *digest = hash_features(0, f);
+    vtc_features_free(f);
+    return st;
+}
+
 static int path_features_pool(void *arg, uint64_t *digest) {
     vtc_features *o = vtc_features_pool(W.frames, 2, VTC_POOL_AVG);
     if (!o) return ctor_status(o);
@@ -475,6 +514,14 @@ static void test_vision_paths(void **state) {
     assert_non_null(W.ctx), assert_non_null(W.image), assert_non_null(W.clip);
     check_path("encode_image", path_encode_image, NULL);
     check_path("encode_frames", path_encode_frames, NULL);
+    vtc_model *tiny = vtc_model_load(MODELS "clip224", vtc_model_params_default());
+    static struct repeat_source repeat;
+    repeat.ctx = vtc_ctx_new(tiny, one_thread());
+    assert_non_null(repeat.ctx);
+    check_path("encode_source (no count)", path_encode_source, &repeat);
+    vtc_ctx_free(repeat.ctx);
+    vtc_model_free(tiny);
+    check_path("encode_file mp4", path_encode_file, "samples/vtest.mp4");
     assert_int_equal(vtc_encode_frames(W.ctx, (const vtc_image *const *)W.clip->frames, W.clip->n_frames,
                                        W.clip->timestamps, &W.frames), 0);
     check_path("features_pool", path_features_pool, NULL);

@@ -8,6 +8,7 @@
 // timestamps, and broken inputs fail with a reason, without a crash or a hang;
 // the frame index is settled at open and holds the frames that decode (AVI drop
 // chunks and an MP4 cut mid-file), and the sampling rules hold as pure functions.
+// A video as a frame source gives those frames one at a time.
 // Many more files against the CLI: tests/cli_video_corpus.sh.
 // The CLI comparisons skip when no `ffmpeg` is on PATH (CI installs it).
 // Clips: tests/fixtures/video/, made by tools/gen_video_fixtures.sh.
@@ -24,6 +25,7 @@
 #include <libavutil/log.h>
 
 #include "video/sample.h"
+#include "video/source.h"
 #include "video/video.h"
 #include "vtc.h"
 
@@ -59,9 +61,11 @@ static const struct clip clips[] = {
 };
 #define N_CLIPS (sizeof clips / sizeof clips[0])
 
+static int g_threads = 1; // decoding threads of open_ok's videos
+
 static vtc_video *open_ok(const char *path) {
     vtc_video *v = NULL;
-    if (vtc_video_open(path, NULL, &v)) fail_msg("%s: %s", path, vtc_last_error());
+    if (vtc_video_open(path, NULL, g_threads, &v)) fail_msg("%s: %s", path, vtc_last_error());
     return v;
 }
 
@@ -503,11 +507,86 @@ static void test_seeking_skips(void **state) {
     check_decoded(DIR "odd23.mkv", 3, 3); // intra-only: exactly the frames asked for
 }
 
+// Frame and slice threading in the decoder (3 threads): every frame the same bytes.
+static void test_cli_parity_threads(void **state) {
+    g_threads = 3;
+    test_cli_parity(state);
+    g_threads = 1;
+}
+
+static void test_random_access_threads(void **state) {
+    g_threads = 3;
+    test_random_access(state);
+    g_threads = 1;
+}
+
+// A plan (the frames that will be read): an H.264 clip's non-reference frames
+// outside it go undecoded; the planned frames are still the CLI's, with 1 and 3
+// threads, and so are frames read outside the plan afterwards (it is dropped).
+static void test_plan(void **state) {
+    (void)state;
+    if (!have_ffmpeg()) skip();
+    for (int threads = 1; threads <= 3; threads += 2) {
+        g_threads = threads;
+        for (size_t c = 0; c < N_CLIPS; c++) {
+            const char *path = clips[c].file;
+            const size_t bytes = (size_t)clips[c].width * clips[c].height * 3;
+            uint8_t *ref = cli_all_frames(path, bytes, clips[c].frames);
+            vtc_video *v = open_ok(path);
+            int64_t *idx;
+            int32_t n;
+            assert_int_equal(vtc_video_sample(v, 6, 0, &idx, &n), 0);
+            assert_int_equal(vtc_video_plan(v, idx, n), 0);
+            for (int32_t i = 0; i < n; i++) {
+                vtc_image *img = read_ok(v, path, idx[i], NULL);
+                if (memcmp(img->rgb, ref + (size_t)idx[i] * bytes, bytes))
+                    fail_msg("%s, %d threads: planned frame %lld differs from the CLI's", path, threads,
+                             (long long)idx[i]);
+                vtc_image_free(img);
+            }
+            const int64_t outside[2] = { idx[1] + 1, 0 };
+            for (int i = 0; i < 2; i++) {
+                vtc_image *img = read_ok(v, path, outside[i], NULL);
+                if (memcmp(img->rgb, ref + (size_t)outside[i] * bytes, bytes))
+                    fail_msg("%s, %d threads: frame %lld outside the plan differs from the CLI's", path, threads,
+                             (long long)outside[i]);
+                vtc_image_free(img);
+            }
+            free(idx);
+            vtc_video_close(v);
+            free(ref);
+        }
+    }
+    g_threads = 1;
+    // samples/vtest.mp4 (H.264, 2 B-frames): 3 planned frames decode fewer frames than without the plan
+    int64_t decoded[2];
+    for (int plan = 0; plan < 2; plan++) {
+        vtc_video *v = open_ok("samples/vtest.mp4");
+        int64_t *idx;
+        int32_t n;
+        assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+        if (plan) assert_int_equal(vtc_video_plan(v, idx, n), 0);
+        for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, "samples/vtest.mp4", idx[i], NULL));
+        decoded[plan] = vtc_video_decoded_count(v);
+        free(idx);
+        vtc_video_close(v);
+    }
+    printf("  samples/vtest.mp4, 3 frames: %lld frames decoded, %lld with the plan\n", (long long)decoded[0],
+           (long long)decoded[1]);
+    assert_true(decoded[1] < decoded[0]);
+    vtc_video *v = open_ok("samples/vtest.mp4");
+    const int64_t bad[2] = { 5, 3 };
+    assert_int_equal(vtc_video_plan(v, bad, 2), VTC_ERR_ARG); // not ascending
+    const int64_t past[1] = { 80 };
+    assert_int_equal(vtc_video_plan(v, past, 1), VTC_ERR_ARG);
+    vtc_video_close(v);
+}
+
 // ---------------------------------------------------------------- errors and limits
 
 static void expect_open_error(const char *path, int status) {
     vtc_video *v = NULL;
-    int st = vtc_video_open(path, NULL, &v);
+    int st = vtc_video_open(path, NULL, 1, &v);
     printf("  %-36s -> %s\n", path, vtc_last_error());
     if (st == 0) fail_msg("%s opened", path);
     assert_null(v);
@@ -536,6 +615,16 @@ static void test_bad_inputs(void **state) {
     assert_int_equal(vtc_video_read(v, 20, &img, NULL), VTC_ERR_ARG); // past the count
     assert_null(img);
     assert_int_equal(vtc_video_read(v, -1, &img, NULL), VTC_ERR_ARG);
+    vtc_video_close(v);
+    // found by fuzz_video (kept as it found it): an AVI none of whose packets is
+    // flagged a keyframe, so the index pass has no keyframes; its frames read, planned
+    v = open_ok(DIR "fuzz_nokeys.avi");
+    int64_t *idx = NULL;
+    int32_t n = 0;
+    assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_plan(v, idx, n), 0);
+    for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, DIR "fuzz_nokeys.avi", idx[i], NULL));
+    free(idx);
     vtc_video_close(v);
     // through vtc_media_load too
     struct vtc_sample_params sp = vtc_sample_params_default();
@@ -571,7 +660,7 @@ static void test_damaged_memory(void **state) {
                 }
             }
             vtc_video *v = NULL;
-            if (vtc_video_open_memory(bent, cut, NULL, &v) == 0) {
+            if (vtc_video_open_memory(bent, cut, NULL, 1, &v) == 0) {
                 opened++;
                 int64_t *idx = NULL;
                 int32_t n = 0;
@@ -594,14 +683,14 @@ static void test_damaged_memory(void **state) {
     // a concat script from memory must not make vtc open the file it names
     const char *script = "ffconcat version 1.0\nfile tests/fixtures/video/cam20.ts\n";
     vtc_video *cat = NULL;
-    assert_int_not_equal(vtc_video_open_memory(script, strlen(script), NULL, &cat), 0);
+    assert_int_not_equal(vtc_video_open_memory(script, strlen(script), NULL, 1, &cat), 0);
     assert_null(cat);
     // a whole clip from memory reads the same frames as from the file
     FILE *fp = fopen(DIR "cam40.mp4", "rb");
     size_t size = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     vtc_video *a = open_ok(DIR "cam40.mp4"), *b = NULL;
-    assert_int_equal(vtc_video_open_memory(buf, size, NULL, &b), 0);
+    assert_int_equal(vtc_video_open_memory(buf, size, NULL, 1, &b), 0);
     vtc_image *x = read_ok(a, "file", 27, NULL), *y = read_ok(b, "memory", 27, NULL);
     assert_memory_equal(x->rgb, y->rgb, (size_t)x->width * x->height * 3);
     vtc_image_free(x);
@@ -615,11 +704,11 @@ static void test_limits(void **state) {
     struct vtc_limits lim = vtc_limits_default();
     lim.max_pixels = 90 * 68 - 1;
     vtc_video *v = NULL;
-    assert_int_equal(vtc_video_open(DIR "cam40.mp4", &lim, &v), VTC_ERR_LIMIT);
+    assert_int_equal(vtc_video_open(DIR "cam40.mp4", &lim, 1, &v), VTC_ERR_LIMIT);
     assert_null(v);
     lim = vtc_limits_default();
     lim.max_frames = 3;
-    assert_int_equal(vtc_video_open(DIR "cam40.mp4", &lim, &v), 0);
+    assert_int_equal(vtc_video_open(DIR "cam40.mp4", &lim, 1, &v), 0);
     int64_t *idx;
     int32_t n;
     assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
@@ -657,8 +746,8 @@ static void test_quiet(void **state) {
     assert_non_null(tmp);
     dup2(fileno(tmp), 2);
     vtc_video *v = NULL;
-    vtc_video_open(DIR "garbage.avi", NULL, &v); // the avi demuxer complains about this one
-    vtc_video_open(DIR "trunc.mp4", NULL, &v);   // and the mov one about this
+    vtc_video_open(DIR "garbage.avi", NULL, 1, &v); // the avi demuxer complains about this one
+    vtc_video_open(DIR "trunc.mp4", NULL, 1, &v);   // and the mov one about this
     off_t quiet_bytes = lseek(2, 0, SEEK_END);
     av_log(NULL, AV_LOG_ERROR, "host message\n");
     off_t host_bytes = lseek(2, 0, SEEK_END) - quiet_bytes;
@@ -749,6 +838,57 @@ static void test_features_match_cli_pngs(void **state) {
     vtc_media_free(m);
 }
 
+// A video's sampled frames as a source (video/source.h): the frames, indices and
+// timestamps vtc_media_load gives, one at a time, 0 after the last; a frame
+// sampled twice (more samples than frames) comes twice; the memory it says it holds
+// covers the decoder's frames and the RGB frame. On one thread and on three
+// (sparse samples: workers reading runs between keyframes side by side).
+static void test_source(void **state) {
+    (void)state;
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    const char *files[] = { "samples/vtest.mp4", DIR "cam40.mp4", DIR "rot90.mp4", DIR "drops.avi",
+                            DIR "cam40.mp4", DIR "vfr.mkv", DIR "cam20.ts" };
+    const int32_t counts[] = { 6, 50, 5, 7, 4, 4, 3 };
+    for (size_t c = 0; c < 2 * sizeof files / sizeof files[0]; c++) {
+        const size_t f = c % (sizeof files / sizeof files[0]);
+        const int threads = c < sizeof files / sizeof files[0] ? 1 : 3;
+        sp.n_frames = counts[f];
+        vtc_media *m = vtc_media_load(files[f], sp, NULL);
+        assert_non_null(m);
+        vtc_video_source *s = NULL;
+        assert_int_equal(vtc_video_source_open(files[f], sp, NULL, threads, &s), 0);
+        int32_t n = 0;
+        const int64_t *idx = vtc_video_source_indices(s, &n);
+        assert_int_equal(n, m->n_frames);
+        struct vtc_video_info info;
+        vtc_video_source_info(s, &info);
+        assert_true(vtc_video_source_bytes(s) >= 17 * (uint64_t)info.width * info.height * 3 / 2);
+        for (int32_t i = 0; i < n; i++) {
+            const vtc_image *img = NULL;
+            double ts = -1;
+            int64_t k = -1;
+            assert_int_equal(vtc_video_source_next(s, &img, &ts, &k), 1);
+            assert_int_equal(k, m->frame_index[i]);
+            assert_int_equal(idx[i], k);
+            assert_true(ts == m->timestamps[i]);
+            assert_int_equal(img->width, m->frames[i]->width);
+            assert_int_equal(img->height, m->frames[i]->height);
+            assert_memory_equal(img->rgb, m->frames[i]->rgb, (size_t)img->width * img->height * 3);
+        }
+        const vtc_image *img = NULL;
+        assert_int_equal(vtc_video_source_next(s, &img, NULL, NULL), 0);
+        assert_null(img);
+        assert_int_equal(vtc_video_source_next(s, &img, NULL, NULL), 0);
+        assert_int_equal(vtc_video_source_failed(s), 0);
+        assert_true(vtc_video_source_decoded(s) >= n);
+        vtc_video_source_close(s);
+        vtc_media_free(m);
+    }
+    vtc_video_source *s = NULL;
+    assert_int_equal(vtc_video_source_open(DIR "trunc.mp4", sp, NULL, 1, &s), VTC_ERR_FORMAT);
+    assert_null(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info),          cmocka_unit_test(test_sampling),
@@ -759,7 +899,9 @@ int main(void) {
         cmocka_unit_test(test_bad_inputs),    cmocka_unit_test(test_damaged_memory),
         cmocka_unit_test(test_limits),        cmocka_unit_test(test_probe),
         cmocka_unit_test(test_quiet),         cmocka_unit_test(test_media_load),
-        cmocka_unit_test(test_features_match_cli_pngs),
+        cmocka_unit_test(test_features_match_cli_pngs), cmocka_unit_test(test_source),
+        cmocka_unit_test(test_cli_parity_threads), cmocka_unit_test(test_random_access_threads),
+        cmocka_unit_test(test_plan),
     };
     return cmocka_run_group_tests_name("video", tests, NULL, NULL);
 }

@@ -58,11 +58,22 @@
 // keyframe at or before the target; otherwise vtc backs off 1, 2, 4... s and
 // finally decodes from the start.
 //
+// Damage: a frame concealed by the decoder depends on the frames decoded before
+// it and, with frame threading, on the threads' timing (the CLI's own bytes for
+// it change with -threads). Whatever the decoder reports as an error (a damaged
+// frame's flags, an error it logs, from any of its threads) makes the video
+// decode on one thread, every frame, from then on, and the frame being read is
+// read again so: the CLI's bytes with one thread (its default, where that
+// matches). A stream the index pass finds damaged (its end decoded at open)
+// never uses threads or skipping.
+//
 // Logging: a library must not print, yet FFmpeg's logging is process-global.
 // On first use vtc installs an av_log callback that drops messages logged while
 // the calling thread is inside a vtc video call and passes every other message
 // to av_log_default_callback, so a host's own FFmpeg use logs as FFmpeg's
-// default would (its level is not touched). FFmpeg cannot report the callback
+// default would (its level is not touched). The decoder's own threads (frame
+// threading) log on threads of their own: the decoder's log_level_offset lifts
+// their messages to a level beyond any av_log_level, so no callback prints them. FFmpeg cannot report the callback
 // in place, so a host's own callback installed before vtc's first video call
 // is replaced; installed after it, it replaces vtc's (README, "The library").
 //
@@ -84,6 +95,7 @@
 #include <libswscale/swscale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +109,8 @@ enum { LOCATE_GRID, LOCATE_TABLE, LOCATE_COUNT };
 #define MAX_VIDEO_PACKETS_WITHOUT_FRAME 65536
 #define MAX_PACKETS_WITHOUT_FRAME (1 << 22)
 #define SEEK_TRIES 6
+#define LOG_OFFSET (1 << 20) // added to the level of what the decoder logs (see logging below)
+#define MAX_THREADS 16 // decoding threads: FFmpeg's own cap for automatic frame threading
 
 struct mem_io {
     const uint8_t *data;
@@ -151,6 +165,16 @@ struct vtc_video {
     int64_t landing_pts; // the keyframe that seek landed on
     int gap;          // since that seek a frame was skipped or came out damaged
     int failed;       // reopening the input failed (its status): the handle reads no more
+    int threads;      // decoding threads (frame and slice threading)
+    int64_t *keys;    // TABLE: pts of the keyframe packets, ascending (the index pass's)
+    int64_t n_keys;
+    // the plan (vtc_video_plan): the frames that will be read, so that the decoder
+    // may skip the frames nothing refers to (see the top of the file)
+    int64_t *plan_pts; // their pts, ascending
+    int32_t plan_n;
+    int skip_nonref;   // the plan is set and the codec's non-reference frames are safe to skip
+    int drained;       // the decoder was drained after a planned frame: the next read seeks
+    atomic_int decode_errors; // errors the decoder logged (any thread): the stream is damaged
 };
 
 // ---------------------------------------------------------------- logging
@@ -159,6 +183,15 @@ static _Thread_local int g_quiet; // > 0 while this thread is inside a vtc video
 static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
 
 static void log_filter(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level >= LOG_OFFSET + AV_LOG_QUIET && level <= LOG_OFFSET + AV_LOG_TRACE) {
+        // one of vtc's decoders (its thread contexts copy opaque): count its errors
+        const AVClass *c = avcl ? *(const AVClass **)avcl : NULL;
+        const AVCodecContext *dec = avcl;
+        if (c && c->class_name && !strcmp(c->class_name, "AVCodecContext") && dec->opaque &&
+            level - LOG_OFFSET <= AV_LOG_ERROR)
+            atomic_fetch_add(&((vtc_video *)dec->opaque)->decode_errors, 1);
+        return;
+    }
     if (g_quiet > 0) return;
     av_log_default_callback(avcl, level, fmt, vl);
 }
@@ -345,6 +378,45 @@ static double frame_time_fn(const void *ctx, int64_t k) { return frame_time(ctx,
 
 // ---------------------------------------------------------------- decoding
 
+// Where pts is in the plan: its position, or -1 (a packet without pts may be any: -2).
+static int32_t plan_position(const vtc_video *v, int64_t pts) {
+    if (pts == AV_NOPTS_VALUE) return -2;
+    int32_t lo = 0, hi = v->plan_n;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (v->plan_pts[mid] < pts) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < v->plan_n && v->plan_pts[lo] == pts ? lo : -1;
+}
+
+static int planned(const vtc_video *v, int64_t pts) { return plan_position(v, pts) != -1; }
+
+// The decode timestamp of the last keyframe at or before pts (TABLE: the index
+// pass's keyframes, their pts; else the demuxer's index, its dts), or INT64_MIN
+// when neither knows.
+static int64_t keyframe_before(const vtc_video *v, int64_t pts) {
+    if (v->locate == LOCATE_TABLE && v->n_keys > 0) {
+        int64_t lo = 0, hi = v->n_keys; // first key > pts
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (v->keys[mid] <= pts) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo > 0 ? v->keys[lo - 1] : INT64_MIN;
+    }
+    AVStream *st = v->in.fmt->streams[v->stream];
+    const AVIndexEntry *e = avformat_index_get_entry_from_timestamp(st, pts, AVSEEK_FLAG_BACKWARD);
+    return e ? e->timestamp : INT64_MIN;
+}
+
+// After the packet of planned frame `at` (its pts), the decoder holds all that
+// frame needs, and the next planned frame (if any) lies beyond a keyframe that
+// comes after this packet: what else it would decode before that seek is wasted.
+static int drain_after(const vtc_video *v, int32_t at, int64_t pts) {
+    return at + 1 >= v->plan_n || keyframe_before(v, v->plan_pts[at + 1]) > pts;
+}
+
 // Decodes the next frame into v->frame and its pts into v->frame_pts, without
 // giving it an index. 1 = a frame, 0 = end of stream.
 static int decode_raw(vtc_video *v) {
@@ -374,10 +446,18 @@ static int decode_raw(vtc_video *v) {
         }
         if (v->pkt->stream_index == v->stream) {
             video_packets++;
+            // a packet of no planned frame: its picture may go undecoded if nothing refers to it
+            const int32_t at = v->skip_nonref ? plan_position(v, v->pkt->pts) : -2;
+            v->dec->skip_frame = at == -1 ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
             err = avcodec_send_packet(v->dec, v->pkt);
             if (err == AVERROR(ENOMEM)) {
                 av_packet_unref(v->pkt);
                 return av_fail(v, err, "decoding failed");
+            }
+            if (at >= 0 && drain_after(v, at, v->pkt->pts)) { // out with what it holds; the next read seeks
+                v->eof_sent = 1;
+                v->drained = 1;
+                avcodec_send_packet(v->dec, NULL);
             }
         }
         av_packet_unref(v->pkt);
@@ -416,8 +496,10 @@ static int next_frame(vtc_video *v) {
     }
     if (k >= v->n_frames) return not_in_index(v);
     // after a seek, frames that miss references (open GOPs) may be dropped or concealed
-    if (k >= 0 && ((v->next_index >= 0 && k != v->next_index) || (v->frame->flags & AV_FRAME_FLAG_CORRUPT) ||
-                   v->frame->decode_error_flags))
+    // (while non-reference frames are skipped a missing frame is one of them; the
+    // decoder's own flags still say when a frame lacks its references)
+    if (k >= 0 && ((!v->skip_nonref && v->next_index >= 0 && k != v->next_index) ||
+                   (v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags))
         v->gap = 1;
     v->frame_index = k;
     v->next_index = k >= 0 ? k + 1 : -1;
@@ -473,7 +555,14 @@ static int start_decoding(vtc_video *v) {
     if (!v->dec) return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
     if ((err = avcodec_parameters_to_context(v->dec, st->codecpar)) < 0) return av_fail(v, err, "decoder setup");
     v->dec->pkt_timebase = st->time_base;
-    v->dec->thread_count = 1; // frames come out as they go in; vtc's encoder owns the cores
+    // frame threading (several frames decoded at once, output delayed by the thread
+    // count) and slice threading; the frames are the same bytes either way
+    v->dec->thread_count = v->threads;
+    v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    // the decoder's threads log outside vtc's calls' threads: their messages get a
+    // level no callback prints (the thread contexts copy this offset)
+    v->dec->log_level_offset = LOG_OFFSET;
+    v->dec->opaque = v; // and the errors they log are counted for v (log_filter)
     v->dec->max_pixels = max_px;
     if ((err = avcodec_open2(v->dec, codec, NULL)) < 0) return av_fail(v, err, "cannot open the decoder");
 
@@ -481,6 +570,7 @@ static int start_decoding(vtc_video *v) {
     if (!v->frame) v->frame = av_frame_alloc();
     if (!v->pkt || !v->frame) return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", v->name);
     v->eof_sent = 0;
+    v->drained = 0;
     v->next_index = 0;
     int got = next_frame(v);
     if (got < 0) return got;
@@ -502,6 +592,20 @@ static int rewind_start(vtc_video *v) {
     }
     v->seeked = 0;
     return VTC_OK;
+}
+
+static void clear_plan(vtc_video *v) {
+    free(v->plan_pts);
+    v->plan_pts = NULL;
+    v->plan_n = 0;
+    v->skip_nonref = 0;
+}
+
+// One thread, every frame, from the start of the stream (see Damage above).
+static int decode_plainly(vtc_video *v) {
+    clear_plan(v);
+    v->threads = 1;
+    return rewind_start(v);
 }
 
 // ---------------------------------------------------------------- the frame index
@@ -574,6 +678,7 @@ struct pass {
     struct ts_list pts;  // every frame packet's pts
     int missing_pts;     // a frame packet without one
     int64_t key_pts[2];  // pts of the second-to-last and the last keyframe packet, in decode order
+    struct ts_list keys; // every keyframe packet's pts
     int damaged_end;     // the demuxer stopped on an error, or the last packet may be cut short
 };
 
@@ -600,6 +705,7 @@ static int packet_pass(vtc_video *v, struct pass *p) {
             if (pkt->flags & AV_PKT_FLAG_KEY) {
                 p->key_pts[0] = p->key_pts[1];
                 p->key_pts[1] = pkt->pts;
+                if (pkt->pts != AV_NOPTS_VALUE && (st = ts_push(v, &p->keys, pkt->pts))) break;
             }
             last_corrupt = (pkt->flags & AV_PKT_FLAG_CORRUPT) != 0;
             at_end = size > 0 && pkt->pos >= 0 && pkt->pos >= size - pkt->size;
@@ -665,8 +771,17 @@ static int index_pass(vtc_video *v) {
     int st = packet_pass(v, &p);
     if (st || p.missing_pts || p.pts.n == 0) {
         free(p.pts.ts);
+        free(p.keys.ts);
         return st ? st : VTC_ERR_UNSUPPORTED;
     }
+    // the keyframes from frame 0 on, ascending: where a seek can start (worth_seeking)
+    if (p.keys.n > 1) qsort(p.keys.ts, (size_t)p.keys.n, sizeof *p.keys.ts, cmp_i64);
+    int64_t n_keys = 0;
+    for (int64_t i = 0; i < p.keys.n; i++)
+        if (p.keys.ts[i] >= v->first_pts && (n_keys == 0 || p.keys.ts[n_keys - 1] != p.keys.ts[i]))
+            p.keys.ts[n_keys++] = p.keys.ts[i];
+    v->keys = p.keys.ts;
+    v->n_keys = n_keys;
     int64_t *pts = p.pts.ts, n = p.pts.n, skip = 0;
     qsort(pts, (size_t)n, sizeof *pts, cmp_i64);
     while (skip < n && pts[skip] < v->first_pts) skip++; // not frames: the decoder outputs nothing for them
@@ -676,6 +791,9 @@ static int index_pass(vtc_video *v) {
     for (int64_t i = 1; usable && i < n; i++) usable = pts[i] != pts[i - 1]; // equal timestamps: frames untold
     if (!usable) {
         free(pts);
+        free(v->keys);
+        v->keys = NULL;
+        v->n_keys = 0;
         return VTC_ERR_UNSUPPORTED;
     }
     v->table = pts;
@@ -758,6 +876,8 @@ void vtc_video_close(vtc_video *v) {
     input_close(&v->in);
     free(v->table);
     free(v->times);
+    free(v->keys);
+    free(v->plan_pts);
     free(v->path);
     free(v);
     quiet_end(0);
@@ -797,25 +917,31 @@ static int video_open(vtc_video *v) {
     // intra-only codecs (every frame a keyframe) past 2 frames.
     const AVCodecDescriptor *cd = avcodec_descriptor_get(s->codecpar->codec_id);
     v->seek_gap = cd && (cd->props & AV_CODEC_PROP_INTRA_ONLY) ? 2 : v->fps > 0 ? (int64_t)(2 * v->fps) + 8 : 64;
-    return build_index(v);
+    st = build_index(v);
+    // a stream found damaged while its index was settled is read plainly from the start
+    if (!st && atomic_load(&v->decode_errors) > 0 && v->threads > 1) st = decode_plainly(v);
+    return st;
 }
 
-static vtc_video *video_new(const char *name, const struct vtc_limits *limits) {
+static vtc_video *video_new(const char *name, const struct vtc_limits *limits, int n_threads) {
     vtc_video *v = vtc_zalloc(1, sizeof *v);
     if (!v) return NULL;
     snprintf(v->name, sizeof v->name, "%s", name);
     v->limits = limits ? *limits : vtc_limits_default();
+    // FFmpeg's own rule for frame threading: one thread more than the cores, so
+    // that a thread waiting on a reference does not leave a core idle
+    v->threads = n_threads <= 1 ? 1 : n_threads + 1 > MAX_THREADS ? MAX_THREADS : n_threads + 1;
     v->first_pts = AV_NOPTS_VALUE;
     v->locate = LOCATE_COUNT; // frame 0 is counted while the index is being settled
     v->n_frames = INT64_MAX;
     return v;
 }
 
-int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video **out) {
+int vtc_video_open(const char *path, const struct vtc_limits *limits, int n_threads, vtc_video **out) {
     *out = NULL;
     if (!path) return vtc_set_error(VTC_ERR_ARG, "vtc_video_open: path is NULL");
     quiet_begin();
-    vtc_video *v = video_new(path, limits);
+    vtc_video *v = video_new(path, limits, n_threads);
     if (!v) return quiet_end(VTC_ERR_NOMEM);
     size_t len = strlen(path);
     v->path = vtc_alloc(len + 1, 1); // kept: rewinds and packet passes open the file again
@@ -833,11 +959,12 @@ int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video 
     return quiet_end(VTC_OK);
 }
 
-int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, vtc_video **out) {
+int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, int n_threads,
+                          vtc_video **out) {
     *out = NULL;
     if (!data && size) return vtc_set_error(VTC_ERR_ARG, "vtc_video_open_memory: NULL data");
     quiet_begin();
-    vtc_video *v = video_new("<memory>", limits);
+    vtc_video *v = video_new("<memory>", limits, n_threads);
     if (!v) return quiet_end(VTC_ERR_NOMEM);
     v->data = data;
     v->size = size;
@@ -848,6 +975,55 @@ int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits
     }
     *out = v;
     return quiet_end(VTC_OK);
+}
+
+// A copy of n elements of size bytes (NULL for none).
+static int copy_array(void *dst, const void *src, int64_t n, size_t size) {
+    void **d = dst;
+    *d = NULL;
+    if (!src || n <= 0) return VTC_OK;
+    *d = vtc_alloc((size_t)n, size);
+    if (!*d) return VTC_ERR_NOMEM;
+    memcpy(*d, src, (size_t)n * size);
+    return VTC_OK;
+}
+
+int vtc_video_open_again(const vtc_video *src, int n_threads, vtc_video **out) {
+    *out = NULL;
+    quiet_begin();
+    vtc_video *v = video_new(src->name, &src->limits, n_threads);
+    if (!v) return quiet_end(VTC_ERR_NOMEM);
+    v->data = src->data;
+    v->size = src->size;
+    int st = src->path && !(v->path = vtc_strdup(src->path)) ? VTC_ERR_NOMEM : VTC_OK, err;
+    if (!st) st = input_open(v, &v->in, &err);
+    if (!st) st = start_decoding(v);
+    if (!st && (v->stream != src->stream || v->frame_pts != src->first_pts)) // not the stream it was: refuse
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: the input changed while reading", v->name);
+    if (!st) { // the settled frame index, as src has it
+        v->fps = src->fps, v->first_pts = src->first_pts, v->rotation = src->rotation, v->duration = src->duration;
+        v->seek_gap = src->seek_gap, v->locate = src->locate, v->count_source = src->count_source;
+        v->n_frames = src->n_frames, v->step = src->step, v->vfr = src->vfr;
+        v->table_n = src->table_n, v->n_keys = src->n_keys;
+        st = copy_array(&v->table, src->table, src->table_n, sizeof *v->table);
+        if (!st) st = copy_array(&v->keys, src->keys, src->n_keys, sizeof *v->keys);
+        if (!st) st = copy_array(&v->times, src->times, src->times ? src->n_frames : 0, sizeof *v->times);
+        if (!st && atomic_load(&((vtc_video *)src)->decode_errors) > 0) { // damaged: read plainly (see Damage)
+            atomic_store(&v->decode_errors, 1);
+            if (v->threads > 1) st = decode_plainly(v);
+        }
+    }
+    if (st) {
+        vtc_video_close(v);
+        return quiet_end(st);
+    }
+    *out = v;
+    return quiet_end(VTC_OK);
+}
+
+int vtc_video_independent(const vtc_video *v, int64_t a, int64_t b) {
+    if (v->locate == LOCATE_COUNT || b <= a || a < 0 || b >= v->n_frames) return 0;
+    return keyframe_before(v, target_pts(v, b)) > target_pts(v, a);
 }
 
 int vtc_video_probe(const char *path) {
@@ -904,6 +1080,19 @@ void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info) {
 
 int64_t vtc_video_decoded_count(const vtc_video *v) { return v->decoded; }
 
+uint64_t vtc_video_memory(const vtc_video *v) {
+    const uint64_t w = (uint64_t)v->w, h = (uint64_t)v->h;
+    int frame = v->dec ? av_image_get_buffer_size(v->dec->pix_fmt, v->w, v->h, 32) : -1;
+    const uint64_t decoded = frame > 0 ? (uint64_t)frame : w * h * 3;
+    const uint64_t n_decoded = 16 + (uint64_t)(v->dec && v->dec->has_b_frames > 0 ? v->dec->has_b_frames : 0) +
+                               (uint64_t)(v->dec && v->dec->thread_count > 1 ? v->dec->thread_count : 1) + 1;
+    const uint64_t rgb = w * h * 3 * (v->rotation ? 2 : 1);
+    const uint64_t index = (uint64_t)v->table_n * sizeof *v->table + (uint64_t)v->n_keys * sizeof *v->keys +
+                           (v->times ? (uint64_t)v->n_frames * sizeof *v->times : 0) +
+                           (uint64_t)v->plan_n * sizeof *v->plan_pts;
+    return n_decoded * decoded + rgb + index;
+}
+
 // ---------------------------------------------------------------- sampling
 
 int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n) {
@@ -950,6 +1139,7 @@ static int seek_to(vtc_video *v, int64_t k, int64_t limit) {
         if (av_seek_frame(v->in.fmt, v->stream, ts, AVSEEK_FLAG_BACKWARD) < 0) break;
         avcodec_flush_buffers(v->dec);
         v->eof_sent = 0;
+        v->drained = 0;
         v->next_index = -1;
         v->seeked = 1;
         v->gap = 0;
@@ -975,6 +1165,10 @@ static int seek_to(vtc_video *v, int64_t k, int64_t limit) {
 static int worth_seeking(vtc_video *v, int64_t k) {
     const int64_t cur = v->have_frame ? v->frame_index : v->next_index - 1;
     if (k <= cur + 1) return 0;
+    // The index pass's keyframes: seek when the last keyframe at or before the
+    // target comes after the frame decoded last, else decode forward to it.
+    if (v->locate == LOCATE_TABLE && v->n_keys > 0 && v->have_frame)
+        return keyframe_before(v, target_pts(v, k)) > v->frame_pts;
     // The demuxer's index: a keyframe between here and the target says yes. A
     // complete index (MP4, AVI: an entry per frame) also says no; others (Matroska
     // cues, entries added while reading) may miss keyframes, so the gap decides.
@@ -988,6 +1182,27 @@ static int worth_seeking(vtc_video *v, int64_t k) {
     return k - cur > v->seek_gap;
 }
 
+int vtc_video_plan(vtc_video *v, const int64_t *indices, int32_t n) {
+    clear_plan(v);
+    for (int32_t i = 0; i < n; i++)
+        if (indices[i] < 0 || indices[i] >= v->n_frames || (i > 0 && indices[i] < indices[i - 1]))
+            return vtc_set_error(VTC_ERR_ARG, "%s: plan: frame %lld of %lld (ascending indices)", v->name,
+                                 (long long)indices[i], (long long)v->n_frames);
+    // Only where frames are told apart by pts, and only H.264, whose nal_ref_idc 0
+    // means no picture refers to this one (HEVC's sub-layer non-reference pictures
+    // may still be referred to by higher sub-layers; other codecs: not measured).
+    if (n <= 0 || v->locate == LOCATE_COUNT || !v->dec || v->dec->codec_id != AV_CODEC_ID_H264 ||
+        atomic_load(&v->decode_errors) > 0)
+        return VTC_OK;
+    v->plan_pts = vtc_alloc((size_t)n, sizeof *v->plan_pts);
+    if (!v->plan_pts) return VTC_ERR_NOMEM;
+    for (int32_t i = 0; i < n; i++)
+        if (v->plan_n == 0 || v->plan_pts[v->plan_n - 1] != target_pts(v, indices[i]))
+            v->plan_pts[v->plan_n++] = target_pts(v, indices[i]);
+    v->skip_nonref = 1;
+    return VTC_OK;
+}
+
 // Decodes until v->frame holds frame k. Where decoding began at a seek and
 // frame k does not come out, or a frame since the seek was skipped or damaged
 // (an open GOP's references lie before its keyframe), it starts again from the
@@ -997,7 +1212,7 @@ static int read_frame(vtc_video *v, int64_t k) {
     if (v->have_frame && v->frame_index == k) return VTC_OK;
     int64_t limit = INT64_MAX;
     for (int attempt = 0;; attempt++) {
-        const int behind = v->next_index < 0 || (v->have_frame ? k < v->frame_index : k < v->next_index);
+        const int behind = v->next_index < 0 || v->drained || (v->have_frame ? k < v->frame_index : k < v->next_index);
         int st = VTC_OK;
         if (v->locate == LOCATE_COUNT || v->seek_broken) {
             if (behind) st = rewind_start(v);
@@ -1010,7 +1225,23 @@ static int read_frame(vtc_video *v, int64_t k) {
         int got = 1;
         while (got == 1 && !(v->have_frame && v->frame_index >= k)) got = next_frame(v);
         if (got < 0) return got;
+        // A damaged frame is concealed from the frames decoded before it and by the
+        // decoder's threads in their own order: on one thread, every frame decoded,
+        // it is the CLI's (with one thread, or its default where that matches).
+        const int damaged = atomic_load(&v->decode_errors) > 0 ||
+                            (got == 1 && ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags));
+        if (damaged && (v->threads > 1 || v->skip_nonref)) {
+            if ((st = decode_plainly(v))) return st;
+            limit = INT64_MAX;
+            continue;
+        }
         if (got == 1 && v->frame_index == k && !(v->seeked && v->gap)) return VTC_OK;
+        if (v->skip_nonref) { // it went undecoded as a non-reference frame: again, decoding every frame
+            clear_plan(v);
+            v->next_index = -1;
+            limit = INT64_MAX;
+            continue;
+        }
         if (!v->seeked) {
             if (got == 0)
                 return vtc_set_error(VTC_ERR_FORMAT, "%s: frame %lld of %lld does not decode: the stream ends before "
@@ -1167,6 +1398,10 @@ int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *times
         return vtc_set_error(v->failed, "%s: the input could not be reopened by an earlier read; open it afresh",
                              v->name);
     quiet_begin();
+    if (v->skip_nonref && !(v->have_frame && v->frame_index == index) && !planned(v, target_pts(v, index))) {
+        clear_plan(v); // a frame outside the plan may already have gone undecoded: start afresh
+        v->next_index = -1;
+    }
     int st = read_frame(v, index);
     if (st) return quiet_end(st);
     if (timestamp) *timestamp = frame_time(v, index);

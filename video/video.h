@@ -52,13 +52,25 @@ int vtc_video_probe(const char *path);
 // Opens a video file (anything FFmpeg demuxes), decodes its first frame (so a
 // file without a decodable frame fails here) and settles the frame index: from
 // the container, by one pass over the packets, or by decoding every frame where
-// the packets' timestamps cannot tell the frames apart (video.c). *out: caller
-// closes with vtc_video_close.
-int vtc_video_open(const char *path, const struct vtc_limits *limits, vtc_video **out);
+// the packets' timestamps cannot tell the frames apart (video.c). With n_threads
+// > 1 the decoder runs n_threads + 1 threads (frame and slice threading; FFmpeg's
+// own rule for its automatic count; at most 16), else one; the frames are the
+// same bytes whatever the count. *out: caller closes with vtc_video_close.
+int vtc_video_open(const char *path, const struct vtc_limits *limits, int n_threads, vtc_video **out);
 // The same over a memory buffer, which must outlive the handle (for fuzzing and hosts
 // that hold the bytes).
-int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, vtc_video **out);
+int vtc_video_open_memory(const void *data, size_t size, const struct vtc_limits *limits, int n_threads,
+                          vtc_video **out);
 void vtc_video_close(vtc_video *v);
+// A second handle on v's input, with v's frame index (no index pass again) and
+// a decoder of its own on n_threads threads: for reading other frames at the
+// same time on another thread. v must have been opened, and may be used (from
+// its own thread) meanwhile. *out: caller closes with vtc_video_close.
+int vtc_video_open_again(const vtc_video *v, int n_threads, vtc_video **out);
+// 1 when frame b (> a) decodes from a keyframe that comes after frame a, so that
+// reading b after a costs a seek and nothing decoded for a: the two can be read
+// by different handles. 0 where that is not known (no timestamps, no keyframe index).
+int vtc_video_independent(const vtc_video *v, int64_t a, int64_t b);
 void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 
 // Frame indices to sample (*indices: caller frees with free(); *n of them, ascending),
@@ -78,7 +90,24 @@ int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indic
 // is one decoded frame plus the decoder's.
 int vtc_video_read(vtc_video *v, int64_t index, vtc_image **frame, double *timestamp);
 
+// The frames that will be read (indices, ascending; repeats allowed), n of them;
+// n = 0 clears it. With a plan the decoder may leave undecoded the frames no
+// planned frame needs: for H.264, whose non-reference pictures nothing refers
+// to, the packets of frames outside the plan are decoded with skip_frame
+// NONREF, and the decoder is drained once the last planned frame before a seek
+// is in. Reads follow the plan; a read outside it clears it first (and starts
+// decoding afresh, since a frame already skipped cannot come back).
+// VTC_ERR_ARG for an index out of range, VTC_ERR_NOMEM.
+int vtc_video_plan(vtc_video *v, const int64_t *indices, int32_t n);
+
 // Frames the decoder has output since open (to check that seeking skips work).
 int64_t vtc_video_decoded_count(const vtc_video *v);
+
+// The memory reading frames holds, for max_memory (docs/library.md#memory): the
+// frame index, the RGB frame a read returns (and its rotated copy), and the
+// decoder's frames, counted as one decoded frame in the stream's pixel format for
+// each of 16 references, the decoder's delay and each decoding thread, and the
+// frame being converted (FFmpeg does not report its own use).
+uint64_t vtc_video_memory(const vtc_video *v);
 
 #endif

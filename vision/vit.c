@@ -24,6 +24,7 @@ struct vtc_vit_scratch {
     float *acc;     // [n] a head-mean attention statistic
     float *head_stat; // [heads, n] per-head statistic before the mean
     int n_chunks;   // threads the attention is split over (one scores buffer each)
+    size_t bytes;   // all of the above
 };
 
 vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads) {
@@ -43,12 +44,16 @@ vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads) {
     s->mlp = vtc_alloc(n * F, sizeof(float));
     s->patches = vtc_alloc(P * pp, sizeof(float));
     s->acc = vtc_alloc(n, sizeof(float));
+    s->bytes = sizeof(float) * (6 * n * D + n * n * (size_t)s->n_chunks + (size_t)m->heads * n + n * F +
+                                P * pp + n);
     if (!s->x || !s->h || !s->qkv || !s->att || !s->scores || !s->mlp || !s->patches || !s->acc || !s->head_stat) {
         vtc_vit_scratch_free(s);
         return NULL;
     }
     return s;
 }
+
+size_t vtc_vit_scratch_bytes(const vtc_vit_scratch *s) { return s->bytes; }
 
 void vtc_vit_scratch_free(vtc_vit_scratch *s) {
     if (!s) return;

@@ -9,6 +9,8 @@
 typedef struct vtc_vit_scratch vtc_vit_scratch;
 vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *model, int n_threads);
 void vtc_vit_scratch_free(vtc_vit_scratch *s);
+// The bytes its buffers take.
+size_t vtc_vit_scratch_bytes(const vtc_vit_scratch *s);
 
 // What one image's forward pass produces. Arrays are caller-provided with the
 // sizes given; any of them may be NULL to skip it (cls_attn_last NULL also skips

@@ -851,7 +851,8 @@ class Context(_Owner):
         and the projector (vtc_encode_image / vtc_encode_frames).
 
         x: a path (an image, or a video sampled by `frames` or `fps`, as `vtc
-        encode`), a Media, uint8 RGB pixels [H, W, 3] (one image), [T, H, W, 3] or
+        encode`: a video's frames are decoded and encoded one by one, never all
+        held, vtc_encode_file), a Media, uint8 RGB pixels [H, W, 3] (one image), [T, H, W, 3] or
         a list of [H, W, 3] (frames of one clip, with optional timestamps [T]);
         numpy arrays or torch tensors. pool > 1 pools each frame's grid s x s
         afterwards, pool_mode "avg" or "bilinear" (`--pool`, `--pool-mode`); None
@@ -865,11 +866,11 @@ class Context(_Owner):
             ctx = h.ptr
             out = POINTER(_ffi.Features)()
             if isinstance(x, (str, bytes, os.PathLike)):
-                x = load_media(x, frames, fps, self._limits)
-            if not isinstance(x, (Media, list, tuple, np.ndarray)) and not hasattr(x, "__array__"):
+                st = lib.vtc_encode_file(ctx, _path(x), _sample(frames, fps), byref(out))
+            elif not isinstance(x, (Media, list, tuple, np.ndarray)) and not hasattr(x, "__array__"):
                 raise TypeError("encode: want a path, a Media, or uint8 RGB pixels [H, W, 3] / [T, H, W, 3], "
                                 f"not {type(x).__name__}")
-            if isinstance(x, Media):
+            elif isinstance(x, Media):
                 mh = x._handle()
                 m = mh.ptr.contents
                 if m.is_video:

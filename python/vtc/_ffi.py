@@ -181,6 +181,7 @@ _PROTOS = {
     "vtc_features_pool": (_p(Features), [_p(Features), c_int32, c_int32]),
     "vtc_encode_image": (c_int, [c_void_p, _p(Image), _p(_p(Features))]),
     "vtc_encode_frames": (c_int, [c_void_p, _p(_p(Image)), c_int32, _p(c_double), _p(_p(Features))]),
+    "vtc_encode_file": (c_int, [c_void_p, c_char_p, SampleParams, _p(_p(Features))]),
     "vtc_sample_params_default": (SampleParams, []),
     "vtc_media_load": (_p(Media), [c_char_p, SampleParams, _p(Limits)]),
     "vtc_media_free": (None, [_p(Media)]),

@@ -1,0 +1,51 @@
+// The encode half of the public API, shared by api.c (contexts, images, tiles)
+// and stream.c (frames from a source: vtc_encode_source, _frames, _file).
+#ifndef VTC_API_ENCODE_H
+#define VTC_API_ENCODE_H
+
+#include <stdint.h>
+
+#include "vision/model.h"
+#include "vision/vit.h"
+#include "vtc.h"
+
+struct vtc_ctx {
+    const vtc_model *model;
+    struct vtc_ctx_params params;
+    int n_threads;
+    vtc_vit_scratch *scratch;
+    float *pixels; // [3, S, S]
+    char error[1024];
+};
+
+// Records the thread's last error on the context and passes the status through.
+int vtc_ctx_fail(vtc_ctx *ctx, int status);
+
+// A features struct for T tiles (frames, or an anyres image's tiles) of the
+// model's grid, after the token and single-buffer limits; NULL with the status in *st.
+vtc_features *vtc_features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st);
+
+// The token limit and the single-buffer memory limit for T tiles.
+int vtc_check_tokens(const vtc_ctx *ctx, int T);
+
+// Memory an encode of T tiles takes (docs/library.md#memory): *tokens the
+// features vtc_features_for allocates for them, *encoder the context's scratch and
+// input buffers and the projector's; then checked with `in_flight` (the frames
+// in flight: decoders, images, model inputs) against the model's max_memory.
+int vtc_check_memory(const vtc_ctx *ctx, int T, uint64_t in_flight);
+
+// Runs the tower (and the projector) on pixels [3, S, S] into tile/frame t of f.
+// tmp has grid_h * grid_w * lm_dim floats when f has embeds.
+int vtc_encode_tile(vtc_ctx *ctx, vtc_features *f, int t, const float *pixels, float *tmp);
+
+// vtc_encode_frames, with `in_flight` bytes of the frames counted against max_memory.
+int vtc_encode_array(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
+                     uint64_t in_flight, vtc_features **out);
+
+// What a file is by content: 1 PNG, 2 JPEG, 0 something else (maybe a video),
+// -1 unreadable (errno set).
+int vtc_sniff_image(const char *path);
+// Sampling parameters as vtc_media_load takes them (VTC_ERR_ARG naming path otherwise).
+int vtc_check_sample(const char *path, struct vtc_sample_params sample);
+
+#endif

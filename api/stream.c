@@ -1,0 +1,308 @@
+// Frames from a source, encoded as they come (docs/library.md#streaming):
+// vtc_encode_source, and on it vtc_encode_frames (an array) and vtc_encode_file
+// (a video's sampled frames, video/source.h).
+//
+// Each frame the source gives is preprocessed into the model's input at once
+// and is not needed after that, so an encode holds the source's current frame,
+// a few model inputs and the tokens, however many frames there are. With one
+// thread the source, the preprocessing and the encoder take turns on the
+// calling thread. With more, a producer thread runs the source and the
+// preprocessing into a ring of RING model inputs while the encoder works on the
+// one before (decoding overlapped with encoding); the ring bounds what is in
+// flight. The producer's errors (thread-local, as every vtc error) travel
+// through the ring to the calling thread.
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/encode.h"
+#include "base/common.h"
+#include "vision/family.h"
+#include "video/source.h"
+
+enum { RING = 3 }; // model inputs: one being encoded, one ready, one being made
+
+// The producer side of an encode: source -> model inputs.
+struct producer {
+    const vtc_model *model;
+    const struct vtc_frame_source *src;
+    int64_t given;          // frames the source gave
+    double ms_source, ms_preprocess;
+    float *slot[RING];      // model inputs [3, S, S]
+    double ts[RING];        // their timestamps (NaN: none)
+    // the ring, under mu when threaded
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int head, len;          // ready inputs: slot[head], ... (mod RING)
+    int ended;              // the source has no more frames (status: 0) or failed
+    int status;
+    char error[1024];       // the producer's error message
+    int stop;               // the encoder gave up: make no more
+};
+
+// One frame from the source into pixels: 1, 0 at the end, or a status (error set).
+static int produce_one(struct producer *p, float *pixels, double *ts) {
+    vtc_image img = { 0 };
+    *ts = NAN;
+    vtc_clear_error();
+    double t0 = vtc_now_ms();
+    int got = p->src->next(p->src->user, &img, ts);
+    p->ms_source += vtc_now_ms() - t0;
+    if (got < 0) {
+        if (vtc_last_status() == VTC_OK) // a host's source: no message of its own
+            vtc_set_error(got, "frame source: frame %lld: %s", (long long)p->given, vtc_status_str(got));
+        return vtc_last_status();
+    }
+    if (got == 0) return 0;
+    if (got != 1)
+        return vtc_set_error(VTC_ERR_ARG, "frame source: next returned %d for frame %lld (want 1, 0 or a status)", got,
+                             (long long)p->given);
+    if (p->src->n_frames > 0 && p->given >= p->src->n_frames)
+        return vtc_set_error(VTC_ERR_ARG, "frame source: more frames than its n_frames %d", p->src->n_frames);
+    if (!img.rgb || img.width <= 0 || img.height <= 0)
+        return vtc_set_error(VTC_ERR_ARG, "frame source: frame %lld has no pixels", (long long)p->given);
+    if ((uint64_t)img.width * (uint64_t)img.height > p->model->limits.max_pixels)
+        return vtc_set_error(VTC_ERR_LIMIT, "frame source: frame %lld is %dx%d, over the pixel limit %llu",
+                             (long long)p->given, img.width, img.height,
+                             (unsigned long long)p->model->limits.max_pixels);
+    p->given++;
+    t0 = vtc_now_ms();
+    int st = vtc_preprocess(p->model, &img, 0, pixels);
+    p->ms_preprocess += vtc_now_ms() - t0;
+    return st ? st : 1;
+}
+
+static void *produce(void *arg) {
+    struct producer *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->len == RING && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
+        const int stop = p->stop, i = (p->head + p->len) % RING;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        double ts;
+        int got = produce_one(p, p->slot[i], &ts); // slot i is the producer's until len counts it
+        pthread_mutex_lock(&p->mu);
+        if (got == 1) {
+            p->ts[i] = ts;
+            p->len++;
+        } else {
+            p->ended = 1;
+            p->status = got;
+            if (got) snprintf(p->error, sizeof p->error, "%s", vtc_last_error());
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (got != 1) break;
+    }
+    return NULL;
+}
+
+// Grows (or shrinks) the per-frame arrays of f to T frames; f stays whole on failure.
+static int features_resize(vtc_features *f, int T) {
+    const size_t P = (size_t)f->H * f->W;
+    struct {
+        void **p;
+        size_t per_frame, size;
+    } a[] = {
+        { (void **)&f->features, P * f->dim, sizeof(float) },   { (void **)&f->cls, (size_t)f->dim, sizeof(float) },
+        { (void **)&f->cls_attn, P, sizeof(float) },             { (void **)&f->cls_attn_last, P, sizeof(float) },
+        { (void **)&f->keys, P * f->head_dim, sizeof(float) },   { (void **)&f->embeds, P * f->lm_dim, sizeof(float) },
+        { (void **)&f->cls_embed, (size_t)f->lm_dim, sizeof(float) }, { (void **)&f->timestamps, 1, sizeof(double) },
+        { (void **)&f->cls_attn_first, P, sizeof(float) },
+    };
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+        if (!*a[i].p) continue;
+        void *grown = vtc_realloc(*a[i].p, (size_t)T * a[i].per_frame, a[i].size);
+        if (!grown) return VTC_ERR_NOMEM;
+        *a[i].p = grown;
+    }
+    f->T = T;
+    f->n = (int32_t)((size_t)T * P);
+    return VTC_OK;
+}
+
+// Room for frame t: with a known count the features were made for all of them;
+// otherwise they double, within the frame, token and memory limits.
+static int make_room(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **f, int t, int *cap) {
+    const vtc_model *m = ctx->model;
+    if (*f && t < *cap) return VTC_OK;
+    if (t >= m->limits.max_frames)
+        return vtc_set_error(VTC_ERR_LIMIT, "frame source: more than %d frames (frame limit)", m->limits.max_frames);
+    int want = src->n_frames > 0 ? src->n_frames : *cap ? 2 * *cap : 16;
+    if (want > m->limits.max_frames) want = m->limits.max_frames;
+    const uint64_t in_flight = src->bytes + (ctx->n_threads > 1 ? RING : 0) * 3 * (uint64_t)m->image_size *
+                                                                     m->image_size * sizeof(float);
+    int st = vtc_check_memory(ctx, want, in_flight);
+    if (st) return st;
+    if (!*f) {
+        *f = vtc_features_for(ctx, want, 1, &st);
+        if (!*f) return st;
+        if (m->layout == VTC_LAYOUT_ANYRES_MAX) (*f)->tiling.newline = m->newline ? VTC_NEWLINE_END : VTC_NEWLINE_NONE;
+    } else if ((st = vtc_check_tokens(ctx, want)) || (st = features_resize(*f, want))) {
+        return st;
+    }
+    *cap = want;
+    return VTC_OK;
+}
+
+int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **out) {
+    if (!ctx || !src || !src->next || !out)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_source: NULL argument"));
+    *out = NULL;
+    const vtc_model *m = ctx->model;
+    // LLaVA-NeXT defines no video input (LLaVA-NeXT-Video is another model);
+    // LLaVA-OneVision encodes each frame as one tile, resized to the tower's size.
+    if (m->layout == VTC_LAYOUT_ANYRES)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_UNSUPPORTED, "LLaVA-NeXT defines no video or frame input "
+                                               "(its images are tiled: vtc_encode_image)"));
+    if (src->n_frames < 0)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "frame source: n_frames %d", src->n_frames));
+    if (src->n_frames > m->limits.max_frames)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
+                                               src->n_frames, m->limits.max_frames));
+    struct producer p = { .model = m, .src = src };
+    const int threaded = ctx->n_threads > 1;
+    vtc_features *f = NULL;
+    float *tmp = NULL;
+    int st = VTC_OK, cap = 0, t = 0, n_timed = 0, started = 0;
+    if (src->n_frames > 0) st = make_room(ctx, src, &f, 0, &cap); // the limits before any frame
+    for (int i = 0; i < (threaded ? RING : 0) && !st; i++)
+        if (!(p.slot[i] = vtc_alloc((size_t)3 * m->image_size * m->image_size, sizeof(float)))) st = VTC_ERR_NOMEM;
+    if (!st && m->lm_dim > 0 && ctx->params.want_embeds &&
+        !(tmp = vtc_alloc((size_t)m->grid_h * m->grid_w * m->lm_dim, sizeof(float))))
+        st = VTC_ERR_NOMEM;
+    if (!st && threaded) {
+        pthread_mutex_init(&p.mu, NULL);
+        pthread_cond_init(&p.cv, NULL);
+        pthread_t tid;
+        if (pthread_create(&tid, NULL, produce, &p) == 0) {
+            started = 1;
+            for (;;) {
+                pthread_mutex_lock(&p.mu);
+                while (p.len == 0 && !p.ended) pthread_cond_wait(&p.cv, &p.mu);
+                const int ready = p.len > 0, i = p.head;
+                pthread_mutex_unlock(&p.mu);
+                if (!ready) break; // the source ended or failed (p.status after the join)
+                if (!(st = make_room(ctx, src, &f, t, &cap))) {
+                    st = vtc_encode_tile(ctx, f, t, p.slot[i], tmp);
+                    f->timestamps[t] = p.ts[i];
+                }
+                pthread_mutex_lock(&p.mu);
+                p.head = (p.head + 1) % RING;
+                p.len--;
+                if (st) p.stop = 1;
+                pthread_cond_broadcast(&p.cv);
+                pthread_mutex_unlock(&p.mu);
+                if (st) break;
+                n_timed += !isnan(f->timestamps[t]);
+                t++;
+                if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t, src->n_frames);
+            }
+            pthread_join(tid, NULL);
+            if (!st && p.status) st = vtc_set_error(p.status, "%s", p.error);
+        }
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    if (!st && !started) { // one thread (or no thread could start): take turns
+        for (;;) {
+            double ts;
+            int got = produce_one(&p, ctx->pixels, &ts);
+            if (got <= 0) {
+                st = got;
+                break;
+            }
+            if ((st = make_room(ctx, src, &f, t, &cap))) break;
+            if ((st = vtc_encode_tile(ctx, f, t, ctx->pixels, tmp))) break;
+            f->timestamps[t] = ts;
+            n_timed += !isnan(ts);
+            t++;
+            if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t, src->n_frames);
+        }
+    }
+    for (int i = 0; i < RING; i++) free(p.slot[i]);
+    free(tmp);
+    if (!st && t == 0) st = vtc_set_error(VTC_ERR_ARG, "frame source: no frames");
+    if (!st && src->n_frames > 0 && t < src->n_frames)
+        st = vtc_set_error(VTC_ERR_ARG, "frame source: %d frames, fewer than its n_frames %d", t, src->n_frames);
+    if (!st && n_timed > 0 && n_timed < t)
+        st = vtc_set_error(VTC_ERR_ARG, "frame source: %d of %d frames have a timestamp (all or none)", n_timed, t);
+    if (!st && t < cap && src->n_frames == 0) st = features_resize(f, t); // room no longer needed
+    if (st) {
+        vtc_features_free(f);
+        return vtc_ctx_fail(ctx, st);
+    }
+    if (n_timed == 0) {
+        free(f->timestamps);
+        f->timestamps = NULL;
+    }
+    f->ms_preprocess += p.ms_preprocess;
+    *out = f;
+    return VTC_OK;
+}
+
+// ---------------------------------------------------------------- frames in memory
+
+struct array_source {
+    const vtc_image *const *frames;
+    const double *timestamps;
+    int32_t n, next;
+};
+
+static int array_next(void *user, vtc_image *frame, double *timestamp) {
+    struct array_source *a = user;
+    if (a->next == a->n) return 0;
+    const vtc_image *img = a->frames[a->next];
+    if (!img) return vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame %d is NULL", a->next);
+    *frame = *img;
+    if (a->timestamps) *timestamp = a->timestamps[a->next];
+    a->next++;
+    return 1;
+}
+
+int vtc_encode_array(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
+                     uint64_t in_flight, vtc_features **out) {
+    if (!ctx || !frames || !out) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));
+    *out = NULL;
+    if (n_frames <= 0 || n_frames > ctx->model->limits.max_frames)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
+                                               n_frames, ctx->model->limits.max_frames));
+    struct array_source a = { frames, timestamps, n_frames, 0 };
+    struct vtc_frame_source src = { array_next, &a, n_frames, in_flight };
+    return vtc_encode_source(ctx, &src, out);
+}
+
+int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
+                      vtc_features **out) {
+    return vtc_encode_array(ctx, frames, n_frames, timestamps, 0, out);
+}
+
+// ---------------------------------------------------------------- files
+
+int vtc_encode_file(vtc_ctx *ctx, const char *path, struct vtc_sample_params sample, vtc_features **out) {
+    if (!ctx || !path || !out) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_file: NULL argument"));
+    *out = NULL;
+    const vtc_model *m = ctx->model;
+    int kind = vtc_sniff_image(path);
+    if (kind < 0) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno)));
+    if (kind > 0) {
+        vtc_image *img = vtc_image_load(path, &m->limits);
+        if (!img) return vtc_ctx_fail(ctx, vtc_last_status());
+        int st = vtc_encode_image(ctx, img, out);
+        vtc_image_free(img);
+        return st;
+    }
+    int st = vtc_check_sample(path, sample);
+    vtc_video_source *vs = NULL;
+    if (!st) st = vtc_video_source_open(path, sample, &m->limits, ctx->n_threads, &vs);
+    if (!st) {
+        struct vtc_frame_source src = vtc_video_source_frames(vs);
+        st = vtc_encode_source(ctx, &src, out);
+    }
+    vtc_video_source_close(vs);
+    return vtc_ctx_fail(ctx, st);
+}
