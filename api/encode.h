@@ -7,6 +7,7 @@
 
 #include "vision/model.h"
 #include "vision/vit.h"
+#include "video/source.h"
 #include "vtc.h"
 
 struct vtc_ctx {
@@ -41,6 +42,10 @@ int vtc_encode_tile(vtc_ctx *ctx, vtc_features *f, int t, const float *pixels, f
 // vtc_encode_frames, with `in_flight` bytes of the frames counted against max_memory.
 int vtc_encode_array(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
                      uint64_t in_flight, vtc_features **out);
+
+// vtc_encode_file_save on a video already open (its sampled frames).
+int vtc_encode_video_save(vtc_ctx *ctx, vtc_video_source *vs, const char *out_path, const char *const *metadata,
+                          vtc_features **info);
 
 // What a file is by content: 1 PNG, 2 JPEG, 0 something else (maybe a video),
 // -1 unreadable (errno set).

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "api/encode.h"
+#include "api/tokenfile.h"
 #include "base/common.h"
 #include "vision/family.h"
 #include "video/source.h"
@@ -125,19 +126,35 @@ static int features_resize(vtc_features *f, int T) {
     return VTC_OK;
 }
 
+// Where each encoded frame goes when the clip's features are not kept whole: put
+// gets f holding frame t alone (in f's frame 0) and may keep nothing of it.
+struct frame_sink {
+    int (*put)(void *user, vtc_features *f, int t);
+    void *user;
+};
+
 // Room for frame t: with a known count the features were made for all of them;
-// otherwise they double, within the frame, token and memory limits.
-static int make_room(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **f, int t, int *cap) {
+// otherwise they double, within the frame, token and memory limits. With a
+// sink, one frame is all there is (the token limit still counts them all).
+static int make_room(vtc_ctx *ctx, const struct vtc_frame_source *src, const struct frame_sink *sink, vtc_features **f,
+                     int t, int *cap) {
     const vtc_model *m = ctx->model;
-    if (*f && t < *cap) return VTC_OK;
+    if (*f && (t < *cap || sink)) return VTC_OK;
     if (t >= m->limits.max_frames)
         return vtc_set_error(VTC_ERR_LIMIT, "frame source: more than %d frames (frame limit)", m->limits.max_frames);
     int want = src->n_frames > 0 ? src->n_frames : *cap ? 2 * *cap : 16;
     if (want > m->limits.max_frames) want = m->limits.max_frames;
     const uint64_t in_flight = src->bytes + (ctx->n_threads > 1 ? RING : 0) * 3 * (uint64_t)m->image_size *
                                                                      m->image_size * sizeof(float);
-    int st = vtc_check_memory(ctx, want, in_flight);
+    int st = vtc_check_memory(ctx, sink ? 1 : want, in_flight);
     if (st) return st;
+    if (sink) { // src->n_frames > 0
+        if (!(st = vtc_check_tokens(ctx, src->n_frames))) *f = vtc_features_for(ctx, 1, 1, &st);
+        if (!st && m->layout == VTC_LAYOUT_ANYRES_MAX)
+            (*f)->tiling.newline = m->newline ? VTC_NEWLINE_END : VTC_NEWLINE_NONE;
+        *cap = 1;
+        return st;
+    }
     if (!*f) {
         *f = vtc_features_for(ctx, want, 1, &st);
         if (!*f) return st;
@@ -149,9 +166,20 @@ static int make_room(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_featu
     return VTC_OK;
 }
 
-int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **out) {
-    if (!ctx || !src || !src->next || !out)
-        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_source: NULL argument"));
+// Frame t (from pixels, at time ts) into f: its frame t, or with a sink its
+// frame 0, then to the sink.
+static int encode_one(vtc_ctx *ctx, vtc_features *f, const struct frame_sink *sink, int t, const float *pixels,
+                      double ts, float *tmp) {
+    const int slot = sink ? 0 : t;
+    int st = vtc_encode_tile(ctx, f, slot, pixels, tmp);
+    if (f->timestamps) f->timestamps[slot] = ts;
+    return st ? st : sink ? sink->put(sink->user, f, t) : VTC_OK;
+}
+
+// vtc_encode_source; with a sink (and a source that knows its count), each
+// frame goes to the sink once encoded and *out holds the last one.
+static int encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, const struct frame_sink *sink,
+                         vtc_features **out) {
     *out = NULL;
     const vtc_model *m = ctx->model;
     // LLaVA-NeXT defines no video input (LLaVA-NeXT-Video is another model);
@@ -169,7 +197,7 @@ int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_feat
     vtc_features *f = NULL;
     float *tmp = NULL;
     int st = VTC_OK, cap = 0, t = 0, n_timed = 0, started = 0;
-    if (src->n_frames > 0) st = make_room(ctx, src, &f, 0, &cap); // the limits before any frame
+    if (src->n_frames > 0) st = make_room(ctx, src, sink, &f, 0, &cap); // the limits before any frame
     for (int i = 0; i < (threaded ? RING : 0) && !st; i++)
         if (!(p.slot[i] = vtc_alloc((size_t)3 * m->image_size * m->image_size, sizeof(float)))) st = VTC_ERR_NOMEM;
     if (!st && m->lm_dim > 0 && ctx->params.want_embeds &&
@@ -187,10 +215,8 @@ int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_feat
                 const int ready = p.len > 0, i = p.head;
                 pthread_mutex_unlock(&p.mu);
                 if (!ready) break; // the source ended or failed (p.status after the join)
-                if (!(st = make_room(ctx, src, &f, t, &cap))) {
-                    st = vtc_encode_tile(ctx, f, t, p.slot[i], tmp);
-                    f->timestamps[t] = p.ts[i];
-                }
+                const double ts = p.ts[i];
+                if (!(st = make_room(ctx, src, sink, &f, t, &cap))) st = encode_one(ctx, f, sink, t, p.slot[i], ts, tmp);
                 pthread_mutex_lock(&p.mu);
                 p.head = (p.head + 1) % RING;
                 p.len--;
@@ -198,7 +224,7 @@ int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_feat
                 pthread_cond_broadcast(&p.cv);
                 pthread_mutex_unlock(&p.mu);
                 if (st) break;
-                n_timed += !isnan(f->timestamps[t]);
+                n_timed += !isnan(ts);
                 t++;
                 if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t, src->n_frames);
             }
@@ -216,9 +242,8 @@ int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_feat
                 st = got;
                 break;
             }
-            if ((st = make_room(ctx, src, &f, t, &cap))) break;
-            if ((st = vtc_encode_tile(ctx, f, t, ctx->pixels, tmp))) break;
-            f->timestamps[t] = ts;
+            if ((st = make_room(ctx, src, sink, &f, t, &cap))) break;
+            if ((st = encode_one(ctx, f, sink, t, ctx->pixels, ts, tmp))) break;
             n_timed += !isnan(ts);
             t++;
             if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, t, src->n_frames);
@@ -236,13 +261,19 @@ int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_feat
         vtc_features_free(f);
         return vtc_ctx_fail(ctx, st);
     }
-    if (n_timed == 0) {
+    if (n_timed == 0 && f->timestamps) {
         free(f->timestamps);
         f->timestamps = NULL;
     }
     f->ms_preprocess += p.ms_preprocess;
     *out = f;
     return VTC_OK;
+}
+
+int vtc_encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **out) {
+    if (!ctx || !src || !src->next || !out)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_source: NULL argument"));
+    return encode_source(ctx, src, NULL, out);
 }
 
 // ---------------------------------------------------------------- frames in memory
@@ -303,6 +334,88 @@ int vtc_encode_file(vtc_ctx *ctx, const char *path, struct vtc_sample_params sam
         struct vtc_frame_source src = vtc_video_source_frames(vs);
         st = vtc_encode_source(ctx, &src, out);
     }
+    vtc_video_source_close(vs);
+    return vtc_ctx_fail(ctx, st);
+}
+
+// ---------------------------------------------------------------- straight to a file
+
+// Frames into a features file as they are encoded (vtc_features_stream).
+struct file_sink {
+    const char *path;
+    const char *const *metadata;
+    int T;
+    vtc_features_stream *s; // opened at frame 0, when its arrays are settled
+    double *ts;             // [T] the frames' timestamps, for the caller's summary
+};
+
+static int file_put(void *user, vtc_features *f, int t) {
+    struct file_sink *fs = user;
+    if (t == 0) {
+        if (f->timestamps && isnan(f->timestamps[0])) { // a source without timestamps: none in the file
+            free(f->timestamps);
+            f->timestamps = NULL;
+        }
+        int st = vtc_features_stream_open(f, fs->T, fs->path, fs->metadata, &fs->s);
+        if (st) return st;
+    }
+    fs->ts[t] = f->timestamps ? f->timestamps[0] : NAN;
+    return vtc_features_stream_put(fs->s, f, t);
+}
+
+int vtc_encode_video_save(vtc_ctx *ctx, vtc_video_source *vs, const char *out_path, const char *const *metadata,
+                          vtc_features **info) {
+    struct vtc_frame_source src = vtc_video_source_frames(vs);
+    struct file_sink fs = { out_path, metadata, src.n_frames, NULL, NULL };
+    vtc_features *f = NULL;
+    int st = VTC_OK;
+    if (src.n_frames < 1) st = vtc_set_error(VTC_ERR_ARG, "%s: no frames to sample", out_path);
+    else if (!(fs.ts = vtc_alloc((size_t)src.n_frames, sizeof(double)))) st = VTC_ERR_NOMEM;
+    struct frame_sink sink = { file_put, &fs };
+    if (!st) st = encode_source(ctx, &src, &sink, &f);
+    if (!st) st = vtc_features_stream_commit(fs.s);
+    else vtc_features_stream_abort(fs.s);
+    if (!st) { // the summary: the clip's grid, costs and timestamps, no arrays
+        float **arrays[] = { &f->features, &f->cls,       &f->cls_attn, &f->cls_attn_last, &f->keys,
+                             &f->embeds,   &f->cls_embed, &f->newline,  &f->cls_attn_first };
+        for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+            free(*arrays[i]);
+            *arrays[i] = NULL;
+        }
+        free(f->timestamps);
+        f->timestamps = isnan(fs.ts[0]) ? NULL : fs.ts;
+        if (f->timestamps) fs.ts = NULL;
+        f->T = fs.T;
+        f->n = (int32_t)((int64_t)fs.T * f->H * f->W);
+    }
+    free(fs.ts);
+    if (st || !info) {
+        vtc_features_free(f);
+        return vtc_ctx_fail(ctx, st);
+    }
+    *info = f;
+    return VTC_OK;
+}
+
+int vtc_encode_file_save(vtc_ctx *ctx, const char *path, struct vtc_sample_params sample, const char *out_path,
+                         const char *const *metadata, vtc_features **info) {
+    if (info) *info = NULL;
+    if (!ctx || !path || !out_path)
+        return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_file_save: NULL argument"));
+    int kind = vtc_sniff_image(path);
+    if (kind < 0) return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno)));
+    if (kind > 0) { // an image: one tile's tokens (or an anyres image's tiles)
+        vtc_features *f = NULL;
+        int st = vtc_encode_file(ctx, path, sample, &f);
+        if (!st) st = vtc_features_save(f, out_path, metadata);
+        if (st || !info) vtc_features_free(f);
+        else *info = f;
+        return vtc_ctx_fail(ctx, st);
+    }
+    vtc_video_source *vs = NULL;
+    int st = vtc_check_sample(path, sample);
+    if (!st) st = vtc_video_source_open(path, sample, &ctx->model->limits, ctx->n_threads, &vs);
+    if (!st) st = vtc_encode_video_save(ctx, vs, out_path, metadata, info);
     vtc_video_source_close(vs);
     return vtc_ctx_fail(ctx, st);
 }

@@ -124,41 +124,121 @@ static int common_meta(vtc_st_writer *w, const char *format, int T, int H, int W
     return st;
 }
 
+// Adds tensor `name` when `present`, with `data` (NULL: filled by a stream).
+#define ADD(name, dt, present, data, ...)                                                            \
+    if (!st && (present)) {                                                                           \
+        const int64_t shape[] = { __VA_ARGS__ };                                                      \
+        st = vtc_st_writer_add(w, name, dt, (int)(sizeof shape / sizeof shape[0]), shape, data);      \
+    }
+
+// The tensors and metadata of a features file (docs/formats.md#features-file)
+// for f's arrays, with T frames of f's grid. pos: the grid's positions, or NULL
+// when the file is streamed (per-frame tensors are then added without data and
+// filled frame by frame by vtc_features_stream_put; the rest have their data).
+static int features_file(vtc_st_writer *w, const vtc_features *f, int T, const int32_t *pos, int streamed,
+                         const char *const *metadata) {
+    const int64_t n = (int64_t)T * f->H * f->W;
+    int st = 0;
+#define FADD(name, dt, ptr, ...) ADD(name, dt, ptr, streamed ? NULL : (const void *)(ptr), __VA_ARGS__)
+    FADD("features", VTC_DT_F32, f->features, n, f->dim);
+    ADD("positions", VTC_DT_I32, streamed || pos, streamed ? NULL : pos, n, 3);
+    FADD("cls", VTC_DT_F32, f->cls, T, f->dim);
+    FADD("cls_attn", VTC_DT_F32, f->cls_attn, n);
+    FADD("cls_attn_last", VTC_DT_F32, f->cls_attn_last, n);
+    FADD("cls_attn_first", VTC_DT_F32, f->cls_attn_first, n);
+    FADD("keys", VTC_DT_F32, f->keys, n, f->head_dim);
+    FADD("embeds", VTC_DT_F32, f->embeds, n, f->lm_dim);
+    FADD("cls_embeds", VTC_DT_F32, f->cls_embed, T, f->lm_dim);
+    FADD("timestamps", VTC_DT_F64, f->timestamps, T);
+#undef FADD
+    if (!st && f->newline) {
+        const int64_t shape[] = { f->lm_dim };
+        st = vtc_st_writer_add(w, "newline", VTC_DT_F32, 1, shape, f->newline);
+    }
+    if (!st) st = common_meta(w, "vtc-features-1", T, f->H, f->W, (int)n, f->model, f->model_format, f->feature_layer);
+    if (!st) st = tiling_meta(w, &f->tiling);
+    if (!st && f->cls_is_received) st = vtc_st_writer_meta(w, "cls_attn", "mean received attention (no CLS token)");
+    if (!st) st = add_host_meta(w, metadata);
+    return st;
+}
+
 int vtc_features_save(const vtc_features *f, const char *path, const char *const *metadata) {
     if (!f || !path) return vtc_set_error(VTC_ERR_ARG, "vtc_features_save: NULL argument");
     int32_t *pos = grid_positions(f->T, f->H, f->W);
     vtc_st_writer *w = pos ? vtc_st_writer_new() : NULL;
-    if (!w) {
-        free(pos);
-        return VTC_ERR_NOMEM;
-    }
-    const int64_t n = f->n, T = f->T;
-    int st = 0;
-#define ADD(name, dt, ptr, ...)                                                              \
-    if (!st && (ptr)) {                                                                      \
-        const int64_t shape[] = { __VA_ARGS__ };                                             \
-        st = vtc_st_writer_add(w, name, dt, (int)(sizeof shape / sizeof shape[0]), shape, ptr); \
-    }
-    ADD("features", VTC_DT_F32, f->features, n, f->dim);
-    ADD("positions", VTC_DT_I32, pos, n, 3);
-    ADD("cls", VTC_DT_F32, f->cls, T, f->dim);
-    ADD("cls_attn", VTC_DT_F32, f->cls_attn, n);
-    ADD("cls_attn_last", VTC_DT_F32, f->cls_attn_last, n);
-    ADD("cls_attn_first", VTC_DT_F32, f->cls_attn_first, n);
-    ADD("keys", VTC_DT_F32, f->keys, n, f->head_dim);
-    ADD("embeds", VTC_DT_F32, f->embeds, n, f->lm_dim);
-    ADD("cls_embeds", VTC_DT_F32, f->cls_embed, T, f->lm_dim);
-    ADD("timestamps", VTC_DT_F64, f->timestamps, T);
-    ADD("newline", VTC_DT_F32, f->newline, f->lm_dim);
-    if (!st)
-        st = common_meta(w, "vtc-features-1", f->T, f->H, f->W, f->n, f->model, f->model_format, f->feature_layer);
-    if (!st) st = tiling_meta(w, &f->tiling);
-    if (!st && f->cls_is_received) st = vtc_st_writer_meta(w, "cls_attn", "mean received attention (no CLS token)");
-    if (!st) st = add_host_meta(w, metadata);
+    int st = w ? features_file(w, f, f->T, pos, 0, metadata) : VTC_ERR_NOMEM;
     if (!st) st = vtc_st_writer_write(w, path);
     vtc_st_writer_free(w);
     free(pos);
     return st;
+}
+
+// ---------------------------------------------------------------- streamed
+
+struct vtc_features_stream {
+    vtc_st_writer *w;
+    vtc_st_stream out;
+    int T, open;
+    int32_t *pos; // one frame's positions
+};
+
+int vtc_features_stream_open(const vtc_features *frame, int T, const char *path, const char *const *metadata,
+                             vtc_features_stream **out) {
+    *out = NULL;
+    if (!frame || frame->T != 1 || T < 1 || !path)
+        return vtc_set_error(VTC_ERR_ARG, "vtc_features_stream_open: bad argument");
+    vtc_features_stream *s = vtc_zalloc(1, sizeof *s);
+    if (!s || !(s->w = vtc_st_writer_new()) || !(s->pos = grid_positions(1, frame->H, frame->W))) {
+        vtc_features_stream_abort(s);
+        return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    s->T = T;
+    int st = features_file(s->w, frame, T, NULL, 1, metadata);
+    if (!st) st = vtc_st_stream_begin(s->w, path, &s->out);
+    if (st) {
+        vtc_features_stream_abort(s);
+        return st;
+    }
+    s->open = 1;
+    *out = s;
+    return VTC_OK;
+}
+
+int vtc_features_stream_put(vtc_features_stream *s, const vtc_features *frame, int t) {
+    if (!s || !frame || frame->T != 1 || t < 0 || t >= s->T)
+        return vtc_set_error(VTC_ERR_ARG, "vtc_features_stream_put: bad argument");
+    const size_t P = (size_t)frame->H * frame->W;
+    for (size_t i = 0; i < P; i++) s->pos[3 * i] = t;
+    // the per-frame tensors in features_file's order, as the writer holds them
+    const struct {
+        const void *p;
+        size_t bytes;
+    } rows[] = {
+        { frame->features, P * frame->dim * sizeof(float) }, { s->pos, P * 3 * sizeof(int32_t) },
+        { frame->cls, frame->dim * sizeof(float) },           { frame->cls_attn, P * sizeof(float) },
+        { frame->cls_attn_last, P * sizeof(float) },          { frame->cls_attn_first, P * sizeof(float) },
+        { frame->keys, P * frame->head_dim * sizeof(float) }, { frame->embeds, P * frame->lm_dim * sizeof(float) },
+        { frame->cls_embed, frame->lm_dim * sizeof(float) },  { frame->timestamps, sizeof(double) },
+    };
+    int st = VTC_OK, k = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !st; i++)
+        if (rows[i].p) st = vtc_st_stream_put(&s->out, k++, (uint64_t)t * rows[i].bytes, rows[i].p, rows[i].bytes);
+    return st;
+}
+
+int vtc_features_stream_commit(vtc_features_stream *s) {
+    int st = s->open ? vtc_st_stream_commit(&s->out) : VTC_ERR_ARG;
+    s->open = 0;
+    vtc_features_stream_abort(s);
+    return st;
+}
+
+void vtc_features_stream_abort(vtc_features_stream *s) {
+    if (!s) return;
+    if (s->open) vtc_st_stream_abort(&s->out);
+    vtc_st_writer_free(s->w);
+    free(s->pos);
+    free(s);
 }
 
 int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *metadata) {
@@ -167,13 +247,13 @@ int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *const *me
     if (!w) return VTC_ERR_NOMEM;
     const int64_t n = t->n;
     int st = 0;
-    ADD("tokens", VTC_DT_F32, t->data, n, t->dim);
-    ADD("index", VTC_DT_I32, t->index, n);
-    ADD("positions", VTC_DT_I32, t->pos, n, 3);
-    ADD("weight", VTC_DT_F32, t->weight, n);
-    ADD("codes", VTC_DT_I32, t->codes, t->grid[0], t->grid[1], t->grid[2]);
-    ADD("timestamps", VTC_DT_F64, t->timestamps, t->grid[0]);
-    ADD("tile", VTC_DT_I32, t->tile, n);
+    ADD("tokens", VTC_DT_F32, t->data, t->data, n, t->dim);
+    ADD("index", VTC_DT_I32, t->index, t->index, n);
+    ADD("positions", VTC_DT_I32, t->pos, t->pos, n, 3);
+    ADD("weight", VTC_DT_F32, t->weight, t->weight, n);
+    ADD("codes", VTC_DT_I32, t->codes, t->codes, t->grid[0], t->grid[1], t->grid[2]);
+    ADD("timestamps", VTC_DT_F64, t->timestamps, t->timestamps, t->grid[0]);
+    ADD("tile", VTC_DT_I32, t->tile, t->tile, n);
 #undef ADD
     if (!st)
         st = common_meta(w, "vtc-tokens-1", t->grid[0], t->grid[1], t->grid[2], t->n_input, t->model,

@@ -234,17 +234,26 @@ int vtc_atomic_open(const char *path, vtc_atomic_file *af) {
     return VTC_OK;
 }
 
-int vtc_atomic_write(vtc_atomic_file *af, const void *data, size_t n) {
+// n bytes at `offset`, or appended when offset is -1; retries short writes and EINTR.
+static int write_all(vtc_atomic_file *af, int64_t offset, const void *data, size_t n) {
     const uint8_t *p = data;
     while (n > 0) {
         size_t chunk = n > (1u << 30) ? (1u << 30) : n;
-        ssize_t w = write(af->fd, p, chunk);
+        ssize_t w = offset < 0 ? write(af->fd, p, chunk) : pwrite(af->fd, p, chunk, (off_t)offset);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return vtc_set_error(VTC_ERR_IO, "%s: %s", af->path, w < 0 ? strerror(errno) : "short write");
         p += w;
         n -= (size_t)w;
+        if (offset >= 0) offset += w;
     }
     return VTC_OK;
+}
+
+int vtc_atomic_write(vtc_atomic_file *af, const void *data, size_t n) { return write_all(af, -1, data, n); }
+
+int vtc_atomic_pwrite(vtc_atomic_file *af, uint64_t offset, const void *data, size_t n) {
+    if (offset > INT64_MAX) return vtc_set_error(VTC_ERR_IO, "%s: offset %llu", af->path, (unsigned long long)offset);
+    return write_all(af, (int64_t)offset, data, n);
 }
 
 void vtc_atomic_abort(vtc_atomic_file *af) {

@@ -69,6 +69,8 @@ int vtc_output_replaceable(const char *path);
 // Appends n bytes (retries short writes and EINTR). VTC_ERR_IO on failure;
 // the file stays open: the caller still aborts.
 int vtc_atomic_write(vtc_atomic_file *af, const void *data, size_t n);
+// Writes n bytes at byte `offset` (retries short writes and EINTR); as vtc_atomic_write.
+int vtc_atomic_pwrite(vtc_atomic_file *af, uint64_t offset, const void *data, size_t n);
 // fsync, close and rename over the final path (then fsync the directory, best
 // effort). On failure the temporary file is removed and nothing is left at
 // `path` that was not there before. Either way af is released.

@@ -589,7 +589,6 @@ int vtc_st_writer_add(vtc_st_writer *w, const char *name, int dtype, int n_dims,
         if (vtc_mul_size(nbytes, (size_t)shape[i], &nbytes))
             return vtc_set_error(VTC_ERR_ARG, "%s: byte size overflows", name);
     t.nbytes = has_zero ? 0 : nbytes;
-    if (t.nbytes && !data) return vtc_set_error(VTC_ERR_ARG, "%s: NULL data", name);
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 8;
         struct wtensor *grown = vtc_realloc(w->t, (size_t)cap, sizeof *grown);
@@ -691,8 +690,9 @@ static void sb_u64(struct strbuf *b, uint64_t v) {
     sb_str(b, num);
 }
 
-int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
-    if (!w || !path) return vtc_set_error(VTC_ERR_ARG, "vtc_st_writer_write: NULL argument");
+// The header of w (padded so the data area starts 8-byte aligned) into *h; its
+// tensors' data offsets in off[] when off is not NULL.
+static int st_header(const vtc_st_writer *w, const char *path, struct strbuf *h_out, uint64_t *off) {
     struct strbuf h = { 0 };
     sb_str(&h, "{");
     if (w->n_meta) {
@@ -718,6 +718,7 @@ int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
             sb_u64(&h, (uint64_t)t->shape[d]);
         }
         sb_str(&h, "],\"data_offsets\":[");
+        if (off) off[i] = offset;
         sb_u64(&h, offset);
         sb_str(&h, ",");
         offset += t->nbytes;
@@ -732,22 +733,95 @@ int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
         if (h.failed == 2) return vtc_wrap_error(VTC_ERR_NOMEM, "%s: header", path);
         return vtc_set_error(VTC_ERR_LIMIT, "%s: header too large", path);
     }
-    vtc_atomic_file af;
-    int status = vtc_atomic_open(path, &af);
-    if (status) {
-        free(h.p);
-        return status;
-    }
+    *h_out = h;
+    return VTC_OK;
+}
+
+// Opens the temporary file of path and writes the length and the header.
+static int st_start(const struct strbuf *h, const char *path, vtc_atomic_file *af) {
+    int status = vtc_atomic_open(path, af);
+    if (status) return status;
     uint8_t len_le[8];
-    uint64_t hlen = h.len;
+    uint64_t hlen = h->len;
     memcpy(len_le, &hlen, 8);
-    status = vtc_atomic_write(&af, len_le, 8);
-    if (!status) status = vtc_atomic_write(&af, h.p, h.len);
-    for (int i = 0; i < w->n && !status; i++) status = vtc_atomic_write(&af, w->t[i].data, w->t[i].nbytes);
+    status = vtc_atomic_write(af, len_le, 8);
+    if (!status) status = vtc_atomic_write(af, h->p, h->len);
+    if (status) vtc_atomic_abort(af);
+    return status;
+}
+
+int vtc_st_writer_write(const vtc_st_writer *w, const char *path) {
+    if (!w || !path) return vtc_set_error(VTC_ERR_ARG, "vtc_st_writer_write: NULL argument");
+    for (int i = 0; i < w->n; i++)
+        if (w->t[i].nbytes && !w->t[i].data) return vtc_set_error(VTC_ERR_ARG, "%s: NULL data", w->t[i].name);
+    struct strbuf h = { 0 };
+    int status = st_header(w, path, &h, NULL);
+    vtc_atomic_file af;
+    if (!status) status = st_start(&h, path, &af);
     free(h.p);
+    if (status) return status;
+    for (int i = 0; i < w->n && !status; i++) status = vtc_atomic_write(&af, w->t[i].data, w->t[i].nbytes);
     if (status) {
         vtc_atomic_abort(&af);
         return status;
     }
     return vtc_atomic_commit(&af);
+}
+
+int vtc_st_stream_begin(const vtc_st_writer *w, const char *path, vtc_st_stream *out) {
+    if (!w || !path || !out) return vtc_set_error(VTC_ERR_ARG, "vtc_st_stream_begin: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->af.fd = -1;
+    uint64_t *off = vtc_alloc(w->n ? (size_t)w->n : 1, sizeof(uint64_t));
+    if (!off) return vtc_set_error(VTC_ERR_NOMEM, "%s: out of memory", path);
+    struct strbuf h = { 0 };
+    int status = st_header(w, path, &h, off);
+    if (!status) status = st_start(&h, path, &out->af);
+    if (status) {
+        free(off);
+        free(h.p);
+        return status;
+    }
+    uint64_t end = 8 + h.len;
+    for (int i = 0; i < w->n; i++) off[i] += 8 + h.len, end = off[i] + w->t[i].nbytes;
+    free(h.p);
+    // the file's final size now: a full disk fails here rather than half-way
+    if (ftruncate(out->af.fd, (off_t)end) != 0) {
+        status = vtc_set_error(VTC_ERR_IO, "%s: %s", path, strerror(errno));
+        vtc_atomic_abort(&out->af);
+        free(off);
+        return status;
+    }
+    for (int i = 0; i < w->n; i++) // what the writer holds already
+        if (w->t[i].data && w->t[i].nbytes &&
+            (status = vtc_atomic_pwrite(&out->af, off[i], w->t[i].data, w->t[i].nbytes))) {
+            vtc_atomic_abort(&out->af);
+            free(off);
+            return status;
+        }
+    out->w = w;
+    out->offsets = off;
+    return VTC_OK;
+}
+
+int vtc_st_stream_put(vtc_st_stream *s, int tensor, uint64_t at, const void *data, size_t n) {
+    if (!s || !s->w || tensor < 0 || tensor >= s->w->n || (n && !data) || at > s->w->t[tensor].nbytes ||
+        n > s->w->t[tensor].nbytes - at)
+        return vtc_set_error(VTC_ERR_ARG, "vtc_st_stream_put: bytes outside the tensor");
+    return n ? vtc_atomic_pwrite(&s->af, s->offsets[tensor] + at, data, n) : VTC_OK;
+}
+
+int vtc_st_stream_commit(vtc_st_stream *s) {
+    free(s->offsets);
+    s->offsets = NULL;
+    s->w = NULL;
+    return vtc_atomic_commit(&s->af);
+}
+
+void vtc_st_stream_abort(vtc_st_stream *s) {
+    if (!s) return;
+    free(s->offsets);
+    s->offsets = NULL;
+    s->w = NULL;
+    vtc_atomic_abort(&s->af);
 }

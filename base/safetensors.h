@@ -94,7 +94,8 @@ void vtc_st_writer_free(vtc_st_writer *w);
 // Adds tensor `name` (UTF-8, not "__metadata__", unique) of `dtype` (enum
 // vtc_dtype, not VTC_DT_GGML_QUANT) and shape[n_dims] (row-major, 0..8 dims,
 // each >= 0). `data` holds numel * vtc_dtype_size(dtype) little-endian bytes;
-// it is referenced, not copied, and must stay valid until write or free.
+// it is referenced, not copied, and must stay valid until write or free; NULL
+// only for a tensor a vtc_st_stream fills.
 // The name is copied. VTC_ERR_ARG on a bad argument.
 int vtc_st_writer_add(vtc_st_writer *w, const char *name, int dtype, int n_dims, const int64_t *shape,
                       const void *data);
@@ -105,5 +106,22 @@ int vtc_st_writer_meta(vtc_st_writer *w, const char *key, const char *value);
 // insertion order. On failure nothing is left at path (nor any temporary file).
 // The writer may be written again or freed.
 int vtc_st_writer_write(const vtc_st_writer *w, const char *path);
+
+// A file written piece by piece, for data that never is in memory at once (a
+// long video's features, frame by frame). Tensors added with data NULL are
+// filled with vtc_st_stream_put; tensors with data are written by begin.
+typedef struct vtc_st_stream {
+    vtc_atomic_file af;
+    const vtc_st_writer *w; // must stay alive and unchanged until commit or abort
+    uint64_t *offsets;      // file offset of each tensor's data
+} vtc_st_stream;
+// Writes the header and the tensors that have data to a temporary file of the
+// file's final size. On success the caller ends with exactly one of commit or abort.
+int vtc_st_stream_begin(const vtc_st_writer *w, const char *path, vtc_st_stream *out);
+// Writes n bytes at byte `at` of tensor `tensor` (its index in insertion order).
+int vtc_st_stream_put(vtc_st_stream *s, int tensor, uint64_t at, const void *data, size_t n);
+// As vtc_atomic_commit / vtc_atomic_abort: the file appears whole at its path, or not at all.
+int vtc_st_stream_commit(vtc_st_stream *s);
+void vtc_st_stream_abort(vtc_st_stream *s);
 
 #endif

@@ -350,11 +350,11 @@ static void process(struct worker *w, struct slot *s) {
         vtc_ctx *ctx = NULL;
         int st = o->is_compress ? item_params(b, it, s->in.video != NULL, &pp, &r.default_method) : VTC_OK;
         if (!st && !(ctx = worker_ctx(w, pp.method))) st = vtc_last_status(), what = "creating context";
-        if (!st) st = pipeline_encode(ctx, o, &s->in, pp, &r, &f, &tok, &what);
+        if (!st && (st = make_parent(out))) what = "writing";
+        if (!st) st = pipeline_encode(ctx, o, &s->in, pp, &r, &f, &tok, &what, out);
         if (!st) {
             what = "writing";
-            st = make_parent(out);
-            if (!st) st = pipeline_save(o, &r, f, tok, out);
+            st = pipeline_save(o, &r, f, tok, out);
         }
         if (st) {
             cli_status_text(st, what, err, sizeof err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "api/encode.h"
 #include "base/mapfile.h"
 #include "base/common.h"
 #include "decode_run.h"
@@ -287,22 +288,34 @@ struct vtc_sample_params pipeline_sample_params(const struct pipeline_opts *o) {
     return sp;
 }
 
+// LLaVA-OneVision pools a video's frames (apply_pooling) unless --pool says otherwise.
+static int pools_video(const vtc_model *model) {
+    struct vtc_model_info mi;
+    return !vtc_model_get_info(model, &mi) && !strcmp(mi.layout, "anyres_max");
+}
+
 struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method, const vtc_model *model) {
     struct vtc_ctx_params cp = vtc_ctx_params_default();
     cp.n_threads = o->threads;
     unsigned needs = 0;
     if (o->is_compress) vtc_method_needs(method, &needs);
     // pooling follows the projector: given, or LLaVA-OneVision's own for a video
-    struct vtc_model_info mi;
-    const int model_pools = !o->pool && !vtc_model_get_info(model, &mi) && !strcmp(mi.layout, "anyres_max");
+    const int model_pools = !o->pool && pools_video(model);
     cp.want_embeds = !o->is_compress || (needs & VTC_F_EMBEDS) || o->pool > 1 || model_pools;
     return cp;
 }
 
 int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, struct cli_input *in,
                     struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
-                    const char **what) {
-    int st = cli_encode_input(ctx, in, o->pool, o->pool_mode, f);
+                    const char **what, const char *save_to) {
+    int st;
+    if (save_to && !o->is_compress && in->video && !o->viz &&
+        (o->pool == 1 || (!o->pool && !pools_video(r->model)))) {
+        st = vtc_encode_video_save(ctx, in->video, save_to, NULL, f); // written as it is encoded
+        r->streamed = !st;
+    } else {
+        st = cli_encode_input(ctx, in, o->pool, o->pool_mode, f);
+    }
     r->ms_decode = cli_input_ms_decode(in);
     // a video's frames are read while they are encoded: say which of the two failed
     *what = in->video && vtc_video_source_failed(in->video) ? "reading input" : "encoding";
@@ -321,6 +334,7 @@ int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, struct cli_inpu
 
 int pipeline_save(const struct pipeline_opts *o, struct report *r, const vtc_features *f, const vtc_tokens *tok,
                   const char *path) {
+    if (r->streamed) return VTC_OK;
     double t0 = vtc_now_ms();
     int st = o->is_compress ? vtc_tokens_save(tok, path, NULL) : vtc_features_save(f, path, NULL);
     r->ms_write = vtc_now_ms() - t0;
@@ -411,24 +425,6 @@ static int run(int argc, char **argv, int is_compress) {
         rc = cli_status_error(vtc_last_status(), "creating context");
         goto done;
     }
-    const char *what;
-    st = pipeline_encode(ctx, &o, &in, pp, &r, &f, &tok, &what);
-    if (st) {
-        if (cp.progress && in.video && !f) fputs("\r\033[K", stderr); // the error gets a line of its own
-        rc = cli_status_error(st, what);
-        goto done;
-    }
-    if (is_compress && o.decoder) { // before anything is written: a failed decode leaves no output behind
-        st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
-                             o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok,
-                             o.original_positions, o.threads, &dec);
-        if (st) {
-            rc = cli_status_error(st, "decoding");
-            goto done;
-        }
-        r.decode = &dec;
-    }
-
     // A failed command leaves no output behind and the previous one in place: with
     // --viz or --report the token file is written under a temporary name and
     // takes its own once they are written too.
@@ -445,6 +441,24 @@ static int run(int argc, char **argv, int is_compress) {
         }
         write_to = staged;
     }
+    const char *what;
+    st = pipeline_encode(ctx, &o, &in, pp, &r, &f, &tok, &what, write_to);
+    if (st) {
+        if (cp.progress && in.video && !f) fputs("\r\033[K", stderr); // the error gets a line of its own
+        rc = cli_status_error(st, what);
+        goto done;
+    }
+    if (is_compress && o.decoder) { // before anything is written: a failed decode leaves no output behind
+        st = cli_decode_exec(o.decoder, o.tokenizer, o.prompt, o.decode_method,
+                             o.n_decode_params ? decode_params : NULL, o.steps, (float)o.temp, tok,
+                             o.original_positions, o.threads, &dec);
+        if (st) {
+            rc = cli_status_error(st, "decoding");
+            goto done;
+        }
+        r.decode = &dec;
+    }
+
     st = pipeline_save(&o, &r, f, tok, write_to);
     if (st) {
         rc = cli_status_error(st, "writing");

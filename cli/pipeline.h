@@ -44,10 +44,15 @@ struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const c
 
 // Encode (and for compress prune with pp) one opened input, filling r's features,
 // tokens and timings. 0, or a vtc status with *what naming the stage that failed.
+// save_to (may be NULL): where `vtc encode` writes the features; a video's go
+// there frame by frame as they are encoded (memory holds one frame's tokens),
+// r->streamed set and *f only the summary, when nothing else needs the whole
+// grid (no pooling, no --viz).
 int pipeline_encode(vtc_ctx *ctx, const struct pipeline_opts *o, struct cli_input *in,
                     struct vtc_prune_params pp, struct report *r, vtc_features **f, vtc_tokens **tok,
-                    const char **what);
-// Writes the token file (compress) or features file (encode) atomically; times it in r.
+                    const char **what, const char *save_to);
+// Writes the token file (compress) or features file (encode) atomically, unless
+// the encode streamed it; times it in r.
 int pipeline_save(const struct pipeline_opts *o, struct report *r, const vtc_features *f, const vtc_tokens *tok,
                   const char *path);
 

@@ -21,6 +21,7 @@ struct report {
     const char *lm_name;
     int n_text, n_gen;
     double ms_load, ms_decode, ms_prune, ms_write;
+    int streamed;          // the features file was written frame by frame during the encode
     const struct cli_decode_result *decode; // compress --decoder: its run (decode_run.h), or NULL
     // a batch's report line (batch.c): the item's id and manifest path, its status
     // ("ok", "failed", "skipped") and a failed one's error. Failed and skipped items

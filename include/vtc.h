@@ -361,6 +361,16 @@ VTC_API void vtc_media_free(vtc_media *media);
 // vtc_features_free. Use the ctx from one thread at a time.
 VTC_API int vtc_encode_file(vtc_ctx *ctx, const char *path, struct vtc_sample_params sample, vtc_features **out);
 
+// Encodes a file as vtc_encode_file does and writes its features file, as
+// vtc_features_save would write it (docs/formats.md#features-file), to out_path;
+// a video's frames are written as they are encoded, so memory holds one frame's
+// tokens however many frames there are (docs/library.md#memory). The file
+// appears whole or not at all. *info (may be NULL): the encode's grid, FLOPs,
+// timings and timestamps, with no token arrays (they are in the file); caller
+// frees with vtc_features_free. Use the ctx from one thread at a time.
+VTC_API int vtc_encode_file_save(vtc_ctx *ctx, const char *path, struct vtc_sample_params sample,
+                                 const char *out_path, const char *const *metadata, vtc_features **info);
+
 // Writes the model's preprocessed input for `img` into pixels, CHW float
 // [3, image_size, image_size] (normalised). For testing and hosts that batch.
 // For an anyres model this is its base image and video frames (a plain resize).

@@ -548,6 +548,75 @@ static void test_encode_file(void **state) {
     vtc_model_free(m);
 }
 
+// Bytes of a whole file (caller frees), *n its size; NULL when unreadable.
+static unsigned char *file_bytes(const char *path, long *n) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    unsigned char *b = NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (*n = ftell(fp)) > 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (b = malloc((size_t)*n)) && fread(b, 1, (size_t)*n, fp) != (size_t)*n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(fp);
+    return b;
+}
+
+// vtc_encode_file_save writes a video's features frame by frame: the file is
+// byte for byte vtc_features_save's of the whole encode, on one thread and on
+// two (decoding overlapped), with the host's metadata; *info is the summary;
+// a failure leaves no file.
+static void test_encode_file_save(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 5;
+    const char *meta[] = { "origin", "test_api", NULL };
+    char ref_path[64], out_path[64];
+    snprintf(ref_path, sizeof ref_path, "/tmp/vtc_test_ref_%d.safetensors", (int)getpid());
+    snprintf(out_path, sizeof out_path, "/tmp/vtc_test_out_%d.safetensors", (int)getpid());
+    const char *inputs[] = { "samples/vtest.mp4", "samples/scene.png" };
+    for (int threads = 1; threads <= 2; threads++)
+        for (int k = 0; k < 2; k++) {
+            struct vtc_ctx_params cp = vtc_ctx_params_default();
+            cp.n_threads = threads;
+            vtc_ctx *ctx = vtc_ctx_new(m, cp);
+            vtc_features *ref = NULL, *info = NULL;
+            assert_int_equal(vtc_encode_file(ctx, inputs[k], sp, &ref), 0);
+            assert_int_equal(vtc_features_save(ref, ref_path, meta), 0);
+            assert_int_equal(vtc_encode_file_save(ctx, inputs[k], sp, out_path, meta, &info), 0);
+            long na = 0, nb = 0;
+            unsigned char *a = file_bytes(ref_path, &na), *b = file_bytes(out_path, &nb);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_int_equal(na, nb);
+            assert_memory_equal(a, b, (size_t)na);
+            free(a);
+            free(b);
+            assert_int_equal(info->T, ref->T);
+            assert_int_equal(info->n, ref->n);
+            assert_int_equal(info->H, ref->H);
+            if (k == 0) { // a video's summary: no arrays, its timestamps
+                assert_null(info->features);
+                assert_null(info->embeds);
+                assert_non_null(info->timestamps);
+                assert_memory_equal(info->timestamps, ref->timestamps, sizeof(double) * (size_t)ref->T);
+            }
+            vtc_features_free(info);
+            vtc_features_free(ref);
+            unlink(ref_path);
+            unlink(out_path);
+            assert_int_equal(vtc_encode_file_save(ctx, inputs[k], sp, "/nonexistent-dir/x.safetensors", NULL, NULL),
+                             VTC_ERR_IO);
+            const char *bad_meta[] = { "format", "mine", NULL }; // a key of the format: refused, nothing written
+            assert_int_equal(vtc_encode_file_save(ctx, inputs[k], sp, out_path, bad_meta, &info), VTC_ERR_ARG);
+            assert_null(info);
+            assert_int_equal(access(out_path, F_OK), -1);
+            vtc_ctx_free(ctx);
+        }
+    vtc_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_version), cmocka_unit_test(test_registry),
@@ -555,7 +624,7 @@ int main(void) {
         cmocka_unit_test(test_cls_selection), cmocka_unit_test(test_features_pool), cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
         cmocka_unit_test(test_token_file_metadata), cmocka_unit_test(test_frame_source),
-        cmocka_unit_test(test_encode_file),
+        cmocka_unit_test(test_encode_file), cmocka_unit_test(test_encode_file_save),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

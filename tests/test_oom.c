@@ -457,6 +457,23 @@ static int after_save(int st, const char *path, uint64_t *digest) {
     return st;
 }
 
+// The same written to its features file frame by frame (vtc_encode_file_save),
+// in a folder of its own: a failure leaves no file there, temporary or not.
+static int path_encode_file_save(void *arg, uint64_t *digest) {
+    struct vtc_sample_params sp = vtc_sample_params_default();
+    sp.n_frames = 3;
+    char dir[] = "/tmp/vtc_oom_stream_XXXXXX", path[64];
+    if (!mkdtemp(dir)) return vtc_set_error(VTC_ERR_IO, "mkdtemp failed");
+    snprintf(path, sizeof path, "%s/stream.safetensors", dir);
+    vtc_features *info = NULL;
+    int st = vtc_encode_file_save(W.ctx, arg, sp, path, NULL, &info);
+    if (!st) *digest = hash_file(hash_features(0, info), path);
+    vtc_features_free(info);
+    unlink(path);
+    if (rmdir(dir) != 0) return vtc_set_error(VTC_ERR_INTERNAL, "a temporary file was left in %s", dir);
+    return st;
+}
+
 static int path_features_save(void *arg, uint64_t *digest) {
     char path[128];
     snprintf(path, sizeof path, "%s/f.safetensors", W.dir);
@@ -522,6 +539,7 @@ static void test_vision_paths(void **state) {
     vtc_ctx_free(repeat.ctx);
     vtc_model_free(tiny);
     check_path("encode_file mp4", path_encode_file, "samples/vtest.mp4");
+    check_path("encode_file_save mp4", path_encode_file_save, "samples/vtest.mp4");
     assert_int_equal(vtc_encode_frames(W.ctx, (const vtc_image *const *)W.clip->frames, W.clip->n_frames,
                                        W.clip->timestamps, &W.frames), 0);
     check_path("features_pool", path_features_pool, NULL);

@@ -196,6 +196,19 @@ class AgainstCLI(unittest.TestCase):
         pooled = model().encode(VIDEO, frames=3, pool=2)
         check_features(self, pooled, cli_features(VIDEO, "--frames", "3", "--pool", "2"), "--pool 2")
 
+    def test_encode_to_file(self):
+        """Context.encode_to_file streams a video's features into the file vtc
+        encode writes (byte for byte); the summary has the grid and no arrays."""
+        out = tmp("streamed.safetensors")
+        with model().context() as c:
+            info = c.encode_to_file(VIDEO, out, frames=3)
+        self.assertEqual(info.grid, (3, 24, 24))
+        self.assertFalse(info._c.features)  # NULL: the tokens are in the file
+        with open(out, "rb") as a, open(cli_features(VIDEO, "--frames", "3"), "rb") as b:
+            self.assertTrue(a.read() == b.read(), "encode_to_file's file differs from vtc encode's")
+        with model().context() as c, self.assertRaises(vtc.VtcError):
+            c.encode_to_file(VIDEO, os.path.join(tmp("no-such-dir"), "x.safetensors"), frames=3)
+
     def test_encode_pixels(self):
         """uint8 pixels (vtc's decoder, numpy and torch) give the file's features."""
         px = vtc.load_image(SCENE)

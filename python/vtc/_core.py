@@ -913,6 +913,21 @@ class Context(_Owner):
                 return f.pool(pool, pool_mode)
         return f
 
+    def encode_to_file(self, path, out, *, frames=8, fps=None, metadata=None):
+        """Encodes the image or video at `path` and writes its features file to
+        `out` (vtc_encode_file_save, what `vtc encode` does): a video's frames are
+        written as they are encoded, so memory holds one frame's tokens however
+        many frames are sampled. Returns the summary: Features with the grid,
+        FLOPs, timings and timestamps but no token arrays (read the file with
+        vtc.Features.load for those). No pooling."""
+        with self._lock:
+            h = self._handle()
+            ctx = h.ptr
+            info = POINTER(_ffi.Features)()
+            check(lib.vtc_encode_file_save(ctx, _path(path), _sample(frames, fps), _path(out), _metadata(metadata),
+                                           byref(info)), ctx)
+            return Features._own(info)
+
     def prune(self, features, method="none", keep=None, *, params=None, seed=0, **knobs):
         """vtc.prune with this context's model and threads (see Model.prune)."""
         return self._prune(features, _PruneParams(method, keep, params, seed, knobs))

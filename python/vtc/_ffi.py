@@ -182,6 +182,7 @@ _PROTOS = {
     "vtc_encode_image": (c_int, [c_void_p, _p(Image), _p(_p(Features))]),
     "vtc_encode_frames": (c_int, [c_void_p, _p(_p(Image)), c_int32, _p(c_double), _p(_p(Features))]),
     "vtc_encode_file": (c_int, [c_void_p, c_char_p, SampleParams, _p(_p(Features))]),
+    "vtc_encode_file_save": (c_int, [c_void_p, c_char_p, SampleParams, c_char_p, c_void_p, _p(_p(Features))]),
     "vtc_sample_params_default": (SampleParams, []),
     "vtc_media_load": (_p(Media), [c_char_p, SampleParams, _p(Limits)]),
     "vtc_media_free": (None, [_p(Media)]),
