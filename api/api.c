@@ -56,8 +56,10 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
     ctx->params = params;
     ctx->n_threads = params.n_threads ? params.n_threads : vtc_cpu_count();
     ctx->scratch = model->family->scratch_new(model, ctx->n_threads);
-    ctx->pixels = vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
-    if (!ctx->scratch || !ctx->pixels) {
+    // a native-resolution model's input is sized per image (encode_native)
+    const int native = model->layout == VTC_LAYOUT_NATIVE;
+    ctx->pixels = native ? NULL : vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
+    if (!ctx->scratch || (!native && !ctx->pixels)) {
         vtc_ctx_free(ctx);
         return NULL;
     }
@@ -126,16 +128,19 @@ void vtc_features_free(vtc_features *f) {
 int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels) {
     if (!model || !img || !img->rgb || !pixels) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: NULL argument");
     if (aspect < 0 || aspect > VTC_ASPECT_RESIZE) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: bad aspect %d", aspect);
+    if (model->layout == VTC_LAYOUT_NATIVE)
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "vtc_preprocess: a native-resolution model (%s) takes a patch grid "
+                             "of the image's own size, not a square tile", model->family->name);
     int mode = aspect ? aspect : model->aspect;
     return vtc_preprocess_rgb(img->rgb, img->width, img->height, model->image_size, mode, model->image_mean,
                               model->image_std, pixels);
 }
 
-// A features struct for T tiles (frames, or an anyres image's tiles) of the
-// model's grid, after the limits; NULL with the status in *st.
-static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st) {
+// A features struct for T tiles (frames, or an anyres image's tiles) of an H x W
+// grid, after the limits; NULL with the status in *st.
+static vtc_features *features_for(vtc_ctx *ctx, int T, int H, int W, int with_timestamps, int *st) {
     const vtc_model *m = ctx->model;
-    const int tile_tokens = m->grid_h * m->grid_w;
+    const int tile_tokens = H * W;
     *st = VTC_OK;
     if ((int64_t)T * tile_tokens > m->limits.max_tokens) {
         *st = vtc_set_error(VTC_ERR_LIMIT, "%d %s x %d tokens exceeds the token limit %lld", T,
@@ -156,7 +161,7 @@ static vtc_features *features_for(vtc_ctx *ctx, int T, int with_timestamps, int 
                       (ctx->params.want_last_attn ? VTC_F_CLS_ATTN_LAST : 0) |
                       (want_embeds ? VTC_F_EMBEDS | (m->has_cls ? VTC_F_CLS_EMBED : 0) : 0) |
                       (want_embeds && m->newline ? VTC_F_NEWLINE : 0) | (with_timestamps ? VTC_F_TIMESTAMPS : 0);
-    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->feature_dim, m->head_dim, want_embeds ? m->lm_dim : 0,
+    vtc_features *f = vtc_features_new(T, H, W, m->feature_dim, m->head_dim, want_embeds ? m->lm_dim : 0,
                                        fields);
     if (!f) {
         *st = VTC_ERR_NOMEM;
@@ -200,6 +205,8 @@ static int encode_tile(vtc_ctx *ctx, vtc_features *f, int t, float *tmp) {
 
 int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k, int32_t *n_tiles, float *pixels) {
     if (!model || !img || !img->rgb || !n_tiles) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: NULL argument");
+    if (model->layout == VTC_LAYOUT_NATIVE)
+        return vtc_preprocess(model, img, 0, pixels); // refused: no square tiles
     if (model->layout == VTC_LAYOUT_SINGLE) {
         *n_tiles = 1;
         if (k != 0) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: tile %d of a one-tile model", k);
@@ -223,6 +230,67 @@ int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k,
     return st;
 }
 
+// A native-resolution model (Qwen2-VL): the frames (one image, or a clip's
+// frames, all one size) smart_resize'd, grouped by the temporal patch and cut
+// into one patch grid (vtc_preprocess_native), through the tower; one token per
+// merged unit, the T x H x W merged grid in f, f's frames the temporal slices
+// (a slice's timestamp is its first frame's).
+static int encode_native(vtc_ctx *ctx, const vtc_image *const *frames, int n_frames, const double *timestamps,
+                         vtc_features **out) {
+    const vtc_model *m = ctx->model;
+    const struct vtc_native *nv = &m->native;
+    if (!frames[0] || !frames[0]->rgb) return vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame 0 is NULL");
+    const int w = frames[0]->width, h = frames[0]->height, p = m->patch_size, fac = p * nv->merge;
+    for (int i = 0; i < n_frames; i++)
+        if (!frames[i] || !frames[i]->rgb || frames[i]->width != w || frames[i]->height != h)
+            return vtc_set_error(VTC_ERR_ARG, "frame %d is missing or not %dx%d like frame 0", i, w, h);
+    int rh, rw, st = vtc_smart_resize(h, w, fac, nv->min_pixels, nv->max_pixels, &rh, &rw);
+    if (st) return st;
+    if ((uint64_t)rw * rh > m->limits.max_pixels)
+        return vtc_set_error(VTC_ERR_LIMIT, "%dx%d image resized to %dx%d: over the pixel limit %llu", w, h, rw, rh,
+                             (unsigned long long)m->limits.max_pixels);
+    const int grid[3] = { (n_frames + nv->temporal_patch - 1) / nv->temporal_patch, rh / p, rw / p };
+    vtc_features *f = features_for(ctx, grid[0], rh / fac, rw / fac, timestamps != NULL, &st);
+    if (!f) return st;
+    const size_t n_patches = (size_t)grid[0] * grid[1] * grid[2], row = (size_t)3 * nv->temporal_patch * p * p;
+    const size_t units = (size_t)f->n;
+    float *patches = NULL, *tmp = NULL;
+    if ((uint64_t)n_patches * row * sizeof(float) > m->limits.max_memory)
+        st = vtc_set_error(VTC_ERR_LIMIT, "%dx%d pixels x %d frames: their patches pass the memory limit", rw, rh,
+                           n_frames);
+    if (!st && !(patches = vtc_alloc(n_patches * row, sizeof(float)))) st = VTC_ERR_NOMEM;
+    if (!st && f->embeds && !(tmp = vtc_alloc(units * vtc_project_hidden(m), sizeof(float)))) st = VTC_ERR_NOMEM;
+    const uint8_t **rgb = st ? NULL : vtc_alloc((size_t)n_frames, sizeof *rgb);
+    if (!st && !rgb) st = VTC_ERR_NOMEM;
+    double t0 = vtc_now_ms();
+    for (int i = 0; !st && i < n_frames; i++) rgb[i] = frames[i]->rgb;
+    if (!st) st = vtc_preprocess_native(rgb, n_frames, w, h, rw, rh, p, nv->merge, nv->temporal_patch,
+                                        m->image_mean, m->image_std, patches);
+    double t1 = vtc_now_ms();
+    f->ms_preprocess += t1 - t0;
+    struct vtc_vit_out o = { .features = f->features, .cls_attn = f->cls_attn, .cls_attn_last = f->cls_attn_last,
+                             .cls_attn_first = f->cls_attn_first, .keys = f->keys };
+    if (!st) st = m->family->forward_grid(m, ctx->scratch, patches, grid, ctx->n_threads, &o);
+    f->flops_encoder += o.flops;
+    double t2 = vtc_now_ms();
+    f->ms_encode += t2 - t1;
+    if (!st && f->embeds) {
+        f->flops_projector += vtc_project(m, f->features, f->n, tmp, f->embeds, ctx->n_threads);
+        f->ms_project += vtc_now_ms() - t2;
+    }
+    for (int t = 0; !st && timestamps && t < grid[0]; t++) f->timestamps[t] = timestamps[t * nv->temporal_patch];
+    free(rgb);
+    free(patches);
+    free(tmp);
+    if (st) {
+        vtc_features_free(f);
+        return st;
+    }
+    if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, n_frames, n_frames);
+    *out = f;
+    return VTC_OK;
+}
+
 int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_frames, const double *timestamps,
                       vtc_features **out) {
     if (!ctx || !frames || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: NULL argument"));
@@ -233,14 +301,15 @@ int vtc_encode_frames(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fr
                                            n_frames, m->limits.max_frames));
     // LLaVA-NeXT defines no video input (LLaVA-NeXT-Video is another model);
     // LLaVA-OneVision encodes each frame as one tile, resized to the tower's size.
+    if (m->layout == VTC_LAYOUT_NATIVE) return ctx_fail(ctx, encode_native(ctx, frames, n_frames, timestamps, out));
     if (m->layout == VTC_LAYOUT_ANYRES)
         return ctx_fail(ctx, vtc_set_error(VTC_ERR_UNSUPPORTED, "LLaVA-NeXT defines no video or frame input "
                                            "(its images are tiled: vtc_encode_image)"));
     int st;
-    vtc_features *f = features_for(ctx, n_frames, timestamps != NULL, &st);
+    vtc_features *f = features_for(ctx, n_frames, m->grid_h, m->grid_w, timestamps != NULL, &st);
     if (!f) return ctx_fail(ctx, st);
     if (m->layout == VTC_LAYOUT_ANYRES_MAX) f->tiling.newline = m->newline ? VTC_NEWLINE_END : VTC_NEWLINE_NONE;
-    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
+    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * vtc_project_hidden(m), sizeof(float)) : NULL;
     if (f->embeds && !tmp) {
         vtc_features_free(f);
         return ctx_fail(ctx, VTC_ERR_NOMEM);
@@ -280,7 +349,7 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
         return vtc_set_error(VTC_ERR_LIMIT, "%dx%d image tiled at %dx%d: over the pixel limit %llu", img->width,
                              img->height, plan.best_w, plan.best_h, (unsigned long long)m->limits.max_pixels);
     const int n_tiles = plan.tiles_h * plan.tiles_w;
-    vtc_features *f = features_for(ctx, 1 + n_tiles, 0, &st);
+    vtc_features *f = features_for(ctx, 1 + n_tiles, m->grid_h, m->grid_w, 0, &st);
     if (!f) return st;
     f->tiling = (vtc_tiling){
         .kind = VTC_TILING_ANYRES, .newline = m->newline ? VTC_NEWLINE_ROW : VTC_NEWLINE_NONE,
@@ -289,7 +358,7 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
         .out_h = plan.out_h, .out_w = plan.out_w,
     };
     struct vtc_anyres_canvas cv;
-    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
+    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * vtc_project_hidden(m), sizeof(float)) : NULL;
     if (f->embeds && !tmp) st = VTC_ERR_NOMEM;
     double t0 = vtc_now_ms();
     if (!st) st = vtc_anyres_base(&plan, img->rgb, img->width, img->height, m->image_mean, m->image_std, ctx->pixels);
@@ -317,7 +386,8 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
 int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
     if (!ctx || !img || !img->rgb || !out) return ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "vtc_encode_image: NULL argument"));
     *out = NULL;
-    if (ctx->model->layout == VTC_LAYOUT_SINGLE) return vtc_encode_frames(ctx, &img, 1, NULL, out);
+    if (ctx->model->layout == VTC_LAYOUT_SINGLE || ctx->model->layout == VTC_LAYOUT_NATIVE)
+        return vtc_encode_frames(ctx, &img, 1, NULL, out);
     int st = encode_anyres(ctx, img, out);
     if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, 1, 1);
     return ctx_fail(ctx, st);
@@ -350,7 +420,7 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
         return vtc_set_error(VTC_ERR_ARG, "embeddings are %d wide but the projector gives %d", f->lm_dim, lm_dim);
     float *y = vtc_alloc((size_t)t->n * lm_dim, sizeof(float));
     float *rows = n_proj ? vtc_alloc((size_t)n_proj * t->dim, sizeof(float)) : NULL;
-    float *tmp = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
+    float *tmp = n_proj ? vtc_alloc((size_t)n_proj * vtc_project_hidden(m), sizeof(float)) : NULL;
     float *out = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
     if (!y || (n_proj && (!rows || !tmp || !out))) {
         free(y); free(rows); free(tmp); free(out);
