@@ -44,6 +44,8 @@ static void usage(int compress) {
               "  --model M      HF directory / .safetensors / mmproj .gguf (default: the embedded samples/vlm)\n"
               "  --heads H, --image-size S  the tower's head count and input size, for a model\n"
               "                 whose files do not say them (no config.json); must agree if they do\n"
+              "  --min-pixels N, --max-pixels N  a native-resolution model's (Qwen2-VL) bounds on the\n"
+              "                 resized image's pixel count (default: its preprocessor_config.json)\n"
               "  --method NAME  pruning method (`vtc methods` lists them). Default: uniform for an\n"
               "                 image, divprune for a video, keeping a third of the tokens (the best\n"
               "                 of the quality tables, docs/quality.md); none keeps every token\n"
@@ -130,6 +132,10 @@ static int parse(int argc, char **argv, struct pipeline_opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--heads: '%s' is not a head count (1..1024)", val);
             o->heads = (int)v;
+        } else if (!strcmp(a, "--min-pixels") || !strcmp(a, "--max-pixels")) {
+            NEED();
+            if (cli_parse_int(val, 1, 1 << 30, &v)) return cli_usage_error("%s: '%s' is not a pixel count (1..2^30)", a, val);
+            *(a[2] == 'm' && a[3] == 'i' ? &o->min_pixels : &o->max_pixels) = (int)v;
         } else if (!strcmp(a, "--image-size")) {
             NEED();
             if (cli_parse_int(val, 1, 8192, &v)) return cli_usage_error("--image-size: '%s' is not an image size (1..8192)", val);
@@ -275,6 +281,8 @@ struct vtc_model_params pipeline_model_params(const struct pipeline_opts *o) {
     mp.aspect = o->aspect;
     mp.heads = o->heads;
     mp.image_size = o->image_size;
+    mp.min_pixels = o->min_pixels;
+    mp.max_pixels = o->max_pixels;
     mp.limits = o->limits;
     return mp;
 }
