@@ -619,6 +619,48 @@ static void test_qwen_smart_resize(void **state) {
     assert_true(n >= 100);
 }
 
+// Hostile Qwen vision configs: each refused with a message naming the problem.
+static void test_qwen_bad_configs(void **state) {
+    (void)state;
+    static const struct { const char *from, *to, *says; } cases[] = {
+        { "\"window_size\": 112", "\"window_size\": 100", "not a positive multiple of patch x merge" },
+        { "\"window_size\": 112", "\"window_size\": 0", "not a positive multiple of patch x merge" },
+        { "\"num_heads\": 2", "\"num_heads\": 3", "does not split into 3 heads" },
+        { "\"num_heads\": 2", "\"num_heads\": 0", "\"num_heads\" is 0" },
+        { "\"depth\": 4", "\"depth\": 0", "\"depth\" is 0 but the weights have 4" },
+        { "\"fullatt_block_indexes\": [", "\"fullatt_block_indexes\": [40, ", "lists block 40 of a 4-block tower" },
+        { "\"spatial_merge_size\": 2", "\"spatial_merge_size\": 3", "patch x merge = 42" },
+    };
+    char dir[] = "/tmp/vtc-test-qwen-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], cfg[600];
+    snprintf(cmd, sizeof cmd, "cp tests/fixtures/models/qwen25vl/model.safetensors "
+             "tests/fixtures/models/qwen25vl/preprocessor_config.json %s/", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "python3 -c 'import sys; s = open(sys.argv[1]).read(); assert sys.argv[2] in s; "
+                 "open(sys.argv[3], \"w\").write(s.replace(sys.argv[2], sys.argv[4], 1))' "
+                 "tests/fixtures/models/qwen25vl/config.json '%s' %s '%s'", cases[i].from, cfg, cases[i].to);
+        assert_int_equal(system(cmd), 0);
+        vtc_model *m = vtc_model_load(dir, vtc_model_params_default());
+        printf("  %s: %s\n", cases[i].to, vtc_last_error());
+        assert_null(m);
+        if (!strstr(vtc_last_error(), cases[i].says)) fail_msg("want \"%s\"", cases[i].says);
+    }
+    // the caller's pixel bounds
+    struct vtc_model_params mp = vtc_model_params_default();
+    mp.min_pixels = 90000, mp.max_pixels = 3136;
+    assert_null(vtc_model_load("tests/fixtures/models/qwen25vl", mp));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    mp = vtc_model_params_default();
+    mp.max_pixels = 40000; // not a native-resolution model
+    assert_null(vtc_model_load("tests/fixtures/models/clip224", mp));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_models(void **state) {
     (void)state;
     const char *bad[] = { "tests/fixtures/models/does-not-exist", "tests/fixtures/ref_images/photo.jpg",
@@ -666,6 +708,7 @@ int main(void) {
         cmocka_unit_test(test_bad_mmproj_keys),
         cmocka_unit_test(test_qwen_smart_resize),
         cmocka_unit_test(test_qwen_manifest),
+        cmocka_unit_test(test_qwen_bad_configs),
     };
     return cmocka_run_group_tests_name("encoder", tests, NULL, NULL);
 }

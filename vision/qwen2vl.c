@@ -204,6 +204,8 @@ int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld) {
     const int named_top = ld->cfg && vtc_family_for_type(vtc_cfg_str(ld->cfg, "model_type")) == fam;
     int heads = 0, st = 0;
     st = cfg_int_in(vc, "num_heads", named || named_top ? fam->config_heads : 0, 0, 1024, &heads, cfg_path);
+    if (!st && vc && cJSON_GetObjectItemCaseSensitive(vc, "num_heads") && heads <= 0)
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: \"num_heads\" is %d", cfg_path, heads);
     if (!st) st = ld->params->heads && heads && ld->params->heads != heads
                       ? vtc_set_error(VTC_ERR_ARG, "%s: head count %d given (--heads), but the model's files say %d",
                                       path, ld->params->heads, heads)
