@@ -48,8 +48,10 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
     ctx->params = params;
     ctx->n_threads = params.n_threads ? params.n_threads : vtc_cpu_count();
     ctx->scratch = model->family->scratch_new(model, ctx->n_threads);
-    ctx->pixels = vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
-    if (!ctx->scratch || !ctx->pixels) {
+    // a native-resolution model's input is sized per image (encode_native)
+    const int native = model->layout == VTC_LAYOUT_NATIVE;
+    ctx->pixels = native ? NULL : vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
+    if (!ctx->scratch || (!native && !ctx->pixels)) {
         vtc_ctx_free(ctx);
         return NULL;
     }
@@ -118,6 +120,9 @@ void vtc_features_free(vtc_features *f) {
 int vtc_preprocess(const vtc_model *model, const vtc_image *img, int32_t aspect, float *pixels) {
     if (!model || !img || !img->rgb || !pixels) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: NULL argument");
     if (aspect < 0 || aspect > VTC_ASPECT_RESIZE) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess: bad aspect %d", aspect);
+    if (model->layout == VTC_LAYOUT_NATIVE)
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "vtc_preprocess: a native-resolution model (%s) takes a patch grid "
+                             "of the image's own size, not a square tile", model->family->name);
     int mode = aspect ? aspect : model->aspect;
     return vtc_preprocess_rgb(img->rgb, img->width, img->height, model->image_size, mode, model->image_mean,
                               model->image_std, pixels);
@@ -160,7 +165,7 @@ int vtc_check_memory(const vtc_ctx *ctx, int T, uint64_t in_flight) {
                                            (uint64_t)m->feature_dim, (uint64_t)m->head_dim, (uint64_t)lm_dim, fields);
     const uint64_t S = (uint64_t)m->image_size;
     const uint64_t encoder = vtc_vit_scratch_bytes(ctx->scratch) + 3 * S * S * sizeof(float) +
-                             (uint64_t)m->grid_h * m->grid_w * (uint64_t)lm_dim * sizeof(float);
+                             (uint64_t)m->grid_h * m->grid_w * (uint64_t)(lm_dim ? vtc_project_hidden(m) : 0) * sizeof(float);
     int st = vtc_check_tokens(ctx, T);
     if (st) return st;
     const uint64_t total = tokens + encoder + in_flight;
@@ -172,9 +177,11 @@ int vtc_check_memory(const vtc_ctx *ctx, int T, uint64_t in_flight) {
     return VTC_OK;
 }
 
-int vtc_check_tokens(const vtc_ctx *ctx, int T) {
+int vtc_check_tokens(const vtc_ctx *ctx, int T) { return vtc_check_grid(ctx, T, ctx->model->grid_h, ctx->model->grid_w); }
+
+int vtc_check_grid(const vtc_ctx *ctx, int T, int H, int W) {
     const vtc_model *m = ctx->model;
-    const int tile_tokens = m->grid_h * m->grid_w;
+    const int tile_tokens = H * W;
     if ((int64_t)T * tile_tokens > m->limits.max_tokens)
         return vtc_set_error(VTC_ERR_LIMIT, "%d %s x %d tokens exceeds the token limit %lld", T,
                              m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles", tile_tokens,
@@ -191,11 +198,15 @@ int vtc_check_tokens(const vtc_ctx *ctx, int T) {
 }
 
 vtc_features *vtc_features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st) {
+    return vtc_features_grid(ctx, T, ctx->model->grid_h, ctx->model->grid_w, with_timestamps, st);
+}
+
+vtc_features *vtc_features_grid(vtc_ctx *ctx, int T, int H, int W, int with_timestamps, int *st) {
     const vtc_model *m = ctx->model;
-    if ((*st = vtc_check_tokens(ctx, T))) return NULL;
+    if ((*st = vtc_check_grid(ctx, T, H, W))) return NULL;
     int lm_dim;
     const unsigned fields = features_fields(ctx, with_timestamps, &lm_dim);
-    vtc_features *f = vtc_features_new(T, m->grid_h, m->grid_w, m->feature_dim, m->head_dim, lm_dim, fields);
+    vtc_features *f = vtc_features_new(T, H, W, m->feature_dim, m->head_dim, lm_dim, fields);
     if (!f) {
         *st = VTC_ERR_NOMEM;
         return NULL;
@@ -236,6 +247,8 @@ int vtc_encode_tile(vtc_ctx *ctx, vtc_features *f, int t, const float *pixels, f
 
 int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k, int32_t *n_tiles, float *pixels) {
     if (!model || !img || !img->rgb || !n_tiles) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: NULL argument");
+    if (model->layout == VTC_LAYOUT_NATIVE)
+        return vtc_preprocess(model, img, 0, pixels); // refused: no square tiles
     if (model->layout == VTC_LAYOUT_SINGLE) {
         *n_tiles = 1;
         if (k != 0) return vtc_set_error(VTC_ERR_ARG, "vtc_preprocess_tile: tile %d of a one-tile model", k);
@@ -257,6 +270,67 @@ int vtc_preprocess_tile(const vtc_model *model, const vtc_image *img, int32_t k,
     st = vtc_anyres_tile(&cv, k - 1, model->image_mean, model->image_std, pixels);
     vtc_anyres_canvas_free(&cv);
     return st;
+}
+
+// A native-resolution model (Qwen2-VL): the frames (one image, or a clip's
+// frames, all one size) smart_resize'd, grouped by the temporal patch and cut
+// into one patch grid (vtc_preprocess_native), through the tower; one token per
+// merged unit, the T x H x W merged grid in f, f's frames the temporal slices
+// (a slice's timestamp is its first frame's).
+int vtc_encode_native(vtc_ctx *ctx, const vtc_image *const *frames, int n_frames, const double *timestamps,
+                         vtc_features **out) {
+    const vtc_model *m = ctx->model;
+    const struct vtc_native *nv = &m->native;
+    if (!frames[0] || !frames[0]->rgb) return vtc_set_error(VTC_ERR_ARG, "vtc_encode_frames: frame 0 is NULL");
+    const int w = frames[0]->width, h = frames[0]->height, p = m->patch_size, fac = p * nv->merge;
+    for (int i = 0; i < n_frames; i++)
+        if (!frames[i] || !frames[i]->rgb || frames[i]->width != w || frames[i]->height != h)
+            return vtc_set_error(VTC_ERR_ARG, "frame %d is missing or not %dx%d like frame 0", i, w, h);
+    int rh, rw, st = vtc_smart_resize(h, w, fac, nv->min_pixels, nv->max_pixels, &rh, &rw);
+    if (st) return st;
+    if ((uint64_t)rw * rh > m->limits.max_pixels)
+        return vtc_set_error(VTC_ERR_LIMIT, "%dx%d image resized to %dx%d: over the pixel limit %llu", w, h, rw, rh,
+                             (unsigned long long)m->limits.max_pixels);
+    const int grid[3] = { (n_frames + nv->temporal_patch - 1) / nv->temporal_patch, rh / p, rw / p };
+    vtc_features *f = vtc_features_grid(ctx, grid[0], rh / fac, rw / fac, timestamps != NULL, &st);
+    if (!f) return st;
+    const size_t n_patches = (size_t)grid[0] * grid[1] * grid[2], row = (size_t)3 * nv->temporal_patch * p * p;
+    const size_t units = (size_t)f->n;
+    float *patches = NULL, *tmp = NULL;
+    if ((uint64_t)n_patches * row * sizeof(float) > m->limits.max_memory)
+        st = vtc_set_error(VTC_ERR_LIMIT, "%dx%d pixels x %d frames: their patches pass the memory limit", rw, rh,
+                           n_frames);
+    if (!st && !(patches = vtc_alloc(n_patches * row, sizeof(float)))) st = VTC_ERR_NOMEM;
+    if (!st && f->embeds && !(tmp = vtc_alloc(units * vtc_project_hidden(m), sizeof(float)))) st = VTC_ERR_NOMEM;
+    const uint8_t **rgb = st ? NULL : vtc_alloc((size_t)n_frames, sizeof *rgb);
+    if (!st && !rgb) st = VTC_ERR_NOMEM;
+    double t0 = vtc_now_ms();
+    for (int i = 0; !st && i < n_frames; i++) rgb[i] = frames[i]->rgb;
+    if (!st) st = vtc_preprocess_native(rgb, n_frames, w, h, rw, rh, p, nv->merge, nv->temporal_patch,
+                                        m->image_mean, m->image_std, patches);
+    double t1 = vtc_now_ms();
+    f->ms_preprocess += t1 - t0;
+    struct vtc_vit_out o = { .features = f->features, .cls_attn = f->cls_attn, .cls_attn_last = f->cls_attn_last,
+                             .cls_attn_first = f->cls_attn_first, .keys = f->keys };
+    if (!st) st = m->family->forward_grid(m, ctx->scratch, patches, grid, ctx->n_threads, &o);
+    f->flops_encoder += o.flops;
+    double t2 = vtc_now_ms();
+    f->ms_encode += t2 - t1;
+    if (!st && f->embeds) {
+        f->flops_projector += vtc_project(m, f->features, f->n, tmp, f->embeds, ctx->n_threads);
+        f->ms_project += vtc_now_ms() - t2;
+    }
+    for (int t = 0; !st && timestamps && t < grid[0]; t++) f->timestamps[t] = timestamps[t * nv->temporal_patch];
+    free(rgb);
+    free(patches);
+    free(tmp);
+    if (st) {
+        vtc_features_free(f);
+        return st;
+    }
+    if (ctx->params.progress) ctx->params.progress(ctx->params.progress_user, n_frames, n_frames);
+    *out = f;
+    return VTC_OK;
 }
 
 // An anyres image (vision/anyres.h): the base image and the best pinpoint's
@@ -286,7 +360,7 @@ static int encode_anyres(vtc_ctx *ctx, const vtc_image *img, vtc_features **out)
         .out_h = plan.out_h, .out_w = plan.out_w,
     };
     struct vtc_anyres_canvas cv;
-    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * m->lm_dim, sizeof(float)) : NULL;
+    float *tmp = f->embeds ? vtc_alloc((size_t)f->H * f->W * vtc_project_hidden(m), sizeof(float)) : NULL;
     if (f->embeds && !tmp) st = VTC_ERR_NOMEM;
     double t0 = vtc_now_ms();
     if (!st) st = vtc_anyres_base(&plan, img->rgb, img->width, img->height, m->image_mean, m->image_std, ctx->pixels);
@@ -316,6 +390,7 @@ int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
     *out = NULL;
     if (ctx->model->layout == VTC_LAYOUT_SINGLE) // the image is in flight
         return vtc_encode_array(ctx, &img, 1, NULL, 3 * (uint64_t)img->width * (uint64_t)img->height, out);
+    if (ctx->model->layout == VTC_LAYOUT_NATIVE) return vtc_ctx_fail(ctx, vtc_encode_native(ctx, &img, 1, NULL, out));
     int st = encode_anyres(ctx, img, out);
     if (!st && ctx->params.progress) ctx->params.progress(ctx->params.progress_user, 1, 1);
     return vtc_ctx_fail(ctx, st);
@@ -348,7 +423,7 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
         return vtc_set_error(VTC_ERR_ARG, "embeddings are %d wide but the projector gives %d", f->lm_dim, lm_dim);
     float *y = vtc_alloc((size_t)t->n * lm_dim, sizeof(float));
     float *rows = n_proj ? vtc_alloc((size_t)n_proj * t->dim, sizeof(float)) : NULL;
-    float *tmp = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
+    float *tmp = n_proj ? vtc_alloc((size_t)n_proj * vtc_project_hidden(m), sizeof(float)) : NULL;
     float *out = n_proj ? vtc_alloc((size_t)n_proj * lm_dim, sizeof(float)) : NULL;
     if (!y || (n_proj && (!rows || !tmp || !out))) {
         free(y); free(rows); free(tmp); free(out);

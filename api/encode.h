@@ -26,8 +26,18 @@ int vtc_ctx_fail(vtc_ctx *ctx, int status);
 // model's grid, after the token and single-buffer limits; NULL with the status in *st.
 vtc_features *vtc_features_for(vtc_ctx *ctx, int T, int with_timestamps, int *st);
 
+// The same for T frames of an H x W token grid (a native-resolution model's).
+vtc_features *vtc_features_grid(vtc_ctx *ctx, int T, int H, int W, int with_timestamps, int *st);
+
 // The token limit and the single-buffer memory limit for T tiles.
 int vtc_check_tokens(const vtc_ctx *ctx, int T);
+// The same for T frames of an H x W token grid.
+int vtc_check_grid(const vtc_ctx *ctx, int T, int H, int W);
+
+// A native-resolution model (Qwen2-VL, VTC_LAYOUT_NATIVE): frames of one size,
+// smart_resize'd, paired by the temporal patch, through the tower in one grid.
+int vtc_encode_native(vtc_ctx *ctx, const vtc_image *const *frames, int n_frames, const double *timestamps,
+                      vtc_features **out);
 
 // Memory an encode of T tiles takes (docs/library.md#memory): *tokens the
 // features vtc_features_for allocates for them, *encoder the context's scratch and

@@ -44,13 +44,13 @@ struct producer {
     int stop;               // the encoder gave up: make no more
 };
 
-// One frame from the source into pixels: 1, 0 at the end, or a status (error set).
-static int produce_one(struct producer *p, float *pixels, double *ts) {
-    vtc_image img = { 0 };
+// The source's next frame, checked: 1 (a frame in *img, its time in *ts), 0 at
+// the end, or a status (error set).
+static int next_frame(struct producer *p, vtc_image *img, double *ts) {
     *ts = NAN;
     vtc_clear_error();
     double t0 = vtc_now_ms();
-    int got = p->src->next(p->src->user, &img, ts);
+    int got = p->src->next(p->src->user, img, ts);
     p->ms_source += vtc_now_ms() - t0;
     if (got < 0) {
         if (vtc_last_status() == VTC_OK) // a host's source: no message of its own
@@ -63,14 +63,22 @@ static int produce_one(struct producer *p, float *pixels, double *ts) {
                              (long long)p->given);
     if (p->src->n_frames > 0 && p->given >= p->src->n_frames)
         return vtc_set_error(VTC_ERR_ARG, "frame source: more frames than its n_frames %d", p->src->n_frames);
-    if (!img.rgb || img.width <= 0 || img.height <= 0)
+    if (!img->rgb || img->width <= 0 || img->height <= 0)
         return vtc_set_error(VTC_ERR_ARG, "frame source: frame %lld has no pixels", (long long)p->given);
-    if ((uint64_t)img.width * (uint64_t)img.height > p->model->limits.max_pixels)
+    if ((uint64_t)img->width * (uint64_t)img->height > p->model->limits.max_pixels)
         return vtc_set_error(VTC_ERR_LIMIT, "frame source: frame %lld is %dx%d, over the pixel limit %llu",
-                             (long long)p->given, img.width, img.height,
+                             (long long)p->given, img->width, img->height,
                              (unsigned long long)p->model->limits.max_pixels);
     p->given++;
-    t0 = vtc_now_ms();
+    return 1;
+}
+
+// One frame from the source into pixels: 1, 0 at the end, or a status (error set).
+static int produce_one(struct producer *p, float *pixels, double *ts) {
+    vtc_image img = { 0 };
+    int got = next_frame(p, &img, ts);
+    if (got != 1) return got;
+    double t0 = vtc_now_ms();
     int st = vtc_preprocess(p->model, &img, 0, pixels);
     p->ms_preprocess += vtc_now_ms() - t0;
     return st ? st : 1;
@@ -166,6 +174,68 @@ static int make_room(vtc_ctx *ctx, const struct vtc_frame_source *src, const str
     return VTC_OK;
 }
 
+// A native-resolution model (Qwen2-VL) pairs frames along time and cuts each
+// pair into one patch grid whose size comes from the frames': the frames are
+// copied as they come (a source's pixels live only until its next call) and
+// encoded together at the end. What they hold is counted against max_memory.
+static int encode_source_native(vtc_ctx *ctx, const struct vtc_frame_source *src, vtc_features **out) {
+    const vtc_model *m = ctx->model;
+    struct producer p = { .model = m, .src = src };
+    vtc_image **frames = NULL;
+    double *ts = NULL;
+    int n = 0, cap = 0, n_timed = 0, st = VTC_OK;
+    uint64_t held = src->bytes;
+    for (;;) {
+        vtc_image img = { 0 };
+        double t;
+        int got = next_frame(&p, &img, &t);
+        if (got <= 0) {
+            st = got;
+            break;
+        }
+        if (n >= m->limits.max_frames) {
+            st = vtc_set_error(VTC_ERR_LIMIT, "frame source: more than %d frames (frame limit)", m->limits.max_frames);
+            break;
+        }
+        held += 3 * (uint64_t)img.width * (uint64_t)img.height;
+        if (held > m->limits.max_memory) {
+            st = vtc_set_error(VTC_ERR_LIMIT, "frame source: %d frames held for a native-resolution model take %llu "
+                               "bytes, over the memory limit of %llu", n + 1, (unsigned long long)held,
+                               (unsigned long long)m->limits.max_memory);
+            break;
+        }
+        if (n == cap) {
+            const int grown = cap ? 2 * cap : 16;
+            vtc_image **fr = vtc_realloc(frames, (size_t)grown, sizeof *fr);
+            if (fr) frames = fr;
+            double *tg = fr ? vtc_realloc(ts, (size_t)grown, sizeof *tg) : NULL;
+            if (tg) ts = tg;
+            if (!fr || !tg) {
+                st = VTC_ERR_NOMEM;
+                break;
+            }
+            cap = grown;
+        }
+        if (!(frames[n] = vtc_image_from_rgb(img.rgb, img.width, img.height))) {
+            st = vtc_last_status();
+            break;
+        }
+        ts[n] = t;
+        n_timed += !isnan(t);
+        n++;
+    }
+    if (!st && n == 0) st = vtc_set_error(VTC_ERR_ARG, "frame source: no frames");
+    if (!st && src->n_frames > 0 && n < src->n_frames)
+        st = vtc_set_error(VTC_ERR_ARG, "frame source: %d frames, fewer than its n_frames %d", n, src->n_frames);
+    if (!st && n_timed > 0 && n_timed < n)
+        st = vtc_set_error(VTC_ERR_ARG, "frame source: %d of %d frames have a timestamp (all or none)", n_timed, n);
+    if (!st) st = vtc_encode_native(ctx, (const vtc_image *const *)frames, n, n_timed ? ts : NULL, out);
+    for (int i = 0; i < n; i++) vtc_image_free(frames[i]);
+    free(frames);
+    free(ts);
+    return st;
+}
+
 // Frame t (from pixels, at time ts) into f: its frame t, or with a sink its
 // frame 0, then to the sink.
 static int encode_one(vtc_ctx *ctx, vtc_features *f, const struct frame_sink *sink, int t, const float *pixels,
@@ -189,6 +259,12 @@ static int encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, const
                                                "(its images are tiled: vtc_encode_image)"));
     if (src->n_frames < 0)
         return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_ARG, "frame source: n_frames %d", src->n_frames));
+    if (m->layout == VTC_LAYOUT_NATIVE) { // the clip whole (a sink gets it as one piece: vtc_encode_video_save)
+        if (src->n_frames > m->limits.max_frames)
+            return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
+                                                   src->n_frames, m->limits.max_frames));
+        return vtc_ctx_fail(ctx, encode_source_native(ctx, src, out));
+    }
     if (src->n_frames > m->limits.max_frames)
         return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
                                                src->n_frames, m->limits.max_frames));
@@ -201,7 +277,7 @@ static int encode_source(vtc_ctx *ctx, const struct vtc_frame_source *src, const
     for (int i = 0; i < (threaded ? RING : 0) && !st; i++)
         if (!(p.slot[i] = vtc_alloc((size_t)3 * m->image_size * m->image_size, sizeof(float)))) st = VTC_ERR_NOMEM;
     if (!st && m->lm_dim > 0 && ctx->params.want_embeds &&
-        !(tmp = vtc_alloc((size_t)m->grid_h * m->grid_w * m->lm_dim, sizeof(float))))
+        !(tmp = vtc_alloc((size_t)m->grid_h * m->grid_w * vtc_project_hidden(m), sizeof(float))))
         st = VTC_ERR_NOMEM;
     if (!st && threaded) {
         pthread_mutex_init(&p.mu, NULL);
@@ -302,6 +378,8 @@ int vtc_encode_array(vtc_ctx *ctx, const vtc_image *const *frames, int32_t n_fra
     if (n_frames <= 0 || n_frames > ctx->model->limits.max_frames)
         return vtc_ctx_fail(ctx, vtc_set_error(VTC_ERR_LIMIT, "%d frames: must be between 1 and %d (frame limit)",
                                                n_frames, ctx->model->limits.max_frames));
+    if (ctx->model->layout == VTC_LAYOUT_NATIVE) // the frames are already whole: no copies
+        return vtc_ctx_fail(ctx, vtc_encode_native(ctx, frames, n_frames, timestamps, out));
     struct array_source a = { frames, timestamps, n_frames, 0 };
     struct vtc_frame_source src = { array_next, &a, n_frames, in_flight };
     return vtc_encode_source(ctx, &src, out);
@@ -363,9 +441,31 @@ static int file_put(void *user, vtc_features *f, int t) {
     return vtc_features_stream_put(fs->s, f, t);
 }
 
+// f as a summary: no token arrays (they are in the file), the rest kept.
+static void drop_arrays(vtc_features *f) {
+    float **arrays[] = { &f->features, &f->cls,       &f->cls_attn, &f->cls_attn_last, &f->keys,
+                         &f->embeds,   &f->cls_embed, &f->newline,  &f->cls_attn_first };
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        free(*arrays[i]);
+        *arrays[i] = NULL;
+    }
+}
+
 int vtc_encode_video_save(vtc_ctx *ctx, vtc_video_source *vs, const char *out_path, const char *const *metadata,
                           vtc_features **info) {
     struct vtc_frame_source src = vtc_video_source_frames(vs);
+    if (ctx->model->layout == VTC_LAYOUT_NATIVE) { // encoded as one piece (encode_source_native), then written
+        vtc_features *f = NULL;
+        int st = encode_source(ctx, &src, NULL, &f);
+        if (!st) st = vtc_features_save(f, out_path, metadata);
+        if (st || !info) {
+            vtc_features_free(f);
+        } else {
+            drop_arrays(f);
+            *info = f;
+        }
+        return vtc_ctx_fail(ctx, st);
+    }
     struct file_sink fs = { out_path, metadata, src.n_frames, NULL, NULL };
     vtc_features *f = NULL;
     int st = VTC_OK;
@@ -375,13 +475,8 @@ int vtc_encode_video_save(vtc_ctx *ctx, vtc_video_source *vs, const char *out_pa
     if (!st) st = encode_source(ctx, &src, &sink, &f);
     if (!st) st = vtc_features_stream_commit(fs.s);
     else vtc_features_stream_abort(fs.s);
-    if (!st) { // the summary: the clip's grid, costs and timestamps, no arrays
-        float **arrays[] = { &f->features, &f->cls,       &f->cls_attn, &f->cls_attn_last, &f->keys,
-                             &f->embeds,   &f->cls_embed, &f->newline,  &f->cls_attn_first };
-        for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
-            free(*arrays[i]);
-            *arrays[i] = NULL;
-        }
+    if (!st) { // the summary: the clip's grid, costs and timestamps
+        drop_arrays(f);
         free(f->timestamps);
         f->timestamps = isnan(fs.ts[0]) ? NULL : fs.ts;
         if (f->timestamps) fs.ts = NULL;

@@ -165,18 +165,28 @@ static int info_model(const char *path, const struct vtc_model_params *mp) {
     printf("  name           %s\n", mi.name);
     printf("  family         %s, %d blocks, width %d, %d heads x %d, MLP %d\n", mi.arch, mi.n_layers, mi.hidden,
            mi.heads, mi.head_dim, mi.ffn);
-    printf("  input          %d px, patch %d, grid %dx%d = %d tokens%s", mi.image_size, mi.patch_size, mi.grid_h,
-           mi.grid_w, mi.grid_h * mi.grid_w, mi.has_cls ? " + CLS" : "");
-    if (mi.image_size % mi.patch_size) printf(" (the last %d pixel rows/columns unused)", mi.image_size % mi.patch_size);
+    if (!strcmp(mi.layout, "native")) {
+        printf("  input          the image's own aspect, resized to multiples of %d px with %d..%d pixels; patch %d x "
+               "%d frames, %dx%d patches per token", mi.patch_size * mi.merge_size, mi.min_pixels, mi.max_pixels,
+               mi.patch_size, mi.temporal_patch, mi.merge_size, mi.merge_size);
+        if (mi.window_size) printf(", windows of %d px", mi.window_size);
+    } else {
+        printf("  input          %d px, patch %d, grid %dx%d = %d tokens%s", mi.image_size, mi.patch_size, mi.grid_h,
+               mi.grid_w, mi.grid_h * mi.grid_w, mi.has_cls ? " + CLS" : "");
+        if (mi.image_size % mi.patch_size) printf(" (the last %d pixel rows/columns unused)", mi.image_size % mi.patch_size);
+    }
     printf("\n  layout         %s\n", mi.layout);
     if (mi.n_feature_layers > 1)
         printf("  features       %d blocks' outputs side by side (the last: block %d), width %d\n", mi.n_feature_layers,
                mi.feature_layer, mi.feature_dim);
     else
-        printf("  features       output of block %d%s\n", mi.feature_layer, mi.post_layernorm ? ", post_layernorm" : "");
-    printf("  projector      %s", mi.has_projector ? "LLaVA MLP" : "none");
+        printf("  features       output of block %d%s\n", mi.feature_layer,
+               mi.merge_size ? ", the merger's norm, each token's patches side by side"
+               : mi.post_layernorm ? ", post_layernorm" : "");
+    printf("  projector      %s", !mi.has_projector ? "none" : mi.merge_size ? "the patch merger's MLP" : "LLaVA MLP");
     if (mi.has_projector) printf(" -> %d", mi.lm_dim);
-    printf("\n  preprocessing  %s, mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n", aspects[mi.aspect], mi.image_mean[0],
+    printf("\n  preprocessing  %s, mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n",
+           mi.merge_size ? "smart_resize" : aspects[mi.aspect], mi.image_mean[0],
            mi.image_mean[1], mi.image_mean[2], mi.image_std[0], mi.image_std[1], mi.image_std[2]);
     if (g_info_w) {
         vtc_tiling tl;
@@ -276,7 +286,7 @@ static int info_video(const char *path) {
 
 int cmd_info(int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs("usage: vtc info FILE [--size WxH] [--heads H] [--image-size S]\n\nSays what FILE is (vision model, language "
+        fputs("usage: vtc info FILE [--size WxH] [--heads H] [--image-size S] [--resize-min-pixels N] [--resize-max-pixels N]\n\nSays what FILE is (vision model, language "
               "model, token file, image or video),\nwith its shapes and metadata. For a vision model, --size says how many "
               "tokens\na WxH image gives and how it is tiled; --heads and --image-size complete a\nmodel whose files do "
               "not say them (no config.json).\n",
@@ -294,6 +304,11 @@ int cmd_info(int argc, char **argv) {
             if (sscanf(argv[i + 1], "%lldx%lld%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > (1 << 24) || h > (1 << 24))
                 return cli_usage_error("info: --size: '%s' is not WIDTHxHEIGHT", argv[i + 1]);
             g_info_w = (int32_t)w, g_info_h = (int32_t)h;
+            i++;
+        } else if (!strcmp(argv[i], "--resize-min-pixels") || !strcmp(argv[i], "--resize-max-pixels")) {
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], 1, 1 << 30, &v))
+                return cli_usage_error("info: %s needs a pixel count (1..2^30)", argv[i]);
+            *(!strcmp(argv[i], "--resize-min-pixels") ? &mp.min_pixels : &mp.max_pixels) = (int32_t)v;
             i++;
         } else if (!strcmp(argv[i], "--heads") || !strcmp(argv[i], "--image-size")) {
             int heads = !strcmp(argv[i], "--heads");

@@ -46,6 +46,9 @@ static void usage(int compress) {
               "  --model M      HF directory / .safetensors / mmproj .gguf (default: the embedded samples/vlm)\n"
               "  --heads H, --image-size S  the tower's head count and input size, for a model\n"
               "                 whose files do not say them (no config.json); must agree if they do\n"
+              "  --resize-min-pixels N, --resize-max-pixels N  a native-resolution model's (Qwen2-VL)\n"
+              "                 bounds on the resized image's pixel count, its processor's min_pixels /\n"
+              "                 max_pixels (default: its preprocessor_config.json)\n"
               "  --method NAME  pruning method (`vtc methods` lists them). Default: uniform for an\n"
               "                 image, divprune for a video, keeping a third of the tokens (the best\n"
               "                 of the quality tables, docs/quality.md); none keeps every token\n"
@@ -132,6 +135,10 @@ static int parse(int argc, char **argv, struct pipeline_opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--heads: '%s' is not a head count (1..1024)", val);
             o->heads = (int)v;
+        } else if (!strcmp(a, "--resize-min-pixels") || !strcmp(a, "--resize-max-pixels")) {
+            NEED();
+            if (cli_parse_int(val, 1, 1 << 30, &v)) return cli_usage_error("%s: '%s' is not a pixel count (1..2^30)", a, val);
+            *(!strcmp(a, "--resize-min-pixels") ? &o->min_pixels : &o->max_pixels) = (int)v;
         } else if (!strcmp(a, "--image-size")) {
             NEED();
             if (cli_parse_int(val, 1, 8192, &v)) return cli_usage_error("--image-size: '%s' is not an image size (1..8192)", val);
@@ -277,6 +284,8 @@ struct vtc_model_params pipeline_model_params(const struct pipeline_opts *o) {
     mp.aspect = o->aspect;
     mp.heads = o->heads;
     mp.image_size = o->image_size;
+    mp.min_pixels = o->min_pixels;
+    mp.max_pixels = o->max_pixels;
     mp.limits = o->limits;
     return mp;
 }

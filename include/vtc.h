@@ -143,16 +143,18 @@ struct vtc_model_params {
     int32_t heads;         // attention heads, for a tower whose files do not say (no config.json);
                            // 0 = from the files, else it must agree with them (default 0)
     int32_t image_size;    // input side in pixels, likewise (default 0)
+    int32_t min_pixels;    // native-resolution models (Qwen2-VL): smart_resize's bounds on an
+    int32_t max_pixels;    // image's pixel count; 0 = the preprocessor config's (default 0, 0)
 };
 VTC_API struct vtc_model_params vtc_model_params_default(void);
 
 // Loads a vision model: a Hugging Face directory (config.json + *.safetensors,
 // sharded or not), a single .safetensors file, or a llama.cpp mmproj .gguf.
-// The tower's family (CLIP, SigLIP) and the VLM wrapper (LLaVA, LLaVA-NeXT,
-// LLaVA-OneVision) come from config.json's model_type, else from the tensor
-// names; what the files do not determine (a tower without config.json has no
-// head count) is refused unless given in params, and a model vtc recognises
-// but does not run (Qwen2-VL, Pixtral, ...) is refused by name
+// The tower's family (CLIP, SigLIP, Qwen2-VL, Qwen2.5-VL) and the VLM wrapper
+// (LLaVA, LLaVA-NeXT, LLaVA-OneVision) come from config.json's model_type, else
+// from the tensor names; what the files do not determine (a tower without
+// config.json has no head count) is refused unless given in params, and a model
+// vtc recognises but does not run (Pixtral, ...) is refused by name
 // (docs/library.md#models). NULL on failure (see vtc_last_error). Caller frees with vtc_model_free.
 // Thread-safe; the returned model is immutable and shareable across threads.
 VTC_API vtc_model *vtc_model_load(const char *path, struct vtc_model_params params);
@@ -165,7 +167,7 @@ VTC_API void vtc_model_free(vtc_model *model);
 
 struct vtc_model_info {
     char     name[128];     // e.g. "clip-vit (safetensors)"
-    char     arch[16];      // the encoder family: "clip" or "siglip"
+    char     arch[16];      // the encoder family: "clip", "siglip", "qwen2vl" or "qwen2.5vl"
     char     format[16];    // "safetensors", "gguf" or "builtin"
     int32_t  image_size;    // input side of one tile in pixels
     int32_t  patch_size;
@@ -184,13 +186,24 @@ struct vtc_model_info {
     float    image_mean[3];
     float    image_std[3];
     char     layout[16];    // how an image becomes tiles: "single", "anyres" (LLaVA-NeXT),
-                            // "anyres_max" (LLaVA-OneVision)
+                            // "anyres_max" (LLaVA-OneVision), "native" (Qwen2-VL: one grid at
+                            // the image's own aspect)
     int32_t  grid_h, grid_w;// patches per tile, rows and columns
     int32_t  post_layernorm;// 1 when the features pass through the tower's post_layernorm
                             // (a plain SigLIP tower's last_hidden_state)
     int32_t  n_feature_layers; // layers whose outputs the features concatenate (1, or a
                             // LLaVA-NeXT vision_feature_layer list); feature_layer is the last
-    int32_t  feature_dim;   // width of the features: hidden * n_feature_layers
+    int32_t  feature_dim;   // width of the features: hidden * n_feature_layers; a native-resolution
+                            // tower's: merge_size^2 * hidden (its merger's input)
+    // Layout "native" (Qwen2-VL, Qwen2.5-VL), else 0: an image is resized to
+    // multiples of patch_size * merge_size with min_pixels..max_pixels pixels and
+    // cut into patches of temporal_patch frames (an image repeated, video frames
+    // paired); each merge_size x merge_size patches make one token. image_size
+    // and the grid are 0 (they depend on the image: vtc_model_image_tokens).
+    int32_t  merge_size;
+    int32_t  temporal_patch;
+    int32_t  window_size;   // windowed attention's window in pixels (Qwen2.5-VL), 0 = none
+    int32_t  min_pixels, max_pixels;
 };
 // Fills *info. Thread-safe.
 VTC_API int vtc_model_get_info(const vtc_model *model, struct vtc_model_info *info);

@@ -143,6 +143,23 @@ expect 1 "$VTC" compress "$IMG" -o "$T/nodir/e7.safetensors"
 not_left "input error" e1 e2 e3 e4 e5 e6
 no_tmp_left
 
+# Qwen2-VL / Qwen2.5-VL: the native layout in `vtc info`, token counts of the
+# processor's grid, methods on merged tokens, a clip's frames paired in time
+Q2=tests/fixtures/models/qwen2vl Q25=tests/fixtures/models/qwen25vl CLIP4=tests/fixtures/ref_images/clip4.mkv
+expect 0 "$VTC" info "$Q25" --size 1000x250
+grep -q '^  layout  *native$' "$T/out" && grep -q 'windows of 112 px' "$T/out" &&
+  grep -q '^  a 1000x250 image  16 tokens$' "$T/out" && ok || bad "info on Qwen2.5-VL: $(cat "$T/out")"
+expect 0 "$VTC" compress --model "$Q25" "$IMG" --method none --json -o "$T/q25.safetensors"
+check_json "$T/out" '.n_kept == 12 and .n_input == 12 and .grid == [1, 3, 4]' \
+  "Qwen2.5-VL photo at max_pixels 12544: a 3x4 merged grid" '{n_kept, n_input, grid}'
+expect 0 "$VTC" compress --model "$Q25" "$IMG" --resize-max-pixels 40000 --method divprune --keep 50% -o "$T/q25d.safetensors"
+expect 0 "$VTC" compress --model "$Q2" "$CLIP4" --frames 4 --method dycoke --json -o "$T/q2v.safetensors"
+check_json "$T/out" '.n_input == 12 and .grid == [2, 2, 3]' "Qwen2-VL clip of 4 frames: 2 temporal slices" \
+  '{n_kept, n_input, grid}'
+expect 2 "$VTC" compress --model "$Q25" "$IMG" --aspect crop -o "$T/q25x.safetensors"
+expect 2 "$VTC" compress --model "$Q25" "$IMG" --resize-min-pixels 90000 --resize-max-pixels 3136 -o "$T/q25x.safetensors"
+expect 2 "$VTC" compress "$IMG" --resize-max-pixels 40000 -o "$T/q25x.safetensors"
+
 # found by fuzz_image: a 64x26672 JPEG whose padded square would once have been a
 # 711 Mpx intermediate; preprocessing now resamples only the output window
 for a in crop pad resize; do

@@ -20,6 +20,7 @@
 
 #include "vision/anyres.h"
 #include "vision/model.h"
+#include "vision/preprocess.h"
 #include "base/gguf.h"
 #include "base/safetensors.h"
 #include "base/tensor.h"
@@ -429,6 +430,237 @@ static void test_bad_mmproj_keys(void **state) {
     unlink(dst);
 }
 
+// An I64 reference tensor, as int64 values (NULL when absent).
+static int64_t *ref_i64(const vtc_st *st, const char *name, size_t n) {
+    const vtc_tensor_view *t = vtc_st_find(st, name);
+    if (!t) return NULL;
+    assert_int_equal(t->dtype, VTC_DT_I64);
+    assert_int_equal(vtc_tensor_numel(t), (int64_t)n);
+    int64_t *v = malloc(n * sizeof *v);
+    memcpy(v, t->data, n * sizeof *v);
+    return v;
+}
+
+// Qwen2-VL / Qwen2.5-VL (tests/fixtures/expected/qwen/MANIFEST.txt, written by
+// tools/gen_qwen_fixtures.py from tools/ref_qwen2vl.py): the processor's
+// pixel_values and grid_thw, the merger's input (features), its output
+// (embeds), the received attention per merged token, and the M-RoPE (t, h, w)
+// position of every token.
+static void test_qwen_manifest(void **state) {
+    (void)state;
+    FILE *mf = fopen("tests/fixtures/expected/qwen/MANIFEST.txt", "r");
+    if (!mf) {
+        printf("  no tests/fixtures/expected/qwen/MANIFEST.txt: skipped\n");
+        skip();
+    }
+    char line[1024];
+    int cases = 0;
+    double worst = 0;
+    while (fgets(line, sizeof line, mf)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char file[256], model_path[256], input[256], kind[16], extra[64] = "";
+        int min_px, max_px;
+        int got = sscanf(line, "%255s %255s %255s %15s %d %d %63s", file, model_path, input, kind, &min_px, &max_px,
+                         extra);
+        assert_true(got == 6 || got == 7);
+        const int video = !strcmp(kind, "video");
+        struct vtc_model_params mp = vtc_model_params_default();
+        mp.min_pixels = min_px, mp.max_pixels = max_px;
+        vtc_model *m = vtc_model_load(model_path, mp);
+        const size_t lp = strlen(model_path);
+        if (!m && lp > 5 && !strcmp(model_path + lp - 5, ".gguf") && vtc_last_status() == VTC_ERR_UNSUPPORTED) {
+            printf("  %s (%s): skipped, Qwen mmproj GGUF files are not read yet\n", file, model_path);
+            continue;
+        }
+        if (!m) fprintf(stderr, "%s\n", vtc_last_error());
+        assert_non_null(m);
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/expected/qwen/%s", file);
+        vtc_st *st = NULL;
+        assert_int_equal(vtc_st_open(path, 1, &st), 0);
+        printf("  %s (%s)\n", file, model_path);
+        vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+        assert_non_null(ctx);
+        vtc_media *media = NULL;
+        vtc_image *img = NULL;
+        const vtc_image *const *frames;
+        int n_frames = 1;
+        if (video) {
+            struct vtc_sample_params sp = vtc_sample_params_default();
+            assert_true(!strncmp(extra, "frames=", 7));
+            sp.n_frames = atoi(extra + 7);
+            media = vtc_media_load(input, sp, NULL);
+            assert_non_null(media);
+            assert_int_equal(media->n_frames, sp.n_frames);
+            frames = (const vtc_image *const *)media->frames;
+            n_frames = media->n_frames;
+        } else {
+            img = vtc_image_load(input, NULL);
+            assert_non_null(img);
+            frames = (const vtc_image *const *)&img;
+        }
+        // the processor: grid_thw exact, pixel_values within 1e-6 (vtc rescales and
+        // normalises in float32 as transformers does; the reference may in float64)
+        struct vtc_model_info mi;
+        vtc_model_get_info(m, &mi);
+        const int fac = mi.patch_size * mi.merge_size;
+        int rh, rw;
+        assert_int_equal(vtc_smart_resize(frames[0]->height, frames[0]->width, fac, mi.min_pixels, mi.max_pixels,
+                                          &rh, &rw), 0);
+        const int64_t grid[3] = { (n_frames + mi.temporal_patch - 1) / mi.temporal_patch, rh / mi.patch_size,
+                                  rw / mi.patch_size };
+        int64_t *gthw = ref_i64(st, "grid_thw", 3);
+        assert_non_null(gthw);
+        for (int k = 0; k < 3; k++)
+            if (gthw[k] != grid[k])
+                fail_msg("%s: grid_thw (%lld, %lld, %lld), the reference's (%lld, %lld, %lld)", file,
+                         (long long)grid[0], (long long)grid[1], (long long)grid[2], (long long)gthw[0],
+                         (long long)gthw[1], (long long)gthw[2]);
+        free(gthw);
+        const size_t n_patches = (size_t)(grid[0] * grid[1] * grid[2]);
+        const size_t row = (size_t)3 * mi.temporal_patch * mi.patch_size * mi.patch_size;
+        float *px = malloc(n_patches * row * sizeof(float));
+        const uint8_t **rgb = malloc(sizeof *rgb * (size_t)n_frames);
+        for (int i = 0; i < n_frames; i++) rgb[i] = frames[i]->rgb;
+        assert_int_equal(vtc_preprocess_native(rgb, n_frames, frames[0]->width, frames[0]->height, rw, rh,
+                                               mi.patch_size, mi.merge_size, mi.temporal_patch, mi.image_mean,
+                                               mi.image_std, px), 0);
+        float *ref_px = expected(st, "pixel_values", n_patches * row);
+        assert_non_null(ref_px);
+        double dmax = 0;
+        size_t n_same = 0;
+        for (size_t i = 0; i < n_patches * row; i++) {
+            double d = fabs((double)px[i] - ref_px[i]);
+            if (d > dmax) dmax = d;
+            n_same += px[i] == ref_px[i];
+        }
+        printf("    %-14s max abs diff %.2e (%zu of %zu identical)\n", "pixel_values", dmax, n_same,
+               n_patches * row);
+        assert_true(dmax <= 1e-6);
+        free(ref_px), free(px), free(rgb);
+
+        vtc_features *f = NULL;
+        if (video)
+            assert_int_equal(vtc_encode_frames(ctx, frames, n_frames, media->timestamps, &f), 0);
+        else
+            assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+        assert_int_equal(f->T, grid[0]);
+        assert_int_equal(f->H, grid[1] / mi.merge_size);
+        assert_int_equal(f->W, grid[2] / mi.merge_size);
+        const size_t n = (size_t)f->n;
+        check(file, st, "features", f->features, n * f->dim, &worst);
+        check(file, st, "embeds", f->embeds, n * (size_t)f->lm_dim, &worst);
+        check(file, st, "recv_attn", f->cls_attn_last, n, &worst);
+        check(file, st, "recv_attn", f->cls_attn, n, &worst);
+        // every token kept (method none): the M-RoPE (t, h, w) ids of the vision tokens
+        vtc_tokens *t = NULL;
+        assert_int_equal(vtc_prune(ctx, f, vtc_prune_params_default(), &t), 0);
+        assert_int_equal(t->n, (int32_t)n);
+        int64_t *pos = ref_i64(st, "positions", n * 3);
+        assert_non_null(pos);
+        // vtc's t is the temporal slice; Qwen2.5-VL's M-RoPE t id of slice k is
+        // int(k * second_per_grid_t * tokens_per_second) (get_rope_index), which a
+        // host takes from the slices' timestamps (docs/library.md)
+        const char *spg = vtc_st_meta(st, "second_per_grid_t"), *tps = vtc_st_meta(st, "tokens_per_second");
+        for (size_t i = 0; spg && tps && i < n * 3; i += 3)
+            t->pos[i] = (int32_t)(t->pos[i] * atof(spg) * atof(tps));
+        for (size_t i = 0; i < n * 3; i++)
+            if (pos[i] != t->pos[i])
+                fail_msg("%s: token %zu position %c is %d, the reference's %lld", file, i / 3, "thw"[i % 3], t->pos[i],
+                         (long long)pos[i]);
+        printf("    %-14s identical (%zu tokens)\n", "positions", n);
+        free(pos);
+        vtc_tokens_free(t);
+        vtc_features_free(f);
+        vtc_media_free(media);
+        vtc_image_free(img);
+        vtc_ctx_free(ctx);
+        vtc_st_close(st);
+        vtc_model_free(m);
+        cases++;
+    }
+    fclose(mf);
+    printf("  %d Qwen cases, worst relative error %.2e (tolerance %.0e)\n", cases, worst, TOL);
+    assert_true(cases >= 1);
+}
+
+// smart_resize against the reference's sweep (tools/ref_qwen2vl.py): the resized
+// sides and grid of a few hundred sizes, extremes and refusals included.
+static void test_qwen_smart_resize(void **state) {
+    (void)state;
+    FILE *f = fopen("tests/fixtures/expected/qwen/grid_sweep.txt", "r");
+    if (!f) {
+        printf("  no tests/fixtures/expected/qwen/grid_sweep.txt: skipped\n");
+        skip();
+    }
+    char line[256];
+    int n = 0, refused = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        int h, w, rh = 0, rw = 0, gt = 0, gh = 0, gw = 0, got_h = 0, got_w = 0;
+        long long lo, hi;
+        char word[16] = "";
+        int k = sscanf(line, "%d %d %lld %lld %d %d %d %d %d", &h, &w, &lo, &hi, &rh, &rw, &gt, &gh, &gw);
+        int st = vtc_smart_resize(h, w, 28, lo, hi, &got_h, &got_w);
+        if (k == 4 && sscanf(line, "%*d %*d %*d %*d %15s", word) == 1 && !strcmp(word, "error")) {
+            if (st != VTC_ERR_ARG)
+                fail_msg("%dx%d [%lld, %lld]: refused by the processor, vtc gives %dx%d", w, h, lo, hi, got_w, got_h);
+            refused++;
+        } else {
+            assert_int_equal(k, 9);
+            if (st || got_h != rh || got_w != rw || gh != rh / 14 || gw != rw / 14 || gt != 1)
+                fail_msg("%dx%d [%lld, %lld]: vtc %dx%d (status %d), the processor's %dx%d", w, h, lo, hi, got_w,
+                         got_h, st, rw, rh);
+        }
+        n++;
+    }
+    fclose(f);
+    printf("  smart_resize: %d sizes as the processor's (%d refused)\n", n, refused);
+    assert_true(n >= 100);
+}
+
+// Hostile Qwen vision configs: each refused with a message naming the problem.
+static void test_qwen_bad_configs(void **state) {
+    (void)state;
+    static const struct { const char *from, *to, *says; } cases[] = {
+        { "\"window_size\": 112", "\"window_size\": 100", "not a positive multiple of patch x merge" },
+        { "\"window_size\": 112", "\"window_size\": 0", "not a positive multiple of patch x merge" },
+        { "\"num_heads\": 2", "\"num_heads\": 3", "does not split into 3 heads" },
+        { "\"num_heads\": 2", "\"num_heads\": 0", "\"num_heads\" is 0" },
+        { "\"depth\": 4", "\"depth\": 0", "\"depth\" is 0 but the weights have 4" },
+        { "\"fullatt_block_indexes\": [", "\"fullatt_block_indexes\": [40, ", "lists block 40 of a 4-block tower" },
+        { "\"spatial_merge_size\": 2", "\"spatial_merge_size\": 3", "patch x merge = 42" },
+    };
+    char dir[] = "/tmp/vtc-test-qwen-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], cfg[600];
+    snprintf(cmd, sizeof cmd, "cp tests/fixtures/models/qwen25vl/model.safetensors "
+             "tests/fixtures/models/qwen25vl/preprocessor_config.json %s/", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "python3 -c 'import sys; s = open(sys.argv[1]).read(); assert sys.argv[2] in s; "
+                 "open(sys.argv[3], \"w\").write(s.replace(sys.argv[2], sys.argv[4], 1))' "
+                 "tests/fixtures/models/qwen25vl/config.json '%s' %s '%s'", cases[i].from, cfg, cases[i].to);
+        assert_int_equal(system(cmd), 0);
+        vtc_model *m = vtc_model_load(dir, vtc_model_params_default());
+        printf("  %s: %s\n", cases[i].to, vtc_last_error());
+        assert_null(m);
+        if (!strstr(vtc_last_error(), cases[i].says)) fail_msg("want \"%s\"", cases[i].says);
+    }
+    // the caller's pixel bounds
+    struct vtc_model_params mp = vtc_model_params_default();
+    mp.min_pixels = 90000, mp.max_pixels = 3136;
+    assert_null(vtc_model_load("tests/fixtures/models/qwen25vl", mp));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    mp = vtc_model_params_default();
+    mp.max_pixels = 40000; // not a native-resolution model
+    assert_null(vtc_model_load("tests/fixtures/models/clip224", mp));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_models(void **state) {
     (void)state;
     const char *bad[] = { "tests/fixtures/models/does-not-exist", "tests/fixtures/ref_images/photo.jpg",
@@ -474,6 +706,9 @@ int main(void) {
         cmocka_unit_test(test_model_info),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_bad_mmproj_keys),
+        cmocka_unit_test(test_qwen_smart_resize),
+        cmocka_unit_test(test_qwen_manifest),
+        cmocka_unit_test(test_qwen_bad_configs),
     };
     return cmocka_run_group_tests_name("encoder", tests, NULL, NULL);
 }

@@ -639,6 +639,24 @@ static int path_encode_case(void *arg, uint64_t *digest) {
     return st;
 }
 
+// A native-resolution model (Qwen2-VL): its scratch grows to each grid, so the
+// context is made and freed inside the path (each run allocates the same).
+struct native_case {
+    const vtc_model *model;
+    const vtc_image *image; // or
+    const vtc_media *clip;
+};
+
+static int path_encode_native(void *arg, uint64_t *digest) {
+    const struct native_case *c = arg;
+    vtc_ctx *ctx = vtc_ctx_new(c->model, one_thread());
+    if (!ctx) return ctor_status(ctx);
+    struct encode_case e = { ctx, c->image, c->clip };
+    int st = path_encode_case(&e, digest);
+    vtc_ctx_free(ctx);
+    return st;
+}
+
 static int path_pool_bilinear(void *arg, uint64_t *digest) {
     vtc_features *o = vtc_features_pool(arg, 2, VTC_POOL_BILINEAR);
     if (!o) return ctor_status(o);
@@ -688,6 +706,20 @@ static void test_family_paths(void **state) {
     assert_int_equal(vtc_encode_frames(octx, (const vtc_image *const *)clip->frames, clip->n_frames, clip->timestamps,
                                        &vf), 0);
     check_path("pool bilinear", path_pool_bilinear, vf);
+    // Qwen2-VL / Qwen2.5-VL: load, an image, a clip (windowed attention in 2.5)
+    check_path("model_load qwen2vl", path_model_load, (void *)(MODELS "qwen2vl"));
+    check_path("model_load qwen25vl", path_model_load, (void *)(MODELS "qwen25vl"));
+    vtc_model *q2 = vtc_model_load(MODELS "qwen2vl", vtc_model_params_default());
+    vtc_model *q25 = vtc_model_load(MODELS "qwen25vl", vtc_model_params_default());
+    vtc_media *clip4 = vtc_media_load("tests/fixtures/ref_images/clip4.mkv", sp, NULL);
+    assert_non_null(q2), assert_non_null(q25), assert_non_null(clip4);
+    const struct native_case qc[3] = { { q2, wide, NULL }, { q25, large, NULL }, { q25, NULL, clip4 } };
+    check_path("encode qwen2vl image", path_encode_native, (void *)&qc[0]);
+    check_path("encode qwen25vl image", path_encode_native, (void *)&qc[1]);
+    check_path("encode qwen25vl clip", path_encode_native, (void *)&qc[2]);
+    vtc_media_free(clip4);
+    vtc_model_free(q2);
+    vtc_model_free(q25);
     const struct prune_case cases[] = {
         { nctx, nf, "none", 0, NULL }, { nctx, nf, "cls", 0.25, NULL }, { nctx, nf, "visionzip", 0.25, "1" },
         { nctx, nf, "random", 0.25, "2" }, { octx, of, "none", 0, NULL }, { octx, of, "uniform", 0.1, NULL },

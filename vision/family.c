@@ -7,7 +7,7 @@
 
 // The registry: adding a family is adding its file and its name on this line
 // (tensor-based recognition tries them in this order).
-#define FAMILY_LIST(X) X(clip) X(siglip)
+#define FAMILY_LIST(X) X(clip) X(siglip) X(qwen2vl) X(qwen2_5vl)
 
 #define DECLARE_FAMILY(name) extern const struct vtc_family vtc_family_##name;
 FAMILY_LIST(DECLARE_FAMILY)
@@ -47,9 +47,6 @@ const char *vtc_family_list(void) {
 
 // Vision towers and VLMs users meet that vtc does not run (yet): named in the refusal.
 static const struct { const char *model_type, *what; } UNSUPPORTED[] = {
-    { "qwen2_vl", "Qwen2-VL (its vision tower: 3-D patches, 2-D rotary attention, 2x2 patch merger)" },
-    { "qwen2_5_vl", "Qwen2.5-VL (its vision tower: windowed attention, RMSNorm, SwiGLU, 2x2 patch merger)" },
-    { "qwen2_5_vl_vision", "Qwen2.5-VL's vision tower" },
     { "pixtral", "Pixtral (2-D rotary ViT)" },
     { "siglip2_vision_model", "SigLIP2 NaFlex (variable-resolution patches)" },
     { "idefics3", "Idefics3 / SmolVLM (image splitting + pixel shuffle)" },
@@ -90,6 +87,7 @@ const char *vtc_layout_name(int layout) {
     case VTC_LAYOUT_SINGLE: return "single";
     case VTC_LAYOUT_ANYRES: return "anyres";
     case VTC_LAYOUT_ANYRES_MAX: return "anyres_max";
+    case VTC_LAYOUT_NATIVE: return "native";
     default: return "?";
     }
 }

@@ -10,7 +10,9 @@
 //
 // A layout is how an image becomes the tower's input tiles and how their
 // tokens are laid out for the language model: one tile (CLIP's crop, LLaVA's
-// pad, SigLIP's resize), or LLaVA-NeXT / LLaVA-OneVision anyres tiling. The
+// pad, SigLIP's resize), LLaVA-NeXT / LLaVA-OneVision anyres tiling, or a
+// native-resolution patch grid (Qwen2-VL's smart_resize; such a family has
+// forward_grid instead of forward, and its model a struct vtc_native). The
 // layout comes from the VLM wrapper's config (model_type, image_aspect_ratio),
 // the family from its vision tower's.
 #ifndef VTC_FAMILY_H
@@ -38,11 +40,23 @@ struct vtc_family {
     int config_heads, config_image_size;
     // Fills m's geometry and weights from the file (ld), both formats.
     int (*load)(struct vtc_model *m, struct vtc_load *ld);
-    // One tile: pixels [3, S, S] -> the outputs asked for in *out (vit.h).
+    // Scratch for forward passes (an opaque handle: each family's own struct).
     vtc_vit_scratch *(*scratch_new)(const struct vtc_model *m, int n_threads);
     void (*scratch_free)(vtc_vit_scratch *s);
+    // One tile: pixels [3, S, S] -> the outputs asked for in *out (vit.h). NULL
+    // for a native-resolution family.
     int (*forward)(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels, int n_threads,
                    struct vtc_vit_out *out);
+    // Native-resolution families (layout VTC_LAYOUT_NATIVE), else NULL: one image
+    // or clip as a patch grid. patches [grid[0]*grid[1]*grid[2], 3*tp*p*p] are the
+    // processor's pixel_values (vtc_preprocess_native: rows in (t, h/m, w/m, m, m)
+    // order, columns (c, t', y, x)), grid = (t, h, w) in patches, h and w multiples
+    // of the merge size. *out's arrays are per merged token (one per m x m
+    // patches, raster order over the merged grid of each temporal slice): features
+    // [n, feature_dim], cls_attn* [n], keys [n, head_dim]; cls unused. The scratch
+    // grows to the grid (VTC_ERR_NOMEM when it cannot).
+    int (*forward_grid)(const struct vtc_model *m, vtc_vit_scratch *s, const float *patches, const int grid[3],
+                        int n_threads, struct vtc_vit_out *out);
 };
 
 // The family whose model_types include `model_type`, or NULL.
@@ -64,6 +78,8 @@ enum vtc_layout_kind {
     VTC_LAYOUT_SINGLE = 0,     // one tile per image (aspect mode: crop, pad or resize)
     VTC_LAYOUT_ANYRES = 1,     // LLaVA-NeXT: base image + pinpoint tiles, unpad, newline per row
     VTC_LAYOUT_ANYRES_MAX = 2, // LLaVA-OneVision: the same, shrunk to max_tiles tiles' worth
+    VTC_LAYOUT_NATIVE = 3,     // Qwen2-VL: the image at its own aspect, smart_resize'd to multiples of
+                               // patch x merge within [min_pixels, max_pixels], one patch grid
 };
 
 // The VLM wrapper a config names, what it implies for the tower.
@@ -75,7 +91,7 @@ struct vtc_wrapper {
 };
 // The wrapper for a top-level config model_type, or NULL (a plain tower or unknown).
 const struct vtc_wrapper *vtc_wrapper_for_type(const char *model_type);
-// Layout name for messages and vtc_model_info ("single", "anyres", "anyres_max").
+// Layout name for messages and vtc_model_info ("single", "anyres", "anyres_max", "native").
 const char *vtc_layout_name(int layout);
 
 #endif

@@ -159,6 +159,7 @@ int vtc_act_from_name(const char *name, int def, int *out, const char *path) {
     else if (!strcmp(name, "gelu")) *out = VTC_ACT_GELU;
     else if (!strcmp(name, "gelu_pytorch_tanh") || !strcmp(name, "gelu_new") || !strcmp(name, "gelu_fast"))
         *out = VTC_ACT_GELU_TANH;
+    else if (!strcmp(name, "silu")) *out = VTC_ACT_SILU;
     else return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: unsupported activation \"%s\"", path, name);
     return 0;
 }

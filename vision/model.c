@@ -19,6 +19,7 @@
 #include "base/mapfile.h"
 #include "family.h"
 #include "loader.h"
+#include "preprocess.h"
 #include "vit.h"
 
 int vtc_resolve_feature_layer(int layer, int n_layers) {
@@ -48,10 +49,10 @@ static int identify_hf(struct vtc_load *ld, const struct vtc_family **fam) {
     if (top && !ld->wrapper && !*fam)
         return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not a model vtc knows (wrappers llava, "
                              "llava_next, llava_onevision; vision families %s)", ld->cfg_path, top, vtc_family_list());
+    if (*fam && (*fam)->forward_grid) return VTC_OK; // a native-resolution tower finds its own tensors
     if (vtc_vit_find_prefix(ld)) {
-        if (vtc_load_find(ld, "visual.patch_embed.proj.weight") || vtc_load_find(ld, "model.visual.patch_embed.proj.weight"))
-            return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: a Qwen2-VL / Qwen2.5-VL vision tower (visual.*) is not "
-                                 "supported (vision families: %s)", ld->path, vtc_family_list());
+        if (!*fam) *fam = vtc_family_for_tensors(ld); // Qwen's visual.* tree
+        if (*fam && (*fam)->forward_grid) return VTC_OK;
         return vtc_set_error(VTC_ERR_FORMAT, "%s: no vision tower (no tensor named "
                              "*vision*embeddings.patch_embedding.weight)", ld->path);
     }
@@ -74,6 +75,9 @@ static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
             int st = vtc_gguf_get_str(g, ptype_keys[i], &ptype);
             if (st) return vtc_wrap_error(st, "%s", ld->path);
         }
+    if (ptype && (!strcmp(ptype, "qwen2vl_merger") || !strcmp(ptype, "qwen2.5vl_merger")))
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\": Qwen2-VL / Qwen2.5-VL mmproj files are "
+                             "not supported yet (load the model's Hugging Face directory)", ld->path, ptype);
     if (ptype && strcmp(ptype, "mlp"))
         return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\" is not supported (vtc runs the LLaVA "
                              "\"mlp\" projector over the %s vision families)", ld->path, ptype, vtc_family_list());
@@ -89,6 +93,23 @@ static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
 static int finish(struct vtc_model *m, const struct vtc_load *ld) {
     const struct vtc_model_params *params = ld->params;
     const char *cfg_path = ld->cfg_path ? ld->cfg_path : ld->path;
+    if (m->layout == VTC_LAYOUT_NATIVE) {
+        // the features are the merger's input: the last block's output, normed
+        if (params->feature_layer && vtc_resolve_feature_layer(params->feature_layer, m->n_layers) != m->n_layers)
+            return vtc_set_error(VTC_ERR_ARG, "%s: a %s tower's features are its patch merger's input (the last "
+                                 "block's output); feature layer %d is not supported", ld->path, m->family->name,
+                                 params->feature_layer);
+        if (params->aspect)
+            return vtc_set_error(VTC_ERR_ARG, "%s: an aspect mode for a native-resolution model (its processor "
+                                 "resizes to the image's own aspect: --min-pixels / --max-pixels)", ld->path);
+        m->n_feature_blocks = 1;
+        m->feature_blocks[0] = m->feature_block = m->n_layers;
+        m->feature_slot[0] = 0;
+        return VTC_OK;
+    }
+    if (params->min_pixels || params->max_pixels)
+        return vtc_set_error(VTC_ERR_ARG, "%s: min_pixels / max_pixels are for native-resolution models (Qwen2-VL), "
+                             "not a %s tower's %s layout", ld->path, m->family->name, vtc_layout_name(m->layout));
     // transformers' vision_feature_layer: the wrapper's default when its config is
     // silent; a plain tower's features are its last_hidden_state. A list (LLaVA-NeXT
     // configs, LLaVA-1.6 GGUFs) concatenates those layers' outputs, in its order.
@@ -225,6 +246,10 @@ static int config_pinpoints(struct vtc_model *m, const cJSON *list, const char *
 
 // The tile layout a config or GGUF file asks for, with its pinpoints and tile budget.
 static int read_layout(struct vtc_model *m, const struct vtc_load *ld) {
+    if (m->family->forward_grid) { // Qwen2-VL: the grid follows the image
+        m->layout = VTC_LAYOUT_NATIVE;
+        return VTC_OK;
+    }
     m->layout = ld->wrapper ? ld->wrapper->layout : VTC_LAYOUT_SINGLE;
     const char *path = ld->cfg_path ? ld->cfg_path : ld->path;
     int st = 0;
@@ -297,7 +322,7 @@ static int load_from(struct vtc_model *m, struct vtc_load *ld, const char *forma
         st = read_layout(m, ld);
     }
     if (!st) st = fam->load(m, ld);
-    if (!st && m->layout != VTC_LAYOUT_SINGLE) {
+    if (!st && (m->layout == VTC_LAYOUT_ANYRES || m->layout == VTC_LAYOUT_ANYRES_MAX)) {
         st = vtc_anyres_pinpoints_check(m->pinpoints, m->n_pinpoints, m->image_size);
         if (st) st = vtc_wrap_error(st, "%s: image_grid_pinpoints", ld->path);
         else if (!m->newline) st = vtc_set_error(VTC_ERR_FORMAT, "%s: an anyres model without image_newline", ld->path);
@@ -305,7 +330,7 @@ static int load_from(struct vtc_model *m, struct vtc_load *ld, const char *forma
     if (!st) st = finish(m, ld);
     if (!st) {
         snprintf(m->name, sizeof m->name, "%s%s", !strcmp(fam->name, "clip") ? "clip-vit" : fam->name,
-                 m->lm_dim ? " + llava projector" : "");
+                 !m->lm_dim ? "" : fam->forward_grid ? " + patch merger" : " + llava projector");
         snprintf(m->format, sizeof m->format, "%s", format);
     }
     return st;
@@ -442,6 +467,9 @@ int vtc_model_params_check(const struct vtc_model_params *p, const char *who) {
         return vtc_set_error(VTC_ERR_ARG, "%s: bad head count %d", who, p->heads);
     if (p->image_size < 0 || p->image_size > 8192)
         return vtc_set_error(VTC_ERR_ARG, "%s: bad image size %d", who, p->image_size);
+    if (p->min_pixels < 0 || p->max_pixels < 0 || (p->max_pixels && p->min_pixels > p->max_pixels))
+        return vtc_set_error(VTC_ERR_ARG, "%s: bad pixel bounds min_pixels %d, max_pixels %d", who, p->min_pixels,
+                             p->max_pixels);
     return VTC_OK;
 }
 
@@ -472,7 +500,12 @@ int vtc_model_image_tokens(const vtc_model *m, int32_t w, int32_t h, vtc_tiling 
     if (w < 1 || h < 1 || w > (1 << 24) || h > (1 << 24))
         return vtc_set_error(VTC_ERR_ARG, "vtc_model_image_tokens: image size %dx%d", w, h);
     vtc_tiling tl = { 0 };
-    if (m->layout == VTC_LAYOUT_SINGLE) {
+    if (m->layout == VTC_LAYOUT_NATIVE) {
+        int rh, rw, st = vtc_smart_resize(h, w, m->patch_size * m->native.merge, m->native.min_pixels,
+                                          m->native.max_pixels, &rh, &rw);
+        if (st) return st;
+        *n_tokens = (int64_t)(rh / (m->patch_size * m->native.merge)) * (rw / (m->patch_size * m->native.merge));
+    } else if (m->layout == VTC_LAYOUT_SINGLE) {
         *n_tokens = (int64_t)m->grid_h * m->grid_w;
     } else {
         struct vtc_anyres_plan plan;
@@ -517,5 +550,12 @@ int vtc_model_get_info(const vtc_model *m, struct vtc_model_info *info) {
     info->random_weights = m->random_weights;
     memcpy(info->image_mean, m->image_mean, sizeof info->image_mean);
     memcpy(info->image_std, m->image_std, sizeof info->image_std);
+    if (m->layout == VTC_LAYOUT_NATIVE) {
+        info->merge_size = m->native.merge;
+        info->temporal_patch = m->native.temporal_patch;
+        info->window_size = m->native.window;
+        info->min_pixels = (int32_t)m->native.min_pixels;
+        info->max_pixels = (int32_t)m->native.max_pixels;
+    }
     return VTC_OK;
 }

@@ -5,7 +5,7 @@
 
 #include "base/common.h"
 
-enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2 };
+enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2, VTC_ACT_SILU = 3 };
 // The attention statistic a tower reports per patch (vtc_features.cls_attn).
 enum vtc_stat { VTC_STAT_CLS_ROW = 0, VTC_STAT_RECEIVED = 1 };
 
@@ -20,6 +20,24 @@ struct vtc_vit_block {
     float *ln2_w, *ln2_b;      // [D]
     float *fc1_w, *fc1_b;      // [F, D], [F]
     float *fc2_w, *fc2_b;      // [D, F], [D]
+    // Native-resolution towers (struct vtc_native): ln1_b / ln2_b are NULL for
+    // RMSNorm; a gated MLP (Qwen2.5-VL) is fc2(act(fc1(x)) * up(x)), fc1 the gate.
+    float *up_w, *up_b;        // [F, D], [F], or NULL
+    int full_attn;             // 1: attention over the whole temporal slice; 0: within windows
+};
+
+// What a native-resolution tower (layout "native": Qwen2-VL, Qwen2.5-VL) adds to
+// the model: its input is a grid of patches of 3 x temporal_patch x p x p pixels
+// whose sides are multiples of `merge`, and its features are the merger's input.
+struct vtc_native {
+    int temporal_patch;        // frames per patch (2)
+    int merge;                 // spatial_merge_size: merge x merge patches -> one token (2)
+    int window;                // window_size in pixels (Qwen2.5-VL 112), 0 = none (all blocks full)
+    int rms_norm;              // 1: RMSNorm in the blocks and the merger (2.5), 0: LayerNorm
+    int gated_mlp;             // 1: SiLU-gated MLP with bias (2.5)
+    int64_t min_pixels, max_pixels; // smart_resize's pixel-count bounds (processor config or params)
+    float rope_theta;          // VisionRotaryEmbedding's theta (10000)
+    float *ln_q_w, *ln_q_b;    // [D] the merger's norm (ln_q_b NULL for RMSNorm)
 };
 
 struct vtc_model {
@@ -57,8 +75,9 @@ struct vtc_model {
     struct vtc_vit_block *blocks; // [n_layers]
 
     int lm_dim;                // projector output width, 0 if none
-    float *mm0_w, *mm0_b;      // [lm_dim, D], [lm_dim]
-    float *mm2_w, *mm2_b;      // [lm_dim, lm_dim], [lm_dim]
+    int mm_hidden;             // projector hidden width: 0 = lm_dim (LLaVA); 4D (Qwen's merger MLP)
+    float *mm0_w, *mm0_b;      // [mm_hidden, feature_dim], [mm_hidden]
+    float *mm2_w, *mm2_b;      // [lm_dim, mm_hidden], [lm_dim]
     float *newline;            // [lm_dim] image_newline (anyres layouts), or NULL
 
     // Anyres layouts: the pinpoint resolutions (height, width pairs, pixels) and
@@ -66,6 +85,8 @@ struct vtc_model {
     int n_pinpoints;
     struct vtc_pinpoint *pinpoints; // [n_pinpoints] (height, width), vision/anyres.h
     int max_tiles;
+
+    struct vtc_native native;  // layout "native" only (family.h)
 
     float *arena;
     size_t arena_floats;

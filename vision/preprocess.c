@@ -348,3 +348,83 @@ int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, c
     free(crop);
     return st;
 }
+
+// ---------------------------------------------------------------- Qwen2-VL
+
+int vtc_smart_resize(int h, int w, int factor, int64_t min_pixels, int64_t max_pixels, int *rh, int *rw) {
+    // min_pixels > max_pixels is computed as the processor computes it (the
+    // loader refuses such a config)
+    if (h <= 0 || w <= 0 || h > MAX_SIDE || w > MAX_SIDE || factor <= 0 || factor > 4096 || min_pixels < 0 ||
+        max_pixels <= 0 || min_pixels > ((int64_t)1 << 40) || max_pixels > ((int64_t)1 << 40))
+        return vtc_set_error(VTC_ERR_ARG, "smart_resize: bad size %dx%d, factor %d or pixel bounds [%lld, %lld]", w,
+                             h, factor, (long long)min_pixels, (long long)max_pixels);
+    const int lo = h < w ? h : w, hi = h < w ? w : h;
+    if ((double)hi / lo > 200)
+        return vtc_set_error(VTC_ERR_ARG, "a %dx%d image: its aspect ratio %.1f is over 200, which the Qwen2-VL "
+                             "processor refuses", w, h, (double)hi / lo);
+    // Python's round() (half to even) is nearbyint() in the default rounding mode.
+    double hb = nearbyint((double)h / factor) * factor, wb = nearbyint((double)w / factor) * factor;
+    if (hb * wb > (double)max_pixels) {
+        double beta = sqrt((double)h * w / (double)max_pixels);
+        hb = floor(h / beta / factor) * factor;
+        wb = floor(w / beta / factor) * factor;
+        if (hb < factor) hb = factor;
+        if (wb < factor) wb = factor;
+    } else if (hb * wb < (double)min_pixels) {
+        double beta = sqrt((double)min_pixels / ((double)h * w));
+        hb = ceil(h * beta / factor) * factor;
+        wb = ceil(w * beta / factor) * factor;
+    }
+    if (hb < factor || wb < factor || hb > MAX_SIDE || wb > MAX_SIDE)
+        return vtc_set_error(VTC_ERR_ARG, "smart_resize: a %dx%d image resizes to %.0fx%.0f", w, h, wb, hb);
+    *rh = (int)hb, *rw = (int)wb;
+    return VTC_OK;
+}
+
+int vtc_preprocess_native(const uint8_t *const *frames, int n_frames, int w, int h, int rw, int rh, int patch,
+                          int merge, int tp, const float mean[3], const float std[3], float *out) {
+    if (!frames || !out || !mean || !std || n_frames < 1 || w <= 0 || h <= 0 || patch <= 0 || merge <= 0 ||
+        tp <= 0 || rw <= 0 || rh <= 0 || rw % (patch * merge) || rh % (patch * merge) || rw > MAX_SIDE ||
+        rh > MAX_SIDE)
+        return vtc_set_error(VTC_ERR_ARG, "preprocess_native: bad input (%d frames %dx%d to %dx%d, patch %d, "
+                             "merge %d, temporal patch %d)", n_frames, w, h, rw, rh, patch, merge, tp);
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(mean[c]) || !isfinite(std[c]) || std[c] == 0.0f)
+            return vtc_set_error(VTC_ERR_ARG, "preprocess: bad mean/std (%g, %g) for channel %d", mean[c], std[c], c);
+    const size_t n = (size_t)rw * rh, gh = (size_t)(rh / patch), gw = (size_t)(rw / patch), pp = (size_t)patch * patch;
+    const size_t row = 3 * (size_t)tp * pp;
+    const int grid_t = (n_frames + tp - 1) / tp;
+    uint8_t *rgb = vtc_alloc(n, 3);
+    float *chw = vtc_alloc(n * 3, sizeof(float));
+    if (!rgb || !chw) {
+        free(rgb), free(chw);
+        return VTC_ERR_NOMEM;
+    }
+    int st = VTC_OK;
+    for (int f = 0; f < grid_t * tp && !st; f++) {
+        if (f < n_frames) { // past the last frame, its pixels are repeated
+            if (!frames[f]) {
+                st = vtc_set_error(VTC_ERR_ARG, "preprocess_native: frame %d is NULL", f);
+                break;
+            }
+            st = vtc_resize_bicubic_u8(frames[f], w, h, rgb, rw, rh);
+            if (st) break;
+            vtc_normalize_rgb8(rgb, n, mean, std, chw);
+        }
+        const size_t t = (size_t)(f / tp), tt = (size_t)(f % tp);
+        for (size_t gy = 0; gy < gh; gy++)
+            for (size_t gx = 0; gx < gw; gx++) {
+                const size_t unit = (gy / merge) * (gw / merge) + gx / merge;
+                const size_t r = t * gh * gw + unit * merge * merge + (gy % merge) * merge + gx % merge;
+                for (int c = 0; c < 3; c++) {
+                    float *dst = out + r * row + ((size_t)c * tp + tt) * pp;
+                    for (int ky = 0; ky < patch; ky++)
+                        memcpy(dst + (size_t)ky * patch, chw + (size_t)c * n + (gy * patch + ky) * (size_t)rw + gx * patch,
+                               sizeof(float) * patch);
+                }
+            }
+    }
+    free(rgb);
+    free(chw);
+    return st;
+}

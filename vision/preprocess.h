@@ -38,4 +38,24 @@ int vtc_preprocess_rgb(const uint8_t *rgb, int w, int h, int size, int aspect, c
 // (the last step of vtc_preprocess_rgb). mean, std finite and std nonzero.
 void vtc_normalize_rgb8(const uint8_t *rgb, size_t n, const float mean[3], const float std[3], float *out_chw);
 
+// Qwen2-VL's smart_resize (transformers' image_processing_qwen2_vl.py): both
+// sides rounded (half to even) to multiples of `factor`, then, when the pixel
+// count passes max_pixels, scaled down by sqrt(h*w / max_pixels) with floor (at
+// least one factor a side), or, under min_pixels, up by sqrt(min_pixels / (h*w))
+// with ceil. *rh, *rw receive the sides. An aspect ratio over 200, or sides,
+// factor or bounds out of range: VTC_ERR_ARG (min_pixels > max_pixels is
+// computed as the processor does).
+int vtc_smart_resize(int h, int w, int factor, int64_t min_pixels, int64_t max_pixels, int *rh, int *rw);
+
+// Qwen2-VL's pixel_values of n_frames RGB8 frames (each w x h, stride 3*w):
+// each resized with Pillow BICUBIC to rw x rh (multiples of patch*merge),
+// rescaled and normalised as vtc_normalize_rgb8, the frames grouped in time by
+// tp (a count that is not a multiple of tp repeats the last frame, as the
+// processor does; an image is one frame, so it is repeated), and cut into
+// patches: out [grid_t * gh * gw, 3 * tp * patch * patch], grid_t =
+// ceil(n_frames / tp), gh = rh / patch, gw = rw / patch, rows in the processor's
+// (t, gh/m, gw/m, m, m) order, columns (c, t', y, x) like the Conv3d weight.
+int vtc_preprocess_native(const uint8_t *const *frames, int n_frames, int w, int h, int rw, int rh, int patch,
+                          int merge, int tp, const float mean[3], const float std[3], float *out);
+
 #endif

@@ -126,6 +126,9 @@ static void act_range(void *p, int begin, int end) {
     case VTC_ACT_QUICK_GELU:
         vtc_x_sigmoid_ax(x + begin, (size_t)(end - begin), 1.702f);
         break;
+    case VTC_ACT_SILU:
+        vtc_x_sigmoid_ax(x + begin, (size_t)(end - begin), 1.0f);
+        break;
     case VTC_ACT_GELU:
         for (int i = begin; i < end; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
         break;
@@ -335,9 +338,21 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
 
 double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
                    int n_threads) {
-    const int D = m->feature_dim, L = m->lm_dim;
-    linear(x, n, D, m->mm0_w, m->mm0_b, L, tmp, n_threads);
-    activate(tmp, (size_t)n * L, VTC_ACT_GELU, n_threads);
-    linear(tmp, n, L, m->mm2_w, m->mm2_b, L, y, n_threads);
-    return 2.0 * n * D * L + 2.0 * n * L * L;
+    const int D = m->feature_dim, L = m->lm_dim, H = vtc_project_hidden(m);
+    linear(x, n, D, m->mm0_w, m->mm0_b, H, tmp, n_threads);
+    activate(tmp, (size_t)n * H, VTC_ACT_GELU, n_threads);
+    linear(tmp, n, H, m->mm2_w, m->mm2_b, L, y, n_threads);
+    return 2.0 * n * D * H + 2.0 * n * H * L;
 }
+
+void vtc_vit_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y, int accumulate,
+                    int n_threads) {
+    linear_ex(x, n, in, w, b, out, y, accumulate, n_threads);
+}
+
+void vtc_vit_layer_norm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps,
+                        int n_threads) {
+    layer_norm(x, y, n, d, w, b, eps, n_threads);
+}
+
+void vtc_vit_activate(float *x, size_t count, int act, int n_threads) { activate(x, count, act, n_threads); }

@@ -34,10 +34,22 @@ struct vtc_vit_out {
 int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels,
                     int n_threads, struct vtc_vit_out *out);
 
-// LLaVA projector: x [n, feature_dim] -> y [n, lm_dim]: linear_2(gelu(linear_1(x))).
-// tmp has n*lm_dim floats. Returns FLOPs executed.
+// The projector: x [n, feature_dim] -> y [n, lm_dim]: linear_2(gelu(linear_1(x)))
+// (LLaVA's, and Qwen's merger MLP). tmp has n * vtc_project_hidden(m) floats.
+// Returns FLOPs executed.
 double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
                    int n_threads);
+// The projector's hidden width (linear_1's outputs).
+static inline int vtc_project_hidden(const struct vtc_model *m) { return m->mm_hidden > 0 ? m->mm_hidden : m->lm_dim; }
+
+// The kernels, for the other towers (qwen2vl.c). Shapes as in vit.c:
+// y (n, out) = x (n, in) · w (out, in)^T + b (b may be NULL; accumulate: y += ...);
+// y (n, d) = layer_norm(x) * w + b (x == y allowed); x = act(x) element-wise.
+void vtc_vit_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y, int accumulate,
+                    int n_threads);
+void vtc_vit_layer_norm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps,
+                        int n_threads);
+void vtc_vit_activate(float *x, size_t count, int act, int n_threads);
 
 // The CLIP / SigLIP families' loader (vit_load.c), both file formats: fills m
 // (whose family and post_ln the caller set) from ld.

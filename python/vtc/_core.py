@@ -686,20 +686,25 @@ class Model(_Owner):
 
     @classmethod
     def load(cls, path=None, *, feature_layer=0, aspect=None, use_mmap=True, limits=None, heads=0,
-             image_size=0):
+             image_size=0, min_pixels=0, max_pixels=0):
         """Loads a Hugging Face directory, a .safetensors file or a llama.cpp mmproj
         .gguf; path None = the embedded default model (samples/vlm).
         feature_layer: transformers' vision_feature_layer (-2 penultimate, -1 last,
         k > 0 block k; 0 = the file's). aspect: 'crop', 'pad', 'resize' or None
         (the model's). limits: {max_pixels, max_frames, max_tokens, max_memory}.
-        heads, image_size: for a tower whose files do not say them (0 = the files')."""
+        heads, image_size: for a tower whose files do not say them (0 = the files').
+        min_pixels, max_pixels: a native-resolution model's (Qwen2-VL) smart_resize
+        bounds (0 = the preprocessor config's)."""
         mp = lib.vtc_model_params_default()
-        for name, v in (("feature_layer", feature_layer), ("heads", heads), ("image_size", image_size)):
+        for name, v in (("feature_layer", feature_layer), ("heads", heads), ("image_size", image_size),
+                        ("min_pixels", min_pixels), ("max_pixels", max_pixels)):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or abs(v) > INT32_MAX:
                 raise ArgumentError(f"{name}={v!r}: want an int")
         mp.feature_layer = int(feature_layer)
         mp.heads = int(heads)
         mp.image_size = int(image_size)
+        mp.min_pixels = int(min_pixels)
+        mp.max_pixels = int(max_pixels)
         if aspect is not None:
             if aspect not in _ffi.ASPECTS:
                 raise ArgumentError(f"aspect={aspect!r}: want 'crop', 'pad', 'resize' or None")
@@ -716,8 +721,9 @@ class Model(_Owner):
         """ModelInfo (vtc_model_get_info): name, arch, format, image_size, patch_size,
         grid, hidden, heads, head_dim, ffn, n_layers, feature_layer, has_cls,
         has_projector, lm_dim, aspect ('crop'/'pad'/'resize'), random_weights,
-        image_mean, image_std, layout ('single'/'anyres'/'anyres_max'), grid_h,
-        grid_w, post_layernorm."""
+        image_mean, image_std, layout ('single'/'anyres'/'anyres_max'/'native'), grid_h,
+        grid_w, post_layernorm, n_feature_layers, feature_dim, and for the native
+        layout merge_size, temporal_patch, window_size, min_pixels, max_pixels."""
         i = _ffi.ModelInfo()
         h = self._handle()
         check(lib.vtc_model_get_info(h.ptr, byref(i)))

@@ -74,7 +74,7 @@ class Image(Structure):
 
 class ModelParams(Structure):
     _fields_ = [("feature_layer", c_int32), ("aspect", c_int32), ("use_mmap", c_int32), ("limits", Limits),
-                ("heads", c_int32), ("image_size", c_int32)]
+                ("heads", c_int32), ("image_size", c_int32), ("min_pixels", c_int32), ("max_pixels", c_int32)]
 
 
 class ModelInfo(Structure):
@@ -85,7 +85,9 @@ class ModelInfo(Structure):
                 ("lm_dim", c_int32), ("aspect", c_int32), ("random_weights", c_int32),
                 ("image_mean", c_float * 3), ("image_std", c_float * 3), ("layout", c_char * 16),
                 ("grid_h", c_int32), ("grid_w", c_int32), ("post_layernorm", c_int32),
-                ("n_feature_layers", c_int32), ("feature_dim", c_int32)]
+                ("n_feature_layers", c_int32), ("feature_dim", c_int32), ("merge_size", c_int32),
+                ("temporal_patch", c_int32), ("window_size", c_int32), ("min_pixels", c_int32),
+                ("max_pixels", c_int32)]
 
 
 PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_int32, c_int32)
