@@ -170,10 +170,11 @@ int vtc_check_memory(const vtc_ctx *ctx, int T, uint64_t in_flight) {
     if (st) return st;
     const uint64_t total = tokens + encoder + in_flight;
     if (total > m->limits.max_memory || total < tokens) // (the sum of sizes checked elsewhere cannot wrap; still)
-        return vtc_set_error(VTC_ERR_LIMIT, "%d %s would take %llu bytes (tokens %llu, frames in flight %llu, encoder "
-                             "%llu), over the memory limit of %llu", T, m->layout == VTC_LAYOUT_SINGLE ? "frames" : "tiles",
-                             (unsigned long long)total, (unsigned long long)tokens, (unsigned long long)in_flight,
-                             (unsigned long long)encoder, (unsigned long long)m->limits.max_memory);
+        return vtc_set_error(VTC_ERR_LIMIT, "the encode would hold %llu bytes (tokens of %d %s%s %llu, frames in "
+                             "flight %llu, encoder %llu), over the memory limit of %llu", (unsigned long long)total, T,
+                             m->layout == VTC_LAYOUT_SINGLE ? "frame" : "tile", T == 1 ? "" : "s",
+                             (unsigned long long)tokens, (unsigned long long)in_flight, (unsigned long long)encoder,
+                             (unsigned long long)m->limits.max_memory);
     return VTC_OK;
 }
 
