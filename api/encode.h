@@ -60,6 +60,8 @@ int vtc_encode_video_save(vtc_ctx *ctx, vtc_video_source *vs, const char *out_pa
 // What a file is by content: 1 PNG, 2 JPEG, 0 something else (maybe a video),
 // -1 unreadable (errno set).
 int vtc_sniff_image(const char *path);
+// The sampling rule AUTO resolved for model m (Qwen2-VL's processor's for a native model).
+struct vtc_sample_params vtc_sample_for_model(const vtc_model *m, struct vtc_sample_params sample);
 // Sampling parameters as vtc_media_load takes them (VTC_ERR_ARG naming path otherwise).
 int vtc_check_sample(const char *path, struct vtc_sample_params sample);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/encode.h"
+#include "vision/family.h"
 #include "base/common.h"
 #include "video/source.h"
 
@@ -84,7 +85,14 @@ int vtc_sniff_image(const char *path) {
 int vtc_check_sample(const char *path, struct vtc_sample_params sample) {
     if (sample.n_frames < 0 || (sample.n_frames == 0 && !(sample.fps > 0)) || sample.fps < 0)
         return vtc_set_error(VTC_ERR_ARG, "%s: sampling needs a frame count >= 1 or a positive fps", path);
+    if (sample.rule < VTC_SAMPLE_AUTO || sample.rule > VTC_SAMPLE_QWEN)
+        return vtc_set_error(VTC_ERR_ARG, "%s: sampling rule %d (want 0..2, enum vtc_sample_rule)", path, sample.rule);
     return VTC_OK;
+}
+
+struct vtc_sample_params vtc_sample_for_model(const vtc_model *m, struct vtc_sample_params sample) {
+    if (sample.rule == VTC_SAMPLE_AUTO && m && m->layout == VTC_LAYOUT_NATIVE) sample.rule = VTC_SAMPLE_QWEN;
+    return sample;
 }
 
 vtc_media *vtc_media_load(const char *path, struct vtc_sample_params sample, const struct vtc_limits *limits) {

@@ -407,6 +407,7 @@ int vtc_encode_file(vtc_ctx *ctx, const char *path, struct vtc_sample_params sam
     }
     int st = vtc_check_sample(path, sample);
     vtc_video_source *vs = NULL;
+    sample = vtc_sample_for_model(m, sample);
     if (!st) st = vtc_video_source_open(path, sample, &m->limits, ctx->n_threads, &vs);
     if (!st) {
         struct vtc_frame_source src = vtc_video_source_frames(vs);
@@ -509,6 +510,7 @@ int vtc_encode_file_save(vtc_ctx *ctx, const char *path, struct vtc_sample_param
     }
     vtc_video_source *vs = NULL;
     int st = vtc_check_sample(path, sample);
+    sample = vtc_sample_for_model(ctx->model, sample);
     if (!st) st = vtc_video_source_open(path, sample, &ctx->model->limits, ctx->n_threads, &vs);
     if (!st) st = vtc_encode_video_save(ctx, vs, out_path, metadata, info);
     vtc_video_source_close(vs);

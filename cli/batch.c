@@ -233,7 +233,7 @@ static void *produce(void *arg) {
         if (!b->o->force && already_done(b, it, &s)) {
             s.state = SLOT_SKIPPED;
         } else {
-            int st = cli_input_open(it->path, b->sp, &b->mp.limits, b->threads_per_worker, &s.in);
+            int st = cli_input_open(it->path, vtc_sample_for_model(b->model, b->sp), &b->mp.limits, b->threads_per_worker, &s.in);
             s.state = st ? SLOT_FAILED : SLOT_MEDIA;
             if (st) cli_status_text(st, "reading input", s.error, sizeof s.error);
         }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "api/encode.h"
 #include "base/common.h"
 #include "decode_run.h"
 #include "json_out.h"
@@ -628,6 +629,7 @@ static int run_media(struct eval *e, vtc_ctx *ctx, int q0, int q1, uint8_t *none
         return cli_runtime_error("%s:%d: media path too long", e->o.questions, first->line);
     struct vtc_sample_params sp = vtc_sample_params_default();
     if (e->o.frames) sp.n_frames = e->o.frames;
+    sp = vtc_sample_for_model(e->model, sp);
     struct vtc_limits limits = vtc_limits_default();
     struct cli_input in;
     if (cli_input_open(path, sp, &limits, e->o.threads ? e->o.threads : vtc_cpu_count(), &in))

@@ -414,7 +414,7 @@ static int run(int argc, char **argv, int is_compress) {
     }
     r.model = model;
 
-    int st = cli_input_open(o.input, pipeline_sample_params(&o), &mp.limits, o.threads ? o.threads : vtc_cpu_count(),
+    int st = cli_input_open(o.input, vtc_sample_for_model(model, pipeline_sample_params(&o)), &mp.limits, o.threads ? o.threads : vtc_cpu_count(),
                             &in);
     r.ms_decode = in.ms_open;
     if (st) {

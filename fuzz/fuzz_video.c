@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (vtc_video_open_memory(data, size, &lim, 1 + (int)(size & 1), &v) != 0) return 0;
     int64_t *idx = NULL;
     int32_t n = 0;
-    if (vtc_video_sample(v, 3, 0, &idx, &n) == 0 && vtc_video_plan(v, idx, n) == 0) {
+    if (vtc_video_sample(v, 3, 0, 0, &idx, &n) == 0 && vtc_video_plan(v, idx, n) == 0) {
         for (int i = 0; i < n; i++) {
             vtc_image *img = NULL;
             double ts;

@@ -354,9 +354,16 @@ typedef struct vtc_media {
     char        codec[32];    // "png", "jpeg", "h264", ...
 } vtc_media;
 
+// Which frames of a video: vtc's rule (n_frames as floor(linspace(0, total-1, n)),
+// or the first frame at or after each multiple of 1/fps), or Qwen2-VL's video
+// processor's (counts rounded to its temporal patch of 2, fps clamped to 4..768
+// frames, torch.arange indices: docs/formats.md#media). AUTO: the model's own
+// where the call has a model (Qwen2-VL's for a native-resolution model), else vtc's.
+enum vtc_sample_rule { VTC_SAMPLE_AUTO = 0, VTC_SAMPLE_UNIFORM = 1, VTC_SAMPLE_QWEN = 2 };
 struct vtc_sample_params {
-    int32_t n_frames; // frames sampled as floor(linspace(0, total-1, n)); 0 = use fps  (default 8)
+    int32_t n_frames; // frames sampled; 0 = use fps                                  (default 8)
     double  fps;      // or frames per second of video time, when n_frames is 0       (default 0)
+    int32_t rule;     // enum vtc_sample_rule                                        (default AUTO)
 };
 VTC_API struct vtc_sample_params vtc_sample_params_default(void);
 

@@ -574,7 +574,13 @@ static void test_writer_roundtrip(void **state) {
     assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_GGML_QUANT, 2, s23, tokens), VTC_ERR_ARG);
     assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_COUNT, 2, s23, tokens), VTC_ERR_ARG);
     assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_F32, 9, s23, tokens), VTC_ERR_ARG);
-    assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_F32, 2, s23, NULL), VTC_ERR_ARG);
+    { // no data: only a vtc_st_stream fills it; a plain write refuses it
+        vtc_st_writer *nodata = vtc_st_writer_new();
+        assert_int_equal(vtc_st_writer_add(nodata, "q", VTC_DT_F32, 2, s23, NULL), 0);
+        assert_int_equal(vtc_st_writer_write(nodata, "/tmp/vtc-never-written.safetensors"), VTC_ERR_ARG);
+        assert_int_equal(access("/tmp/vtc-never-written.safetensors", F_OK), -1);
+        vtc_st_writer_free(nodata);
+    }
     int64_t neg[1] = { -1 }, huge[3] = { INT64_C(1) << 40, INT64_C(1) << 40, INT64_C(1) << 40 };
     assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_F32, 1, neg, tokens), VTC_ERR_ARG);
     assert_int_equal(vtc_st_writer_add(w, "q", VTC_DT_F32, 3, huge, tokens), VTC_ERR_ARG);

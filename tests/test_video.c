@@ -154,19 +154,19 @@ static void test_sampling(void **state) {
     int32_t n;
     // numpy.linspace(0, 39, 8, dtype=int) = [0, 5, 11, 16, 22, 27, 33, 39]
     const int64_t want8[8] = { 0, 5, 11, 16, 22, 27, 33, 39 };
-    assert_int_equal(vtc_video_sample(v, 8, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 8, 0, 0, &idx, &n), 0);
     assert_int_equal(n, 8);
     assert_memory_equal(idx, want8, sizeof want8);
     free(idx);
-    assert_int_equal(vtc_video_sample(v, 1, 0, &idx, &n), 0); // linspace(0, 39, 1) = [0]
+    assert_int_equal(vtc_video_sample(v, 1, 0, 0, &idx, &n), 0); // linspace(0, 39, 1) = [0]
     assert_int_equal(n, 1);
     assert_int_equal(idx[0], 0);
     free(idx);
-    assert_int_equal(vtc_video_sample(v, 40, 0, &idx, &n), 0); // every frame once
+    assert_int_equal(vtc_video_sample(v, 40, 0, 0, &idx, &n), 0); // every frame once
     for (int i = 0; i < 40; i++) assert_int_equal(idx[i], i);
     free(idx);
     // more samples than frames: the rule repeats frames (linspace(0, 39, 50) -> 0, 0, 1, 2, ...)
-    assert_int_equal(vtc_video_sample(v, 50, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 50, 0, 0, &idx, &n), 0);
     assert_int_equal(n, 50);
     assert_int_equal(idx[0], 0);
     assert_int_equal(idx[1], 0);
@@ -177,10 +177,10 @@ static void test_sampling(void **state) {
     // numpy multiplies i by (total-1)/(N-1), which rounds down where (total-1)*i/(N-1)
     // would not: linspace(0, 39, 70, dtype=int)[20:26] = [11, 11, 12, 12, 13, 14]
     const int64_t want70[6] = { 11, 11, 12, 12, 13, 14 };
-    assert_int_equal(vtc_video_sample(v, 70, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 70, 0, 0, &idx, &n), 0);
     assert_memory_equal(idx + 20, want70, sizeof want70);
     free(idx);
-    assert_int_not_equal(vtc_video_sample(v, 0, 0, &idx, &n), 0); // neither rule
+    assert_int_not_equal(vtc_video_sample(v, 0, 0, 0, &idx, &n), 0); // neither rule
     assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
     vtc_video_close(v);
 }
@@ -207,7 +207,7 @@ static void check_fps(const char *path, double fps) {
     int32_t n_want = expected_fps(t, info.n_frames, fps, want);
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, 0, fps, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, fps, 0, &idx, &n), 0);
     assert_int_equal(n, n_want);
     assert_memory_equal(idx, want, (size_t)n * sizeof *idx);
     free(idx);
@@ -221,34 +221,34 @@ static void test_fps_sampling(void **state) {
     vtc_video *v = open_ok(DIR "cam40.mp4"); // 10 fps, frames at k/10 s
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, 0, 5.0, &idx, &n), 0); // every 2nd frame
+    assert_int_equal(vtc_video_sample(v, 0, 5.0, 0, &idx, &n), 0); // every 2nd frame
     assert_int_equal(n, 20);
     for (int i = 0; i < n; i++) assert_int_equal(idx[i], 2 * i);
     free(idx);
     // 3 fps: t = 1/3 s picks frame 4 (0.4 s, the first at or after), not frame 3 (0.3 s)
     const int64_t want3[12] = { 0, 4, 7, 10, 14, 17, 20, 24, 27, 30, 34, 37 };
-    assert_int_equal(vtc_video_sample(v, 0, 3.0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, 3.0, 0, &idx, &n), 0);
     assert_int_equal(n, 12);
     assert_memory_equal(idx, want3, sizeof want3);
     free(idx);
     // 25 fps on a 10 fps clip: each frame once, not repeated
-    assert_int_equal(vtc_video_sample(v, 0, 25.0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, 25.0, 0, &idx, &n), 0);
     assert_int_equal(n, 40);
     for (int i = 0; i < n; i++) assert_int_equal(idx[i], i);
     free(idx);
-    assert_int_equal(vtc_video_sample(v, 0, 1e6, &idx, &n), 0); // a million targets a second, one pass
+    assert_int_equal(vtc_video_sample(v, 0, 1e6, 0, &idx, &n), 0); // a million targets a second, one pass
     assert_int_equal(n, 40);
     free(idx);
-    assert_int_equal(vtc_video_sample(v, 0, 1e9, &idx, &n), VTC_ERR_ARG);
+    assert_int_equal(vtc_video_sample(v, 0, 1e9, 0, &idx, &n), VTC_ERR_ARG);
     // 0.25 fps: t = 0 only (the next target, 4 s, is past the last frame at 3.9 s)
-    assert_int_equal(vtc_video_sample(v, 0, 0.25, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, 0.25, 0, &idx, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(idx[0], 0);
     free(idx);
     vtc_video_close(v);
     // variable rate: frames at 0, .1, .3, .4, .6, .7, .9, 1.0, ... s; 5 fps -> 0, 2, 3, 4, 6, 7, ...
     v = open_ok(DIR "vfr.mp4");
-    assert_int_equal(vtc_video_sample(v, 0, 5.0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, 5.0, 0, &idx, &n), 0);
     const int64_t want_vfr[6] = { 0, 2, 3, 4, 6, 7 };
     assert_memory_equal(idx, want_vfr, sizeof want_vfr);
     free(idx);
@@ -315,7 +315,7 @@ static void test_index_settled(void **state) {
     vtc_video *v = open_ok(DIR "drops.avi"); // frames at 0-0.5 s, 3.6-4.1 s, 4.9-5.6 s, 0.1 s apart
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, 8, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 8, 0, 0, &idx, &n), 0);
     const int64_t want[8] = { 0, 2, 5, 8, 10, 13, 16, 19 };
     const double want_t[8] = { 0, 0.2, 0.5, 3.8, 4.0, 5.0, 5.3, 5.6 };
     assert_memory_equal(idx, want, sizeof want);
@@ -330,7 +330,7 @@ static void test_index_settled(void **state) {
     free(idx);
     // --fps 2 on presentation timestamps: 0, 0.5, then 3.6 s (the first at or after 1.0 .. 3.5), 4.0,
     // 4.9 (for 4.5), 5.0, 5.5
-    assert_int_equal(vtc_video_sample(v, 0, 2.0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 0, 2.0, 0, &idx, &n), 0);
     const int64_t want2[7] = { 0, 5, 6, 10, 12, 13, 18 };
     assert_int_equal(n, 7);
     assert_memory_equal(idx, want2, sizeof want2);
@@ -359,7 +359,7 @@ static void test_cli_parity(void **state) {
         vtc_video *v = open_ok(path);
         int64_t *idx;
         int32_t n;
-        assert_int_equal(vtc_video_sample(v, 8, 0, &idx, &n), 0);
+        assert_int_equal(vtc_video_sample(v, 8, 0, 0, &idx, &n), 0);
         for (int32_t i = 0; i < n; i++) {
             vtc_image *img = read_ok(v, path, idx[i], NULL);
             assert_int_equal(img->width, clips[c].width);
@@ -396,7 +396,7 @@ static void test_sample_clip_select(void **state) {
     vtc_video *v = open_ok(path);
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, 8, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 8, 0, 0, &idx, &n), 0);
     struct diff d = { 0 };
     for (int32_t i = 0; i < n; i++) {
         vtc_image *img = read_ok(v, path, idx[i], NULL);
@@ -487,7 +487,7 @@ static void check_decoded(const char *path, int32_t n_sample, int64_t bound) {
     vtc_video_get_info(v, &info);
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, n_sample, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, n_sample, 0, 0, &idx, &n), 0);
     for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, path, idx[i], NULL));
     int64_t decoded = vtc_video_decoded_count(v);
     printf("  %-34s %d frames of %lld: %lld frames decoded (bound %lld)\n", path, n, (long long)info.n_frames,
@@ -535,7 +535,7 @@ static void test_plan(void **state) {
             vtc_video *v = open_ok(path);
             int64_t *idx;
             int32_t n;
-            assert_int_equal(vtc_video_sample(v, 6, 0, &idx, &n), 0);
+            assert_int_equal(vtc_video_sample(v, 6, 0, 0, &idx, &n), 0);
             assert_int_equal(vtc_video_plan(v, idx, n), 0);
             for (int32_t i = 0; i < n; i++) {
                 vtc_image *img = read_ok(v, path, idx[i], NULL);
@@ -564,7 +564,7 @@ static void test_plan(void **state) {
         vtc_video *v = open_ok("samples/vtest.mp4");
         int64_t *idx;
         int32_t n;
-        assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+        assert_int_equal(vtc_video_sample(v, 3, 0, 0, &idx, &n), 0);
         if (plan) assert_int_equal(vtc_video_plan(v, idx, n), 0);
         for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, "samples/vtest.mp4", idx[i], NULL));
         decoded[plan] = vtc_video_decoded_count(v);
@@ -621,7 +621,7 @@ static void test_bad_inputs(void **state) {
     v = open_ok(DIR "fuzz_nokeys.avi");
     int64_t *idx = NULL;
     int32_t n = 0;
-    assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 3, 0, 0, &idx, &n), 0);
     assert_int_equal(vtc_video_plan(v, idx, n), 0);
     for (int32_t i = 0; i < n; i++) vtc_image_free(read_ok(v, DIR "fuzz_nokeys.avi", idx[i], NULL));
     free(idx);
@@ -664,7 +664,7 @@ static void test_damaged_memory(void **state) {
                 opened++;
                 int64_t *idx = NULL;
                 int32_t n = 0;
-                if (vtc_video_sample(v, 4, 0, &idx, &n) == 0)
+                if (vtc_video_sample(v, 4, 0, 0, &idx, &n) == 0)
                     for (int i = n - 1; i >= 0; i--) { // backwards: seeks and rewinds on damaged data
                         vtc_image *img = NULL;
                         if (vtc_video_read(v, idx[i], &img, NULL) == 0) vtc_image_free(img);
@@ -711,11 +711,11 @@ static void test_limits(void **state) {
     assert_int_equal(vtc_video_open(DIR "cam40.mp4", &lim, 1, &v), 0);
     int64_t *idx;
     int32_t n;
-    assert_int_equal(vtc_video_sample(v, 3, 0, &idx, &n), 0);
+    assert_int_equal(vtc_video_sample(v, 3, 0, 0, &idx, &n), 0);
     free(idx);
-    assert_int_equal(vtc_video_sample(v, 4, 0, &idx, &n), VTC_ERR_LIMIT);
-    assert_int_equal(vtc_video_sample(v, 0, 1.0, &idx, &n), VTC_ERR_LIMIT); // 4 frames at 0, 1, 2, 3 s
-    assert_int_equal(vtc_video_sample(v, 0, 0.5, &idx, &n), 0);            // 2 frames
+    assert_int_equal(vtc_video_sample(v, 4, 0, 0, &idx, &n), VTC_ERR_LIMIT);
+    assert_int_equal(vtc_video_sample(v, 0, 1.0, 0, &idx, &n), VTC_ERR_LIMIT); // 4 frames at 0, 1, 2, 3 s
+    assert_int_equal(vtc_video_sample(v, 0, 0.5, 0, &idx, &n), 0);            // 2 frames
     assert_int_equal(n, 2);
     free(idx);
     vtc_video_close(v);
@@ -889,10 +889,53 @@ static void test_source(void **state) {
     assert_null(s);
 }
 
+// Qwen2-VL's frame sampling (vtc_sample_qwen) against the indices transformers'
+// Qwen2VLVideoProcessor.sample_frames gives (tests/fixtures/expected/qwen/
+// sample_sweep.txt, written by tools/gen_qwen_fixtures.py with torch's arange),
+// the processor's failures included.
+static void test_sample_qwen_sweep(void **state) {
+    (void)state;
+    FILE *fp = fopen("tests/fixtures/expected/qwen/sample_sweep.txt", "r");
+    assert_non_null(fp);
+    static char line[1 << 16];
+    int cases = 0, refused = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        long long total;
+        double vfps, fps;
+        int frames, used = 0;
+        assert_int_equal(sscanf(line, "%lld %lf %d %lf : %n", &total, &vfps, &frames, &fps, &used), 4);
+        int64_t *idx = NULL;
+        int32_t n = 0;
+        int st = vtc_sample_qwen(total, vfps, frames, fps, 2, 4, 768, 1 << 20, &idx, &n);
+        const char *p = line + used;
+        if (!strncmp(p, "error", 5)) {
+            if (st != VTC_ERR_ARG) fail_msg("%s: want an error, got %d (%d frames)", line, st, n);
+            refused++;
+        } else {
+            if (st) fail_msg("%s: status %d", line, st);
+            int k = 0, off = 0;
+            long long want;
+            while (sscanf(p, "%lld%n", &want, &off) == 1) {
+                if (k >= n || idx[k] != want)
+                    fail_msg("total %lld, frames %d, fps %g: index %d is %lld, want %lld", total, frames, fps, k,
+                             k < n ? (long long)idx[k] : -1LL, want);
+                k++, p += off;
+            }
+            assert_int_equal(k, n);
+        }
+        free(idx);
+        cases++;
+    }
+    fclose(fp);
+    assert_true(cases > 100 && refused > 0);
+    printf("  Qwen2-VL sampling: %d cases (%d refused) = transformers' indices\n", cases, refused);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info),          cmocka_unit_test(test_sampling),
-        cmocka_unit_test(test_fps_sampling),  cmocka_unit_test(test_sample_rules),
+        cmocka_unit_test(test_fps_sampling),  cmocka_unit_test(test_sample_rules), cmocka_unit_test(test_sample_qwen_sweep),
         cmocka_unit_test(test_index_settled), cmocka_unit_test(test_cli_parity),
         cmocka_unit_test(test_sample_clip_select), cmocka_unit_test(test_random_access),
         cmocka_unit_test(test_timestamps),    cmocka_unit_test(test_seeking_skips),

@@ -347,6 +347,39 @@ def run_case(name, cfg, w, model_rel, input_rel, mode, mn, mx):
     return tensors, meta, (eff, cv)
 
 
+# ---------------------------------------------------------------- frame sampling sweep
+
+def sample_sweep(path):
+    """Qwen2VLVideoProcessor.sample_frames on hand-picked and seeded random videos:
+    `total video_fps frames fps : indices...` (frames 0: the fps rule) or `... : error`."""
+    cases = [(1, 30, 2, 0), (1, 30, 0, 1), (2, 30, 1, 0), (3, 30, 3, 0), (5, 30, 5, 0), (8, 30, 8, 0), (9, 30, 10, 0),
+             (8, 30, 9, 0), (8, 30, 11, 0), (300, 30, 16, 0), (300, 30, 0, 1), (300, 30, 0, 2), (300, 30, 0, 0.1),
+             (3600, 30, 32, 0), (3600, 30, 0, 1), (3600, 30, 0, 5), (3600, 30, 0, 30), (68, 10, 0, 1), (795, 10, 0, 2),
+             (100, 25, 0, 1e6), (123798, 30, 1336, 0), (182410, 30, 914, 0), (69818, 30, 1478, 0), (10, 3, 0, 1)]
+    rng = np.random.default_rng(32)
+    for _ in range(60):
+        total = int(rng.integers(2, 20000))
+        cases.append((total, float(rng.choice([10, 24, 25, 29.97, 30, 60])), int(rng.integers(1, 200)), 0))
+    for _ in range(40):
+        total = int(rng.integers(2, 20000))
+        cases.append((total, float(rng.choice([10, 24, 25, 29.97, 30, 60])), 0, float(rng.choice([0.5, 1, 2, 4, 8]))))
+    lines, n_err = [], 0
+    for total, vfps, frames, fps in cases:
+        try:
+            idx = Q.sample_frames(total, vfps, num_frames=frames if frames else None, fps=fps if not frames else None)
+            lines.append(f"{total} {vfps!r} {frames} {fps!r} : " + " ".join(map(str, idx)))
+        except ValueError:
+            lines.append(f"{total} {vfps!r} {frames} {fps!r} : error")
+            n_err += 1
+    with open(path, "w") as f:
+        f.write("# Qwen2VLVideoProcessor.sample_frames (transformers models/qwen2_vl/video_processing_qwen2_vl.py,\n"
+                "# frame_factor 2, min_frames 4, max_frames 768), written by tools/gen_qwen_fixtures.py from\n"
+                "# tools/ref_qwen2vl.py with torch " + torch.__version__ + "'s arange (its float32 rounding).\n"
+                "# <total> <video_fps> <frames (0: by fps)> <fps> : <indices...> | error\n")
+        f.write("\n".join(lines) + "\n")
+    return len(lines), n_err
+
+
 # ---------------------------------------------------------------- smart_resize sweep
 
 def grid_sweep(path):
@@ -451,6 +484,8 @@ def main():
         f.write("\n".join(manifest) + "\n")
     n, n_err = grid_sweep(os.path.join(expected, "grid_sweep.txt"))
     print(f"{len(manifest)} manifest lines; grid_sweep.txt: {n} lines ({n_err} refused)")
+    n, n_err = sample_sweep(os.path.join(expected, "sample_sweep.txt"))
+    print(f"sample_sweep.txt: {n} lines ({n_err} refused)")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,26 @@ def process_frames(frames_u8, min_pixels, max_pixels, patch=14, tp=2, merge=2, m
 
 # ---------------------------------------------------------------- geometry
 
+def sample_frames(total, video_fps, num_frames=None, fps=None, frame_factor=2, min_frames=4, max_frames=768):
+    """Qwen2VLVideoProcessor.sample_frames (video_processing_qwen2_vl.py at 000513e6): the
+    frame indices it keeps of a video of `total` frames at `video_fps`, with torch.arange
+    as that code calls it (torch's own float32 rounding included). Raises ValueError
+    where the processor fails (no frame, more frames than the video)."""
+    if num_frames is not None:
+        num_frames = round(num_frames / frame_factor) * frame_factor
+    else:
+        max_frames = math.floor(min(max_frames, total) / frame_factor) * frame_factor
+        num_frames = total / video_fps * fps
+        num_frames = min(max(num_frames, min_frames), max_frames, total)
+        num_frames = math.floor(num_frames / frame_factor) * frame_factor
+    if num_frames > total or num_frames <= 0:  # the processor: an error, or a division by zero
+        raise ValueError(f"cannot sample {num_frames} of {total} frames")
+    idx = torch.arange(0, total, total / num_frames).int().tolist()
+    if idx[-1] >= total:  # float32 rounding past the end: video[indices] raises IndexError
+        raise ValueError(f"index {idx[-1]} of {total} frames")
+    return idx
+
+
 def patch_hw_ids(grid, merge=2):
     """(h, w) patch coordinates of every patch row in the processor order [n, 2]."""
     gt, gh, gw = grid

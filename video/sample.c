@@ -59,3 +59,51 @@ int vtc_sample_rate(int64_t total, vtc_frame_time_fn time, const void *ctx, doub
     *n = count;
     return VTC_OK;
 }
+
+int vtc_sample_qwen(int64_t total, double video_fps, int32_t n_frames, double fps, int factor, int min_frames,
+                    int max_frames, int32_t max_samples, int64_t **out, int32_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (total < 1 || factor < 1) return VTC_ERR_ARG;
+    double count;
+    if (n_frames > 0) {
+        count = nearbyint((double)n_frames / factor) * factor; // round half to even (the default rounding mode)
+    } else {
+        if (!(fps > 0) || !(video_fps > 0)) return VTC_ERR_ARG;
+        const double cap = floor((double)(max_frames < total ? max_frames : total) / factor) * factor;
+        count = (double)total / video_fps * fps;
+        if (count < min_frames) count = min_frames;
+        if (count > cap) count = cap;
+        if (count > (double)total) count = (double)total;
+        count = floor(count / factor) * factor;
+    }
+    if (!(count >= 1) || count > (double)total) return VTC_ERR_ARG;
+    const double step = (double)total / count;
+    const double size_d = ceil((double)total / step);
+    if (size_d > max_samples) return VTC_ERR_LIMIT;
+    const int32_t size = (int32_t)size_d;
+    int64_t *idx = vtc_alloc((size_t)size, sizeof *idx);
+    if (!idx) return VTC_ERR_NOMEM;
+    enum { LANES = 8 }; // Vectorized<float>::size() on x86's AVX2 kernels; two vectors a loop
+    const int32_t vec_end = size / (2 * LANES) * (2 * LANES);
+    for (int32_t i = 0; i < size; i++) {
+        float v;
+        if (i < vec_end) { // Vectorized<float>::arange(base, step): base + j * step in double, to float
+            const int32_t i0 = i / LANES * LANES;
+            const float base = (float)(step * (double)i0);
+            const double lane = (double)(i - i0) * step; // its own statement: never fused into an FMA
+            v = (float)((double)base + lane);
+        } else {
+            v = (float)(step * (double)i);
+        }
+        const int64_t k = (int64_t)v; // .int(): truncation
+        if (k > total - 1) { // rounded past the end: the processor's video[indices] raises
+            free(idx);
+            return VTC_ERR_ARG;
+        }
+        idx[i] = k;
+    }
+    *out = idx;
+    *n = size;
+    return VTC_OK;
+}

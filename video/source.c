@@ -71,7 +71,7 @@ int vtc_video_source_open(const char *path, struct vtc_sample_params sample, con
     if (!s) return VTC_ERR_NOMEM;
     s->n_threads = n_threads;
     int st = vtc_video_open(path, limits, n_threads, &s->v);
-    if (!st) st = vtc_video_sample(s->v, sample.n_frames, sample.fps, &s->idx, &s->n);
+    if (!st) st = vtc_video_sample(s->v, sample.n_frames, sample.fps, sample.rule, &s->idx, &s->n);
     if (!st && s->n > 0 && s->idx[s->n - 1] > INT32_MAX)
         st = vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
     if (!st) st = vtc_video_plan(s->v, s->idx, s->n); // the decoder may skip what no sampled frame needs

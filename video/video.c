@@ -1095,9 +1095,24 @@ uint64_t vtc_video_memory(const vtc_video *v) {
 
 // ---------------------------------------------------------------- sampling
 
-int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n) {
+int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int rule, int64_t **indices, int32_t *n) {
     *indices = NULL;
     *n = 0;
+    if (rule == 2) { // VTC_SAMPLE_QWEN (vtc.h)
+        if (n_frames <= 0 && !(v->fps > 0))
+            return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: Qwen2-VL's --fps rule needs the video's frame rate, and it "
+                                 "has none", v->name);
+        int st = vtc_sample_qwen(v->n_frames, v->fps, n_frames, fps, 2, 4, 768, v->limits.max_frames, indices, n);
+        if (st == VTC_ERR_ARG)
+            return vtc_set_error(st, "%s: Qwen2-VL's sampling rule gives no frames, more than the video's %lld or "
+                                 "a frame past its end, as its processor fails (%s %g, frames rounded to pairs)", v->name, (long long)v->n_frames,
+                                 n_frames > 0 ? "--frames" : "--fps", n_frames > 0 ? (double)n_frames : fps);
+        if (st == VTC_ERR_LIMIT)
+            return vtc_set_error(st, "%s: Qwen2-VL's sampling rule picks more than the frame limit %d", v->name,
+                                 v->limits.max_frames);
+        if (st == VTC_ERR_NOMEM) return vtc_set_error(st, "%s: out of memory", v->name);
+        return st;
+    }
     if (n_frames > 0) {
         if (n_frames > v->limits.max_frames)
             return vtc_set_error(VTC_ERR_LIMIT, "%s: %d frames sampled exceeds the frame limit %d", v->name, n_frames,

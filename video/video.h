@@ -79,7 +79,9 @@ void vtc_video_get_info(const vtc_video *v, struct vtc_video_info *info);
 // - otherwise fps > 0: the first frame at or after each multiple of 1/fps s, each
 //   frame once (vtc_sample_rate); fps above 10^6 is VTC_ERR_ARG.
 // More than limits.max_frames indices is VTC_ERR_LIMIT.
-int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int64_t **indices, int32_t *n);
+// With rule VTC_SAMPLE_QWEN, Qwen2-VL's video processor's rule instead (sample.h
+// vtc_sample_qwen; min 4, max 768 frames, its defaults), on the stream's nominal rate.
+int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int rule, int64_t **indices, int32_t *n);
 
 // Decodes frame `index` (0 <= index < n_frames, else VTC_ERR_ARG) as RGB (*frame:
 // caller frees with vtc_image_free) and its timestamp (seconds since frame 0; may be

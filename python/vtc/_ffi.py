@@ -123,7 +123,7 @@ class Media(Structure):
 
 
 class SampleParams(Structure):
-    _fields_ = [("n_frames", c_int32), ("fps", c_double)]
+    _fields_ = [("n_frames", c_int32), ("fps", c_double), ("rule", c_int32)]
 
 
 class Tokens(Structure):
