@@ -144,7 +144,8 @@ struct vtc_model_params {
                            // 0 = from the files, else it must agree with them (default 0)
     int32_t image_size;    // input side in pixels, likewise (default 0)
     int32_t min_pixels;    // native-resolution models (Qwen2-VL): smart_resize's bounds on an
-    int32_t max_pixels;    // image's pixel count; 0 = the preprocessor config's (default 0, 0)
+    int32_t max_pixels;    // image's pixel count; 0 = the preprocessor config's, a GGUF's
+                           // llama.cpp's 8..4096 tokens (default 0, 0)
 };
 VTC_API struct vtc_model_params vtc_model_params_default(void);
 

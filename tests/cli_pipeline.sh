@@ -156,6 +156,23 @@ expect 0 "$VTC" compress --model "$Q25" "$IMG" --resize-max-pixels 40000 --metho
 expect 0 "$VTC" compress --model "$Q2" "$CLIP4" --frames 4 --method dycoke --json -o "$T/q2v.safetensors"
 check_json "$T/out" '.n_input == 12 and .grid == [2, 2, 3]' "Qwen2-VL clip of 4 frames: 2 temporal slices" \
   '{n_kept, n_input, grid}'
+# the same tower as llama.cpp's mmproj GGUF: its own pixel budget (llama.cpp's 8..4096
+# tokens), and at the HF directory's budget the HF directory's tokens, byte for byte
+Q25G=tests/fixtures/models/qwen25vl.gguf
+expect 0 "$VTC" info "$Q25G" --size 1000x250
+grep -q '^  layout  *native$' "$T/out" && grep -q 'windows of 112 px' "$T/out" && grep -q '6272..3211264 pixels' "$T/out" &&
+  grep -q '^  a 1000x250 image  324 tokens$' "$T/out" && ok || bad "info on the Qwen2.5-VL GGUF: $(cat "$T/out")"
+expect 0 "$VTC" compress --model "$Q25G" "$IMG" --resize-min-pixels 3136 --resize-max-pixels 12544 --method none \
+  --json -o "$T/q25g.safetensors"
+check_json "$T/out" '.model.format == "gguf" and .n_kept == 12 and .grid == [1, 3, 4]' \
+  "Qwen2.5-VL GGUF photo at the HF budget: a 3x4 merged grid" '{model, n_kept, grid}'
+expect 0 "$VTC" encode --model "$Q25G" "$IMG" --resize-min-pixels 3136 --resize-max-pixels 12544 -o "$T/q25g.safetensors"
+expect 0 "$VTC" encode --model "$Q25" "$IMG" -o "$T/q25h.safetensors"
+# the tensors' bytes after the header (whose model_format differs)
+st_data() { tail -c +$((9 + $(od -An -tu8 -N8 "$1" | tr -d ' '))) "$1"; }
+st_data "$T/q25g.safetensors" > "$T/q25g.data"; st_data "$T/q25h.safetensors" > "$T/q25h.data"
+[ -s "$T/q25g.data" ] && cmp -s "$T/q25g.data" "$T/q25h.data" && ok ||
+  bad "the Qwen2.5-VL GGUF's features differ from its HF directory's at the same pixel budget"
 expect 2 "$VTC" compress --model "$Q25" "$IMG" --aspect crop -o "$T/q25x.safetensors"
 expect 2 "$VTC" compress --model "$Q25" "$IMG" --resize-min-pixels 90000 --resize-max-pixels 3136 -o "$T/q25x.safetensors"
 expect 2 "$VTC" compress "$IMG" --resize-max-pixels 40000 -o "$T/q25x.safetensors"

@@ -343,9 +343,42 @@ static void test_model_info(void **state) {
 }
 
 // Hostile and broken model files: an error with a reason, never a crash.
-// A copy of the GGUF at src with key `key` replaced by an int32 array (vals[n],
-// n >= 0) or a string (str), written to dst: hostile LLaVA-1.6 keys.
-static void gguf_with(const char *src, const char *dst, const char *key, const int32_t *vals, int n, const char *str) {
+// One change to a copy of a GGUF: key `key` replaced (or added) by an int32 array
+// (vals[n], n >= 0), a string (str) or, with is_u32, the u32 value u32; the
+// tensor `drop` left out; the tensor `reverse` written with its dimensions in
+// reverse order (the same numbers in another shape); tensor names holding
+// swap[0] written with swap[1] in its place, and the reverse.
+struct gguf_edit {
+    const char *key;
+    const int32_t *vals;
+    int n;
+    const char *str;
+    int is_u32;
+    uint32_t u32;
+    const char *drop, *reverse;
+    const char *swap[2];
+};
+
+// name with e's swap applied, in buf.
+static const char *swapped_name(const struct gguf_edit *e, const char *name, char *buf, size_t cap) {
+    for (int i = 0; e->swap[0] && i < 2; i++) {
+        const char *at = strstr(name, e->swap[i]);
+        if (at) {
+            snprintf(buf, cap, "%.*s%s%s", (int)(at - name), name, e->swap[1 - i], at + strlen(e->swap[i]));
+            return buf;
+        }
+    }
+    return name;
+}
+
+static int put_edited_key(vtc_gguf_writer *w, const struct gguf_edit *e) {
+    return e->str ? vtc_gguf_writer_str(w, e->key, e->str)
+           : e->is_u32 ? vtc_gguf_writer_u32(w, e->key, e->u32)
+                       : vtc_gguf_writer_arr_i32(w, e->key, e->vals, e->n);
+}
+
+// The GGUF at src with the change e, written to dst: hostile keys and tensors.
+static void gguf_edited(const char *src, const char *dst, const struct gguf_edit *e) {
     vtc_gguf *g = NULL;
     assert_int_equal(vtc_gguf_open(src, 0, &g), 0);
     vtc_gguf_writer *w = vtc_gguf_writer_new();
@@ -357,9 +390,9 @@ static void gguf_with(const char *src, const char *dst, const char *key, const i
         double dv;
         int bv;
         const char *sv;
-        if (!strcmp(k, key)) {
+        if (e->key && !strcmp(k, e->key)) {
             replaced = 1;
-            assert_int_equal(str ? vtc_gguf_writer_str(w, k, str) : vtc_gguf_writer_arr_i32(w, k, vals, n), 0);
+            assert_int_equal(put_edited_key(w, e), 0);
         } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_STRING && !vtc_gguf_get_str(g, k, &sv)) {
             assert_int_equal(vtc_gguf_writer_str(w, k, sv), 0);
         } else if (vtc_gguf_kv_type(g, i) == VTC_GGUF_BOOL && !vtc_gguf_get_bool(g, k, &bv)) {
@@ -380,18 +413,22 @@ static void gguf_with(const char *src, const char *dst, const char *key, const i
             assert_int_equal(vtc_gguf_writer_arr_i32(w, k, a, m), 0);
         }
     }
-    if (!replaced) assert_int_equal(str ? vtc_gguf_writer_str(w, key, str) : vtc_gguf_writer_arr_i32(w, key, vals, n), 0);
-    float *bufs[128];
+    if (e->key && !replaced) assert_int_equal(put_edited_key(w, e), 0);
+    float *bufs[128] = { 0 };
     int nt = vtc_gguf_count_tensors(g);
     assert_true(nt <= 128);
     for (int i = 0; i < nt; i++) {
         const vtc_tensor_view *t = vtc_gguf_tensor(g, i);
+        if (e->drop && !strcmp(t->name, e->drop)) continue;
         const size_t count = (size_t)vtc_tensor_numel(t);
         bufs[i] = malloc(count * sizeof(float));
         assert_int_equal(vtc_tensor_to_f32(t, bufs[i], count), 0);
         int64_t shape[4];
-        for (int d = 0; d < t->n_dims; d++) shape[d] = t->shape[d];
-        assert_int_equal(vtc_gguf_writer_tensor(w, t->name, 0, t->n_dims, shape, bufs[i]), 0);
+        const int rev = e->reverse && !strcmp(t->name, e->reverse);
+        for (int d = 0; d < t->n_dims; d++) shape[d] = t->shape[rev ? t->n_dims - 1 - d : d];
+        char name[256];
+        assert_int_equal(vtc_gguf_writer_tensor(w, swapped_name(e, t->name, name, sizeof name), 0, t->n_dims, shape,
+                                                bufs[i]), 0);
     }
     assert_int_equal(vtc_gguf_writer_write(w, dst), 0);
     for (int i = 0; i < nt; i++) free(bufs[i]);
@@ -421,7 +458,8 @@ static void test_bad_mmproj_keys(void **state) {
         { "clip.projector_type", NULL, 0, "ldp", VTC_ERR_UNSUPPORTED },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        gguf_with(src, dst, cases[i].key, cases[i].vals, cases[i].n, cases[i].str);
+        gguf_edited(src, dst, &(struct gguf_edit){ .key = cases[i].key, .vals = cases[i].vals, .n = cases[i].n,
+                                                   .str = cases[i].str });
         vtc_model *m = vtc_model_load(dst, vtc_model_params_default());
         printf("  %s (%d values): %s\n", cases[i].key, cases[i].n, vtc_last_error());
         assert_null(m);
@@ -467,11 +505,6 @@ static void test_qwen_manifest(void **state) {
         struct vtc_model_params mp = vtc_model_params_default();
         mp.min_pixels = min_px, mp.max_pixels = max_px;
         vtc_model *m = vtc_model_load(model_path, mp);
-        const size_t lp = strlen(model_path);
-        if (!m && lp > 5 && !strcmp(model_path + lp - 5, ".gguf") && vtc_last_status() == VTC_ERR_UNSUPPORTED) {
-            printf("  %s (%s): skipped, Qwen mmproj GGUF files are not read yet\n", file, model_path);
-            continue;
-        }
         if (!m) fprintf(stderr, "%s\n", vtc_last_error());
         assert_non_null(m);
         char path[512];
@@ -661,6 +694,99 @@ static void test_qwen_bad_configs(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+// Hostile Qwen mmproj GGUFs (llama.cpp's qwen2vl_merger / qwen2.5vl_merger):
+// each refused with a message naming the problem.
+static void test_qwen_bad_gguf(void **state) {
+    (void)state;
+    const char *q2 = "tests/fixtures/models/qwen2vl.gguf", *q25 = "tests/fixtures/models/qwen25vl.gguf";
+    static const struct { int qwen25; struct gguf_edit e; int status; const char *says; } cases[] = {
+        { 1, { .drop = "v.patch_embd.weight.1" }, VTC_ERR_FORMAT, "missing tensor v.patch_embd.weight.1" },
+        { 0, { .drop = "v.patch_embd.weight" }, VTC_ERR_FORMAT, "missing tensor v.patch_embd.weight (" },
+        { 1, { .reverse = "v.patch_embd.weight.1" }, VTC_ERR_FORMAT, "v.patch_embd.weight.1 has shape [14,14,3,16]" },
+        { 1, { .reverse = "v.blk.2.ffn_up.weight" }, VTC_ERR_FORMAT, "v.blk.2.ffn_up.weight has shape [16,40]" },
+        { 0, { .reverse = "mm.2.weight" }, VTC_ERR_FORMAT, "the merger MLP is [64, 64] then [64, 96]" },
+        { 0, { .drop = "v.post_ln.bias" }, VTC_ERR_FORMAT, "missing tensor v.post_ln.bias" },
+        { 1, { .drop = "v.blk.3.attn_k.bias" }, VTC_ERR_FORMAT, "missing tensor v.blk.3.attn_k.bias" },
+        { 1, { .key = "clip.vision.n_wa_pattern", .is_u32 = 1, .u32 = 0 }, VTC_ERR_FORMAT, "n_wa_pattern is 0" },
+        { 1, { .key = "clip.vision.n_wa_pattern", .is_u32 = 1, .u32 = 4000000000u }, VTC_ERR_FORMAT,
+          "n_wa_pattern out of range" },
+        { 1, { .key = "clip.vision.n_wa_pattern", .is_u32 = 1, .u32 = 5 }, VTC_ERR_FORMAT, "n_wa_pattern is 5" },
+        { 0, { .key = "clip.vision.n_wa_pattern", .is_u32 = 1, .u32 = 2 }, VTC_ERR_FORMAT, "Qwen2-VL has none" },
+        { 1, { .key = "clip.vision.window_size", .is_u32 = 1, .u32 = 100 }, VTC_ERR_FORMAT,
+          "window_size 100 is not a positive multiple" },
+        { 1, { .key = "clip.vision.attention.head_count", .is_u32 = 1, .u32 = 3 }, VTC_ERR_FORMAT,
+          "width 16 does not split into 3 heads" },
+        { 0, { .key = "clip.vision.attention.head_count", .is_u32 = 1, .u32 = 0 }, VTC_ERR_FORMAT,
+          "does not split into 0 heads" },
+        { 0, { .key = "clip.vision.embedding_length", .is_u32 = 1, .u32 = 32 }, VTC_ERR_FORMAT,
+          "a 2x2 merge of width 32 takes 128 inputs" },
+        { 1, { .key = "clip.vision.block_count", .is_u32 = 1, .u32 = 6 }, VTC_ERR_FORMAT, "missing tensor v.blk.4." },
+        { 1, { .key = "clip.vision.feed_forward_length", .is_u32 = 1, .u32 = 96 }, VTC_ERR_FORMAT,
+          "feed_forward_length is 96 but the weights have 40" },
+        { 0, { .key = "clip.vision.projection_dim", .is_u32 = 1, .u32 = 64 }, VTC_ERR_FORMAT,
+          "projection_dim is 64 but the weights have 96" },
+        { 1, { .key = "clip.vision.spatial_merge_size", .is_u32 = 1, .u32 = 0 }, VTC_ERR_FORMAT,
+          "bad spatial merge size 0" },
+        { 1, { .key = "clip.vision.patch_size", .is_u32 = 1, .u32 = 1000 }, VTC_ERR_FORMAT, "bad patch 1000" },
+    };
+    char dst[] = "/tmp/vtc-test-qwen-gguf-XXXXXX";
+    int fd = mkstemp(dst);
+    assert_true(fd >= 0);
+    close(fd);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gguf_edited(cases[i].qwen25 ? q25 : q2, dst, &cases[i].e);
+        vtc_model *m = vtc_model_load(dst, vtc_model_params_default());
+        printf("  %s: %s\n", cases[i].e.key ? cases[i].e.key : cases[i].e.drop ? cases[i].e.drop : cases[i].e.reverse,
+               vtc_last_error());
+        assert_null(m);
+        assert_int_equal(vtc_last_status(), cases[i].status);
+        if (!strstr(vtc_last_error(), cases[i].says)) fail_msg("want \"%s\"", cases[i].says);
+    }
+    // an unedited copy loads (the editor itself changes nothing else), and the
+    // caller's pixel bounds replace the GGUF's defaults (clip.cpp's 8..4096 tokens)
+    gguf_edited(q25, dst, &(struct gguf_edit){ 0 });
+    struct vtc_model_params mp = vtc_model_params_default();
+    vtc_model *m = vtc_model_load(dst, mp);
+    assert_non_null(m);
+    struct vtc_model_info mi;
+    vtc_model_get_info(m, &mi);
+    assert_int_equal(mi.min_pixels, 8 * 28 * 28);
+    assert_int_equal(mi.max_pixels, 4096 * 28 * 28);
+    vtc_model_free(m);
+    mp.min_pixels = 3136, mp.max_pixels = 9408;
+    m = vtc_model_load(dst, mp);
+    assert_non_null(m);
+    vtc_model_get_info(m, &mi);
+    assert_int_equal(mi.min_pixels, 3136);
+    assert_int_equal(mi.max_pixels, 9408);
+    vtc_model_free(m);
+    mp.min_pixels = 90000;
+    assert_null(vtc_model_load(dst, mp));
+    assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+    // ffn_up / ffn_down named the other way round (the old Qwen surgery script's
+    // files; clip.cpp swaps them back by shape): the same features
+    vtc_image *img = vtc_image_load("tests/fixtures/ref_images/photo.jpg", NULL);
+    assert_non_null(img);
+    vtc_features *f[2] = { NULL, NULL };
+    for (int k = 0; k < 2; k++) {
+        const struct gguf_edit swap = { .swap = { "ffn_up", "ffn_down" } };
+        gguf_edited(q2, dst, k ? &swap : &(struct gguf_edit){ 0 });
+        m = vtc_model_load(dst, vtc_model_params_default());
+        assert_non_null(m);
+        vtc_ctx *ctx = vtc_ctx_new(m, vtc_ctx_params_default());
+        assert_non_null(ctx);
+        assert_int_equal(vtc_encode_image(ctx, img, &f[k]), 0);
+        vtc_ctx_free(ctx);
+        vtc_model_free(m);
+    }
+    assert_int_equal(f[0]->n, f[1]->n);
+    assert_memory_equal(f[0]->features, f[1]->features, sizeof(float) * (size_t)f[0]->n * (size_t)f[0]->dim);
+    printf("  ffn_up / ffn_down swapped: the same %d tokens\n", f[0]->n);
+    vtc_features_free(f[0]), vtc_features_free(f[1]);
+    vtc_image_free(img);
+    unlink(dst);
+}
+
 static void test_bad_models(void **state) {
     (void)state;
     const char *bad[] = { "tests/fixtures/models/does-not-exist", "tests/fixtures/ref_images/photo.jpg",
@@ -709,6 +835,7 @@ int main(void) {
         cmocka_unit_test(test_qwen_smart_resize),
         cmocka_unit_test(test_qwen_manifest),
         cmocka_unit_test(test_qwen_bad_configs),
+        cmocka_unit_test(test_qwen_bad_gguf),
     };
     return cmocka_run_group_tests_name("encoder", tests, NULL, NULL);
 }

@@ -709,17 +709,26 @@ static void test_family_paths(void **state) {
     // Qwen2-VL / Qwen2.5-VL: load, an image, a clip (windowed attention in 2.5)
     check_path("model_load qwen2vl", path_model_load, (void *)(MODELS "qwen2vl"));
     check_path("model_load qwen25vl", path_model_load, (void *)(MODELS "qwen25vl"));
+    // ... and their llama.cpp mmproj GGUFs (the Conv3d slices and split qkv put back together)
+    check_path("model_load qwen2vl.gguf", path_model_load, (void *)(MODELS "qwen2vl.gguf"));
+    check_path("model_load qwen25vl.gguf", path_model_load, (void *)(MODELS "qwen25vl.gguf"));
     vtc_model *q2 = vtc_model_load(MODELS "qwen2vl", vtc_model_params_default());
     vtc_model *q25 = vtc_model_load(MODELS "qwen25vl", vtc_model_params_default());
+    struct vtc_model_params qp = vtc_model_params_default();
+    qp.max_pixels = 12544; // the HF directory's budget (a GGUF's default is llama.cpp's 4096 tokens)
+    vtc_model *q25g = vtc_model_load(MODELS "qwen25vl.gguf", qp);
     vtc_media *clip4 = vtc_media_load("tests/fixtures/ref_images/clip4.mkv", sp, NULL);
-    assert_non_null(q2), assert_non_null(q25), assert_non_null(clip4);
-    const struct native_case qc[3] = { { q2, wide, NULL }, { q25, large, NULL }, { q25, NULL, clip4 } };
+    assert_non_null(q2), assert_non_null(q25), assert_non_null(q25g), assert_non_null(clip4);
+    const struct native_case qc[4] = { { q2, wide, NULL }, { q25, large, NULL }, { q25, NULL, clip4 },
+                                       { q25g, large, NULL } };
     check_path("encode qwen2vl image", path_encode_native, (void *)&qc[0]);
     check_path("encode qwen25vl image", path_encode_native, (void *)&qc[1]);
     check_path("encode qwen25vl clip", path_encode_native, (void *)&qc[2]);
+    check_path("encode qwen25vl.gguf image", path_encode_native, (void *)&qc[3]);
     vtc_media_free(clip4);
     vtc_model_free(q2);
     vtc_model_free(q25);
+    vtc_model_free(q25g);
     const struct prune_case cases[] = {
         { nctx, nf, "none", 0, NULL }, { nctx, nf, "cls", 0.25, NULL }, { nctx, nf, "visionzip", 0.25, "1" },
         { nctx, nf, "random", 0.25, "2" }, { octx, of, "none", 0, NULL }, { octx, of, "uniform", 0.1, NULL },

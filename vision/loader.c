@@ -163,3 +163,45 @@ int vtc_act_from_name(const char *name, int def, int *out, const char *path) {
     else return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: unsupported activation \"%s\"", path, name);
     return 0;
 }
+
+// ---------------------------------------------------------------- GGUF keys
+
+int vtc_load_gguf_int(const struct vtc_load *ld, const char *key, int required, int def, int *out) {
+    int64_t v;
+    if (vtc_gguf_find_key(ld->gguf, key) < 0) {
+        if (required) return vtc_set_error(VTC_ERR_FORMAT, "%s: missing key %s", ld->path, key);
+        *out = def;
+        return 0;
+    }
+    int st = vtc_gguf_get_int(ld->gguf, key, &v);
+    if (st) return vtc_wrap_error(st, "%s", ld->path);
+    if (v < -1000000000 || v > 1000000000) return vtc_set_error(VTC_ERR_FORMAT, "%s: %s out of range", ld->path, key);
+    *out = (int)v;
+    return 0;
+}
+
+int vtc_load_gguf_float(const struct vtc_load *ld, const char *key, float def, float *out) {
+    double v = def;
+    if (vtc_gguf_find_key(ld->gguf, key) >= 0) {
+        int st = vtc_gguf_get_float(ld->gguf, key, &v); // its message names the file
+        if (st) return st;
+        if (!isfinite(v)) return vtc_set_error(VTC_ERR_FORMAT, "%s: %s is not a finite number", ld->path, key);
+    }
+    *out = (float)v;
+    return 0;
+}
+
+int vtc_load_gguf_mean_std(const struct vtc_load *ld, const float def_mean[3], const float def_std[3], float mean[3],
+                           float std[3]) {
+    const char *const keys[2] = { "clip.vision.image_mean", "clip.vision.image_std" };
+    float *const out[2] = { mean, std };
+    const float *const def[2] = { def_mean, def_std };
+    for (int i = 0; i < 2; i++) {
+        int n = 0;
+        memcpy(out[i], def[i], sizeof(float) * 3);
+        if (vtc_gguf_find_key(ld->gguf, keys[i]) >= 0 &&
+            (vtc_gguf_get_arr_f32(ld->gguf, keys[i], out[i], 3, &n) || n != 3))
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: %s must hold 3 numbers", ld->path, keys[i]);
+    }
+    return 0;
+}

@@ -59,4 +59,14 @@ int vtc_cfg_vec3(const cJSON *o, const char *key, const float def[3], float out[
 // A transformers hidden_act name -> enum vtc_act; def when name is NULL.
 int vtc_act_from_name(const char *name, int def, int *out, const char *path);
 
+// GGUF keys (ld->gguf): an integer key absent -> def, or VTC_ERR_FORMAT naming
+// it when required; present but not an integer in +-1e9 -> VTC_ERR_FORMAT.
+int vtc_load_gguf_int(const struct vtc_load *ld, const char *key, int required, int def, int *out);
+// A float key: absent -> def; present -> a finite number.
+int vtc_load_gguf_float(const struct vtc_load *ld, const char *key, float def, float *out);
+// The image mean and std (clip.vision.image_mean / image_std, 3 numbers each),
+// def_mean / def_std when absent.
+int vtc_load_gguf_mean_std(const struct vtc_load *ld, const float def_mean[3], const float def_std[3], float mean[3],
+                           float std[3]);
+
 #endif

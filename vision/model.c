@@ -62,7 +62,8 @@ static int identify_hf(struct vtc_load *ld, const struct vtc_family **fam) {
     return VTC_OK;
 }
 
-// llama.cpp mmproj: the family from the tensors, the projector type checked.
+// llama.cpp mmproj: the family from the projector type (Qwen's mergers) or the
+// tensors (LLaVA's mlp).
 static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
     const vtc_gguf *g = ld->gguf;
     const char *arch = NULL, *ptype = NULL;
@@ -75,12 +76,15 @@ static int identify_gguf(struct vtc_load *ld, const struct vtc_family **fam) {
             int st = vtc_gguf_get_str(g, ptype_keys[i], &ptype);
             if (st) return vtc_wrap_error(st, "%s", ld->path);
         }
-    if (ptype && (!strcmp(ptype, "qwen2vl_merger") || !strcmp(ptype, "qwen2.5vl_merger")))
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\": Qwen2-VL / Qwen2.5-VL mmproj files are "
-                             "not supported yet (load the model's Hugging Face directory)", ld->path, ptype);
+    // Qwen2-VL / Qwen2.5-VL: the projector type names the family (qwen2vl.c reads the file)
+    if (ptype && (!strcmp(ptype, "qwen2vl_merger") || !strcmp(ptype, "qwen2.5vl_merger"))) {
+        *fam = vtc_family_named(!strcmp(ptype, "qwen2vl_merger") ? "qwen2vl" : "qwen2.5vl");
+        return VTC_OK;
+    }
     if (ptype && strcmp(ptype, "mlp"))
         return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: projector type \"%s\" is not supported (vtc runs the LLaVA "
-                             "\"mlp\" projector over the %s vision families)", ld->path, ptype, vtc_family_list());
+                             "\"mlp\" projector over the clip and siglip families, and Qwen2-VL's \"qwen2vl_merger\" "
+                             "and Qwen2.5-VL's \"qwen2.5vl_merger\")", ld->path, ptype);
     *fam = vtc_family_for_tensors(ld);
     if (!*fam) return vtc_set_error(VTC_ERR_FORMAT, "%s: no vision tower (no v.patch_embd.weight)", ld->path);
     return VTC_OK;

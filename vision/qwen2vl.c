@@ -1,7 +1,9 @@
 // The Qwen2-VL and Qwen2.5-VL vision towers (transformers' modeling_qwen2_vl.py
 // Qwen2VisionTransformerPretrainedModel, modeling_qwen2_5_vl.py
 // Qwen2_5_VisionTransformerPretrainedModel): loading from Hugging Face
-// directories, the forward pass on OpenBLAS, the attention statistic.
+// directories and llama.cpp mmproj GGUF files (projector types qwen2vl_merger,
+// qwen2.5vl_merger) into the same struct vtc_model, the forward pass on
+// OpenBLAS, the attention statistic.
 //
 // The tower, on a grid of (t, h, w) patches of 3 x tp x p x p pixels:
 // - PatchEmbed: a Conv3d without bias whose stride is its kernel, i.e. one
@@ -10,8 +12,8 @@
 //   columns, the rotate_half halves share angles; in each half the first
 //   head_dim/4 frequencies turn with the patch's row, the other head_dim/4 with
 //   its column (VisionRotaryEmbedding(head_dim / 2), rot_pos_emb), theta 10000;
-// - blocks x += attn(norm1(x)); x += mlp(norm2(x)): Qwen2-VL LayerNorm (eps 1e-6)
-//   and fc2(quick_gelu(fc1(x))); Qwen2.5-VL RMSNorm (eps 1e-6) and
+// - blocks x += attn(norm1(x)); x += mlp(norm2(x)): Qwen2-VL LayerNorm (eps 1e-6;
+//   a GGUF's layer_norm_epsilon) and fc2(quick_gelu(fc1(x))); Qwen2.5-VL RMSNorm and
 //   down(silu(gate(x)) * up(x)), all with bias;
 // - attention within each temporal slice (Qwen2-VL, and Qwen2.5-VL's
 //   fullatt_block_indexes) or within windows of window_size pixels
@@ -41,7 +43,7 @@
 #include "family.h"
 #include "loader.h"
 
-#define QWEN_EPS 1e-6f // the vision tower's norms, fixed in transformers' code
+#define QWEN_EPS 1e-6f // the vision tower's norms, fixed in transformers' code (m->eps)
 #define MAX_GRID 8192  // patches a side: far past any max_pixels
 
 // ---------------------------------------------------------------- loading
@@ -65,7 +67,7 @@ int vtc_qwen2vl_claims(const struct vtc_load *ld, int gated) {
 
 #define NAME(buf, ...) (snprintf((buf), sizeof(buf), __VA_ARGS__), (buf))
 
-static int build(struct vtc_model *m, const struct vtc_load *ld, struct vtc_arena *a, void *user) {
+static int build_hf(struct vtc_model *m, const struct vtc_load *ld, struct vtc_arena *a, void *user) {
     const struct qwen_names *qn = user;
     const char *px = qn->prefix;
     const struct vtc_native *nv = &m->native;
@@ -114,10 +116,23 @@ static int cfg_int_in(const cJSON *o, const char *key, int def, int lo, int hi, 
     return st;
 }
 
-// smart_resize's bounds: Qwen2VLImageProcessor's defaults, its size
+// smart_resize's bounds lo..hi (the file's) with the caller's overrides
+// (vtc_model_params.min_pixels / max_pixels, --resize-min-pixels / --resize-max-pixels).
+static int set_pixel_bounds(struct vtc_model *m, const struct vtc_load *ld, int lo, int hi, const char *where) {
+    const struct vtc_model_params *pr = ld->params;
+    if (pr->min_pixels) lo = pr->min_pixels;
+    if (pr->max_pixels) hi = pr->max_pixels;
+    if (lo < 0 || hi < 1 || lo > hi)
+        return vtc_set_error(pr->min_pixels || pr->max_pixels ? VTC_ERR_ARG : VTC_ERR_FORMAT,
+                             "%s: pixel bounds min_pixels %d, max_pixels %d (0 <= min <= max, max >= 1)", where, lo, hi);
+    m->native.min_pixels = lo, m->native.max_pixels = hi;
+    return VTC_OK;
+}
+
+// A Hugging Face directory's bounds: Qwen2VLImageProcessor's defaults, its size
 // {shortest_edge, longest_edge}, its min_pixels / max_pixels (which win), then
 // the caller's.
-static int pixel_bounds(struct vtc_model *m, const struct vtc_load *ld) {
+static int pixel_bounds_hf(struct vtc_model *m, const struct vtc_load *ld) {
     int lo = 56 * 56, hi = 28 * 28 * 1280, st = 0;
     const cJSON *size = ld->pre ? cJSON_GetObjectItemCaseSensitive(ld->pre, "size") : NULL;
     if (cJSON_IsObject(size)) {
@@ -126,16 +141,7 @@ static int pixel_bounds(struct vtc_model *m, const struct vtc_load *ld) {
     }
     if (!st) st = vtc_cfg_int(ld->pre, "min_pixels", lo, &lo, ld->pre_path);
     if (!st) st = vtc_cfg_int(ld->pre, "max_pixels", hi, &hi, ld->pre_path);
-    if (st) return st;
-    const struct vtc_model_params *pr = ld->params;
-    if (pr->min_pixels) lo = pr->min_pixels;
-    if (pr->max_pixels) hi = pr->max_pixels;
-    if (lo < 0 || hi < 1 || lo > hi)
-        return vtc_set_error(pr->min_pixels || pr->max_pixels ? VTC_ERR_ARG : VTC_ERR_FORMAT,
-                             "%s: pixel bounds min_pixels %d, max_pixels %d (0 <= min <= max, max >= 1)",
-                             ld->pre_path ? ld->pre_path : ld->path, lo, hi);
-    m->native.min_pixels = lo, m->native.max_pixels = hi;
-    return VTC_OK;
+    return st ? st : set_pixel_bounds(m, ld, lo, hi, ld->pre_path ? ld->pre_path : ld->path);
 }
 
 // fullatt_block_indexes (Qwen2.5-VL): the blocks attending over whole slices.
@@ -164,17 +170,58 @@ static int full_attention_blocks(struct vtc_model *m, const cJSON *vc, const cha
     return VTC_OK;
 }
 
-int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld) {
-    static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-    static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+// Checks shared by both formats once the geometry is read (hidden, heads, ffn,
+// n_layers, patch, temporal patch, merge, window, eps, mean/std; the merger MLP
+// mm0 [H, merge^2 D], mm2 [L, H]), then the derived sizes and the blocks, all
+// of full attention (the caller marks Qwen2.5-VL's windowed ones). where: the
+// file that gives the window.
+static int settle_geometry(struct vtc_model *m, const struct vtc_load *ld, const vtc_tensor_view *mm0,
+                           const vtc_tensor_view *mm2, int gated, const char *where) {
+    struct vtc_native *nv = &m->native;
+    const char *path = ld->path;
+    const int D = m->hidden, unit = nv->merge * nv->merge;
+    if (D <= 0 || D > 16384) return vtc_set_error(VTC_ERR_FORMAT, "%s: bad width %d (1..16384)", path, D);
+    if (m->patch_size < 1 || m->patch_size > 64 || nv->temporal_patch < 1 || nv->temporal_patch > 8)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: bad patch %d x %d pixels x %d frames (p <= 64, tp <= 8)", path,
+                             m->patch_size, m->patch_size, nv->temporal_patch);
+    if (nv->merge < 1 || nv->merge > 8)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: bad spatial merge size %d (1..8)", where, nv->merge);
+    if (m->heads <= 0 || D % m->heads || (D / m->heads) % 4)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: width %d does not split into %d heads of a multiple of 4 columns "
+                             "(the 2-D rotary embedding)", path, D, m->heads);
+    if (m->ffn <= 0 || m->ffn > 131072) return vtc_set_error(VTC_ERR_FORMAT, "%s: bad MLP width %d", path, m->ffn);
+    if (m->n_layers <= 0 || m->n_layers > 512)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: bad number of encoder blocks %d", path, m->n_layers);
+    if (gated && (nv->window <= 0 || nv->window % (m->patch_size * nv->merge)))
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: window_size %d is not a positive multiple of patch x merge = %d",
+                             where, nv->window, m->patch_size * nv->merge);
+    if (!(m->eps > 0 && m->eps < 1)) return vtc_set_error(VTC_ERR_FORMAT, "%s: bad norm epsilon %g", path, m->eps);
+    for (int c = 0; c < 3; c++)
+        if (!(m->image_std[c] > 0) || !isfinite(m->image_mean[c]) || !isfinite(m->image_std[c]))
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: bad image mean/std", path);
+    if (mm0->shape[1] != (int64_t)unit * D || mm0->shape[0] <= 0 || mm0->shape[0] > 65536 || mm2->shape[1] != mm0->shape[0] ||
+        mm2->shape[0] <= 0 || mm2->shape[0] > 65536)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: the merger MLP is [%lld, %lld] then [%lld, %lld]; a %dx%d merge of "
+                             "width %d takes %d inputs", path, (long long)mm0->shape[0], (long long)mm0->shape[1],
+                             (long long)mm2->shape[0], (long long)mm2->shape[1], nv->merge, nv->merge, D, unit * D);
+    m->head_dim = D / m->heads;
+    m->feature_dim = unit * D;
+    m->mm_hidden = (int)mm0->shape[0];
+    m->lm_dim = (int)mm2->shape[0];
+    nv->rms_norm = gated;
+    nv->gated_mlp = gated;
+    nv->rope_theta = 10000.0f;
+    m->blocks = vtc_zalloc((size_t)m->n_layers, sizeof *m->blocks);
+    if (!m->blocks) return VTC_ERR_NOMEM;
+    for (int l = 0; l < m->n_layers; l++) m->blocks[l].full_attn = 1;
+    return VTC_OK;
+}
+
+static int load_hf(struct vtc_model *m, struct vtc_load *ld, int gated) {
     const struct vtc_family *fam = m->family;
     struct vtc_native *nv = &m->native;
-    const int gated = !strcmp(fam->name, "qwen2.5vl");
     const char *path = ld->path, *cfg_path = ld->cfg_path ? ld->cfg_path : ld->path;
     const cJSON *vc = ld->vc;
-    if (!ld->st)
-        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: a %s tower from a GGUF file is not supported yet (load its "
-                             "Hugging Face directory)", path, fam->name);
     struct qwen_names qn = { find_prefix(ld) };
     if (!qn.prefix)
         return vtc_set_error(VTC_ERR_FORMAT, "%s: no Qwen2-VL / Qwen2.5-VL vision tower (no tensor "
@@ -236,43 +283,198 @@ int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld) {
     if (!st && m->act != (gated ? VTC_ACT_SILU : VTC_ACT_QUICK_GELU) && !(gated == 0 && m->act == VTC_ACT_GELU))
         st = vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" in a %s tower", cfg_path, act ? act : "?",
                            fam->name);
-    if (!st) st = vtc_cfg_vec3(ld->pre, "image_mean", CLIP_MEAN, m->image_mean, ld->pre_path);
-    if (!st) st = vtc_cfg_vec3(ld->pre, "image_std", CLIP_STD, m->image_std, ld->pre_path);
-    if (!st) st = pixel_bounds(m, ld);
+    if (!st) st = vtc_cfg_vec3(ld->pre, "image_mean", fam->mean, m->image_mean, ld->pre_path);
+    if (!st) st = vtc_cfg_vec3(ld->pre, "image_std", fam->std, m->image_std, ld->pre_path);
+    if (!st) st = pixel_bounds_hf(m, ld);
     if (st) return st;
 
-    // Geometry checks before any tensor is touched.
-    const int D = m->hidden, unit = nv->merge * nv->merge;
-    if (m->heads <= 0 || D % m->heads || (D / m->heads) % 4)
-        return vtc_set_error(VTC_ERR_FORMAT, "%s: width %d does not split into %d heads of a multiple of 4 columns "
-                             "(the 2-D rotary embedding)", path, D, m->heads);
-    if (m->ffn <= 0 || m->ffn > 131072) return vtc_set_error(VTC_ERR_FORMAT, "%s: bad MLP width %d", path, m->ffn);
-    if (m->n_layers <= 0 || m->n_layers > 512)
-        return vtc_set_error(VTC_ERR_FORMAT, "%s: bad number of encoder blocks %d", path, m->n_layers);
-    if (gated && (nv->window <= 0 || nv->window % (m->patch_size * nv->merge)))
-        return vtc_set_error(VTC_ERR_FORMAT, "%s: window_size %d is not a positive multiple of patch x merge = %d",
-                             cfg_path, nv->window, m->patch_size * nv->merge);
-    for (int c = 0; c < 3; c++)
-        if (!(m->image_std[c] > 0) || !isfinite(m->image_mean[c]) || !isfinite(m->image_std[c]))
-            return vtc_set_error(VTC_ERR_FORMAT, "%s: bad image mean/std", path);
-    if (mm0->shape[1] != (int64_t)unit * D || mm0->shape[0] <= 0 || mm0->shape[0] > 65536 || mm2->shape[1] != mm0->shape[0] ||
-        mm2->shape[0] <= 0 || mm2->shape[0] > 65536)
-        return vtc_set_error(VTC_ERR_FORMAT, "%s: the merger MLP is [%lld, %lld] then [%lld, %lld]; a %dx%d merge of "
-                             "width %d takes %d inputs", path, (long long)mm0->shape[0], (long long)mm0->shape[1],
-                             (long long)mm2->shape[0], (long long)mm2->shape[1], nv->merge, nv->merge, D, unit * D);
-    m->head_dim = D / m->heads;
-    m->feature_dim = unit * D;
-    m->mm_hidden = (int)mm0->shape[0];
-    m->lm_dim = (int)mm2->shape[0];
-    m->eps = QWEN_EPS;
-    nv->rms_norm = gated;
-    nv->gated_mlp = gated;
-    nv->rope_theta = 10000.0f;
-    m->blocks = vtc_zalloc((size_t)m->n_layers, sizeof *m->blocks);
-    if (!m->blocks) return VTC_ERR_NOMEM;
-    for (int l = 0; l < m->n_layers; l++) m->blocks[l].full_attn = !gated;
-    if (gated && (st = full_attention_blocks(m, vc, cfg_path))) return st;
-    return vtc_load_weights(m, ld, build, &qn);
+    m->eps = QWEN_EPS; // fixed in transformers' code, not in the config
+    if ((st = settle_geometry(m, ld, mm0, mm2, gated, cfg_path))) return st;
+    if (gated) {
+        for (int l = 0; l < m->n_layers; l++) m->blocks[l].full_attn = 0;
+        if ((st = full_attention_blocks(m, vc, cfg_path))) return st;
+    }
+    return vtc_load_weights(m, ld, build_hf, &qn);
+}
+
+// ---------------------------------------------------------------- GGUF
+
+// llama.cpp mmproj files of projector type qwen2vl_merger / qwen2.5vl_merger as
+// convert_hf_to_gguf.py writes them (Qwen2VLVisionModel in conversion/qwen.py,
+// names from gguf-py/gguf/tensor_mapping.py): the Conv3d split on its temporal
+// axis into v.patch_embd.weight (frame 0) and v.patch_embd.weight.1 (frame 1),
+// each [D, 3, p, p]; each block's qkv split into v.blk.N.attn_q / attn_k /
+// attn_v; attn.proj -> attn_out; norm1 / norm2 -> ln1 / ln2; fc1 / fc2 ->
+// ffn_up / ffn_down (Qwen2-VL), gate_proj / up_proj / down_proj -> ffn_gate /
+// ffn_up / ffn_down (Qwen2.5-VL); merger.ln_q -> v.post_ln; merger.mlp.0 / 2 ->
+// mm.0 / mm.2. The weights are put back into the Hugging Face layout, so the
+// forward pass is the same. clip.cpp below is ggml-org/llama.cpp's
+// tools/mtmd/clip.cpp as of 0024aa74, models/qwen2vl.cpp as of 06e514f6.
+#define GGUF_PATCH0 "v.patch_embd.weight"
+#define GGUF_PATCH1 "v.patch_embd.weight.1"
+
+struct gguf_mlp {
+    const char *in, *out; // the D -> F and F -> D matrices' names ("ffn_up", "ffn_down" unless swapped)
+};
+
+static int build_gguf(struct vtc_model *m, const struct vtc_load *ld, struct vtc_arena *a, void *user) {
+    const struct gguf_mlp *mlp = user;
+    const struct vtc_native *nv = &m->native;
+    const int64_t D = m->hidden, F = m->ffn, p = m->patch_size, tp = nv->temporal_patch, pp = p * p;
+    const int64_t H = m->mm_hidden, L = m->lm_dim, FD = m->feature_dim;
+    char b[320];
+    int st = 0;
+    // The patch weight [D, 3, tp, p, p] (columns c, t, y, x: the processor's
+    // pixel_values order) from the two [D, 3, p, p] slices, interleaved; the
+    // slices' room is given back once copied (the last two slots taken).
+    m->patch_w = vtc_load_reserve(a, (size_t)(D * 3 * tp * pp), &st);
+    float *slice[2];
+    slice[0] = vtc_load_take(a, ld, GGUF_PATCH0, 4, (int64_t[]){ D, 3, p, p }, &st);
+    slice[1] = vtc_load_take(a, ld, GGUF_PATCH1, 4, (int64_t[]){ D, 3, p, p }, &st);
+    if (a->filling && !st)
+        for (int64_t dc = 0; dc < D * 3; dc++) // (output channel, colour) pairs
+            for (int64_t t = 0; t < tp; t++)
+                memcpy(m->patch_w + (dc * tp + t) * pp, slice[t] + dc * pp, sizeof(float) * (size_t)pp);
+    if (!st) a->used -= (size_t)(2 * D * 3 * pp);
+    for (int l = 0; l < m->n_layers && !st; l++) {
+        struct vtc_vit_block *k = &m->blocks[l];
+        // q, k and v stacked into one [3D, D] matrix, as the HF checkpoint's qkv
+        k->qkv_w = vtc_load_reserve(a, (size_t)(3 * D * D), &st);
+        k->qkv_b = vtc_load_reserve(a, (size_t)(3 * D), &st);
+        for (int j = 0; j < 3 && !st; j++) {
+            float *w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.attn_%c.weight", l, "qkv"[j]), 2, (int64_t[]){ D, D }, &st);
+            float *bias = vtc_load_take(a, ld, NAME(b, "v.blk.%d.attn_%c.bias", l, "qkv"[j]), 1, (int64_t[]){ D }, &st);
+            if (a->filling && !st) {
+                memcpy(k->qkv_w + j * D * D, w, sizeof(float) * (size_t)(D * D));
+                memcpy(k->qkv_b + j * D, bias, sizeof(float) * (size_t)D);
+            }
+            if (!st) a->used -= (size_t)(D * D + D); // the separate copies, once stacked
+        }
+        k->o_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.attn_out.weight", l), 2, (int64_t[]){ D, D }, &st);
+        k->o_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.attn_out.bias", l), 1, (int64_t[]){ D }, &st);
+        k->ln1_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.ln1.weight", l), 1, (int64_t[]){ D }, &st);
+        k->ln2_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.ln2.weight", l), 1, (int64_t[]){ D }, &st);
+        if (!nv->rms_norm) {
+            k->ln1_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.ln1.bias", l), 1, (int64_t[]){ D }, &st);
+            k->ln2_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.ln2.bias", l), 1, (int64_t[]){ D }, &st);
+        }
+        // fc1 is the gate in a gated MLP (model.h), up the other D -> F matrix
+        const char *f1 = nv->gated_mlp ? "ffn_gate" : mlp->in;
+        k->fc1_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.weight", l, f1), 2, (int64_t[]){ F, D }, &st);
+        k->fc1_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.bias", l, f1), 1, (int64_t[]){ F }, &st);
+        if (nv->gated_mlp) {
+            k->up_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.weight", l, mlp->in), 2, (int64_t[]){ F, D }, &st);
+            k->up_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.bias", l, mlp->in), 1, (int64_t[]){ F }, &st);
+        }
+        k->fc2_w = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.weight", l, mlp->out), 2, (int64_t[]){ D, F }, &st);
+        k->fc2_b = vtc_load_take(a, ld, NAME(b, "v.blk.%d.%s.bias", l, mlp->out), 1, (int64_t[]){ D }, &st);
+    }
+    m->native.ln_q_w = vtc_load_take(a, ld, "v.post_ln.weight", 1, (int64_t[]){ D }, &st);
+    if (!nv->rms_norm) m->native.ln_q_b = vtc_load_take(a, ld, "v.post_ln.bias", 1, (int64_t[]){ D }, &st);
+    m->mm0_w = vtc_load_take(a, ld, "mm.0.weight", 2, (int64_t[]){ H, FD }, &st);
+    m->mm0_b = vtc_load_take(a, ld, "mm.0.bias", 1, (int64_t[]){ H }, &st);
+    m->mm2_w = vtc_load_take(a, ld, "mm.2.weight", 2, (int64_t[]){ L, H }, &st);
+    m->mm2_b = vtc_load_take(a, ld, "mm.2.bias", 1, (int64_t[]){ L }, &st);
+    return st;
+}
+
+// A GGUF key that, when present, must agree with what the tensors say.
+static int gguf_agrees(const struct vtc_load *ld, const char *key, int have) {
+    int said;
+    int st = vtc_load_gguf_int(ld, key, 0, have, &said);
+    if (!st && said != have)
+        st = vtc_set_error(VTC_ERR_FORMAT, "%s: %s is %d but the weights have %d", ld->path, key, said, have);
+    return st;
+}
+
+static int load_gguf(struct vtc_model *m, struct vtc_load *ld, int gated) {
+    const struct vtc_family *fam = m->family;
+    struct vtc_native *nv = &m->native;
+    const char *path = ld->path, *ptype = gated ? "qwen2.5vl_merger" : "qwen2vl_merger";
+    // clip.cpp (tools/mtmd/clip.cpp, clip_model_loader::load_hparams) reads the
+    // same keys; clip.vision.image_size is the converter's warm-up size, not an
+    // input size (the grid follows each image), and is ignored.
+    int n_wa = 0, st = vtc_load_gguf_int(ld, "clip.vision.embedding_length", 1, 0, &m->hidden);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.block_count", 1, 0, &m->n_layers);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.attention.head_count", 1, 0, &m->heads);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.patch_size", 1, 0, &m->patch_size);
+    // clip.cpp: n_merge = 2 unless clip.vision.spatial_merge_size says
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.spatial_merge_size", 0, 2, &nv->merge);
+    // the converter writes the text model's rms_norm_eps here, and clip.cpp's
+    // norms use it (its default 1e-6 is transformers' fixed vision eps)
+    if (!st) st = vtc_load_gguf_float(ld, "clip.vision.attention.layer_norm_epsilon", QWEN_EPS, &m->eps);
+    if (!st) st = vtc_load_gguf_mean_std(ld, fam->mean, fam->std, m->image_mean, m->image_std);
+    // n_wa_pattern: clip.cpp requires it of qwen2.5vl_merger only; a block is of
+    // full attention when (il + 1) % n_wa_pattern == 0 (tools/mtmd/models/qwen2vl.cpp)
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.n_wa_pattern", gated, 0, &n_wa);
+    // The window: clip.cpp's Qwen2.5-VL window inputs use hparams.attn_window_size
+    // when set, else 112 (clip_image_batch_encode, "attn_window_size > 0 ?
+    // attn_window_size : 112"); it sets attn_window_size from
+    // clip.vision.window_size for other projectors only, so a converted Qwen2.5-VL
+    // runs at 112, Qwen2_5_VLVisionConfig's default. vtc takes the key when a
+    // file has it, else 112.
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.window_size", 0, gated ? 112 : 0, &nv->window);
+    if (st) return st;
+    if (!gated && (n_wa || nv->window))
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: a %s file with windowed attention (clip.vision.n_wa_pattern %d, "
+                             "window_size %d): Qwen2-VL has none", path, ptype, n_wa, nv->window);
+    // The activation: clip.use_silu / clip.use_gelu, quick GELU when neither
+    // (clip.cpp's fallback, and Qwen2-VL's own).
+    int use_gelu = 0, use_silu = 0;
+    if (vtc_gguf_find_key(ld->gguf, "clip.use_gelu") >= 0 && (st = vtc_gguf_get_bool(ld->gguf, "clip.use_gelu", &use_gelu)))
+        return st;
+    if (vtc_gguf_find_key(ld->gguf, "clip.use_silu") >= 0 && (st = vtc_gguf_get_bool(ld->gguf, "clip.use_silu", &use_silu)))
+        return st;
+    m->act = use_silu ? VTC_ACT_SILU : use_gelu ? VTC_ACT_GELU : VTC_ACT_QUICK_GELU;
+    if ((use_gelu && use_silu) || (gated ? m->act != VTC_ACT_SILU : m->act == VTC_ACT_SILU))
+        return vtc_set_error(VTC_ERR_UNSUPPORTED, "%s: clip.use_gelu %d, clip.use_silu %d in a %s file (Qwen2.5-VL's "
+                             "MLP is SiLU-gated: use_silu; Qwen2-VL's quick GELU or GELU)", path, use_gelu, use_silu,
+                             ptype);
+
+    // The patch embedding: the Conv3d's two temporal slices.
+    const vtc_tensor_view *p0 = vtc_load_find(ld, GGUF_PATCH0), *p1 = vtc_load_find(ld, GGUF_PATCH1);
+    if (!p0 || !p1)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: missing tensor %s (a %s file holds the Conv3d patch embedding as "
+                             "two temporal slices, %s and %s)", path, p0 ? GGUF_PATCH1 : GGUF_PATCH0, ptype,
+                             GGUF_PATCH0, GGUF_PATCH1);
+    nv->temporal_patch = 2;
+    // The MLP width comes from the tensors: for qwen2vl_merger the converter
+    // writes the merger's output width into clip.vision.feed_forward_length.
+    // ffn_up is D -> F and ffn_down F -> D; clip.cpp (load_tensors,
+    // is_ffn_swapped) swaps the two when ffn_down's rows are D long, as files
+    // from the old Qwen surgery script have them; so does vtc.
+    struct gguf_mlp mlp = { "ffn_up", "ffn_down" };
+    const vtc_tensor_view *up = vtc_load_find(ld, "v.blk.0.ffn_up.weight");
+    const vtc_tensor_view *down = vtc_load_find(ld, "v.blk.0.ffn_down.weight");
+    if (up && down && up->n_dims == 2 && down->n_dims == 2 && down->shape[1] == m->hidden &&
+        down->shape[0] != m->hidden && up->shape[0] == m->hidden)
+        mlp = (struct gguf_mlp){ "ffn_down", "ffn_up" };
+    const vtc_tensor_view *in = vtc_load_findf(ld, "v.blk.0.%s.weight", mlp.in);
+    m->ffn = in && in->n_dims == 2 ? (int)in->shape[0] : 0;
+    const vtc_tensor_view *mm0 = vtc_load_find(ld, "mm.0.weight"), *mm2 = vtc_load_find(ld, "mm.2.weight");
+    if (!mm0 || !mm2 || mm0->n_dims != 2 || mm2->n_dims != 2)
+        return vtc_set_error(VTC_ERR_FORMAT, "%s: the patch merger's MLP (mm.0 / mm.2) is missing or malformed", path);
+    if ((st = settle_geometry(m, ld, mm0, mm2, gated, path))) return st;
+    if ((st = gguf_agrees(ld, "clip.vision.projection_dim", m->lm_dim))) return st;
+    if (gated && (st = gguf_agrees(ld, "clip.vision.feed_forward_length", m->ffn))) return st;
+    if (gated) {
+        if (n_wa < 1 || n_wa > m->n_layers)
+            return vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.n_wa_pattern is %d; a %d-block tower needs 1..%d "
+                                 "(every n-th block attends over the whole image)", path, n_wa, m->n_layers,
+                                 m->n_layers);
+        for (int l = 0; l < m->n_layers; l++) m->blocks[l].full_attn = (l + 1) % n_wa == 0;
+    }
+    // smart_resize's bounds: a GGUF carries none; clip.cpp's for these projector
+    // types, set_limit_image_tokens(8, 4096): 8 to 4096 merged tokens of
+    // (patch x merge)^2 pixels (6272 .. 3211264 at 14 x 2); the caller's win.
+    const int64_t token_px = (int64_t)(m->patch_size * nv->merge) * (m->patch_size * nv->merge);
+    if ((st = set_pixel_bounds(m, ld, (int)(8 * token_px), (int)(4096 * token_px), path))) return st;
+    return vtc_load_weights(m, ld, build_gguf, &mlp);
+}
+
+int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld) {
+    const int gated = !strcmp(m->family->name, "qwen2.5vl");
+    return ld->gguf ? load_gguf(m, ld, gated) : load_hf(m, ld, gated);
 }
 
 // ---------------------------------------------------------------- scratch
@@ -377,12 +579,12 @@ static void rms_rows(void *p, int begin, int end) {
     }
 }
 
-static void norm(const float *x, float *y, int n, int d, const float *w, const float *b, int n_threads) {
+static void norm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps, int n_threads) {
     if (b) {
-        vtc_vit_layer_norm(x, y, n, d, w, b, QWEN_EPS, n_threads);
+        vtc_vit_layer_norm(x, y, n, d, w, b, eps, n_threads);
         return;
     }
-    struct rms_job j = { x, y, w, d, QWEN_EPS };
+    struct rms_job j = { x, y, w, d, eps };
     vtc_parallel_for(n * d >= 65536 ? n_threads : 1, n, rms_rows, &j);
 }
 
@@ -531,7 +733,7 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
         const int last = l == m->n_layers - 1, first = l == 0;
         const int stat = (last && (out->cls_attn || out->cls_attn_last)) || (first && out->cls_attn_first);
         const int *seg = b->full_attn ? fseg : wseg, n_seg = b->full_attn ? n_full : n_win;
-        norm(s->x, s->h, N, D, b->ln1_w, b->ln1_b, n_threads);
+        norm(s->x, s->h, N, D, b->ln1_w, b->ln1_b, m->eps, n_threads);
         vtc_vit_linear(s->h, N, D, b->qkv_w, b->qkv_b, 3 * D, s->qkv, 0, n_threads);
         if (last && out->keys) { // head-mean keys before the rotation, mean over each unit's patches
             for (int k = 0; k < n_units; k++) {
@@ -552,7 +754,7 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
         if (stat && last && out->cls_attn) unit_mean(s->acc, s->order, n_units, unit, out->cls_attn);
         if (stat && last && out->cls_attn_last) unit_mean(s->acc, s->order, n_units, unit, out->cls_attn_last);
         vtc_vit_linear(s->att, N, D, b->o_w, b->o_b, D, s->x, 1, n_threads);
-        norm(s->x, s->h, N, D, b->ln2_w, b->ln2_b, n_threads);
+        norm(s->x, s->h, N, D, b->ln2_w, b->ln2_b, m->eps, n_threads);
         vtc_vit_linear(s->h, N, D, b->fc1_w, b->fc1_b, F, s->mlp, 0, n_threads);
         vtc_vit_activate(s->mlp, (size_t)N * F, m->act, n_threads);
         if (nv->gated_mlp) {
@@ -566,7 +768,7 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
 
     // features: ln_q, each unit's patches side by side, back in the processor's order
     if (out->features) {
-        norm(s->x, s->h, N, D, nv->ln_q_w, nv->ln_q_b, n_threads);
+        norm(s->x, s->h, N, D, nv->ln_q_w, nv->ln_q_b, m->eps, n_threads);
         for (int k = 0; k < n_units; k++)
             memcpy(out->features + (size_t)s->order[k] * unit * D, s->h + (size_t)k * unit * D,
                    sizeof(float) * unit * D);

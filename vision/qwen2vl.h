@@ -7,8 +7,10 @@
 
 struct vtc_load;
 
-// Fills m (whose family is set) from ld: Hugging Face safetensors with the
-// `visual.*` (or `model.visual.*`) tensors. gated = 1 for Qwen2.5-VL.
+// Fills m (whose family is set: qwen2vl, or qwen2.5vl with its gated MLP) from
+// ld: Hugging Face safetensors with the `visual.*` (or `model.visual.*`)
+// tensors, or a llama.cpp mmproj GGUF of projector type qwen2vl_merger /
+// qwen2.5vl_merger (docs/formats.md#gguf-mmproj-files).
 int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld);
 // 1 when ld holds a Qwen2-VL (gated = 0) / Qwen2.5-VL (gated = 1) tower.
 int vtc_qwen2vl_claims(const struct vtc_load *ld, int gated);

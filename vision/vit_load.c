@@ -298,42 +298,17 @@ static int load_hf(struct vtc_model *m, struct vtc_load *ld) {
 
 // ---------------------------------------------------------------- gguf
 
-static int gguf_int(const vtc_gguf *g, const char *key, int required, int def, int *out, const char *path) {
-    int64_t v;
-    if (vtc_gguf_find_key(g, key) < 0) {
-        if (required) return vtc_set_error(VTC_ERR_FORMAT, "%s: missing key %s", path, key);
-        *out = def;
-        return 0;
-    }
-    int st = vtc_gguf_get_int(g, key, &v);
-    if (st) return vtc_wrap_error(st, "%s", path);
-    if (v < -1000000000 || v > 1000000000) return vtc_set_error(VTC_ERR_FORMAT, "%s: %s out of range", path, key);
-    *out = (int)v;
-    return 0;
-}
-
 static int load_gguf(struct vtc_model *m, struct vtc_load *ld, int *fc_swapped) {
     const vtc_gguf *g = ld->gguf;
     const char *path = ld->path;
-    int st = gguf_int(g, "clip.vision.image_size", 1, 0, &m->image_size, path);
-    if (!st) st = gguf_int(g, "clip.vision.patch_size", 1, 0, &m->patch_size, path);
-    if (!st) st = gguf_int(g, "clip.vision.embedding_length", 1, 0, &m->hidden, path);
-    if (!st) st = gguf_int(g, "clip.vision.feed_forward_length", 1, 0, &m->ffn, path);
-    if (!st) st = gguf_int(g, "clip.vision.block_count", 1, 0, &m->n_layers, path);
-    if (!st) st = gguf_int(g, "clip.vision.attention.head_count", 1, 0, &m->heads, path);
-    double eps = m->family->eps;
-    if (!st && vtc_gguf_find_key(g, "clip.vision.attention.layer_norm_epsilon") >= 0)
-        st = vtc_gguf_get_float(g, "clip.vision.attention.layer_norm_epsilon", &eps);
-    m->eps = (float)eps;
-    int n = 0;
-    memcpy(m->image_mean, m->family->mean, sizeof m->image_mean);
-    memcpy(m->image_std, m->family->std, sizeof m->image_std);
-    if (!st && vtc_gguf_find_key(g, "clip.vision.image_mean") >= 0 &&
-        (vtc_gguf_get_arr_f32(g, "clip.vision.image_mean", m->image_mean, 3, &n) || n != 3))
-        st = vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.image_mean must hold 3 numbers", path);
-    if (!st && vtc_gguf_find_key(g, "clip.vision.image_std") >= 0 &&
-        (vtc_gguf_get_arr_f32(g, "clip.vision.image_std", m->image_std, 3, &n) || n != 3))
-        st = vtc_set_error(VTC_ERR_FORMAT, "%s: clip.vision.image_std must hold 3 numbers", path);
+    int st = vtc_load_gguf_int(ld, "clip.vision.image_size", 1, 0, &m->image_size);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.patch_size", 1, 0, &m->patch_size);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.embedding_length", 1, 0, &m->hidden);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.feed_forward_length", 1, 0, &m->ffn);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.block_count", 1, 0, &m->n_layers);
+    if (!st) st = vtc_load_gguf_int(ld, "clip.vision.attention.head_count", 1, 0, &m->heads);
+    if (!st) st = vtc_load_gguf_float(ld, "clip.vision.attention.layer_norm_epsilon", m->family->eps, &m->eps);
+    if (!st) st = vtc_load_gguf_mean_std(ld, m->family->mean, m->family->std, m->image_mean, m->image_std);
     int use_gelu = m->family->act != VTC_ACT_QUICK_GELU;
     if (!st && vtc_gguf_find_key(g, "clip.use_gelu") >= 0) st = vtc_gguf_get_bool(g, "clip.use_gelu", &use_gelu);
     m->act = use_gelu ? VTC_ACT_GELU : VTC_ACT_QUICK_GELU;
