@@ -120,7 +120,9 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
         vtc_json_end_array(&j);
         vtc_json_key(&j, "timestamps");
         vtc_json_begin_array(&j);
-        for (int i = 0; i < n; i++) vtc_json_double(&j, idx && r->f && r->f->timestamps && i < r->f->T ? r->f->timestamps[i] : 0);
+        int32_t n_ts = 0; // a video's frames as its source handed them out (a Qwen2-VL slice holds two)
+        const double *ts = in->video ? vtc_video_source_timestamps(in->video, &n_ts) : NULL;
+        for (int i = 0; i < n; i++) vtc_json_double(&j, ts && i < n_ts ? ts[i] : 0);
         vtc_json_end_array(&j);
         vtc_json_end_object(&j);
     }

@@ -156,6 +156,17 @@ expect 0 "$VTC" compress --model "$Q25" "$IMG" --resize-max-pixels 40000 --metho
 expect 0 "$VTC" compress --model "$Q2" "$CLIP4" --frames 4 --method dycoke --json -o "$T/q2v.safetensors"
 check_json "$T/out" '.n_input == 12 and .grid == [2, 2, 3]' "Qwen2-VL clip of 4 frames: 2 temporal slices" \
   '{n_kept, n_input, grid}'
+# Qwen2-VL's own frame sampling (transformers' Qwen2VLVideoProcessor.sample_frames): --frames 7
+# rounds to 8 (round(3.5) = 4 pairs), torch.arange(0, 80, 10); --fps 1 on 8 s at 10 fps: 8 frames
+expect 0 "$VTC" compress --model "$Q2" samples/vtest.mp4 --frames 7 --method none --json -o "$T/q2s.safetensors"
+check_json "$T/out" '.media.frame_index == [0, 10, 20, 30, 40, 50, 60, 70] and .grid[0] == 4 and
+  .media.timestamps == [0, 1, 2, 3, 4, 5, 6, 7]' "Qwen2-VL --frames 7: 8 frames, 4 slices" '{media, grid}'
+expect 0 "$VTC" compress --model "$Q2" samples/vtest.mp4 --fps 1 --method none --json -o "$T/q2s.safetensors"
+check_json "$T/out" '.media.frame_index == [0, 10, 20, 30, 40, 50, 60, 70]' "Qwen2-VL --fps 1" '{media}'
+expect 2 "$VTC" compress --model "$Q2" samples/vtest.mp4 --frames 1 -o "$T/q2s.safetensors"
+grep -q "rounds --frames 1 to no frames" "$T/err" && ok || bad "Qwen2-VL --frames 1 (rounds to 0): $(cat "$T/err")"
+expect 1 "$VTC" compress --model "$Q2" samples/vtest.mp4 --frames 83 -o "$T/q2s.safetensors"
+grep -q "more frames than the video's 80" "$T/err" && ok || bad "Qwen2-VL --frames 83 (84 of 80): $(cat "$T/err")"
 # the same tower as llama.cpp's mmproj GGUF: its own pixel budget (llama.cpp's 8..4096
 # tokens), and at the HF directory's budget the HF directory's tokens, byte for byte
 Q25G=tests/fixtures/models/qwen25vl.gguf

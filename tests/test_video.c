@@ -910,7 +910,8 @@ static void test_sample_qwen_sweep(void **state) {
         int st = vtc_sample_qwen(total, vfps, frames, fps, 2, 4, 768, 1 << 20, &idx, &n);
         const char *p = line + used;
         if (!strncmp(p, "error", 5)) {
-            if (st != VTC_ERR_ARG) fail_msg("%s: want an error, got %d (%d frames)", line, st, n);
+            if (st != VTC_ERR_ARG && st != VTC_ERR_UNSUPPORTED)
+                fail_msg("%s: want an error, got %d (%d frames)", line, st, n);
             refused++;
         } else {
             if (st) fail_msg("%s: status %d", line, st);

@@ -77,7 +77,8 @@ int vtc_sample_qwen(int64_t total, double video_fps, int32_t n_frames, double fp
         if (count > (double)total) count = (double)total;
         count = floor(count / factor) * factor;
     }
-    if (!(count >= 1) || count > (double)total) return VTC_ERR_ARG;
+    if (!(count >= 1)) return VTC_ERR_ARG;
+    if (count > (double)total) return VTC_ERR_UNSUPPORTED;
     const double step = (double)total / count;
     const double size_d = ceil((double)total / step);
     if (size_d > max_samples) return VTC_ERR_LIMIT;
@@ -99,7 +100,7 @@ int vtc_sample_qwen(int64_t total, double video_fps, int32_t n_frames, double fp
         const int64_t k = (int64_t)v; // .int(): truncation
         if (k > total - 1) { // rounded past the end: the processor's video[indices] raises
             free(idx);
-            return VTC_ERR_ARG;
+            return VTC_ERR_UNSUPPORTED;
         }
         idx[i] = k;
     }

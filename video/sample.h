@@ -33,9 +33,9 @@ int vtc_sample_rate(int64_t total, vtc_frame_time_fn time, const void *ctx, doub
 // them (double arithmetic, stored as float32, truncated; in vectors of 8
 // floats built from a float32 base, the last < 16 one by one): one more than
 // `count` when the float division rounds so. *out (ascending, *n of them):
-// caller frees with free(). VTC_ERR_ARG when the rule gives no frame, more
-// frames than the video has, or an index rounded past its end (the processor
-// raises there), VTC_ERR_LIMIT over
+// caller frees with free(). VTC_ERR_ARG when the rule gives no frame;
+// VTC_ERR_UNSUPPORTED when it gives more frames than the video has or an index
+// rounded past its end (the processor raises there); VTC_ERR_LIMIT over
 // max_samples, VTC_ERR_NOMEM.
 int vtc_sample_qwen(int64_t total, double video_fps, int32_t n_frames, double fps, int factor, int min_frames,
                     int max_frames, int32_t max_samples, int64_t **out, int32_t *n);

@@ -43,6 +43,7 @@ struct worker {
 struct vtc_video_source {
     vtc_video *v;
     int64_t *idx; // the sampled indices, ascending
+    double *ts;   // [n] the timestamps of the frames handed out so far
     int32_t n, next;
     vtc_image *frame; // the frame handed out last
     double ms;        // opening and decoding (waiting for the workers)
@@ -74,6 +75,7 @@ int vtc_video_source_open(const char *path, struct vtc_sample_params sample, con
     if (!st) st = vtc_video_sample(s->v, sample.n_frames, sample.fps, sample.rule, &s->idx, &s->n);
     if (!st && s->n > 0 && s->idx[s->n - 1] > INT32_MAX)
         st = vtc_set_error(VTC_ERR_LIMIT, "%s: frame index beyond 2^31", path);
+    if (!st && !(s->ts = vtc_alloc(s->n > 0 ? (size_t)s->n : 1, sizeof *s->ts))) st = VTC_ERR_NOMEM;
     if (!st) st = vtc_video_plan(s->v, s->idx, s->n); // the decoder may skip what no sampled frame needs
     if (st) {
         vtc_video_source_close(s);
@@ -184,6 +186,7 @@ void vtc_video_source_close(vtc_video_source *s) {
     frame_free(s->frame);
     vtc_video_close(s->v);
     free(s->idx);
+    free(s->ts);
     free(s);
 }
 
@@ -212,7 +215,7 @@ int vtc_video_source_next(vtc_video_source *s, const vtc_image **frame, double *
     }
     s->ms += vtc_now_ms() - t0;
     if (st) return s->failed = st;
-    s->next++;
+    s->ts[s->next++] = ts;
     *frame = s->frame;
     if (timestamp) *timestamp = ts;
     if (index) *index = k;
@@ -251,6 +254,11 @@ int64_t vtc_video_source_decoded(vtc_video_source *s) {
     int64_t n = vtc_video_decoded_count(s->v);
     for (int i = 0; i < s->n_workers; i++) n += vtc_video_decoded_count(s->w[i].v);
     return n;
+}
+
+const double *vtc_video_source_timestamps(const vtc_video_source *s, int32_t *n) {
+    *n = s->next;
+    return s->ts;
 }
 
 const int64_t *vtc_video_source_indices(const vtc_video_source *s, int32_t *n) {

@@ -48,6 +48,8 @@ int64_t vtc_video_source_decoded(vtc_video_source *s);
 // The sampled frames' indices (ascending; repeated when more frames are sampled
 // than there are), *n of them. Owned by s.
 const int64_t *vtc_video_source_indices(const vtc_video_source *s, int32_t *n);
+// The timestamps of the frames handed out so far (*n of them), in order.
+const double *vtc_video_source_timestamps(const vtc_video_source *s, int32_t *n);
 void vtc_video_source_info(const vtc_video_source *s, struct vtc_video_info *info);
 // The status of a read that failed (a damaged frame, ...), 0 while none has.
 int vtc_video_source_failed(const vtc_video_source *s);

@@ -1104,9 +1104,13 @@ int vtc_video_sample(vtc_video *v, int32_t n_frames, double fps, int rule, int64
                                  "has none", v->name);
         int st = vtc_sample_qwen(v->n_frames, v->fps, n_frames, fps, 2, 4, 768, v->limits.max_frames, indices, n);
         if (st == VTC_ERR_ARG)
-            return vtc_set_error(st, "%s: Qwen2-VL's sampling rule gives no frames, more than the video's %lld or "
-                                 "a frame past its end, as its processor fails (%s %g, frames rounded to pairs)", v->name, (long long)v->n_frames,
+            return vtc_set_error(st, "%s: Qwen2-VL's sampling rule rounds --frames %d to no frames (it samples pairs)",
+                                 v->name, n_frames);
+        if (st == VTC_ERR_UNSUPPORTED)
+            return vtc_set_error(st, "%s: Qwen2-VL's sampling rule picks more frames than the video's %lld, or a frame "
+                                 "past its end, where its processor fails (%s %g)", v->name, (long long)v->n_frames,
                                  n_frames > 0 ? "--frames" : "--fps", n_frames > 0 ? (double)n_frames : fps);
+
         if (st == VTC_ERR_LIMIT)
             return vtc_set_error(st, "%s: Qwen2-VL's sampling rule picks more than the frame limit %d", v->name,
                                  v->limits.max_frames);
