@@ -665,7 +665,9 @@ static void test_qwen_bad_configs(void **state) {
 // The FLOPs a Qwen tower reports (as executed: windowed attention over each
 // window's own patches, full attention over a slice) against tools/ref_flops.py's
 // count (tests/fixtures/flops_ref.txt `qwen` lines), on the fixture towers at
-// grids whose windows are whole, cut at the edges, or span several slices.
+// grids whose windows are whole, cut at the edges, or span several slices; and
+// bench/encoder's random Qwen2.5-VL tower (vtc_model_random_qwen25vl) of the same
+// geometry, which must run the same work.
 static void test_qwen_flops(void **state) {
     (void)state;
     FILE *fp = fopen("tests/fixtures/flops_ref.txt", "r");
@@ -712,6 +714,23 @@ static void test_qwen_flops(void **state) {
             fail_msg("%s grid %dx%dx%d: the forward reports %.0f FLOPs, tools/ref_flops.py %.0f", name, grid[0],
                      grid[1], grid[2], out.flops, want);
         m->family->scratch_free(s);
+        if (gated) { // bench/encoder's random Qwen2.5-VL tower of the same geometry runs the same work
+            struct vtc_random_qwen_spec spec = { "random", p, tp, merge, window, D, heads, F, blocks, m->lm_dim, 0,
+                                                 { 0 }, 7 };
+            for (int l = 0; l < blocks; l++)
+                if (m->blocks[l].full_attn) spec.full_blocks[spec.n_full++] = l;
+            vtc_model *r = vtc_model_random_qwen25vl(&spec, vtc_model_params_default());
+            assert_non_null(r);
+            vtc_vit_scratch *rs = r->family->scratch_new(r, 2);
+            float *feat = malloc(n / (merge * merge) * (size_t)r->feature_dim * sizeof(float));
+            struct vtc_vit_out ro = { .features = feat };
+            assert_int_equal(r->family->forward_grid(r, rs, px, grid, 2, &ro), 0);
+            assert_true(ro.flops == want);
+            for (size_t i = 0; i < n / (merge * merge) * (size_t)r->feature_dim; i++) assert_true(isfinite(feat[i]));
+            free(feat);
+            r->family->scratch_free(rs);
+            vtc_model_free(r);
+        }
         free(px);
         vtc_model_free(m);
         cases++;
