@@ -16,6 +16,15 @@ static const struct lm_preset {
     { "qwen2-7b",           { 28, 3584, 18944, 28, 4, 152064 } },
     { "llava-onevision-7b", { 28, 3584, 18944, 28, 4, 152064 } }, // Qwen2-7B inside
     { "qwen2-0.5b",         { 24, 896, 4864, 14, 2, 151936 } },
+    // The language models of the Qwen VLMs, from the released config.json files
+    // (num_hidden_layers, hidden_size, intermediate_size, num_attention_heads,
+    // num_key_value_heads, vocab_size) of huggingface.co/Qwen/Qwen2-VL-7B-Instruct,
+    // Qwen/Qwen2.5-VL-3B-Instruct and Qwen/Qwen2.5-VL-7B-Instruct. The 3B ties its
+    // LM head to the embeddings (tie_word_embeddings true), the 7Bs do not: the
+    // head's matmul (2 * hidden * vocab a position) runs either way.
+    { "qwen2-vl-7b",        { 28, 3584, 18944, 28, 4, 152064 } },
+    { "qwen2.5-vl-3b",      { 36, 2048, 11008, 16, 2, 151936 } },
+    { "qwen2.5-vl-7b",      { 28, 3584, 18944, 28, 4, 152064 } },
 };
 enum { N_PRESETS = (int)(sizeof k_presets / sizeof k_presets[0]) };
 

@@ -521,7 +521,8 @@ VTC_API int vtc_tokens_save(const vtc_tokens *t, const char *path, const char *c
 struct vtc_lm_shape {
     int32_t layers, hidden, ffn, heads, kv_heads, vocab;
 };
-// Preset by name: llava-1.5-7b, llava-1.5-13b, qwen2-7b, llava-onevision-7b, qwen2-0.5b.
+// Preset by name: llava-1.5-7b, llava-1.5-13b, qwen2-7b, llava-onevision-7b, qwen2-0.5b,
+// qwen2-vl-7b, qwen2.5-vl-3b, qwen2.5-vl-7b (docs/flops.md#presets).
 VTC_API int vtc_lm_preset(const char *name, struct vtc_lm_shape *out);
 
 struct vtc_flops {

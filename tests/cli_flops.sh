@@ -37,6 +37,7 @@ has() {
 # ---------------------------------------------------------------- help
 run 0 --help && has '^usage: vtc flops --lm PRESET --visual N --kept K' "$T/out"
 run 0 -h && has 'usage: vtc flops' "$T/out"
+run 0 --help && has 'qwen2-vl-7b, qwen2.5-vl-3b, qwen2.5-vl-7b' "$T/out"
 run 0 --lm nope --help   # --help wins, whatever else is on the line
 
 # ---------------------------------------------------------------- human output
@@ -52,6 +53,18 @@ fi
 run 0 --lm=qwen2-7b --visual=576 --kept=144 --prune-layer=2 && has 'equivalent visual tokens 174.86' "$T/out"
 run 0 --layers 2 --hidden 64 --ffn 128 --heads 4 --visual 10 --kept 5 && has '^lm: custom (2 layers, hidden 64, ffn 128, 4 heads, 4 kv heads, vocab 32000)' "$T/out"
 run 0 --lm qwen2-0.5b --layers 12 --visual 10 --kept 5 && has '(12 layers, hidden 896, ffn 4864, 14 heads, 2 kv heads, vocab 151936)' "$T/out"
+# the Qwen VLMs' language models (config.json shapes; figures from tests/fixtures/flops_ref.txt)
+run 0 --lm qwen2-vl-7b --visual 10 --kept 5 && has '^lm: qwen2-vl-7b (28 layers, hidden 3584, ffn 18944, 28 heads, 4 kv heads, vocab 152064)' "$T/out"
+run 0 --lm qwen2.5-vl-7b --visual 10 --kept 5 && has '^lm: qwen2.5-vl-7b (28 layers, hidden 3584, ffn 18944, 28 heads, 4 kv heads, vocab 152064)' "$T/out"
+if run 0 --lm qwen2.5-vl-3b --visual 576 --kept 192 --text 60 --gen 128 --json; then
+  has '"name": "qwen2.5-vl-3b"' "$T/out"
+  has '"layers": 36' "$T/out"
+  has '"kv_heads": 2' "$T/out"
+  has '"vocab": 151936' "$T/out"
+  has '"before": 3589566300160' "$T/out"
+  has '"after": 1408387710976' "$T/out"
+  has '"before": 809984720896' "$T/out"
+fi
 run 0 --lm llava-1.5-7b --visual 576 --kept 576
 run 0 --lm llava-1.5-7b --visual 576 --kept 0 --text 1
 

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "vision/anyres.h"
+#include "vision/family.h"
 #include "vision/model.h"
 #include "vision/preprocess.h"
 #include "base/gguf.h"
@@ -787,6 +788,84 @@ static void test_qwen_bad_gguf(void **state) {
     unlink(dst);
 }
 
+// The FLOPs a Qwen tower reports (as executed: windowed attention over each
+// window's own patches, full attention over a slice) against tools/ref_flops.py's
+// count (tests/fixtures/flops_ref.txt `qwen` lines), on the fixture towers at
+// grids whose windows are whole, cut at the edges, or span several slices; and
+// bench/encoder's random Qwen2.5-VL tower (vtc_model_random_qwen25vl) of the same
+// geometry, which must run the same work.
+static void test_qwen_flops(void **state) {
+    (void)state;
+    FILE *fp = fopen("tests/fixtures/flops_ref.txt", "r");
+    assert_non_null(fp);
+    char line[512];
+    int cases = 0;
+    while (fgets(line, sizeof line, fp)) {
+        char name[64], full[64], path[160];
+        int D, F, p, tp, merge, window, heads, blocks, gated, grid[3];
+        double want;
+        if (strncmp(line, "qwen ", 5)) continue;
+        assert_int_equal(sscanf(line, "qwen %63s %d %d %d %d %d %d %d %d %d %63s %d %d %d %lf", name, &D, &F, &p, &tp,
+                                &merge, &window, &heads, &blocks, &gated, full, &grid[0], &grid[1], &grid[2], &want),
+                         15);
+        snprintf(path, sizeof path, "tests/fixtures/models/%s", name);
+        vtc_model *m = vtc_model_load(path, vtc_model_params_default());
+        assert_non_null(m);
+        // the reference counted the tower that was loaded
+        assert_non_null(m->family->forward_grid);
+        assert_int_equal(m->hidden, D);
+        assert_int_equal(m->ffn, F);
+        assert_int_equal(m->patch_size, p);
+        assert_int_equal(m->native.temporal_patch, tp);
+        assert_int_equal(m->native.merge, merge);
+        assert_int_equal(m->native.window, window);
+        assert_int_equal(m->heads, heads);
+        assert_int_equal(m->n_layers, blocks);
+        assert_int_equal(m->native.gated_mlp, gated);
+        char have[64] = "";
+        for (int l = 0; l < m->n_layers && window; l++)
+            if (m->blocks[l].full_attn)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%d", have[0] ? "," : "", l);
+        assert_string_equal(have[0] ? have : "-", full);
+
+        const size_t n = (size_t)grid[0] * grid[1] * grid[2], row = (size_t)3 * tp * p * p;
+        float *px = malloc(n * row * sizeof(float));
+        assert_non_null(px);
+        for (size_t i = 0; i < n * row; i++) px[i] = sinf(0.01f * (float)i);
+        vtc_vit_scratch *s = m->family->scratch_new(m, 2);
+        assert_non_null(s);
+        struct vtc_vit_out out = { 0 };
+        assert_int_equal(m->family->forward_grid(m, s, px, grid, 2, &out), 0);
+        if (out.flops != want)
+            fail_msg("%s grid %dx%dx%d: the forward reports %.0f FLOPs, tools/ref_flops.py %.0f", name, grid[0],
+                     grid[1], grid[2], out.flops, want);
+        m->family->scratch_free(s);
+        if (gated) { // bench/encoder's random Qwen2.5-VL tower of the same geometry runs the same work
+            struct vtc_random_qwen_spec spec = { "random", p, tp, merge, window, D, heads, F, blocks, m->lm_dim, 0,
+                                                 { 0 }, 7 };
+            for (int l = 0; l < blocks; l++)
+                if (m->blocks[l].full_attn) spec.full_blocks[spec.n_full++] = l;
+            vtc_model *r = vtc_model_random_qwen25vl(&spec, vtc_model_params_default());
+            assert_non_null(r);
+            vtc_vit_scratch *rs = r->family->scratch_new(r, 2);
+            float *feat = malloc(n / (merge * merge) * (size_t)r->feature_dim * sizeof(float));
+            struct vtc_vit_out ro = { .features = feat };
+            assert_int_equal(r->family->forward_grid(r, rs, px, grid, 2, &ro), 0);
+            assert_true(ro.flops == want);
+            for (size_t i = 0; i < n / (merge * merge) * (size_t)r->feature_dim; i++) assert_true(isfinite(feat[i]));
+            free(feat);
+            r->family->scratch_free(rs);
+            vtc_model_free(r);
+        }
+        free(px);
+        vtc_model_free(m);
+        cases++;
+    }
+    fclose(fp);
+    printf("  %d Qwen towers x grids: the reported FLOPs equal tools/ref_flops.py's\n", cases);
+    assert_true(cases >= 4);
+}
+
 static void test_bad_models(void **state) {
     (void)state;
     const char *bad[] = { "tests/fixtures/models/does-not-exist", "tests/fixtures/ref_images/photo.jpg",
@@ -836,6 +915,7 @@ int main(void) {
         cmocka_unit_test(test_qwen_manifest),
         cmocka_unit_test(test_qwen_bad_configs),
         cmocka_unit_test(test_qwen_bad_gguf),
+        cmocka_unit_test(test_qwen_flops),
     };
     return cmocka_run_group_tests_name("encoder", tests, NULL, NULL);
 }

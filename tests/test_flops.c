@@ -69,6 +69,20 @@ static void test_presets(void **state) {
     assert_int_equal(vtc_lm_preset("qwen2-0.5b", &s), VTC_OK);
     assert_int_equal(s.heads, 14);
     assert_int_equal(s.kv_heads, 2);
+    // the Qwen VLMs' language models (their config.json): grouped-query, 2.5-VL-3B narrower and deeper
+    assert_int_equal(vtc_lm_preset("qwen2.5-vl-3b", &s), VTC_OK);
+    assert_int_equal(s.layers, 36);
+    assert_int_equal(s.hidden, 2048);
+    assert_int_equal(s.ffn, 11008);
+    assert_int_equal(s.heads, 16);
+    assert_int_equal(s.kv_heads, 2);
+    assert_int_equal(s.vocab, 151936);
+    struct vtc_lm_shape q2, q25;
+    assert_int_equal(vtc_lm_preset("qwen2-vl-7b", &q2), VTC_OK);
+    assert_int_equal(vtc_lm_preset("qwen2.5-vl-7b", &q25), VTC_OK);
+    assert_int_equal(vtc_lm_preset("qwen2-7b", &s), VTC_OK);
+    assert_memory_equal(&q2, &s, sizeof s); // Qwen2-7B inside both
+    assert_memory_equal(&q25, &s, sizeof s);
     assert_int_equal(vtc_lm_preset("gpt-5", &s), VTC_ERR_ARG);
     assert_non_null(strstr(vtc_last_error(), "gpt-5"));
     assert_non_null(strstr(vtc_last_error(), "llava-onevision-7b"));
@@ -80,7 +94,7 @@ static void test_presets(void **state) {
         assert_int_equal(vtc_lm_shape_check(&s), VTC_OK);
         n++;
     }
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 8);
     assert_null(vtc_lm_preset_name(-1));
 }
 

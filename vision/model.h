@@ -103,6 +103,21 @@ struct vtc_random_spec {
 };
 struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vtc_model_params params);
 
+// A Qwen2.5-VL tower with seeded random weights (benchmarks at real size):
+// RMSNorm, SiLU-gated MLP with bias, attention within windows of `window`
+// pixels except in full_blocks, and the merge x merge patch merger (ln_q, then
+// its MLP 4D -> 4D -> lm_dim as the projector). Layout native, pixel bounds
+// those of the released preprocessor_config.json (3136 .. 12845056). Caller
+// frees with vtc_model_free.
+struct vtc_random_qwen_spec {
+    const char *name;
+    int patch_size, temporal_patch, merge, window; // 14, 2, 2, 112
+    int hidden, heads, ffn, layers, lm_dim;        // 1280, 16, 3420, 32, 3584 (7B's merger)
+    int n_full, full_blocks[8];                    // fullatt_block_indexes: 4, { 7, 15, 23, 31 }
+    uint64_t seed;
+};
+struct vtc_model *vtc_model_random_qwen25vl(const struct vtc_random_qwen_spec *spec, struct vtc_model_params params);
+
 // A safetensors model held in memory (the embedded default): weights is one
 // safetensors file's bytes, the JSON texts those of config.json and
 // preprocessor_config.json (NULL: defaults); name labels errors. m is a zeroed
