@@ -16,11 +16,14 @@ the window order undone. Timed in float32, then the same weights in bfloat16
 after a warm-up on a one-window grid (8 x 8 patches).
 Prints `torch_ms <best> <median> float32` and `torch_ms <best> <median> bfloat16`.
 """
-import argparse, statistics, sys, time
+import argparse, os, statistics, sys, time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import ref_qwen2vl as Q  # noqa: E402  (the window order, as the reference computes it)
 
 
 class Block(nn.Module):
@@ -124,16 +127,8 @@ class QwenTower(nn.Module):
         """Window order of the merged units, window lengths in patches, rotary cos/sin per row (window order)."""
         gt, gh, gw = grid
         m, mh, mw = self.merge, gh // self.merge, gw // self.merge
-        ws = self.window // m // self.patch
-        order, lens = [], []
-        for t in range(gt):
-            for wr in range(0, mh, ws):
-                for wc in range(0, mw, ws):
-                    units = [t * mh * mw + r * mw + c for r in range(wr, min(wr + ws, mh))
-                             for c in range(wc, min(wc + ws, mw))]
-                    order += units
-                    lens.append(len(units) * m * m)
-        order = torch.tensor(order)
+        order, lens = Q.window_index(grid, self.window, self.patch, m)  # the reference's window order
+        order = torch.from_numpy(order)
         unit = torch.arange(mh * mw)  # (h, w) patch ids in the processor's (h/m, w/m, m, m) order
         e = torch.arange(m * m)
         hh = ((unit // mw)[:, None] * m + e // m).reshape(-1).repeat(gt)
@@ -163,8 +158,7 @@ def check_against_reference():
     """A small tower against tools/ref_qwen2vl.py's float64 tower_forward on the same
     weights (windows cut at the edges, two slices): the peer computes what it should."""
     import os
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-    import ref_qwen2vl as ref
+    ref = Q
     torch.manual_seed(1)
     grid, patch, tp, merge, window, d, heads, ffn, layers, out, full = (2, 10, 18), 14, 2, 2, 112, 32, 4, 48, 3, 24, [1]
     m = QwenTower(patch, tp, merge, window, d, heads, ffn, layers, out, full).double().eval()
