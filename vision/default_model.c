@@ -29,6 +29,31 @@ static float *fill(float **cursor, size_t n, float mean, float sd, uint64_t *s) 
     return p;
 }
 
+// A builtin model named `name` with seeded random weights to come: CLIP's
+// normalisation, the caller's limits, an arena of `floats` floats and `layers`
+// zeroed blocks. NULL (nothing to free) when out of memory.
+static struct vtc_model *random_model_new(const char *name, const struct vtc_model_params *params, size_t floats,
+                                          int layers) {
+    vtc_model *m = vtc_zalloc(1, sizeof *m);
+    if (!m) return NULL;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    snprintf(m->format, sizeof m->format, "builtin");
+    m->random_weights = 1;
+    m->limits = params->limits;
+    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+    static const float sd[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    memcpy(m->image_mean, mean, sizeof mean);
+    memcpy(m->image_std, sd, sizeof sd);
+    m->arena = vtc_alloc(floats, sizeof(float));
+    m->blocks = vtc_zalloc((size_t)layers, sizeof *m->blocks);
+    if (!m->arena || !m->blocks) {
+        vtc_model_free(m);
+        return NULL;
+    }
+    m->arena_floats = floats;
+    return m;
+}
+
 struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vtc_model_params params) {
     const size_t D = (size_t)spec->hidden, F = (size_t)spec->ffn, L = (size_t)spec->lm_dim;
     const size_t p = (size_t)spec->patch_size, G = (size_t)(spec->image_size / spec->patch_size);
@@ -38,10 +63,10 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
         vtc_set_error(VTC_ERR_ARG, "vtc_model_random: inconsistent geometry");
         return NULL;
     }
-    vtc_model *m = vtc_zalloc(1, sizeof *m);
+    const size_t per_block = 3 * D * D + 3 * D + D * D + D + 4 * D + F * D + F + D * F + D;
+    const size_t total = D * pp + D + npos * D + 2 * D + (size_t)spec->layers * per_block + (L ? L * D + L + L * L + L : 0);
+    vtc_model *m = random_model_new(spec->name, &params, total, spec->layers);
     if (!m) return NULL;
-    snprintf(m->name, sizeof m->name, "%s", spec->name);
-    snprintf(m->format, sizeof m->format, "builtin");
     m->family = vtc_family_named("clip");
     m->act = VTC_ACT_QUICK_GELU;
     m->image_size = spec->image_size;
@@ -57,22 +82,6 @@ struct vtc_model *vtc_model_random(const struct vtc_random_spec *spec, struct vt
     m->eps = 1e-5f;
     m->lm_dim = spec->lm_dim;
     m->aspect = VTC_ASPECT_PAD;
-    m->random_weights = 1;
-    m->limits = params.limits;
-    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-    static const float sd[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
-    memcpy(m->image_mean, mean, sizeof mean);
-    memcpy(m->image_std, sd, sizeof sd);
-
-    size_t per_block = 3 * D * D + 3 * D + D * D + D + 4 * D + F * D + F + D * F + D;
-    size_t total = D * pp + D + npos * D + 2 * D + (size_t)spec->layers * per_block + (L ? L * D + L + L * L + L : 0);
-    m->arena = vtc_alloc(total, sizeof(float));
-    m->blocks = vtc_zalloc((size_t)spec->layers, sizeof *m->blocks);
-    if (!m->arena || !m->blocks) {
-        vtc_model_free(m);
-        return NULL;
-    }
-    m->arena_floats = total;
     uint64_t s = spec->seed;
     float *c = m->arena;
     m->patch_w = fill(&c, D * pp, 0, 1.0f / sqrtf((float)pp), &s);
@@ -138,10 +147,11 @@ struct vtc_model *vtc_model_random_qwen25vl(const struct vtc_random_qwen_spec *s
         vtc_set_error(VTC_ERR_ARG, "vtc_model_random_qwen25vl: inconsistent geometry");
         return NULL;
     }
-    vtc_model *m = vtc_zalloc(1, sizeof *m);
+    const size_t per_block = 2 * D + 3 * D * D + 3 * D + D * D + D + 2 * (F * D + F) + D * F + D;
+    const size_t M = unit * D;
+    const size_t total = D * K + (size_t)spec->layers * per_block + D + M * M + M + L * M + L;
+    vtc_model *m = random_model_new(spec->name, &params, total, spec->layers);
     if (!m) return NULL;
-    snprintf(m->name, sizeof m->name, "%s", spec->name);
-    snprintf(m->format, sizeof m->format, "builtin");
     m->family = vtc_family_named("qwen2.5vl");
     m->layout = VTC_LAYOUT_NATIVE;
     m->act = VTC_ACT_SILU;
@@ -157,12 +167,6 @@ struct vtc_model *vtc_model_random_qwen25vl(const struct vtc_random_qwen_spec *s
     m->mm_hidden = (int)(unit * D);
     m->lm_dim = spec->lm_dim;
     m->eps = 1e-6f;
-    m->random_weights = 1;
-    m->limits = params.limits;
-    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-    static const float sd[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
-    memcpy(m->image_mean, mean, sizeof mean);
-    memcpy(m->image_std, sd, sizeof sd);
     struct vtc_native *nv = &m->native;
     nv->temporal_patch = spec->temporal_patch;
     nv->merge = spec->merge;
@@ -170,17 +174,6 @@ struct vtc_model *vtc_model_random_qwen25vl(const struct vtc_random_qwen_spec *s
     nv->rms_norm = nv->gated_mlp = 1;
     nv->min_pixels = 3136, nv->max_pixels = 12845056;
     nv->rope_theta = 10000.0f;
-
-    const size_t per_block = 2 * D + 3 * D * D + 3 * D + D * D + D + 2 * (F * D + F) + D * F + D;
-    const size_t M = unit * D;
-    const size_t total = D * K + (size_t)spec->layers * per_block + D + M * M + M + L * M + L;
-    m->arena = vtc_alloc(total, sizeof(float));
-    m->blocks = vtc_zalloc((size_t)spec->layers, sizeof *m->blocks);
-    if (!m->arena || !m->blocks) {
-        vtc_model_free(m);
-        return NULL;
-    }
-    m->arena_floats = total;
     uint64_t s = spec->seed;
     float *c = m->arena;
     m->patch_w = fill_uniform(&c, D * K, 0, 1.0f / sqrtf((float)K), &s);
