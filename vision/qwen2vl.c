@@ -714,15 +714,16 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
 
     // rotary angles of each row (window order): row position in its slice's patch grid
     const int quarter = hd / 4;
+    double inv[4096]; // the frequencies, once (head_dim / 4 <= 4096: widths up to the loaders' 16384)
+    if (quarter > 4096) return vtc_set_error(VTC_ERR_ARG, "qwen2vl forward: head width %d", hd);
+    for (int fi = 0; fi < quarter; fi++) inv[fi] = 1.0 / pow((double)nv->rope_theta, (double)(2 * fi) / (double)half);
     for (int k = 0; k < n_units; k++) {
         const int u = s->order[k] % (UH * UW), uy = u / UW, ux = u % UW;
         for (int e = 0; e < unit; e++) {
             const int y = uy * mg + e / mg, x = ux * mg + e % mg;
             float *c = s->cos + ((size_t)k * unit + e) * half, *sn = s->sin + ((size_t)k * unit + e) * half;
             for (int f = 0; f < half; f++) {
-                const int fi = f % quarter, pos = f < quarter ? y : x;
-                const double inv = 1.0 / pow((double)nv->rope_theta, (double)(2 * fi) / (double)half);
-                const double ang = pos * inv;
+                const double ang = (f < quarter ? y : x) * inv[f % quarter];
                 c[f] = (float)cos(ang), sn[f] = (float)sin(ang);
             }
         }
