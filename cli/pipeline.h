@@ -13,7 +13,7 @@ struct pipeline_opts {
     int frames, threads, layer, aspect, json, text, gen, pool;
     int pool_mode;             // --pool-mode (-1: the model's rule)
     int heads, image_size;     // --heads, --image-size: for a tower whose files do not say (0: the files')
-    int min_pixels, max_pixels;// --min-pixels, --max-pixels: a native-resolution model's bounds (0: its config's)
+    int min_pixels, max_pixels;// --resize-min-pixels, --resize-max-pixels: a native-resolution model's bounds (0: its config's)
     double fps;
     int is_compress;
     struct vtc_limits limits;

@@ -105,7 +105,7 @@ static int finish(struct vtc_model *m, const struct vtc_load *ld) {
                                  params->feature_layer);
         if (params->aspect)
             return vtc_set_error(VTC_ERR_ARG, "%s: an aspect mode for a native-resolution model (its processor "
-                                 "resizes to the image's own aspect: --min-pixels / --max-pixels)", ld->path);
+                                 "resizes to the image's own aspect: --resize-min-pixels / --resize-max-pixels)", ld->path);
         m->n_feature_blocks = 1;
         m->feature_blocks[0] = m->feature_block = m->n_layers;
         m->feature_slot[0] = 0;
