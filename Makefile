@@ -19,7 +19,9 @@ SOMAJOR  := $(firstword $(subst ., ,$(VERSION)))
 SONAME   := libvtc.so.$(SOMAJOR)
 PKGS     := libpng libjpeg libavformat libavcodec libswscale libavutil openblas libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# oneDNN (libdnnl-dev, the bf16 engine: base/matmul.c) has no .pc; its OpenMP runtime is libgomp
+DNNL_LIBS  := -ldnnl -lgomp
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(DNNL_LIBS)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS   ?=
@@ -190,7 +192,7 @@ install: all
 	ln -sf libvtc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf libvtc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvtc.so
 	install -m 755 $(BUILD)/vtc $(DESTDIR)$(PREFIX)/bin/
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vtc\nDescription: visual token compression for vision-language models\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lvtc\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vtc\nDescription: visual token compression for vision-language models\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lvtc\nLibs.private: $(DNNL_LIBS) -lm -pthread\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(VERSION)' '$(PKGS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vtc.pc
 
 uninstall:

@@ -28,6 +28,46 @@ struct vtc_ctx_params vtc_ctx_params_default(void) {
     return p;
 }
 
+// Resolves the context's precision: the caller's, else VTC_PRECISION from the
+// environment (f32, bf16 or auto), else auto; for bf16, the model's packed
+// weights (made by the first bf16 context of the model) and the context's own
+// primitives.
+static int precision_setup(vtc_ctx *ctx) {
+    const int native = vtc_mm_bf16_native();
+    const char *isa = vtc_mm_isa(), *env = getenv("VTC_PRECISION"), *from = "";
+    ctx->precision = ctx->params.precision;
+    if (ctx->precision == VTC_PRECISION_AUTO && env && *env) {
+        if (!strcmp(env, "f32")) ctx->precision = VTC_PRECISION_F32;
+        else if (!strcmp(env, "bf16")) ctx->precision = VTC_PRECISION_BF16;
+        else if (strcmp(env, "auto"))
+            return vtc_set_error(VTC_ERR_ARG, "VTC_PRECISION=%.40s: want f32, bf16 or auto", env);
+        from = ctx->precision ? " (VTC_PRECISION)" : "";
+    }
+    const int automatic = ctx->precision == VTC_PRECISION_AUTO;
+    if (automatic) ctx->precision = native ? VTC_PRECISION_BF16 : VTC_PRECISION_F32;
+    if (ctx->precision == VTC_PRECISION_F32) {
+        if (automatic)
+            snprintf(ctx->engine, sizeof ctx->engine, "f32 on OpenBLAS (auto: oneDNN's ISA %s has no bf16 units)", isa);
+        else
+            snprintf(ctx->engine, sizeof ctx->engine, "f32 on OpenBLAS%s", from);
+        return VTC_OK;
+    }
+    snprintf(ctx->engine, sizeof ctx->engine, "bf16 on oneDNN %s%s%s", isa,
+             native ? "" : " (emulated: no bf16 units, slower than f32)", automatic ? " (auto)" : from);
+    int st = vtc_model_pack_bf16((struct vtc_model *)ctx->model); // once per model, under its own lock
+    if (st) return st;
+    ctx->bf.pack = ctx->model->bf16_pack;
+    ctx->bf.mm = vtc_mm_new();
+    return ctx->bf.mm ? VTC_OK : VTC_ERR_NOMEM;
+}
+
+static struct vtc_bf16 *ctx_bf(vtc_ctx *ctx) { return ctx->precision == VTC_PRECISION_BF16 ? &ctx->bf : NULL; }
+
+int32_t vtc_ctx_precision(const vtc_ctx *ctx, const char **engine) {
+    if (engine) *engine = ctx ? ctx->engine : "";
+    return ctx ? ctx->precision : VTC_PRECISION_F32;
+}
+
 int vtc_ctx_fail(vtc_ctx *ctx, int status) {
     if (ctx && status) snprintf(ctx->error, sizeof ctx->error, "%s", vtc_last_error());
     return status;
@@ -42,12 +82,20 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
         vtc_set_error(VTC_ERR_ARG, "vtc_ctx_new: bad thread count %d", params.n_threads);
         return NULL;
     }
+    if (params.precision < VTC_PRECISION_AUTO || params.precision > VTC_PRECISION_BF16) {
+        vtc_set_error(VTC_ERR_ARG, "vtc_ctx_new: bad precision %d (0 auto, 1 f32, 2 bf16)", params.precision);
+        return NULL;
+    }
     vtc_ctx *ctx = vtc_zalloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     ctx->model = model;
     ctx->params = params;
     ctx->n_threads = params.n_threads ? params.n_threads : vtc_cpu_count();
-    ctx->scratch = model->family->scratch_new(model, ctx->n_threads);
+    if (precision_setup(ctx)) {
+        vtc_ctx_free(ctx);
+        return NULL;
+    }
+    ctx->scratch = model->family->scratch_new(model, ctx->n_threads, ctx->precision == VTC_PRECISION_BF16 ? &ctx->bf : NULL);
     // a native-resolution model's input is sized per image (encode_native)
     const int native = model->layout == VTC_LAYOUT_NATIVE;
     ctx->pixels = native ? NULL : vtc_alloc((size_t)3 * model->image_size * model->image_size, sizeof(float));
@@ -61,6 +109,7 @@ vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params params) {
 void vtc_ctx_free(vtc_ctx *ctx) {
     if (!ctx) return;
     if (ctx->scratch) ctx->model->family->scratch_free(ctx->scratch);
+    vtc_mm_free(ctx->bf.mm);
     free(ctx->pixels);
     free(ctx);
 }
@@ -239,8 +288,13 @@ int vtc_encode_tile(vtc_ctx *ctx, vtc_features *f, int t, const float *pixels, f
     double t2 = vtc_now_ms();
     f->ms_encode += t2 - t1;
     if (!st && f->embeds) {
-        f->flops_projector += vtc_project(m, o.features, (int)P, tmp, f->embeds + t * P * m->lm_dim, ctx->n_threads);
-        if (f->cls_embed) f->flops_projector += vtc_project(m, o.cls, 1, tmp, f->cls_embed + (size_t)t * m->lm_dim, 1);
+        double fl = 0;
+        st = vtc_project(m, ctx_bf(ctx), o.features, (int)P, tmp, f->embeds + t * P * m->lm_dim, ctx->n_threads, &fl);
+        f->flops_projector += fl;
+        if (!st && f->cls_embed) {
+            st = vtc_project(m, ctx_bf(ctx), o.cls, 1, tmp, f->cls_embed + (size_t)t * m->lm_dim, 1, &fl);
+            f->flops_projector += fl;
+        }
         f->ms_project += vtc_now_ms() - t2;
     }
     return st;
@@ -318,7 +372,9 @@ int vtc_encode_native(vtc_ctx *ctx, const vtc_image *const *frames, int n_frames
     double t2 = vtc_now_ms();
     f->ms_encode += t2 - t1;
     if (!st && f->embeds) {
-        f->flops_projector += vtc_project(m, f->features, f->n, tmp, f->embeds, ctx->n_threads);
+        double fl = 0;
+        st = vtc_project(m, ctx_bf(ctx), f->features, f->n, tmp, f->embeds, ctx->n_threads, &fl);
+        f->flops_projector += fl;
         f->ms_project += vtc_now_ms() - t2;
     }
     for (int t = 0; !st && timestamps && t < grid[0]; t++) f->timestamps[t] = timestamps[t * nv->temporal_patch];
@@ -403,7 +459,7 @@ int vtc_encode_image(vtc_ctx *ctx, const vtc_image *img, vtc_features **out) {
 // leaves vtc_prune is what the LM takes: unmodified source tokens from the
 // precomputed embeddings when there are any (the projector is per token, so
 // that equals projecting after selection), the rest through the projector.
-static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t, int n_threads) {
+static int to_lm_space(const vtc_model *m, struct vtc_bf16 *bf, const vtc_features *f, vtc_tokens *t, int n_threads) {
     if (t->space != VTC_SPACE_FEATURES) return VTC_OK;
     const int project = m && m->lm_dim > 0;
     const int lm_dim = project ? m->lm_dim : f->lm_dim;
@@ -434,7 +490,13 @@ static int to_lm_space(const vtc_model *m, const vtc_features *f, vtc_tokens *t,
     for (int i = 0; i < t->n; i++)
         if (!(f->embeds && t->index[i] >= 0 && t->weight[i] == 1.0f))
             memcpy(rows + (size_t)k++ * t->dim, t->data + (size_t)i * t->dim, sizeof(float) * t->dim);
-    if (n_proj) t->flops_projector = vtc_project(m, rows, n_proj, tmp, out, n_threads);
+    if (n_proj) {
+        int st = vtc_project(m, bf, rows, n_proj, tmp, out, n_threads, &t->flops_projector);
+        if (st) {
+            free(y); free(rows); free(tmp); free(out);
+            return st;
+        }
+    }
     k = 0;
     for (int i = 0; i < t->n; i++) {
         const float *src = (f->embeds && t->index[i] >= 0 && t->weight[i] == 1.0f)
@@ -458,7 +520,7 @@ int vtc_prune(vtc_ctx *ctx, const vtc_features *f, struct vtc_prune_params param
     if (!m) return vtc_ctx_fail(ctx, VTC_ERR_ARG);
     vtc_tokens *t = NULL;
     int st = vtc_prune_run(m, f, &params, ctx ? ctx->n_threads : vtc_cpu_count(), &t);
-    if (!st) st = to_lm_space(model, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
+    if (!st) st = to_lm_space(model, ctx ? ctx_bf(ctx) : NULL, f, t, ctx ? ctx->n_threads : vtc_cpu_count());
     const float *newline = f->newline ? f->newline : model ? model->newline : NULL;
     if (!st) st = vtc_pack_tokens(f, t, params.pack, newline, f->newline ? f->lm_dim : model ? model->lm_dim : 0);
     if (st) {

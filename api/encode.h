@@ -15,6 +15,9 @@ struct vtc_ctx {
     struct vtc_ctx_params params;
     int n_threads;
     vtc_vit_scratch *scratch;
+    int precision;            // enum vtc_precision, resolved (F32 or BF16)
+    struct vtc_bf16 bf;       // bf16: the engine the scratch runs on (vit.h)
+    char engine[160];         // vtc_ctx_precision's line
     float *pixels; // [3, S, S]
     char error[1024];
 };

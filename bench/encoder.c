@@ -118,7 +118,7 @@ static int bench_qwen(int threads, int reps, int layers, int torch) {
         spec.n_full = n, spec.layers = layers;
     }
     struct vtc_model *m = vtc_model_random_qwen25vl(&spec, vtc_model_params_default());
-    vtc_vit_scratch *s = m ? m->family->scratch_new(m, threads) : NULL;
+    vtc_vit_scratch *s = m ? m->family->scratch_new(m, threads, NULL) : NULL;
     int rh, rw;
     if (!s || vtc_smart_resize(QWEN.height, QWEN.width, spec.patch_size * spec.merge, m->native.min_pixels,
                                m->native.max_pixels, &rh, &rw)) {
@@ -145,7 +145,9 @@ static int bench_qwen(int threads, int reps, int layers, int torch) {
             fprintf(stderr, "bench: %s\n", vtc_last_error());
             return 1;
         }
-        flops = o.flops + vtc_project(m, feat, n_tok, tmp, emb, threads);
+        double pf = 0;
+        vtc_project(m, NULL, feat, n_tok, tmp, emb, threads, &pf); // f32: cannot fail
+        flops = o.flops + pf;
         if (r >= 0) ms[r] = vtc_now_ms() - t0;
         for (size_t i = 0; r >= 0 && i < n_tok * L; i++)
             if (!isfinite(e1[i]) || e1[i] != e2[i]) {
@@ -208,7 +210,7 @@ int main(int argc, char **argv) {
         mp.feature_layer = -1; // every block, like the PyTorch peer
         struct vtc_random_spec spec = { c->name, c->size, c->patch, c->hidden, c->heads, c->ffn, n_layers, 0, 1 };
         struct vtc_model *m = vtc_model_random(&spec, mp);
-        vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads) : NULL;
+        vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads, NULL) : NULL;
         if (!s) {
             fprintf(stderr, "bench: %s\n", vtc_last_error());
             return 1;

@@ -45,7 +45,7 @@ static double encode_ms(int size, int threads, int reps) {
     struct vtc_model_params mp = vtc_model_params_default();
     struct vtc_random_spec spec = { "ViT-L/14", size, 14, 1024, 16, 4096, 24, 0, 1 };
     struct vtc_model *m = vtc_model_random(&spec, mp);
-    vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads) : NULL;
+    vtc_vit_scratch *s = m ? vtc_vit_scratch_new(m, threads, NULL) : NULL;
     float *px = calloc((size_t)3 * size * size, sizeof(float));
     float *feat = m ? malloc(sizeof(float) * m->grid_h * m->grid_w * 1024) : NULL;
     double best = INFINITY;

@@ -223,12 +223,21 @@ typedef struct vtc_ctx vtc_ctx;
 // calling thread; must not call back into the same ctx.
 typedef void (*vtc_progress_fn)(void *user, int32_t done, int32_t total);
 
+// What the encoder and the projector compute in (docs/speed.md#bf16).
+enum vtc_precision {
+    VTC_PRECISION_AUTO = 0, // bf16 where the CPU has bf16 units (AMX-BF16, AVX512-BF16), else f32
+    VTC_PRECISION_F32  = 1, // float32 throughout, matrix products on OpenBLAS
+    VTC_PRECISION_BF16 = 2, // matrix products with bfloat16 inputs and float32 accumulation
+                            // on oneDNN (emulated, slower than f32, on a CPU without bf16 units)
+};
+
 struct vtc_ctx_params {
     int32_t n_threads;     // worker threads for the encoder and methods; 0 = all CPUs (default 0)
     int32_t want_embeds;   // run the projector on every token (needed by divprune/todre) (default 1)
     int32_t want_last_attn;// compute CLS attention of the last layer even past the feature layer (default 1)
     vtc_progress_fn progress; // (default NULL)
     void   *progress_user;    // passed to progress (default NULL)
+    int32_t precision;     // enum vtc_precision (default VTC_PRECISION_AUTO)
 };
 VTC_API struct vtc_ctx_params vtc_ctx_params_default(void);
 
@@ -239,6 +248,11 @@ VTC_API vtc_ctx *vtc_ctx_new(const vtc_model *model, struct vtc_ctx_params param
 VTC_API void vtc_ctx_free(vtc_ctx *ctx);
 // The last error recorded by a call on this context ("" if none). Owned by ctx.
 VTC_API const char *vtc_ctx_error(const vtc_ctx *ctx);
+// The precision the context's encoder and projector run in (VTC_PRECISION_F32
+// or VTC_PRECISION_BF16: auto resolved), and in *engine (if not NULL) a line
+// for reports saying where and why, e.g. "bf16 on oneDNN avx512_core_amx",
+// "f32 on OpenBLAS (auto: oneDNN's ISA avx2 has no bf16 units)". Owned by ctx.
+VTC_API int32_t vtc_ctx_precision(const vtc_ctx *ctx, const char **engine);
 
 // ---------------------------------------------------------------- encoder outputs
 

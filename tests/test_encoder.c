@@ -832,7 +832,7 @@ static void test_qwen_flops(void **state) {
         float *px = malloc(n * row * sizeof(float));
         assert_non_null(px);
         for (size_t i = 0; i < n * row; i++) px[i] = sinf(0.01f * (float)i);
-        vtc_vit_scratch *s = m->family->scratch_new(m, 2);
+        vtc_vit_scratch *s = m->family->scratch_new(m, 2, NULL);
         assert_non_null(s);
         struct vtc_vit_out out = { 0 };
         assert_int_equal(m->family->forward_grid(m, s, px, grid, 2, &out), 0);
@@ -847,7 +847,7 @@ static void test_qwen_flops(void **state) {
                 if (m->blocks[l].full_attn) spec.full_blocks[spec.n_full++] = l;
             vtc_model *r = vtc_model_random_qwen25vl(&spec, vtc_model_params_default());
             assert_non_null(r);
-            vtc_vit_scratch *rs = r->family->scratch_new(r, 2);
+            vtc_vit_scratch *rs = r->family->scratch_new(r, 2, NULL);
             float *feat = malloc(n / (merge * merge) * (size_t)r->feature_dim * sizeof(float));
             struct vtc_vit_out ro = { .features = feat };
             assert_int_equal(r->family->forward_grid(r, rs, px, grid, 2, &ro), 0);

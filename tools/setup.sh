@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Build and test dependencies (Debian package names).
 PKGS="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev
-libswscale-dev libavutil-dev libopenblas-dev libcmocka-dev libcjson-dev ffmpeg
+libswscale-dev libavutil-dev libopenblas-dev libdnnl-dev libcmocka-dev libcjson-dev ffmpeg
 python3-torch python3-numpy python3-pil python3-skimage dataset-fashion-mnist jq valgrind"
 # the Python binding's offline install test (tests/cli_python.sh)
 PKGS="$PKGS python3-setuptools python3-pip"

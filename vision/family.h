@@ -40,8 +40,9 @@ struct vtc_family {
     int config_heads, config_image_size;
     // Fills m's geometry and weights from the file (ld), both formats.
     int (*load)(struct vtc_model *m, struct vtc_load *ld);
-    // Scratch for forward passes (an opaque handle: each family's own struct).
-    vtc_vit_scratch *(*scratch_new)(const struct vtc_model *m, int n_threads);
+    // Scratch for forward passes (an opaque handle: each family's own struct),
+    // running on bf (NULL: f32; vit.h).
+    vtc_vit_scratch *(*scratch_new)(const struct vtc_model *m, int n_threads, struct vtc_bf16 *bf);
     void (*scratch_free)(vtc_vit_scratch *s);
     // One tile: pixels [3, S, S] -> the outputs asked for in *out (vit.h). NULL
     // for a native-resolution family.

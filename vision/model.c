@@ -450,6 +450,7 @@ struct vtc_model_params vtc_model_params_default(void) {
 void vtc_model_free(vtc_model *m) {
     if (!m) return;
     free(m->arena);
+    vtc_mm_pack_free(m->bf16_pack);
     free(m->blocks);
     free(m->pinpoints);
     free(m);

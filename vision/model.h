@@ -4,6 +4,7 @@
 #define VTC_MODEL_H
 
 #include "base/common.h"
+#include "base/matmul.h"
 
 enum vtc_act { VTC_ACT_QUICK_GELU = 0, VTC_ACT_GELU = 1, VTC_ACT_GELU_TANH = 2, VTC_ACT_SILU = 3 };
 // The attention statistic a tower reports per patch (vtc_features.cls_attn).
@@ -90,6 +91,8 @@ struct vtc_model {
 
     float *arena;
     size_t arena_floats;
+    vtc_mm_pack *bf16_pack;    // the linear layers' weights in bf16 for oneDNN, made by the first
+                               // bf16 context (vtc_model_pack_bf16), or NULL
     struct vtc_limits limits;
 };
 

@@ -481,6 +481,7 @@ int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld) {
 
 struct qwen_scratch {
     int n_chunks;              // threads the attention is split over
+    struct vtc_bf16 *bf;       // the linear layers' bf16 engine, or NULL (vit.h)
     size_t cap;                // patches the per-patch buffers hold
     size_t cap_scores;         // floats of one chunk's scores block
     float *x, *h, *qkv, *att;  // [N, D], [N, D], [N, 3D], [N, D]
@@ -492,11 +493,12 @@ struct qwen_scratch {
     int *seg;                  // [2 N / unit + 2] segment starts: the windows', then the slices'
 };
 
-vtc_vit_scratch *vtc_qwen2vl_scratch_new(const struct vtc_model *m, int n_threads) {
+vtc_vit_scratch *vtc_qwen2vl_scratch_new(const struct vtc_model *m, int n_threads, struct vtc_bf16 *bf) {
     vtc_blas_single_thread();
     struct qwen_scratch *s = vtc_zalloc(1, sizeof *s);
     if (!s) return NULL;
     s->n_chunks = n_threads < 1 ? 1 : n_threads;
+    s->bf = bf && bf->pack ? bf : NULL;
     return (vtc_vit_scratch *)s;
 }
 
@@ -504,8 +506,10 @@ static void scratch_release(struct qwen_scratch *s) {
     free(s->x), free(s->h), free(s->qkv), free(s->att), free(s->mlp), free(s->up), free(s->cos), free(s->sin);
     free(s->head_stat), free(s->acc), free(s->scores), free(s->order), free(s->seg);
     int n_chunks = s->n_chunks;
+    struct vtc_bf16 *bf = s->bf;
     memset(s, 0, sizeof *s);
     s->n_chunks = n_chunks;
+    s->bf = bf;
 }
 
 void vtc_qwen2vl_scratch_free(vtc_vit_scratch *handle) {
@@ -708,7 +712,7 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
 
     // patch embedding (processor order, into h), rows gathered into window order in x
     double flops = 2.0 * N * K * D;
-    vtc_vit_linear(patches, N, K, m->patch_w, NULL, D, s->h, 0, n_threads);
+    vtc_vit_linear(s->bf, patches, N, K, m->patch_w, NULL, D, s->h, 0, n_threads);
     for (int k = 0; k < n_units; k++)
         memcpy(s->x + (size_t)k * unit * D, s->h + (size_t)s->order[k] * unit * D, sizeof(float) * unit * D);
 
@@ -735,7 +739,7 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
         const int stat = (last && (out->cls_attn || out->cls_attn_last)) || (first && out->cls_attn_first);
         const int *seg = b->full_attn ? fseg : wseg, n_seg = b->full_attn ? n_full : n_win;
         norm(s->x, s->h, N, D, b->ln1_w, b->ln1_b, m->eps, n_threads);
-        vtc_vit_linear(s->h, N, D, b->qkv_w, b->qkv_b, 3 * D, s->qkv, 0, n_threads);
+        vtc_vit_linear(s->bf, s->h, N, D, b->qkv_w, b->qkv_b, 3 * D, s->qkv, 0, n_threads);
         if (last && out->keys) { // head-mean keys before the rotation, mean over each unit's patches
             for (int k = 0; k < n_units; k++) {
                 float *dst = out->keys + (size_t)s->order[k] * hd;
@@ -754,16 +758,16 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
         if (stat && first && out->cls_attn_first) unit_mean(s->acc, s->order, n_units, unit, out->cls_attn_first);
         if (stat && last && out->cls_attn) unit_mean(s->acc, s->order, n_units, unit, out->cls_attn);
         if (stat && last && out->cls_attn_last) unit_mean(s->acc, s->order, n_units, unit, out->cls_attn_last);
-        vtc_vit_linear(s->att, N, D, b->o_w, b->o_b, D, s->x, 1, n_threads);
+        vtc_vit_linear(s->bf, s->att, N, D, b->o_w, b->o_b, D, s->x, 1, n_threads);
         norm(s->x, s->h, N, D, b->ln2_w, b->ln2_b, m->eps, n_threads);
-        vtc_vit_linear(s->h, N, D, b->fc1_w, b->fc1_b, F, s->mlp, 0, n_threads);
+        vtc_vit_linear(s->bf, s->h, N, D, b->fc1_w, b->fc1_b, F, s->mlp, 0, n_threads);
         vtc_vit_activate(s->mlp, (size_t)N * F, m->act, n_threads);
         if (nv->gated_mlp) {
-            vtc_vit_linear(s->h, N, D, b->up_w, b->up_b, F, s->up, 0, n_threads);
+            vtc_vit_linear(s->bf, s->h, N, D, b->up_w, b->up_b, F, s->up, 0, n_threads);
             for (size_t i = 0; i < (size_t)N * F; i++) s->mlp[i] *= s->up[i];
             flops += 2.0 * N * D * F;
         }
-        vtc_vit_linear(s->mlp, N, F, b->fc2_w, b->fc2_b, D, s->x, 1, n_threads);
+        vtc_vit_linear(s->bf, s->mlp, N, F, b->fc2_w, b->fc2_b, D, s->x, 1, n_threads);
         flops += 4.0 * N * D * F;
     }
 
@@ -775,5 +779,5 @@ int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *handle, cons
                    sizeof(float) * unit * D);
     }
     out->flops = flops;
-    return VTC_OK;
+    return vtc_bf16_take(s->bf);
 }

@@ -15,7 +15,7 @@ int vtc_qwen2vl_load(struct vtc_model *m, struct vtc_load *ld);
 // 1 when ld holds a Qwen2-VL (gated = 0) / Qwen2.5-VL (gated = 1) tower.
 int vtc_qwen2vl_claims(const struct vtc_load *ld, int gated);
 
-vtc_vit_scratch *vtc_qwen2vl_scratch_new(const struct vtc_model *m, int n_threads);
+vtc_vit_scratch *vtc_qwen2vl_scratch_new(const struct vtc_model *m, int n_threads, struct vtc_bf16 *bf);
 void vtc_qwen2vl_scratch_free(vtc_vit_scratch *s);
 // family.h's forward_grid.
 int vtc_qwen2vl_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *patches, const int grid[3],

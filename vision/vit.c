@@ -1,6 +1,7 @@
 // ViT forward pass: patch embedding, (class + position embeddings, pre-LN), blocks of
-// x += attn(ln1(x)); x += mlp(ln2(x)). Matmuls go to OpenBLAS sgemm; the
-// element-wise work (layer norm, softmax, activations) is split over threads.
+// x += attn(ln1(x)); x += mlp(ln2(x)). Matmuls go to OpenBLAS sgemm (f32) or to
+// oneDNN with bf16 inputs and f32 results (base/matmul.h); layer norm, softmax,
+// activations and residuals stay f32, split over threads.
 #include "vit.h"
 
 #include "family.h"
@@ -9,6 +10,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,10 +26,73 @@ struct vtc_vit_scratch {
     float *acc;     // [n] a head-mean attention statistic
     float *head_stat; // [heads, n] per-head statistic before the mean
     int n_chunks;   // threads the attention is split over (one scores buffer each)
+    struct vtc_bf16 *bf; // bf16 engine, or NULL (f32)
+    uint16_t *qkv16;     // bf16: [n, 3D] the attention's q, k, v
+    uint16_t *p16;       // bf16: [n_chunks, n, n] each chunk's probabilities
     size_t bytes;   // all of the above
 };
 
-vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads) {
+void vtc_bf16_fail(struct vtc_bf16 *bf, int status) {
+    int none = VTC_OK;
+    if (!status) return;
+    // the first failure's message is copied before its status is published
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    if (atomic_load(&bf->status) == VTC_OK) snprintf(bf->error, sizeof bf->error, "%s", vtc_last_error());
+    atomic_compare_exchange_strong(&bf->status, &none, status);
+    pthread_mutex_unlock(&lock);
+}
+
+int vtc_bf16_take(struct vtc_bf16 *bf) {
+    if (!bf) return VTC_OK;
+    int st = atomic_exchange(&bf->status, VTC_OK);
+    return st ? vtc_set_error(st, "%s", bf->error) : VTC_OK;
+}
+
+// The weights a bf16 pass runs on: every linear layer's (the patch embedding,
+// the blocks', the projector's), in oneDNN's layout for about one tile's rows.
+static pthread_mutex_t g_pack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int vtc_model_pack_bf16(struct vtc_model *m) {
+    pthread_mutex_lock(&g_pack_lock);
+    int st = VTC_OK;
+    if (m->bf16_pack) goto done;
+    vtc_mm_pack *p = vtc_mm_pack_new();
+    if (!p) {
+        st = VTC_ERR_NOMEM;
+        goto done;
+    }
+    const int D = m->hidden, F = m->ffn, pp = 3 * m->patch_size * m->patch_size *
+                                              (m->layout == VTC_LAYOUT_NATIVE ? m->native.temporal_patch : 1);
+    const int rows = m->layout == VTC_LAYOUT_NATIVE ? 1024 : m->grid_h * m->grid_w + (m->has_cls ? 1 : 0);
+    st = vtc_mm_pack_add(p, m->patch_w, D, pp, rows);
+    for (int l = 0; l < m->n_layers && !st; l++) {
+        const struct vtc_vit_block *b = &m->blocks[l];
+        st = vtc_mm_pack_add(p, b->qkv_w, 3 * D, D, rows);
+        if (!st) st = vtc_mm_pack_add(p, b->o_w, D, D, rows);
+        if (!st) st = vtc_mm_pack_add(p, b->fc1_w, F, D, rows);
+        if (!st && b->up_w) st = vtc_mm_pack_add(p, b->up_w, F, D, rows);
+        if (!st) st = vtc_mm_pack_add(p, b->fc2_w, D, F, rows);
+    }
+    if (!st && m->lm_dim > 0) {
+        const int H = vtc_project_hidden(m), in = m->feature_dim;
+        // Qwen's merger MLP sees one row per 2x2 unit
+        const int prow = m->layout == VTC_LAYOUT_NATIVE ? rows / 4 : m->grid_h * m->grid_w;
+        st = vtc_mm_pack_add(p, m->mm0_w, H, in, prow);
+        if (!st) st = vtc_mm_pack_add(p, m->mm2_w, m->lm_dim, H, prow);
+    }
+    if (st) {
+        vtc_mm_pack_free(p);
+        st = vtc_wrap_error(st, "%s: bf16 weights", m->name);
+    } else {
+        m->bf16_pack = p;
+    }
+done:
+    pthread_mutex_unlock(&g_pack_lock);
+    return st;
+}
+
+vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads, struct vtc_bf16 *bf) {
     vtc_blas_single_thread();
     vtc_vit_scratch *s = vtc_zalloc(1, sizeof *s);
     if (!s) return NULL;
@@ -46,6 +111,16 @@ vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *m, int n_threads) {
     s->acc = vtc_alloc(n, sizeof(float));
     s->bytes = sizeof(float) * (6 * n * D + n * n * (size_t)s->n_chunks + (size_t)m->heads * n + n * F +
                                 P * pp + n);
+    if (bf && bf->pack) {
+        s->bf = bf;
+        s->qkv16 = vtc_alloc(n * 3 * D, sizeof(uint16_t));
+        s->p16 = vtc_alloc(n * n * (size_t)s->n_chunks, sizeof(uint16_t));
+        s->bytes += sizeof(uint16_t) * (n * 3 * D + n * n * (size_t)s->n_chunks);
+        if (!s->qkv16 || !s->p16) {
+            vtc_vit_scratch_free(s);
+            return NULL;
+        }
+    }
     if (!s->x || !s->h || !s->qkv || !s->att || !s->scores || !s->mlp || !s->patches || !s->acc || !s->head_stat) {
         vtc_vit_scratch_free(s);
         return NULL;
@@ -59,14 +134,26 @@ void vtc_vit_scratch_free(vtc_vit_scratch *s) {
     if (!s) return;
     free(s->x); free(s->h); free(s->qkv); free(s->att);
     free(s->scores); free(s->mlp); free(s->patches); free(s->acc); free(s->head_stat);
+    free(s->qkv16); free(s->p16);
     free(s);
 }
 
-struct linear_job { const float *x, *w, *b; float *y; int in, out, beta; };
+struct linear_job {
+    const float *x, *w, *b;
+    float *y;
+    int in, out, beta;
+    struct vtc_bf16 *bf;
+    const vtc_mm_weight *w16; // bf16: the packed weight
+};
 
 static void linear_rows(void *p, int begin, int end) {
     const struct linear_job *j = p;
     float *y = j->y + (size_t)begin * j->out;
+    if (j->w16) {
+        vtc_bf16_fail(j->bf, vtc_mm_linear(j->bf->mm, j->w16, j->x + (size_t)begin * j->in, end - begin, j->b, y,
+                                           j->beta));
+        return;
+    }
     if (j->b && !j->beta)
         for (int i = begin; i < end; i++) memcpy(j->y + (size_t)i * j->out, j->b, sizeof(float) * j->out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, end - begin, j->out, j->in, 1.0f,
@@ -80,17 +167,20 @@ static void linear_rows(void *p, int begin, int end) {
 
 // y (n, O) = x (n, I) · w (O, I)^T + b (O)   [b may be NULL]; with accumulate,
 // y += x · w^T + b (the residual connections). Rows are split over threads, each
-// running a single-threaded sgemm on its block.
-static void linear_ex(const float *x, int n, int in, const float *w, const float *b, int out, float *y,
-                      int accumulate, int n_threads) {
-    struct linear_job j = { x, w, b, y, in, out, accumulate };
+// running a single-threaded sgemm (or, when bf packs w, oneDNN bf16 matmul) on
+// its block.
+static void linear_ex(struct vtc_bf16 *bf, const float *x, int n, int in, const float *w, const float *b, int out,
+                      float *y, int accumulate, int n_threads) {
+    const vtc_mm_weight *w16 = bf ? vtc_mm_pack_find(bf->pack, w) : NULL;
+    struct linear_job j = { x, w, b, y, in, out, accumulate, bf, w16 };
     int chunks = n_threads;
     if ((double)n * in * out < 4e6) chunks = 1; // not worth a thread
     vtc_parallel_for(chunks, n, linear_rows, &j);
 }
 
-static void linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y, int n_threads) {
-    linear_ex(x, n, in, w, b, out, y, 0, n_threads);
+static void linear(struct vtc_bf16 *bf, const float *x, int n, int in, const float *w, const float *b, int out,
+                   float *y, int n_threads) {
+    linear_ex(bf, x, n, in, w, b, out, y, 0, n_threads);
 }
 
 struct ln_job { const float *x; float *y; const float *w, *b; int d; float eps; };
@@ -173,14 +263,31 @@ static void attention_heads(const struct attn_job *j, int chunk) {
     float *scores = s->scores + (size_t)chunk * n * n;
     const int h0 = (int)((int64_t)m->heads * chunk / s->n_chunks);
     const int h1 = (int)((int64_t)m->heads * (chunk + 1) / s->n_chunks);
+    struct vtc_bf16 *bf = s->bf;
+    uint16_t *p16 = bf ? s->p16 + (size_t)chunk * n * n : NULL;
+    if (bf) // this chunk's heads' columns of q, k and v in bf16
+        for (int part = 0; part < 3; part++) {
+            const size_t col = (size_t)part * D + (size_t)h0 * hd;
+            vtc_bf16_fail(bf, vtc_mm_to_bf16(bf->mm, s->qkv + col, n, (h1 - h0) * hd, ld, s->qkv16 + col, ld));
+        }
     for (int h = h0; h < h1; h++) {
         const float *q = s->qkv + h * hd, *k = s->qkv + D + h * hd, *v = s->qkv + 2 * D + h * hd;
         // scores (n, n) = q (n, hd) · k (n, hd)^T * scale
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, ld, k, ld, 0.0f, scores, n);
+        if (bf)
+            vtc_bf16_fail(bf, vtc_mm_bf16(bf->mm, n, n, hd, scale, s->qkv16 + h * hd, ld, 1, s->qkv16 + D + h * hd, 1,
+                                          ld, scores, n));
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, ld, k, ld, 0.0f, scores, n);
         softmax_rows(&(struct softmax_job){ scores, n }, 0, n);
         // att[:, h] (n, hd) = scores (n, n) · v (n, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, scores, n, v, ld, 0.0f,
-                    s->att + h * hd, D);
+        if (bf) {
+            vtc_bf16_fail(bf, vtc_mm_to_bf16(bf->mm, scores, n, n, n, p16, n));
+            vtc_bf16_fail(bf, vtc_mm_bf16(bf->mm, n, hd, n, 1.0f, p16, n, 1, s->qkv16 + 2 * D + h * hd, ld, 1,
+                                          s->att + h * hd, D));
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, scores, n, v, ld, 0.0f,
+                        s->att + h * hd, D);
+        }
         float *st = s->head_stat + (size_t)h * n;
         if (j->stat == STAT_CLS_ROW) {
             memcpy(st, scores, sizeof(float) * n);
@@ -223,7 +330,7 @@ static double cls_row_attention(const struct vtc_model *m, const struct vtc_vit_
     layer_norm(s->x, s->h, n, D, b->ln1_w, b->ln1_b, m->eps, n_threads);
     // keys of every token (n, D) into s->att; the CLS query (D) into s->mlp
     float *keys = s->att, *q = s->mlp;
-    linear(s->h, n, D, b->qkv_w + (size_t)D * D, b->qkv_b + D, D, keys, n_threads);
+    linear(s->bf, s->h, n, D, b->qkv_w + (size_t)D * D, b->qkv_b + D, D, keys, n_threads);
     memcpy(q, b->qkv_b, sizeof(float) * D);
     cblas_sgemv(CblasRowMajor, CblasNoTrans, D, D, 1.0f, b->qkv_w, D, s->h, 1, 1.0f, q, 1);
     memset(row_out, 0, sizeof(float) * n);
@@ -245,7 +352,7 @@ static double block_forward(const struct vtc_model *m, const struct vtc_vit_bloc
     const int D = m->hidden, F = m->ffn, hd = m->head_dim, c0 = m->has_cls ? 1 : 0;
     double flops = 2.0 * n * D * 3 * D + 2.0 * n * D * D + 4.0 * n * D * F;
     layer_norm(s->x, s->h, n, D, b->ln1_w, b->ln1_b, m->eps, n_threads);
-    linear(s->h, n, D, b->qkv_w, b->qkv_b, 3 * D, s->qkv, n_threads);
+    linear(s->bf, s->h, n, D, b->qkv_w, b->qkv_b, 3 * D, s->qkv, n_threads);
     flops += attention(m, s, n, stat, stat_out, n_threads);
     if (keys_out) {
         for (int i = c0; i < n; i++) {
@@ -259,11 +366,11 @@ static double block_forward(const struct vtc_model *m, const struct vtc_vit_bloc
         }
     }
     // x += att · Wo^T + bo ; x += fc2(act(fc1(ln2(x))))
-    linear_ex(s->att, n, D, b->o_w, b->o_b, D, s->x, 1, n_threads);
+    linear_ex(s->bf, s->att, n, D, b->o_w, b->o_b, D, s->x, 1, n_threads);
     layer_norm(s->x, s->h, n, D, b->ln2_w, b->ln2_b, m->eps, n_threads);
-    linear(s->h, n, D, b->fc1_w, b->fc1_b, F, s->mlp, n_threads);
+    linear(s->bf, s->h, n, D, b->fc1_w, b->fc1_b, F, s->mlp, n_threads);
     activate(s->mlp, (size_t)n * F, m->act, n_threads);
-    linear_ex(s->mlp, n, F, b->fc2_w, b->fc2_b, D, s->x, 1, n_threads);
+    linear_ex(s->bf, s->mlp, n, F, b->fc2_w, b->fc2_b, D, s->x, 1, n_threads);
     return flops;
 }
 
@@ -285,7 +392,7 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
                            pixels + ((size_t)c * S + (size_t)gy * p + ky) * S + (size_t)gx * p,
                            sizeof(float) * p);
         }
-    linear(s->patches, P, pp, m->patch_w, m->patch_b, D, s->x + (size_t)c0 * D, n_threads);
+    linear(s->bf, s->patches, P, pp, m->patch_w, m->patch_b, D, s->x + (size_t)c0 * D, n_threads);
     flops += 2.0 * P * pp * D;
     if (m->has_cls) memcpy(s->x, m->class_emb, sizeof(float) * D);
     for (size_t i = 0; i < (size_t)n * D; i++) s->x[i] += m->pos_emb[i];
@@ -327,27 +434,28 @@ int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *
             flops += cls_row_attention(m, last, s, n, s->acc, n_threads);
         } else { // received attention needs every query row
             layer_norm(s->x, s->h, n, D, last->ln1_w, last->ln1_b, m->eps, n_threads);
-            linear(s->h, n, D, last->qkv_w, last->qkv_b, 3 * D, s->qkv, n_threads);
+            linear(s->bf, s->h, n, D, last->qkv_w, last->qkv_b, 3 * D, s->qkv, n_threads);
             flops += 2.0 * n * D * 3 * D + attention(m, s, n, STAT_RECEIVED, s->acc, n_threads);
         }
         memcpy(out->cls_attn_last, s->acc + c0, sizeof(float) * P);
     }
     out->flops = flops;
-    return VTC_OK;
+    return vtc_bf16_take(s->bf);
 }
 
-double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
-                   int n_threads) {
+int vtc_project(const struct vtc_model *m, struct vtc_bf16 *bf, const float *x, int n, float *tmp, float *y,
+                int n_threads, double *flops) {
     const int D = m->feature_dim, L = m->lm_dim, H = vtc_project_hidden(m);
-    linear(x, n, D, m->mm0_w, m->mm0_b, H, tmp, n_threads);
+    linear(bf, x, n, D, m->mm0_w, m->mm0_b, H, tmp, n_threads);
     activate(tmp, (size_t)n * H, VTC_ACT_GELU, n_threads);
-    linear(tmp, n, H, m->mm2_w, m->mm2_b, L, y, n_threads);
-    return 2.0 * n * D * H + 2.0 * n * H * L;
+    linear(bf, tmp, n, H, m->mm2_w, m->mm2_b, L, y, n_threads);
+    *flops = 2.0 * n * D * H + 2.0 * n * H * L;
+    return vtc_bf16_take(bf);
 }
 
-void vtc_vit_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y, int accumulate,
-                    int n_threads) {
-    linear_ex(x, n, in, w, b, out, y, accumulate, n_threads);
+void vtc_vit_linear(struct vtc_bf16 *bf, const float *x, int n, int in, const float *w, const float *b, int out,
+                    float *y, int accumulate, int n_threads) {
+    linear_ex(bf, x, n, in, w, b, out, y, accumulate, n_threads);
 }
 
 void vtc_vit_layer_norm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps,

@@ -1,13 +1,38 @@
-// The ViT vision encoder (CLIP / SigLIP) and the LLaVA projector, on OpenBLAS.
+// The ViT vision encoder (CLIP / SigLIP) and the LLaVA projector: f32 on
+// OpenBLAS, or bf16 on oneDNN (docs/speed.md#bf16).
 #ifndef VTC_VIT_H
 #define VTC_VIT_H
 
 #include "model.h"
 
+#include "base/matmul.h"
+
+#include <stdatomic.h>
+
+// Where a context's forward passes run their matrix products: NULL (or a NULL
+// pack) for f32 on OpenBLAS; else bf16 on oneDNN, each linear layer whose
+// weight is in `pack` (the model's, vtc_model_pack_bf16) and the attention's
+// two products. A failure on any thread of a pass is kept here (the first one)
+// and returned by the pass.
+struct vtc_bf16 {
+    vtc_mm *mm;              // the context's primitives
+    const vtc_mm_pack *pack; // the model's packed weights
+    atomic_int status;       // the pass's first failure, VTC_OK if none
+    char error[512];         // its message
+};
+// Records status and the calling thread's error message, unless one is already kept.
+void vtc_bf16_fail(struct vtc_bf16 *bf, int status);
+// The kept status (VTC_OK if none), cleared, with its message set on the calling thread.
+int vtc_bf16_take(struct vtc_bf16 *bf);
+
+// Packs the model's linear-layer weights to bf16 for oneDNN (once per model:
+// later calls return at once; thread-safe). VTC_OK or a status with the error set.
+int vtc_model_pack_bf16(struct vtc_model *m);
+
 // Scratch buffers for forward passes of `model` with up to n_threads threads
-// (reused across calls).
+// (reused across calls), running on bf (NULL: f32; it must outlive the scratch).
 typedef struct vtc_vit_scratch vtc_vit_scratch;
-vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *model, int n_threads);
+vtc_vit_scratch *vtc_vit_scratch_new(const struct vtc_model *model, int n_threads, struct vtc_bf16 *bf);
 void vtc_vit_scratch_free(vtc_vit_scratch *s);
 // The bytes its buffers take.
 size_t vtc_vit_scratch_bytes(const vtc_vit_scratch *s);
@@ -28,25 +53,27 @@ struct vtc_vit_out {
 };
 
 // pixels: [3, S, S] normalised CHW. Thread-safe for distinct scratch buffers.
-// Parallelism is vtc's own (n_threads, at most the scratch's); each BLAS call is
-// made from one of those threads and expected to run single-threaded
-// (vtc_blas_single_thread()).
+// Parallelism is vtc's own (n_threads, at most the scratch's); each BLAS or
+// oneDNN call is made from one of those threads and runs single-threaded
+// (vtc_blas_single_thread(), base/matmul.h).
 int vtc_vit_forward(const struct vtc_model *m, vtc_vit_scratch *s, const float *pixels,
                     int n_threads, struct vtc_vit_out *out);
 
 // The projector: x [n, feature_dim] -> y [n, lm_dim]: linear_2(gelu(linear_1(x)))
-// (LLaVA's, and Qwen's merger MLP). tmp has n * vtc_project_hidden(m) floats.
-// Returns FLOPs executed.
-double vtc_project(const struct vtc_model *m, const float *x, int n, float *tmp, float *y,
-                   int n_threads);
+// (LLaVA's, and Qwen's merger MLP), on bf as the encoder (NULL: f32). tmp has
+// n * vtc_project_hidden(m) floats. Returns VTC_OK or a status (bf16 only);
+// *flops receives the FLOPs executed.
+int vtc_project(const struct vtc_model *m, struct vtc_bf16 *bf, const float *x, int n, float *tmp, float *y,
+                int n_threads, double *flops);
 // The projector's hidden width (linear_1's outputs).
 static inline int vtc_project_hidden(const struct vtc_model *m) { return m->mm_hidden > 0 ? m->mm_hidden : m->lm_dim; }
 
 // The kernels, for the other towers (qwen2vl.c). Shapes as in vit.c:
-// y (n, out) = x (n, in) · w (out, in)^T + b (b may be NULL; accumulate: y += ...);
+// y (n, out) = x (n, in) · w (out, in)^T + b (b may be NULL; accumulate: y += ...),
+// in bf16 when bf packs w (a failure is kept in bf);
 // y (n, d) = layer_norm(x) * w + b (x == y allowed); x = act(x) element-wise.
-void vtc_vit_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y, int accumulate,
-                    int n_threads);
+void vtc_vit_linear(struct vtc_bf16 *bf, const float *x, int n, int in, const float *w, const float *b, int out,
+                    float *y, int accumulate, int n_threads);
 void vtc_vit_layer_norm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps,
                         int n_threads);
 void vtc_vit_activate(float *x, size_t count, int act, int n_threads);
