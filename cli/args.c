@@ -146,6 +146,15 @@ int cli_parse_pool_mode(const char *s, int *mode) {
     return 0;
 }
 
+int cli_parse_precision(const char *s, int *precision) {
+    if (!s) return -1;
+    if (!strcmp(s, "auto")) *precision = VTC_PRECISION_AUTO;
+    else if (!strcmp(s, "f32")) *precision = VTC_PRECISION_F32;
+    else if (!strcmp(s, "bf16")) *precision = VTC_PRECISION_BF16;
+    else return -1;
+    return 0;
+}
+
 int cli_parse_positions(const char *s, int *original) {
     if (!s || (strcmp(s, "compact") && strcmp(s, "original"))) return -1;
     *original = !strcmp(s, "original");

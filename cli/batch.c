@@ -350,6 +350,7 @@ static void process(struct worker *w, struct slot *s) {
         vtc_ctx *ctx = NULL;
         int st = o->is_compress ? item_params(b, it, s->in.video != NULL, &pp, &r.default_method) : VTC_OK;
         if (!st && !(ctx = worker_ctx(w, pp.method))) st = vtc_last_status(), what = "creating context";
+        r.ctx = ctx;
         if (!st && (st = make_parent(out))) what = "writing";
         if (!st) st = pipeline_encode(ctx, o, &s->in, pp, &r, &f, &tok, &what, out);
         if (!st) {

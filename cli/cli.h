@@ -97,6 +97,8 @@ int cli_parse_pool_mode(const char *s, int *mode);
 
 // --positions: "compact" -> 0, "original" -> 1 (decode_run.h). 0 on success, -1 else.
 int cli_parse_positions(const char *s, int *original);
+// --precision: f32, bf16 or auto -> enum vtc_precision; -1 if none of them.
+int cli_parse_precision(const char *s, int *precision);
 
 // The tokenizer.bin beside a llama2.c checkpoint (the default of --tokenizer):
 // lm_path's folder + "tokenizer.bin" into buf[cap]. 0, or -1 when it does not fit.

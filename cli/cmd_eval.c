@@ -42,7 +42,8 @@ static const char *USAGE =
     "usage: vtc eval --decoder FILE --questions FILE.tsv [--model M] [--tokenizer FILE]\n"
     "                [--methods LIST] [--keep LIST] [--decode-methods LIST] [--frames N] [--pool S]\n"
     "                [--positions compact|original]\n"
-    "                [--limit N] [--seed S] [--threads N] [--json] [--no-time] [--per-question]\n"
+    "                [--limit N] [--seed S] [--threads N] [--precision P] [--json] [--no-time]\n"
+    "                [--per-question]\n"
     "\n"
     "Accuracy against visual tokens kept, for each pruning method and budget: every\n"
     "question runs [BOS][kept visual tokens][question] through the decoder, and the\n"
@@ -74,6 +75,7 @@ static const char *USAGE =
     "  --limit N          the first N questions only\n"
     "  --seed S           seed of the seeded methods (random, vq; default 0)\n"
     "  --threads N        worker threads (default: all CPUs)\n"
+    "  --precision P      the vision encoder's: f32, bf16 or auto (default; `vtc compress --help`)\n"
     "  --json             one JSON object on stdout instead of the table\n"
     "  --no-time          leave out the times (deterministic output)\n"
     "  --per-question     each question's predicted token, per method and budget\n";
@@ -84,6 +86,7 @@ struct opts {
     int n_params, n_decode_params;
     long long limit;
     int threads, frames, pool, original_positions, json, no_time, per_question;
+    int precision; // --precision (enum vtc_precision)
     unsigned long long seed;
 };
 
@@ -138,6 +141,8 @@ struct eval {
     struct vtc_model_info mi;
     int32_t dim;
     double ms_total;
+    int precision;      // the encoder's, resolved (vtc_ctx_precision)
+    char engine[160];   // and its line
 };
 
 // ---------------------------------------------------------------- options
@@ -251,6 +256,9 @@ static int parse(int argc, char **argv, struct opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--threads: '%s' is not a thread count (1..1024)", val);
             o->threads = (int)v;
+        } else if (!strcmp(a, "--precision")) {
+            NEED();
+            if (cli_parse_precision(val, &o->precision)) return cli_usage_error("--precision: '%s' is not f32, bf16 or auto", val);
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (!strcmp(a, "--no-time")) {
@@ -706,12 +714,16 @@ static int run_all(struct eval *e) {
     uint8_t *none_correct = calloc((size_t)e->n_q, 1);
     struct vtc_ctx_params cp = vtc_ctx_params_default();
     cp.n_threads = e->o.threads;
+    cp.precision = e->o.precision;
     cp.want_embeds = 1;
     vtc_ctx *ctx = none_correct ? vtc_ctx_new(e->model, cp) : NULL;
     if (!ctx) {
         free(none_correct);
         return cli_status_error(none_correct ? vtc_last_status() : VTC_ERR_NOMEM, "creating context");
     }
+    const char *engine;
+    e->precision = vtc_ctx_precision(ctx, &engine);
+    snprintf(e->engine, sizeof e->engine, "%s", engine);
     int tty = isatty(STDERR_FILENO), rc = 0, done_media = 0;
     double t0 = vtc_now_ms();
     for (int q0 = 0, q1; q0 < e->n_q && !rc; q0 = q1) {
@@ -787,6 +799,8 @@ static int write_json(const struct eval *e, char notes[][640], int n_notes) {
     vtc_json_kv_string(&j, "model", e->o.model ? e->o.model : "(embedded)");
     vtc_json_kv_string(&j, "model_name", e->mi.name);
     vtc_json_kv_string(&j, "token_source", e->mi.has_projector ? "projector output" : "encoder features");
+    vtc_json_kv_string(&j, "precision", e->precision == VTC_PRECISION_BF16 ? "bf16" : "f32");
+    vtc_json_kv_string(&j, "engine", e->engine);
     vtc_json_kv_int(&j, "token_dim", e->dim);
     vtc_json_kv_string(&j, "decoder", e->o.decoder);
     vtc_json_kv_string(&j, "tokenizer", e->tokenizer_path ? e->tokenizer_path : e->o.decoder);
@@ -927,6 +941,7 @@ static void print_table(const struct eval *e, char notes[][640], int n_notes) {
         else
             printf("video: %d frames sampled, every frame's tokens\n", fr);
     }
+    if (e->precision == VTC_PRECISION_BF16) printf("precision: %s\n", e->engine); // f32 is the default reference
     if (e->o.original_positions)
         printf("positions: original (kept visual rows at their unpruned RoPE positions, the question after all)\n");
     // the FLOPs column in one unit, the one that suits the unpruned prefill

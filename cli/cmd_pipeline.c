@@ -41,6 +41,7 @@ static void usage(int compress) {
               "                    [-o OUT.safetensors] [--report R.json] [--viz V.png] [--lm PRESET]\n"
               "                    [--threads N] [--param NAME=VALUE ...] [--seed S] [--json]\n"
               "                    [--aspect crop|pad|resize] [--layer L] [--text T] [--gen G]\n"
+              "                    [--precision f32|bf16|auto]\n"
               "\n"
               "  INPUT          image (PNG, JPEG) or video (anything FFmpeg demuxes)\n"
               "  --model M      HF directory / .safetensors / mmproj .gguf (default: the embedded samples/vlm)\n"
@@ -49,6 +50,9 @@ static void usage(int compress) {
               "  --resize-min-pixels N, --resize-max-pixels N  a native-resolution model's (Qwen2-VL)\n"
               "                 bounds on the resized image's pixel count, its processor's min_pixels /\n"
               "                 max_pixels (default: its preprocessor_config.json)\n"
+              "  --precision P  the encoder's and projector's arithmetic: f32, bf16 (bfloat16 matrix\n"
+              "                 products, float32 sums, on oneDNN) or auto (default: bf16 where the CPU\n"
+              "                 has AMX-BF16 or AVX512-BF16, else f32); the report says which ran\n"
               "  --method NAME  pruning method (`vtc methods` lists them). Default: uniform for an\n"
               "                 image, divprune for a video, keeping a third of the tokens (the best\n"
               "                 of the quality tables, docs/quality.md); none keeps every token\n"
@@ -84,7 +88,7 @@ static void usage(int compress) {
     else
         fputs("usage: vtc encode [--model M] INPUT -o OUT.safetensors [--frames N | --fps F] [--json]\n"
               "                  [--threads N] [--aspect crop|pad|resize] [--layer L] [--max-* N]\n"
-              "                  [--heads H] [--image-size S]\n"
+              "                  [--heads H] [--image-size S] [--precision f32|bf16|auto]\n"
               "\n"
               "Writes the full token grid: features, positions, cls, cls_attn, cls_attn_last, keys, embeds.\n",
               stdout);
@@ -124,6 +128,9 @@ static int parse(int argc, char **argv, struct pipeline_opts *o) {
             NEED();
             if (cli_parse_int(val, 1, 1024, &v)) return cli_usage_error("--threads: '%s' is not a thread count (1..1024)", val);
             o->threads = (int)v;
+        } else if (!strcmp(a, "--precision")) {
+            NEED();
+            if (cli_parse_precision(val, &o->precision)) return cli_usage_error("--precision: '%s' is not f32, bf16 or auto", val);
         } else if (!strcmp(a, "--layer")) {
             NEED();
             if (cli_parse_int(val, -1024, 1024, &v) || v == 0) return cli_usage_error("--layer: '%s' is not a layer index (-1 last, -2 penultimate, k > 0)", val);
@@ -306,6 +313,7 @@ static int pools_video(const vtc_model *model) {
 struct vtc_ctx_params pipeline_ctx_params(const struct pipeline_opts *o, const char *method, const vtc_model *model) {
     struct vtc_ctx_params cp = vtc_ctx_params_default();
     cp.n_threads = o->threads;
+    cp.precision = o->precision;
     unsigned needs = 0;
     if (o->is_compress) vtc_method_needs(method, &needs);
     // pooling follows the projector: given, or LLaVA-OneVision's own for a video
@@ -434,6 +442,7 @@ static int run(int argc, char **argv, int is_compress) {
         rc = cli_status_error(vtc_last_status(), "creating context");
         goto done;
     }
+    r.ctx = ctx;
     // A failed command leaves no output behind and the previous one in place: with
     // --viz or --report the token file is written under a temporary name and
     // takes its own once they are written too.

@@ -11,6 +11,7 @@ struct pipeline_opts {
     const char *model, *input, *out, *report, *viz, *lm;
     struct cli_prune_opts prune; // --method, --keep, --param, --seed
     int frames, threads, layer, aspect, json, text, gen, pool;
+    int precision;             // --precision (enum vtc_precision; default auto)
     int pool_mode;             // --pool-mode (-1: the model's rule)
     int heads, image_size;     // --heads, --image-size: for a tower whose files do not say (0: the files')
     int min_pixels, max_pixels;// --resize-min-pixels, --resize-max-pixels: a native-resolution model's bounds (0: its config's)

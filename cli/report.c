@@ -146,6 +146,12 @@ int report_write_json(const struct report *r, FILE *fp, int pretty) {
     vtc_json_kv_double(&j, "retained_ratio", (double)n_kept(r) / (double)n_input(r));
     flops_json(r, &j);
     if (r->decode) cli_decode_write_json(r->decode, &j);
+    if (r->ctx) {
+        const char *engine;
+        const int p = vtc_ctx_precision(r->ctx, &engine);
+        vtc_json_kv_string(&j, "precision", p == VTC_PRECISION_BF16 ? "bf16" : "f32");
+        vtc_json_kv_string(&j, "engine", engine);
+    }
     vtc_json_key(&j, "timings_ms");
     vtc_json_begin_object(&j);
     vtc_json_kv_double(&j, "load", r->ms_load);
@@ -199,6 +205,11 @@ void report_print_summary(const struct report *r, FILE *fp) {
     human_flops(r->f->flops_encoder, a, sizeof a);
     human_flops(projector_flops(r), b, sizeof b);
     fprintf(fp, "encoder   %s, projector %s\n", a, b);
+    if (r->ctx) {
+        const char *engine;
+        vtc_ctx_precision(r->ctx, &engine);
+        fprintf(fp, "precision %s\n", engine);
+    }
     if (r->tokens) {
         struct vtc_flops before, after;
         vtc_lm_flops(&r->lm, n_input(r), r->n_text, r->n_gen, &before);

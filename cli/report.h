@@ -12,6 +12,7 @@ struct cli_input;
 struct report {
     const char *input, *command, *output;
     const vtc_model *model;
+    const vtc_ctx *ctx;        // the context that encoded (its precision), or NULL
     const struct cli_input *in;    // the input read (cli.h), or NULL
     const vtc_features *f;
     const vtc_tokens *tokens;  // NULL for encode
