@@ -189,6 +189,19 @@ class AgainstCLI(unittest.TestCase):
         with open(tmp("f.safetensors"), "rb") as a, open(path, "rb") as b:
             self.assertTrue(a.read() == b.read(), "the binding's features file differs from vtc encode's")
 
+    def test_precision(self):
+        """precision='bf16' runs the encoder on oneDNN, bit for bit what `vtc encode
+        --precision bf16` writes; 'f32' says OpenBLAS; anything else is refused."""
+        with model().context(precision="bf16") as c:
+            self.assertEqual(c.precision[0], "bf16")
+            self.assertTrue(c.precision[1].startswith("bf16 on oneDNN"), c.precision[1])
+            f = c.encode(SCENE)
+        check_features(self, f, cli_features(SCENE, "--precision", "bf16"), "encode scene.png --precision bf16")
+        with model().context(precision="f32") as c:
+            self.assertEqual(c.precision, ("f32", "f32 on OpenBLAS"))
+        with self.assertRaises(vtc.ArgumentError):
+            model().context(precision="fp16")
+
     def test_encode_video_file(self):
         f = model().encode(VIDEO, frames=3)
         check_features(self, f, cli_features(VIDEO, "--frames", "3"), "encode vtest.mp4 --frames 3")

@@ -22,6 +22,7 @@ from ._errors import ArgumentError, check, error, last
 
 lib = _ffi.lib
 INT32_MAX = 2 ** 31 - 1
+_PRECISIONS = {"auto": _ffi.VTC_PRECISION_AUTO, "f32": _ffi.VTC_PRECISION_F32, "bf16": _ffi.VTC_PRECISION_BF16}
 
 # ---------------------------------------------------------------- ownership and views
 
@@ -742,15 +743,15 @@ class Model(_Owner):
             vals.append(v)
         return ModelInfo(*vals)
 
-    def context(self, n_threads=0, want_embeds=True, want_last_attn=True, progress=None):
+    def context(self, n_threads=0, want_embeds=True, want_last_attn=True, progress=None, precision="auto"):
         """A Context on this model (one thread at a time)."""
-        return Context(self, n_threads, want_embeds, want_last_attn, progress)
+        return Context(self, n_threads, want_embeds, want_last_attn, progress, precision)
 
     def encode(self, x, *, frames=8, fps=None, timestamps=None, pool=None, pool_mode=None, n_threads=0, want_embeds=True,
-               want_last_attn=True, progress=None):
+               want_last_attn=True, progress=None, precision="auto"):
         """Encodes an image or clip with a fresh context: see Context.encode. Safe
         from any number of threads at once (the GIL is released while vtc works)."""
-        with self.context(n_threads, want_embeds, want_last_attn, progress) as c:
+        with self.context(n_threads, want_embeds, want_last_attn, progress, precision) as c:
             return c.encode(x, frames=frames, fps=fps, timestamps=timestamps, pool=pool, pool_mode=pool_mode)
 
     def prune(self, features, method="none", keep=None, *, params=None, seed=0, n_threads=0, **knobs):
@@ -824,12 +825,15 @@ class Context(_Owner):
 
     _what = "Context"
 
-    def __init__(self, model, n_threads=0, want_embeds=True, want_last_attn=True, progress=None):
+    def __init__(self, model, n_threads=0, want_embeds=True, want_last_attn=True, progress=None, precision="auto"):
         mh = model._handle()
         cp = lib.vtc_ctx_params_default()
         if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral) or not 0 <= n_threads <= 1024:
             raise ArgumentError(f"n_threads={n_threads!r}: want an int in [0, 1024] (0 = all CPUs)")
+        if precision not in _PRECISIONS:
+            raise ArgumentError(f"precision={precision!r}: want 'auto', 'f32' or 'bf16'")
         cp.n_threads = int(n_threads)
+        cp.precision = _PRECISIONS[precision]
         cp.want_embeds = 1 if want_embeds else 0
         cp.want_last_attn = 1 if want_last_attn else 0
         cb = None
@@ -845,6 +849,15 @@ class Context(_Owner):
         self.model = model
         self._limits = model._limits
         self._lock = threading.Lock()
+
+    @property
+    def precision(self):
+        """What the encoder and projector run in, auto resolved: ('f32' or 'bf16',
+        the line saying where and why, e.g. 'bf16 on oneDNN avx512_core_amx')."""
+        h = self._handle()
+        line = c_char_p()
+        p = lib.vtc_ctx_precision(h.ptr, byref(line))
+        return ("bf16" if p == _ffi.VTC_PRECISION_BF16 else "f32", _ffi.text(line.value))
 
     @property
     def error(self):

@@ -54,6 +54,7 @@ lib, LIBRARY_PATH = _load()
 
 VTC_OK, VTC_ERR_ARG, VTC_ERR_IO, VTC_ERR_FORMAT, VTC_ERR_UNSUPPORTED = 0, -1, -2, -3, -4
 VTC_ERR_NOMEM, VTC_ERR_LIMIT, VTC_ERR_INTERNAL, VTC_ERR_NEEDS = -5, -6, -7, -8
+VTC_PRECISION_AUTO, VTC_PRECISION_F32, VTC_PRECISION_BF16 = 0, 1, 2
 
 ASPECTS = {"default": 0, "crop": 1, "pad": 2, "resize": 3}
 SPACES = {0: "features", 1: "embeds"}
@@ -95,7 +96,7 @@ PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_int32, c_int32)
 
 class CtxParams(Structure):
     _fields_ = [("n_threads", c_int32), ("want_embeds", c_int32), ("want_last_attn", c_int32),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("precision", c_int32)]
 
 
 class Tiling(Structure):
@@ -178,6 +179,7 @@ _PROTOS = {
     "vtc_ctx_new": (c_void_p, [c_void_p, CtxParams]),
     "vtc_ctx_free": (None, [c_void_p]),
     "vtc_ctx_error": (c_char_p, [c_void_p]),
+    "vtc_ctx_precision": (c_int32, [c_void_p, POINTER(c_char_p)]),
     "vtc_features_new": (_p(Features), [c_int32, c_int32, c_int32, c_int32, c_int32, c_int32, c_uint]),
     "vtc_features_free": (None, [_p(Features)]),
     "vtc_features_pool": (_p(Features), [_p(Features), c_int32, c_int32]),
