@@ -27,6 +27,24 @@ if [ -f "$VID" ]; then
   grep -q '"kind": "video"' "$T/out" && ok || bad "video report lacks kind video"
 fi
 
+# --- --precision (docs/cli.md): the report says what ran; auto falls back to f32 without bf16 units
+expect 0 "$VTC" compress "$IMG" --method cls --keep 64 --precision bf16 -o "$T/p16.safetensors" --json
+grep -q '"precision": "bf16"' "$T/out" && grep -q '"engine": "bf16 on oneDNN ' "$T/out" && ok ||
+  bad "--precision bf16: the report does not say bf16 on oneDNN"
+expect 0 "$VTC" compress "$IMG" --method cls --keep 64 --precision f32 -o "$T/p32.safetensors"
+grep -q '^precision f32 on OpenBLAS$' "$T/out" && ok || bad "--precision f32: the summary does not say f32 on OpenBLAS"
+# an AVX2-only CPU as oneDNN sees it (ONEDNN_MAX_CPU_ISA): auto runs f32 and says why
+capture env -u VTC_PRECISION ONEDNN_MAX_CPU_ISA=AVX2 "$VTC" compress "$IMG" --method cls --keep 64 \
+  -o "$T/pauto.safetensors" --json
+check_rc 0 && grep -q '"precision": "f32"' "$T/out" &&
+  grep -q "\"engine\": \"f32 on OpenBLAS (auto: oneDNN's ISA avx2 has no bf16 units)\"" "$T/out" && ok ||
+  bad "auto under ONEDNN_MAX_CPU_ISA=AVX2 did not fall back to f32 with the reason"
+cmp -s "$T/p32.safetensors" "$T/pauto.safetensors" && ok || bad "auto's f32 fallback differs from --precision f32"
+expect 2 "$VTC" compress "$IMG" --precision fp16 -o "$T/u0.safetensors"
+not_left "--precision fp16" u0
+capture env VTC_PRECISION=fp16 "$VTC" compress "$IMG" -o "$T/u00.safetensors"
+check_rc 2 && grep -q 'VTC_PRECISION=fp16' "$T/err" && ok || bad "VTC_PRECISION=fp16 is not a usage error naming it"
+
 # --- usage errors: exit 2, nothing written
 expect 2 "$VTC"
 expect 2 "$VTC" frobnicate
