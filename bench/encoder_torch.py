@@ -2,8 +2,14 @@
 """PyTorch peer for bench/encoder, random weights, timed the same way (best of
 --reps after a warm-up). Run with Debian's /usr/bin/python3 (python3-torch).
 
---arch clip (default): the same CLIP ViT blocks in float32. Prints one line:
-`torch_ms <best> <median>`.
+--arch clip (default): the same CLIP ViT blocks (class token, pre-LayerNorm,
+quick GELU). --arch siglip: SigLIP's (transformers' SiglipVisionModel up to its
+last block, as LLaVA-OneVision reads it: no class token, no pre-LayerNorm, tanh
+GELU, LayerNorm eps 1e-6, no post-LayerNorm, no pooling head). Each is timed in
+float32, then with the same weights and input cast to bfloat16 (every op in
+bfloat16, as `model.to(torch.bfloat16)` runs it), each after its own warm-up.
+Prints `torch_ms <best> <median> float32` and `torch_ms <best> <median> bfloat16`
+(--dtypes picks and orders them).
 
 --arch qwen2.5vl: Qwen2.5-VL's vision tower and patch merger on one (t, h, w)
 patch grid, with tools/ref_qwen2vl.py's semantics (transformers'
@@ -27,10 +33,10 @@ import ref_qwen2vl as Q  # noqa: E402  (the window order, as the reference compu
 
 
 class Block(nn.Module):
-    def __init__(self, d, heads, ffn):
+    def __init__(self, d, heads, ffn, act="quick_gelu", eps=1e-5):
         super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.heads, self.act = heads, act
+        self.ln1, self.ln2 = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
         self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
         self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
 
@@ -44,23 +50,27 @@ class Block(nn.Module):
         a = torch.softmax(q @ k.transpose(1, 2) * hd ** -0.5, dim=-1)
         x = x + self.o((a @ v).transpose(0, 1).reshape(n, d))
         h = self.fc1(self.ln2(x))
-        return x + self.fc2(h * torch.sigmoid(1.702 * h))
+        h = F.gelu(h, approximate="tanh") if self.act == "gelu_pytorch_tanh" else h * torch.sigmoid(1.702 * h)
+        return x + self.fc2(h)
 
 
 class ViT(nn.Module):
-    def __init__(self, size, patch, d, heads, ffn, layers):
+    """CLIP's tower (siglip False) or SigLIP's (no class token, no pre-LayerNorm, tanh GELU)."""
+    def __init__(self, size, patch, d, heads, ffn, layers, siglip=False):
         super().__init__()
         self.patch = nn.Conv2d(3, d, patch, patch, bias=False)
         g = size // patch
-        self.cls = nn.Parameter(torch.randn(d))
-        self.pos = nn.Parameter(torch.randn(g * g + 1, d) * 0.02)
-        self.pre = nn.LayerNorm(d)
-        self.blocks = nn.ModuleList(Block(d, heads, ffn) for _ in range(layers))
+        self.cls = None if siglip else nn.Parameter(torch.randn(d))
+        self.pos = nn.Parameter(torch.randn(g * g + (0 if siglip else 1), d) * 0.02)
+        self.pre = nn.Identity() if siglip else nn.LayerNorm(d)
+        act, eps = ("gelu_pytorch_tanh", 1e-6) if siglip else ("quick_gelu", 1e-5)
+        self.blocks = nn.ModuleList(Block(d, heads, ffn, act, eps) for _ in range(layers))
 
     def forward(self, px):
         x = self.patch(px[None])[0].flatten(1).t()
-        x = torch.cat([self.cls[None], x]) + self.pos
-        x = self.pre(x)
+        if self.cls is not None:
+            x = torch.cat([self.cls[None], x])
+        x = self.pre(x + self.pos)
         for b in self.blocks:
             x = b(x)
         return x
@@ -197,8 +207,8 @@ def timed(f, reps, warm_up=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", choices=["clip", "qwen2.5vl"], default="clip")
-    ap.add_argument("--size", type=int, help="clip: image side")
+    ap.add_argument("--arch", choices=["clip", "siglip", "qwen2.5vl"], default="clip")
+    ap.add_argument("--size", type=int, help="clip, siglip: image side")
     ap.add_argument("--grid", help="qwen2.5vl: T,H,W in patches")
     ap.add_argument("--patch", type=int, required=True)
     ap.add_argument("--hidden", type=int, required=True)
@@ -212,16 +222,20 @@ def main():
     ap.add_argument("--out", type=int, default=3584, help="qwen2.5vl: the merger's out_hidden_size")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--dtypes", default="float32,bfloat16", help="clip, siglip: the types timed, in order")
     if "--check" in sys.argv:  # the Qwen peer against the float64 reference, then exit
         sys.exit(0 if check_against_reference() else 1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    if a.arch == "clip":
-        m = ViT(a.size, a.patch, a.hidden, a.heads, a.ffn, a.layers).eval()
+    if a.arch in ("clip", "siglip"):
+        m = ViT(a.size, a.patch, a.hidden, a.heads, a.ffn, a.layers, a.arch == "siglip").eval()
         px = torch.randn(3, a.size, a.size)
-        best, median = timed(lambda: m(px), a.reps)
-        print(f"torch_ms {best:.3f} {median:.3f} torch {torch.__version__}")
+        for name in a.dtypes.split(","):
+            dtype = getattr(torch, name)
+            m, x = m.to(dtype), px.to(dtype)
+            best, median = timed(lambda: m(x), a.reps)
+            print(f"torch_ms {best:.3f} {median:.3f} {name} torch {torch.__version__}", flush=True)
         return
     grid = tuple(int(v) for v in a.grid.split(","))
     full = [int(v) for v in a.full.split(",") if v]
