@@ -223,7 +223,7 @@ typedef struct vtc_ctx vtc_ctx;
 // calling thread; must not call back into the same ctx.
 typedef void (*vtc_progress_fn)(void *user, int32_t done, int32_t total);
 
-// What the encoder and the projector compute in (docs/speed.md#bf16).
+// What the encoder and the projector compute in (docs/library.md#precision).
 enum vtc_precision {
     VTC_PRECISION_AUTO = 0, // bf16 where the CPU has bf16 units (AMX-BF16, AVX512-BF16), else f32
     VTC_PRECISION_F32  = 1, // float32 throughout, matrix products on OpenBLAS

@@ -74,6 +74,9 @@ int vtc_model_pack_bf16(struct vtc_model *m) {
         if (!st && b->up_w) st = vtc_mm_pack_add(p, b->up_w, F, D, rows);
         if (!st) st = vtc_mm_pack_add(p, b->fc2_w, D, F, rows);
     }
+    // the last block's keys alone: its CLS row when the features come from earlier (cls_row_attention)
+    if (!st && m->has_cls && m->layout != VTC_LAYOUT_NATIVE && m->n_layers > 0)
+        st = vtc_mm_pack_add(p, m->blocks[m->n_layers - 1].qkv_w + (size_t)D * D, D, D, rows);
     if (!st && m->lm_dim > 0) {
         const int H = vtc_project_hidden(m), in = m->feature_dim;
         // Qwen's merger MLP sees one row per 2x2 unit
