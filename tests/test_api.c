@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "vtc.h"
+#include "base/matmul.h" // vtc_mm_bf16_native, vtc_mm_isa (internal)
 #include "base/safetensors.h"
 #include "budget.h"
 
@@ -617,7 +619,295 @@ static void test_encode_file_save(void **state) {
     vtc_model_free(m);
 }
 
-int main(void) {
+// ---------------------------------------------------------------- precision
+
+// The precision knob (include/vtc.h, enum vtc_precision): params.precision,
+// else VTC_PRECISION from the environment (f32, bf16 or auto), else auto, which
+// is bf16 only where oneDNN's ISA has bf16 units (base/matmul.h). The suite
+// runs with VTC_PRECISION=f32 (tests/run_all.sh); each case sets what it needs
+// and puts back what it found.
+static char g_env_saved[64];
+static int g_env_was_set;
+
+static void env_save(void) {
+    const char *v = getenv("VTC_PRECISION");
+    g_env_was_set = v != NULL;
+    snprintf(g_env_saved, sizeof g_env_saved, "%s", v ? v : "");
+}
+
+static void env_restore(void) {
+    if (g_env_was_set) setenv("VTC_PRECISION", g_env_saved, 1);
+    else unsetenv("VTC_PRECISION");
+}
+
+// A context at `precision` with VTC_PRECISION set to env (NULL: unset), the
+// environment put back after; *engine gets its engine line.
+static vtc_ctx *precision_ctx(const vtc_model *m, int32_t precision, const char *env, int32_t *got,
+                              const char **engine) {
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = 1;
+    cp.precision = precision;
+    env_save();
+    if (env) setenv("VTC_PRECISION", env, 1);
+    else unsetenv("VTC_PRECISION");
+    vtc_ctx *ctx = vtc_ctx_new(m, cp);
+    env_restore();
+    if (ctx) *got = vtc_ctx_precision(ctx, engine);
+    return ctx;
+}
+
+// A CPU whose oneDNN has no bf16 kernels at all (below AVX-512, e.g. AVX2 only)
+// refuses a bf16 context with VTC_ERR_UNSUPPORTED naming its ISA: the bf16 cases
+// are skipped there (after freeing what they made: ASan's leak check runs at exit).
+static int bf16_unavailable(const vtc_ctx *ctx) {
+    if (ctx || vtc_last_status() != VTC_ERR_UNSUPPORTED) return 0;
+    printf("  bf16 unavailable on oneDNN's ISA %s (%s): skipped\n", vtc_mm_isa(), vtc_last_error());
+    return 1;
+}
+
+static void assert_starts_with(const char *s, const char *prefix) {
+    if (strncmp(s, prefix, strlen(prefix))) fail_msg("'%s' does not begin with '%s'", s, prefix);
+}
+
+static void assert_contains(const char *s, const char *part) {
+    if (!strstr(s, part)) fail_msg("'%s' does not contain '%s'", s, part);
+}
+
+static void test_precision_resolution(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    assert_non_null(m);
+    const int native = vtc_mm_bf16_native();
+    const char *isa = vtc_mm_isa(), *engine = NULL;
+    int32_t got = -1;
+    vtc_ctx *ctx;
+    // explicit f32: OpenBLAS, whatever VTC_PRECISION says (it is not even read)
+    const char *envs[] = { NULL, "bf16", "nonsense" };
+    for (int i = 0; i < 3; i++) {
+        ctx = precision_ctx(m, VTC_PRECISION_F32, envs[i], &got, &engine);
+        if (!ctx) fail_msg("f32 with VTC_PRECISION=%s: %s", envs[i] ? envs[i] : "(unset)", vtc_last_error());
+        assert_int_equal(got, VTC_PRECISION_F32);
+        assert_string_equal(engine, "f32 on OpenBLAS");
+        vtc_ctx_free(ctx);
+    }
+    // auto, VTC_PRECISION unset, empty or "auto": bf16 exactly where there are bf16 units
+    const char *autos[] = { NULL, "", "auto" };
+    for (int i = 0; i < 3; i++) {
+        ctx = precision_ctx(m, VTC_PRECISION_AUTO, autos[i], &got, &engine);
+        if (!ctx) fail_msg("auto with VTC_PRECISION=%s: %s", autos[i] ? autos[i] : "(unset)", vtc_last_error());
+        assert_int_equal(got, native ? VTC_PRECISION_BF16 : VTC_PRECISION_F32);
+        assert_starts_with(engine, native ? "bf16 on oneDNN " : "f32 on OpenBLAS (auto: ");
+        assert_contains(engine, "auto");
+        assert_contains(engine, isa);
+        vtc_ctx_free(ctx);
+    }
+    // auto with VTC_PRECISION=f32: f32, the line says why
+    ctx = precision_ctx(m, VTC_PRECISION_AUTO, "f32", &got, &engine);
+    assert_non_null(ctx);
+    assert_int_equal(got, VTC_PRECISION_F32);
+    assert_starts_with(engine, "f32 on OpenBLAS");
+    assert_contains(engine, "VTC_PRECISION");
+    vtc_ctx_free(ctx);
+    // VTC_PRECISION neither f32, bf16 nor auto: refused, the variable named
+    const char *bad[] = { "fp16", "BF16", "f32 " };
+    for (int i = 0; i < 3; i++) {
+        ctx = precision_ctx(m, VTC_PRECISION_AUTO, bad[i], &got, &engine);
+        if (ctx) fail_msg("VTC_PRECISION=%s accepted (%s)", bad[i], engine);
+        assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+        assert_contains(vtc_last_error(), "VTC_PRECISION");
+    }
+    // a precision outside the enum: refused, whatever the environment
+    const int32_t out_of_range[] = { 3, -1, 1000 };
+    for (int i = 0; i < 3; i++) {
+        ctx = precision_ctx(m, out_of_range[i], "bf16", &got, &engine);
+        if (ctx) fail_msg("precision %d accepted", out_of_range[i]);
+        assert_int_equal(vtc_last_status(), VTC_ERR_ARG);
+        assert_contains(vtc_last_error(), "precision");
+    }
+    // no context: f32 and an empty line
+    assert_int_equal(vtc_ctx_precision(NULL, &engine), VTC_PRECISION_F32);
+    assert_string_equal(engine, "");
+    assert_int_equal(vtc_ctx_precision(NULL, NULL), VTC_PRECISION_F32);
+    // explicit bf16, and auto with VTC_PRECISION=bf16: oneDNN on this CPU's ISA
+    for (int i = 0; i < 2; i++) {
+        ctx = precision_ctx(m, i ? VTC_PRECISION_AUTO : VTC_PRECISION_BF16, i ? "bf16" : NULL, &got, &engine);
+        if (bf16_unavailable(ctx)) {
+            vtc_model_free(m);
+            skip();
+        }
+        if (!ctx) fail_msg("bf16 (%s): %s", i ? "VTC_PRECISION" : "explicit", vtc_last_error());
+        assert_int_equal(got, VTC_PRECISION_BF16);
+        assert_starts_with(engine, "bf16 on oneDNN ");
+        assert_contains(engine, isa);
+        if (!native) assert_contains(engine, "emulated");
+        if (i) assert_contains(engine, "VTC_PRECISION");
+        else assert_null(strstr(engine, "VTC_PRECISION"));
+        vtc_ctx_free(ctx);
+    }
+    vtc_model_free(m);
+}
+
+// Auto on a CPU without bf16 units: f32, and the line names oneDNN's ISA. Shown
+// by capping oneDNN at AVX2 (ONEDNN_MAX_CPU_ISA, which oneDNN reads once, at its
+// first call: https://oneapi-src.github.io/oneDNN/dev_guide_cpu_dispatcher_control.html),
+// so in a process of its own: this binary again, run with AVX2_CHILD (main).
+#define AVX2_CHILD "--precision-avx2-child"
+
+static int child_fail(const char *what, const char *detail) {
+    fprintf(stderr, "avx2 child: %s: %s\n", what, detail);
+    return 1;
+}
+
+static int avx2_child(void) {
+    const char *isa = vtc_mm_isa(); // oneDNN's first call in this process
+    if (vtc_mm_bf16_native()) return child_fail("bf16 units at ISA", isa);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && strcmp(isa, "avx2")) return child_fail("ONEDNN_MAX_CPU_ISA=AVX2 ignored", isa);
+    if (getenv("VTC_PRECISION")) return child_fail("VTC_PRECISION is set", getenv("VTC_PRECISION"));
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    vtc_image *img = vtc_image_load("samples/astronaut.jpg", NULL);
+    if (!m || !img) return child_fail("setup", vtc_last_error());
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = 1;
+    vtc_ctx *ctx = vtc_ctx_new(m, cp); // auto
+    cp.precision = VTC_PRECISION_F32;
+    vtc_ctx *f32 = vtc_ctx_new(m, cp);
+    if (!ctx || !f32) return child_fail("vtc_ctx_new", vtc_last_error());
+    const char *engine = NULL;
+    char want[128];
+    snprintf(want, sizeof want, "f32 on OpenBLAS (auto: oneDNN's ISA %s has no bf16 units)", isa);
+    if (vtc_ctx_precision(ctx, &engine) != VTC_PRECISION_F32) return child_fail("auto did not resolve to f32", engine);
+    if (strcmp(engine, want)) return child_fail("engine line", engine);
+    vtc_features *a = NULL, *b = NULL;
+    if (vtc_encode_image(ctx, img, &a) || vtc_encode_image(f32, img, &b)) return child_fail("encode", vtc_last_error());
+    if (a->n != 576 || memcmp(a->features, b->features, sizeof(float) * (size_t)a->n * a->dim) ||
+        memcmp(a->embeds, b->embeds, sizeof(float) * (size_t)a->n * a->lm_dim))
+        return child_fail("encode", "auto's features differ from f32's");
+    // bf16 forced at this ISA: oneDNN 2.x has bf16 matmuls from AVX-512 on, so
+    // it may be refused, but only as unsupported, with the ISA named
+    cp.precision = VTC_PRECISION_BF16;
+    vtc_ctx *bf = vtc_ctx_new(m, cp);
+    if (!bf && (vtc_last_status() != VTC_ERR_UNSUPPORTED || !strstr(vtc_last_error(), isa)))
+        return child_fail("forced bf16 at this ISA", vtc_last_error());
+    printf("  ISA %s: auto is '%s'; forced bf16: %s\n", isa, engine, bf ? "runs" : vtc_last_error());
+    vtc_ctx_free(bf);
+    vtc_features_free(a);
+    vtc_features_free(b);
+    vtc_ctx_free(ctx);
+    vtc_ctx_free(f32);
+    vtc_image_free(img);
+    vtc_model_free(m);
+    return 0;
+}
+
+static void test_precision_auto_fallback(void **state) {
+    (void)state;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { // before oneDNN's first call in the new process: set at exec
+        setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1);
+        unsetenv("VTC_PRECISION");
+        char *argv[] = { "test_api", AVX2_CHILD, NULL };
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        fail_msg("the ONEDNN_MAX_CPU_ISA=AVX2 child failed (%s %d)", WIFEXITED(status) ? "exit" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+// End to end in bf16 on the demo model: the features and embeddings are
+// finite and within bf16's error of f32's; the pruned tokens are the kept rows
+// of the bf16 embeddings (projected after selection, as in f32).
+static void test_bf16_encode_prune(void **state) {
+    (void)state;
+    vtc_model *m = vtc_model_default(vtc_model_params_default());
+    vtc_image *img = vtc_image_load("samples/astronaut.jpg", NULL);
+    assert_non_null(m);
+    assert_non_null(img);
+    int32_t got = 0;
+    const char *engine = NULL;
+    vtc_ctx *bf = precision_ctx(m, VTC_PRECISION_BF16, NULL, &got, &engine);
+    if (bf16_unavailable(bf)) {
+        vtc_image_free(img);
+        vtc_model_free(m);
+        skip();
+    }
+    assert_non_null(bf);
+    vtc_ctx *f32 = precision_ctx(m, VTC_PRECISION_F32, NULL, &got, &engine);
+    assert_non_null(f32);
+    vtc_features *a = NULL, *b = NULL; // f32, bf16
+    assert_int_equal(vtc_encode_image(f32, img, &a), 0);
+    assert_int_equal(vtc_encode_image(bf, img, &b), 0);
+    assert_int_equal(b->n, 576);
+    assert_int_equal(b->lm_dim, a->lm_dim);
+    // Relative max error: max |bf16 - f32| over max |f32|, per array. bf16 keeps
+    // 8 significant bits (unit roundoff 2^-9 ~ 2e-3) of every matrix product's
+    // inputs, accumulated in f32; over 4 blocks and the projector that grows to
+    // 6.8e-3 (embeddings), 1.1e-2 (features), 7.5e-3 (CLS attention) on this
+    // image. 3e-2 leaves about 3x; a wrong weight or row is O(1).
+    struct { const char *name; const float *x, *y; size_t n; } arrays[] = {
+        { "features", a->features, b->features, (size_t)a->n * a->dim },
+        { "embeds", a->embeds, b->embeds, (size_t)a->n * a->lm_dim },
+        { "cls_attn", a->cls_attn, b->cls_attn, (size_t)a->n },
+        { "keys", a->keys, b->keys, (size_t)a->n * a->head_dim },
+    };
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        double err = 0, mag = 0;
+        for (size_t i = 0; i < arrays[k].n; i++) {
+            if (!isfinite(arrays[k].y[i])) fail_msg("bf16 %s[%zu] = %g", arrays[k].name, i, arrays[k].y[i]);
+            err = fmax(err, fabs((double)arrays[k].y[i] - arrays[k].x[i]));
+            mag = fmax(mag, fabs((double)arrays[k].x[i]));
+        }
+        print_message("  bf16 vs f32 %-8s relative max error %.2e\n", arrays[k].name, err / mag);
+        if (!(err <= 3e-2 * mag)) fail_msg("bf16 %s: relative max error %g > 3e-2", arrays[k].name, err / mag);
+    }
+    struct vtc_prune_params p = vtc_prune_params_default();
+    p.method = "cls";
+    set_keep(&p, 64);
+    vtc_tokens *ta = NULL, *tb = NULL;
+    assert_int_equal(vtc_prune(f32, a, p, &ta), 0);
+    assert_int_equal(vtc_prune(bf, b, p, &tb), 0);
+    assert_int_equal(tb->n, 64);
+    assert_int_equal(tb->space, VTC_SPACE_EMBEDS);
+    assert_int_equal(tb->dim, b->lm_dim);
+    // each kept token is its bf16 embedding (the projector at 64 rows, not 576:
+    // equal here; another kernel may sum in another order, so 1e-3 of the scale)
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < (size_t)b->n * b->lm_dim; i++) scale = fmax(scale, fabs(b->embeds[i]));
+    for (int k = 0; k < tb->n; k++)
+        for (int d = 0; d < tb->dim; d++) {
+            const float v = tb->data[k * tb->dim + d];
+            assert_true(isfinite(v));
+            worst = fmax(worst, fabs(v - b->embeds[(size_t)tb->index[k] * b->lm_dim + d]));
+        }
+    if (worst > 1e-3 * scale) fail_msg("kept tokens differ from their bf16 embeddings by %g (scale %g)", worst, scale);
+    // the same tokens as f32 keeps, but for near ties in the CLS attention (64 of 64 here)
+    int same = 0;
+    for (int i = 0, j = 0; i < ta->n && j < tb->n;) {
+        if (ta->index[i] == tb->index[j]) same++, i++, j++;
+        else if (ta->index[i] < tb->index[j]) i++;
+        else j++;
+    }
+    print_message("  cls keep 64: %d of the tokens f32 keeps; kept rows within %.1e of their embeddings\n", same,
+                  worst);
+    assert_true(same >= 56);
+    vtc_tokens_free(ta);
+    vtc_tokens_free(tb);
+    vtc_features_free(a);
+    vtc_features_free(b);
+    vtc_ctx_free(bf);
+    vtc_ctx_free(f32);
+    vtc_image_free(img);
+    vtc_model_free(m);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], AVX2_CHILD)) return avx2_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_count),   cmocka_unit_test(test_version), cmocka_unit_test(test_registry),
         cmocka_unit_test(test_anyres_packing),
@@ -625,6 +915,8 @@ int main(void) {
         cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_features_file_roundtrip), cmocka_unit_test(test_encode_prune_project),
         cmocka_unit_test(test_token_file_metadata), cmocka_unit_test(test_frame_source),
         cmocka_unit_test(test_encode_file), cmocka_unit_test(test_encode_file_save),
+        cmocka_unit_test(test_precision_resolution), cmocka_unit_test(test_precision_auto_fallback),
+        cmocka_unit_test(test_bf16_encode_prune),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

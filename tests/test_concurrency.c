@@ -4,6 +4,7 @@
 // result must be byte-identical to the single-threaded run. Also: the ctx thread
 // count (1, 2, 3) must not change a single bit of what comes out, nor for a
 // video streamed from its file (decoding threads, the decode thread's queue).
+// And bf16 contexts racing to pack one model's weights (test_bf16_shared_pack).
 //
 // Runs in `make test` like every tests/test_*.c, and under ThreadSanitizer (the
 // point of this test) with `make tsan`, as CI does. OpenBLAS, libpng and
@@ -137,11 +138,9 @@ static const struct prune_case CLIP_CASES[] = {
     { "random", 200, "per_frame=1", 3 },
 };
 
-// Encodes image `a`, prunes it with IMAGE_CASES, encodes the clip (a, b) and
-// prunes that with CLIP_CASES, appending everything to *r. 0, or a status with
-// a message in err.
-static int run_job(vtc_ctx *ctx, const vtc_model *model, const vtc_image *a, const vtc_image *b, struct record *r,
-                   char *err, size_t err_cap) {
+// Encodes image `a` and prunes it with IMAGE_CASES, appending everything to
+// *r. 0, or a status with a message in err.
+static int run_image_job(vtc_ctx *ctx, const vtc_image *a, struct record *r, char *err, size_t err_cap) {
     vtc_features *f = NULL;
     int st = vtc_encode_image(ctx, a, &f);
     if (st) {
@@ -163,8 +162,17 @@ static int run_job(vtc_ctx *ctx, const vtc_model *model, const vtc_image *a, con
         vtc_tokens_free(t);
     }
     vtc_features_free(f);
+    return st;
+}
+
+// run_image_job on image `a`, then encodes the clip (a, b) and prunes that with
+// CLIP_CASES, appending everything to *r. 0, or a status with a message in err.
+static int run_job(vtc_ctx *ctx, const vtc_model *model, const vtc_image *a, const vtc_image *b, struct record *r,
+                   char *err, size_t err_cap) {
+    int st = run_image_job(ctx, a, r, err, err_cap);
     if (st) return st;
 
+    vtc_features *f = NULL;
     const vtc_image *frames[2] = { a, b };
     const double ts[2] = { 0.0, 0.5 };
     st = vtc_encode_frames(ctx, frames, 2, ts, &f);
@@ -436,11 +444,127 @@ static void test_video_thread_counts(void **state) {
     vtc_model_free(m);
 }
 
+// ---------------------------------------------------------------- bf16
+
+// bf16 contexts (include/vtc.h, VTC_PRECISION_BF16) on one model that no bf16
+// context has used yet: two workers create theirs at the same moment, so the
+// model's once-only weight packing (vtc_model_pack_bf16, vision/vit.c) races,
+// then encode the same image and prune it (the projector in bf16 after the
+// selection). Both records must be bit-identical to one made afterwards on
+// this thread by a bf16 context with the same n_threads (base/matmul.h: the same
+// shapes on the same CPU give the same bits). With n_threads 2 each context's
+// helper threads also share its primitive cache and buffers (the demo model's
+// linear layers are large enough to be split), and the bits must be those of
+// n_threads 1. oneDNN emulates bf16 on a CPU without bf16 units: one image
+// on the demo model (336 px, 4 blocks of width 128) keeps this short.
+// Under `make tsan`: oneDNN is not instrumented either, and the memory it
+// allocates and hands between threads in its own code (primitive descriptors)
+// shows as a race in vtc's reads of it unless the calls libdnnl makes are
+// ignored as FFmpeg's are (called_from_lib:libdnnl.so in tools/tsan.supp).
+struct bf16_worker {
+    const vtc_model *model;
+    const vtc_image *image;
+    int threads;
+    pthread_barrier_t *start;
+    pthread_t tid;
+    struct record r;
+    int st;
+    char msg[512];
+};
+
+static struct vtc_ctx_params bf16_params(int threads) {
+    struct vtc_ctx_params cp = vtc_ctx_params_default();
+    cp.n_threads = threads;
+    cp.precision = VTC_PRECISION_BF16;
+    return cp;
+}
+
+static void *bf16_worker_main(void *p) {
+    struct bf16_worker *w = p;
+    pthread_barrier_wait(w->start);                          // both pack the model's weights at once
+    vtc_ctx *ctx = vtc_ctx_new(w->model, bf16_params(w->threads)); // no cmocka asserts off the main thread
+    if (!ctx) {
+        w->st = vtc_last_status() ? vtc_last_status() : VTC_ERR_INTERNAL;
+        snprintf(w->msg, sizeof w->msg, "vtc_ctx_new: %s", vtc_last_error());
+        return NULL;
+    }
+    const char *engine = "";
+    if (vtc_ctx_precision(ctx, &engine) != VTC_PRECISION_BF16) {
+        w->st = VTC_ERR_INTERNAL;
+        snprintf(w->msg, sizeof w->msg, "not a bf16 context: %s", engine);
+    } else {
+        w->st = run_image_job(ctx, w->image, &w->r, w->msg, sizeof w->msg);
+    }
+    vtc_ctx_free(ctx);
+    return NULL;
+}
+
+// The racing pair and the reference at `threads`; *ref receives the reference.
+static void bf16_shared_pack(const vtc_image *img, int threads, struct record *ref) {
+    vtc_model *m = load_default(); // fresh: its weights not packed yet
+    assert_non_null(m);
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+    struct bf16_worker w[2];
+    memset(w, 0, sizeof w);
+    for (int k = 0; k < 2; k++) {
+        w[k].model = m, w[k].image = img, w[k].threads = threads, w[k].start = &start;
+        assert_int_equal(pthread_create(&w[k].tid, NULL, bf16_worker_main, &w[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) pthread_join(w[k].tid, NULL);
+    pthread_barrier_destroy(&start);
+    vtc_ctx *ctx = vtc_ctx_new(m, bf16_params(threads));
+    assert_non_null(ctx);
+    char err[512] = "";
+    int st = run_image_job(ctx, img, ref, err, sizeof err);
+    vtc_ctx_free(ctx);
+    if (st) fail_msg("bf16 reference, n_threads %d: %s", threads, err);
+    assert_false(ref->oom);
+    for (int k = 0; k < 2; k++) {
+        if (w[k].st) fail_msg("bf16 worker %d, n_threads %d: %s", k, threads, w[k].msg);
+        assert_false(w[k].r.oom);
+        long d = first_diff(&w[k].r, ref);
+        if (d >= 0)
+            fail_msg("bf16 worker %d, n_threads %d: differs from the reference at byte %ld of %zu (%s)", k, threads, d,
+                     ref->n, record_where(ref, d));
+        free(w[k].r.p);
+    }
+    vtc_model_free(m);
+}
+
+static void test_bf16_shared_pack(void **state) {
+    (void)state;
+    vtc_image *img = vtc_image_load(IMAGES[2], NULL);
+    assert_non_null(img);
+    vtc_model *probe = load_default(); // a model of its own: the tested ones stay unpacked
+    vtc_ctx *ctx = vtc_ctx_new(probe, bf16_params(1));
+    if (!ctx && vtc_last_status() == VTC_ERR_UNSUPPORTED) { // oneDNN below AVX-512: no bf16 kernels
+        print_message("bf16 skipped: %s\n", vtc_last_error());
+        vtc_model_free(probe);
+        vtc_image_free(img);
+        skip();
+    }
+    assert_non_null(ctx);
+    vtc_ctx_free(ctx);
+    vtc_model_free(probe);
+    struct record one = { 0 }, two = { 0 };
+    bf16_shared_pack(img, 1, &one);
+    bf16_shared_pack(img, 2, &two);
+    long d = first_diff(&one, &two);
+    if (d >= 0)
+        fail_msg("bf16: n_threads 2 differs from n_threads 1 at byte %ld of %zu (%s)", d, one.n, record_where(&one, d));
+    print_message("bf16: 2 contexts packing one model at once, n_threads 1 and 2: bit-identical (%zu bytes)\n", one.n);
+    free(one.p);
+    free(two.p);
+    vtc_image_free(img);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llava_shared),          cmocka_unit_test(test_default_shared),
         cmocka_unit_test(test_llava_shared_nested),   cmocka_unit_test(test_llava_thread_counts),
         cmocka_unit_test(test_default_thread_counts), cmocka_unit_test(test_video_thread_counts),
+        cmocka_unit_test(test_bf16_shared_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -749,6 +749,103 @@ static void test_family_paths(void **state) {
     vtc_model_free(ov);
 }
 
+// ---------------------------------------------------------------- bf16
+
+// A bf16 context (include/vtc.h, VTC_PRECISION_BF16), an image encoded and
+// pruned through it (the projector in bf16 after the selection), on a model of
+// its own: the model's packed weights are made once, by its first bf16
+// context (vtc_model_pack_bf16 in vision/vit.c), so only a fresh model makes
+// every allocation of the bf16 path: the packing, the context's oneDNN
+// primitive cache and buffers (base/matmul.c), the scratch. A tiny tower
+// (56 px, patch 14: 16 patches, 2 blocks, projector to 24): oneDNN emulates
+// bf16 on a CPU without bf16 units, slowly. arg: the image.
+static const struct vtc_random_spec g_bf16_spec = { "tiny", 56, 14, 32, 2, 64, 2, 24, 1 };
+
+static struct vtc_ctx_params bf16_one_thread(void) {
+    struct vtc_ctx_params p = one_thread();
+    p.precision = VTC_PRECISION_BF16;
+    return p;
+}
+
+static int path_bf16_encode(void *arg, uint64_t *digest) {
+    vtc_model *m = vtc_model_random(&g_bf16_spec, vtc_model_params_default());
+    if (!m) return ctor_status(m);
+    vtc_ctx *ctx = vtc_ctx_new(m, bf16_one_thread());
+    int st = ctor_status(ctx);
+    if (!st && vtc_ctx_precision(ctx, NULL) != VTC_PRECISION_BF16)
+        st = vtc_set_error(VTC_ERR_INTERNAL, "the context is not bf16");
+    vtc_features *f = NULL;
+    vtc_tokens *t = NULL;
+    if (!st) st = vtc_encode_image(ctx, arg, &f);
+    if (!st) {
+        const struct prune_case c = { ctx, f, "cls", 4, NULL };
+        st = prune_once(&c, &t);
+    }
+    if (!st) *digest = hash_tokens(hash_features(0, f), t);
+    vtc_tokens_free(t);
+    vtc_features_free(f);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+    return st;
+}
+
+static void test_bf16_paths(void **state) {
+    (void)state;
+    vtc_image *img = vtc_image_load("samples/scene.png", NULL);
+    vtc_model *m = vtc_model_random(&g_bf16_spec, vtc_model_params_default());
+    assert_non_null(img), assert_non_null(m);
+    vtc_ctx *probe = vtc_ctx_new(m, bf16_one_thread());
+    if (!probe && vtc_last_status() == VTC_ERR_UNSUPPORTED) { // oneDNN below AVX-512: no bf16 kernels
+        printf("  bf16 paths skipped: %s\n", vtc_last_error());
+        vtc_model_free(m);
+        vtc_image_free(img);
+        skip();
+    }
+    assert_non_null(probe);
+    vtc_ctx_free(probe);
+    vtc_model_free(m);
+    check_path("bf16 ctx+encode+prune", path_bf16_encode, img);
+    // A bf16 context that fails leaves its model unpacked, not half packed: the
+    // next bf16 context on that model packs it and encodes as a model that never
+    // failed. Allocation n of vtc_ctx_new failing, and every later one.
+    uint64_t want = 0, got = 0;
+    assert_int_equal(path_bf16_encode(img, &want), 0);
+    m = vtc_model_random(&g_bf16_spec, vtc_model_params_default());
+    assert_non_null(m);
+    vtc_fault_alloc_after(INT64_MAX, 0);
+    vtc_ctx *ctx = vtc_ctx_new(m, bf16_one_thread());
+    const int64_t count = vtc_fault_alloc_count();
+    vtc_fault_alloc_after(-1, 0);
+    assert_non_null(ctx);
+    vtc_ctx_free(ctx);
+    vtc_model_free(m);
+    for (int64_t n = 0; n < count; n++) {
+        m = vtc_model_random(&g_bf16_spec, vtc_model_params_default());
+        assert_non_null(m);
+        vtc_fault_alloc_after(n, 1);
+        ctx = vtc_ctx_new(m, bf16_one_thread());
+        vtc_fault_alloc_after(-1, 0);
+        if (ctx) fail_msg("bf16 vtc_ctx_new: allocation %lld and all later failing, a context came", (long long)n);
+        assert_int_equal(vtc_last_status(), VTC_ERR_NOMEM);
+        ctx = vtc_ctx_new(m, bf16_one_thread());
+        if (!ctx) fail_msg("bf16 vtc_ctx_new after allocation %lld failed: %s", (long long)n, vtc_last_error());
+        vtc_features *f = NULL;
+        vtc_tokens *t = NULL;
+        assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+        const struct prune_case c = { ctx, f, "cls", 4, NULL };
+        assert_int_equal(prune_once(&c, &t), 0);
+        got = hash_tokens(hash_features(0, f), t);
+        if (got != want) fail_msg("bf16 after allocation %lld of vtc_ctx_new failed: another result", (long long)n);
+        vtc_tokens_free(t);
+        vtc_features_free(f);
+        vtc_ctx_free(ctx);
+        vtc_model_free(m);
+    }
+    printf("  %-26s %5lld allocations in vtc_ctx_new, each failing once: the model packs again\n", "bf16 pack retry",
+           (long long)count);
+    vtc_image_free(img);
+}
+
 // ---------------------------------------------------------------- language-model paths
 
 struct lm_world {
@@ -934,6 +1031,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_hook),
         cmocka_unit_test(test_vision_paths),
         cmocka_unit_test(test_family_paths),
+        cmocka_unit_test(test_bf16_paths),
         cmocka_unit_test(test_lm_paths),
     };
     int rc = cmocka_run_group_tests_name("oom", tests, NULL, NULL);
