@@ -228,7 +228,8 @@ enum vtc_precision {
     VTC_PRECISION_AUTO = 0, // bf16 where the CPU has bf16 units (AMX-BF16, AVX512-BF16), else f32
     VTC_PRECISION_F32  = 1, // float32 throughout, matrix products on OpenBLAS
     VTC_PRECISION_BF16 = 2, // matrix products with bfloat16 inputs and float32 accumulation
-                            // on oneDNN (emulated, slower than f32, on a CPU without bf16 units)
+                            // on oneDNN (emulated, slower than f32, on an AVX-512 CPU without bf16
+                            // units; below AVX-512 vtc_ctx_new fails with VTC_ERR_UNSUPPORTED)
 };
 
 struct vtc_ctx_params {
