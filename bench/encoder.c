@@ -7,7 +7,7 @@
 // float32 against bfloat16.
 //
 //   build/bench/encoder [--threads N] [--reps R] [--qwen-reps R] [--video-reps R] [--frames N]
-//                       [--only TEXT] [--layers N] [--no-torch] [--no-pipeline]
+//                       [--only TEXT] [--layers N] [--no-torch] [--no-pipeline] [--no-qwen]
 //
 // Rows of the first table:
 //   CLIP ViT-L/14-336 (LLaVA-1.5)   24 blocks, hidden 1024, 16 heads, MLP 4096, 577 tokens
@@ -44,7 +44,8 @@
 // otherwise vtc_prune projects the kept ones), prune, and the wall total.
 //
 // --only TEXT runs the rows whose name contains TEXT (the second table's name is
-// "compress pipeline"); --no-pipeline leaves the second table out (--pipeline,
+// "compress pipeline"); --no-qwen leaves the Qwen row out (minutes a run on a CPU
+// without bf16 units); --no-pipeline leaves the second table out (--pipeline,
 // the default, keeps it); --layers N runs N blocks of each tower instead of all (a
 // quick check; Qwen keeps its full-attention blocks below N, the pipeline's
 // model has at least 2). The Qwen row (about 5.5 TFLOP a forward; minutes a
@@ -608,7 +609,7 @@ done:
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 5, qwen_reps = 1, video_reps = 1, frames = 16, torch = 1, layers = 0, pipeline = 1;
+    int threads = 2, reps = 5, qwen_reps = 1, video_reps = 1, frames = 16, torch = 1, layers = 0, pipeline = 1, qwen = 1;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -620,10 +621,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--no-pipeline")) pipeline = 0;
+        else if (!strcmp(argv[i], "--no-qwen")) qwen = 0;
         else if (!strcmp(argv[i], "--pipeline")) pipeline = 1;
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps R] [--qwen-reps R] [--video-reps R] [--frames N] "
-                    "[--only TEXT] [--layers N] [--no-torch] [--no-pipeline]\n", argv[0]);
+                    "[--only TEXT] [--layers N] [--no-torch] [--no-pipeline] [--no-qwen]\n", argv[0]);
             return 2;
         }
     }
@@ -644,7 +646,7 @@ int main(int argc, char **argv) {
         if (!header++) print_header();
         if (bench_vit(c, threads, reps, layers, torch)) return 1;
     }
-    if (!only || strstr(QWEN.name, only)) {
+    if (qwen && (!only || strstr(QWEN.name, only))) {
         if (!header++) print_header();
         if (bench_qwen(threads, qwen_reps, layers, torch)) return 1;
     }
