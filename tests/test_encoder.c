@@ -847,6 +847,55 @@ static void test_qwen_manifest(void **state) {
     assert_true(cases >= 1);
 }
 
+// Qwen2-VL / Qwen2.5-VL in bf16: their linear layers and merger on oneDNN, the
+// windowed attention in float32 (docs/library.md#precision), against the same
+// float64 references, within the CLIP / SigLIP bf16 tolerances (bf16_tol; the
+// received-attention statistic as cls_attn). Two images, HF and GGUF: Qwen2-VL,
+// and Qwen2.5-VL with windows cut at the edges, RMSNorm and the gated MLP.
+static void test_qwen_bf16(void **state) {
+    (void)state;
+    static const struct { const char *file, *model, *image; int min_px, max_px; } cases[] = {
+        { "qwen2vl__photo__image__0__0.safetensors", "tests/fixtures/models/qwen2vl",
+          "tests/fixtures/ref_images/photo.jpg", 0, 0 },
+        { "qwen25vl__wide1000x250__image__0__9408.safetensors", "tests/fixtures/models/qwen25vl",
+          "tests/fixtures/ref_images/wide1000x250.jpg", 0, 9408 },
+        { "qwen25vl__tall213x427__image__0__0.safetensors", "tests/fixtures/models/qwen25vl.gguf",
+          "tests/fixtures/ref_images/tall213x427.jpg", 3136, 12544 },
+    };
+    double worst[3] = { 0 };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/expected/qwen/%s", cases[c].file);
+        vtc_st *st = NULL;
+        if (vtc_st_open(path, 1, &st)) {
+            printf("  no %s: skipped\n", path);
+            skip();
+        }
+        struct vtc_model_params mp = vtc_model_params_default();
+        mp.min_pixels = cases[c].min_px, mp.max_pixels = cases[c].max_px;
+        vtc_model *m = vtc_model_load(cases[c].model, mp);
+        if (!m) fprintf(stderr, "%s\n", vtc_last_error());
+        assert_non_null(m);
+        vtc_ctx *ctx = bf16_ctx(m, 0);
+        vtc_image *img = vtc_image_load(cases[c].image, NULL);
+        assert_non_null(img);
+        vtc_features *f = NULL;
+        assert_int_equal(vtc_encode_image(ctx, img, &f), 0);
+        printf("  %s (%s)\n", cases[c].file, cases[c].model);
+        const size_t n = (size_t)f->n;
+        check_tol(cases[c].file, st, "features", f->features, n * f->dim, bf16_tol[0].tol, &worst[0]);
+        check_tol(cases[c].file, st, "embeds", f->embeds, n * (size_t)f->lm_dim, bf16_tol[5].tol, &worst[1]);
+        check_tol(cases[c].file, st, "recv_attn", f->cls_attn, n, bf16_tol[2].tol, &worst[2]);
+        vtc_features_free(f);
+        vtc_image_free(img);
+        vtc_ctx_free(ctx);
+        vtc_model_free(m);
+        vtc_st_close(st);
+    }
+    printf("  Qwen bf16: worst relative error features %.2e, embeds %.2e, recv_attn %.2e\n", worst[0], worst[1],
+           worst[2]);
+}
+
 // smart_resize against the reference's sweep (tools/ref_qwen2vl.py): the resized
 // sides and grid of a few hundred sizes, extremes and refusals included.
 static void test_qwen_smart_resize(void **state) {
@@ -1145,6 +1194,7 @@ int main(void) {
         cmocka_unit_test(test_bad_mmproj_keys),
         cmocka_unit_test(test_qwen_smart_resize),
         cmocka_unit_test(test_qwen_manifest),
+        cmocka_unit_test(test_qwen_bf16),
         cmocka_unit_test(test_qwen_bad_configs),
         cmocka_unit_test(test_qwen_bad_gguf),
         cmocka_unit_test(test_qwen_flops),
