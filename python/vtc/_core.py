@@ -763,12 +763,12 @@ class Model(_Owner):
 
     def compress(self, x, method, keep=None, *, frames=8, fps=None, pool=None, pool_mode=None, params=None, seed=0,
                  n_threads=0,
-                 progress=None, **knobs):
+                 progress=None, precision="auto", **knobs):
         """Encode, then prune: `vtc compress`. Embeddings are computed for every
         token only when the method reads them or pool > 1, as the CLI does."""
         p = _PruneParams(method, keep, params, seed, knobs)
         want = "embeds" in method_needs(method) or (pool or 1) != 1 or (pool is None and self.info.layout == "anyres_max")
-        with self.context(n_threads, want_embeds=want, progress=progress) as c:
+        with self.context(n_threads, want_embeds=want, progress=progress, precision=precision) as c:
             with c.encode(x, frames=frames, fps=fps, pool=pool, pool_mode=pool_mode) as f:
                 return c._prune(f, p)
 
