@@ -372,7 +372,7 @@ static void test_bf16_parity(void **state) {
     char line[1024];
     int cases = 0, gguf = 0, siglip = 0;
     double worst[N_BF16_QTY] = { 0 };
-    const char *engine = NULL;
+    char engine[160] = ""; // the line, copied: the context is freed per case
     while (fgets(line, sizeof line, mf)) {
         if (line[0] == '#' || line[0] == '\n') continue;
         char file[256], model_path[256], image[256], aspect[16], layers[64] = "";
@@ -391,7 +391,9 @@ static void test_bf16_parity(void **state) {
         if (!m) fprintf(stderr, "%s\n", vtc_last_error());
         assert_non_null(m);
         vtc_ctx *ctx = bf16_ctx(m, 0);
-        vtc_ctx_precision(ctx, &engine);
+        const char *eline = NULL;
+        vtc_ctx_precision(ctx, &eline);
+        snprintf(engine, sizeof engine, "%s", eline);
         vtc_image *img = vtc_image_load(image, NULL);
         assert_non_null(img);
         vtc_features *f = NULL;
